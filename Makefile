@@ -1,0 +1,44 @@
+# helpdesk-billing: `make demo` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: setup demo test lint format bench clean help
+
+help:
+	@echo "make demo   set up and run the main job on the embedded example book and events"
+	@echo "make test   set up and run the test suite"
+	@echo "make lint   ruff lint and format check"
+	@echo "make bench  run the benchmarks under bench/"
+	@echo "make clean  remove the virtualenv and local data"
+
+# The venv is rebuilt only when pyproject.toml changes, so repeated runs are quick.
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required, found " + sys.version.split()[0]'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) starter.py preview --book examples/book.toml --events examples/events.jsonl --format table
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: $(STAMP)
+	$(PY) bench/rating.py
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache .ruff_cache .hypothesis

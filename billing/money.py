@@ -1,0 +1,33 @@
+"""Decimal money and quantity arithmetic: every rounding the billing rules name, in one place.
+
+Money never touches a float. Amounts are rounded half up to cents, as SPEC §4 prescribes, and
+always serialized as strings.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+SIXTY = Decimal(60)
+
+
+def to_cents(value: Decimal) -> Decimal:
+    """Round half up to cents: the one rounding rule for prices and amounts."""
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def hours_from_minutes(minutes: Decimal | int) -> Decimal:
+    """A line's quantity: minutes / 60, rounded half up to 2 decimals."""
+    return (Decimal(minutes) / SIXTY).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def format_decimal(value: Decimal) -> str:
+    """The string form of a Decimal, without exponent notation (``1E+2`` becomes ``100``)."""
+    return format(value, "f")
+
+
+def integer_cents(amount: Decimal) -> int:
+    """Whole cents as an int, for places that cannot carry a Decimal (search attributes)."""
+    return int(to_cents(amount) * 100)

@@ -1,0 +1,50 @@
+"""Reading the files a command is given, turning every failure into a message for people."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from billing.book import BillingBook, BookError, parse_book
+from billing.events import ParsedEvents, parse_event_lines
+
+EXIT_BAD_INPUT = 2
+
+
+class InputError(Exception):
+    """A file that cannot be used; the message says which file and what is wrong with it."""
+
+
+def _read_text(path: str, what: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{what} {path!r} does not exist") from None
+    except IsADirectoryError:
+        raise InputError(f"{what} {path!r} is a directory, not a file") from None
+    except PermissionError:
+        raise InputError(f"{what} {path!r} cannot be read (permission denied)") from None
+    except UnicodeDecodeError as error:
+        raise InputError(
+            f"{what} {path!r} is not UTF-8 text (bad byte at offset {error.start})"
+        ) from None
+
+
+def read_book(path: str) -> BillingBook:
+    try:
+        return parse_book(_read_text(path, "billing book"), source=path)
+    except BookError as error:
+        raise InputError(str(error)) from None
+
+
+def read_events(path: str) -> ParsedEvents:
+    return parse_event_lines(_read_text(path, "events file").splitlines())
+
+
+def describe_bad_events(path: str, parsed: ParsedEvents) -> str:
+    lines = sorted({problem.line for problem in parsed.problems})
+    count = f"{len(lines)} bad line{'s' if len(lines) != 1 else ''}"
+    listing = "\n".join(f"  {problem}" for problem in parsed.problems)
+    return f"events file {path!r} has {count}:\n{listing}"

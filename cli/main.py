@@ -1,0 +1,31 @@
+"""The ``starter.py`` / ``helpdesk-billing`` command line: one sub-command per job."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from cli import preview_command
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="starter.py",
+        description="helpdesk-billing: turn help desk ticket activity into approved invoice lines.",
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    preview_command.add_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # `starter.py preview ... | head` closing the pipe early is not an error.
+        return 0
