@@ -71,3 +71,70 @@ class PrepaidBalances:
     def without_draws(self, draws: Iterable[PrepaidDraw]) -> PrepaidBalances:
         """Give back what a ticket drew, so it can be re-rated against the balance it found."""
         return self._adjusted(draws, -1)
+
+
+@dataclass(slots=True)
+class TicketDraw:
+    """What one ticket holds of one prepaid period, as of one rating of it."""
+
+    revision: int
+    minutes: Decimal
+
+
+class StaleDrawError(ValueError):
+    """A draw for an older rating than the one already recorded: a late retry, refused."""
+
+
+@dataclass(slots=True)
+class PrepaidAccount:
+    """One contract's prepaid balance for one period, shared by every ticket that draws on it.
+
+    The live system keeps one of these per (contract, period) behind a single serialized owner,
+    so no two tickets can draw the same hour. A ticket's draw replaces its previous one (a
+    re-rated ticket first gives back what it held), and repeating the same revision returns the
+    recorded draw unchanged, so retries are harmless.
+    """
+
+    contract_id: str
+    period: str
+    granted_minutes: Decimal
+    draws: dict[str, TicketDraw] = field(default_factory=dict)
+
+    def used_minutes(self, *, excluding: str | None = None) -> Decimal:
+        return sum(
+            (draw.minutes for ticket_id, draw in self.draws.items() if ticket_id != excluding),
+            Decimal(0),
+        )
+
+    def draw(
+        self, ticket_id: str, revision: int, wanted: list[Decimal], granted_minutes: Decimal
+    ) -> list[Decimal]:
+        """Grant each wanted amount in order from what is left; returns the grant per item."""
+        current = self.draws.get(ticket_id)
+        if current is not None and revision < current.revision:
+            raise StaleDrawError(
+                f"ticket {ticket_id} already drew for rating {current.revision}; "
+                f"rating {revision} is older"
+            )
+        # The book may have changed the allowance since the last draw: the newest one counts.
+        self.granted_minutes = granted_minutes
+        if current is not None and revision == current.revision:
+            return _spread(current.minutes, wanted)
+        left = max(Decimal(0), granted_minutes - self.used_minutes(excluding=ticket_id))
+        grants = _spread(left, wanted)
+        # Recorded even when zero, so a retry of this revision gets this same answer later.
+        self.draws[ticket_id] = TicketDraw(revision, sum(grants, Decimal(0)))
+        return grants
+
+    def remaining_minutes(self) -> Decimal:
+        return max(Decimal(0), self.granted_minutes - self.used_minutes())
+
+
+def _spread(available: Decimal, wanted: list[Decimal]) -> list[Decimal]:
+    """Greedy, in order: the same rule ``rate_ticket`` applies entry by entry."""
+    grants = []
+    for amount in wanted:
+        grant = min(available, amount)
+        grants.append(grant)
+        available -= grant
+    return grants

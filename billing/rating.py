@@ -456,6 +456,70 @@ def _status(
     return TicketStatus.READY
 
 
+def _labor_work(
+    ticket: Ticket,
+    book: BillingBook,
+    customer: Customer | None,
+    contract: Contract | None,
+    exceptions: list[BillingException],
+) -> list[_Labor]:
+    """Steps 1, 2, 3 and 5 for every entry: rounded, classified, priced, minimum applied."""
+    timezone = ZoneInfo(book.timezone_of(customer))
+    labor = [
+        work
+        for entry in ticket.time_entries_in_order()
+        if (work := _prepare_labor(entry, ticket, book, contract, timezone, exceptions))
+    ]
+    for work in labor:
+        if work.coverage is not None:
+            work.portions.append(_Portion(work.coverage, work.minutes, []))
+    _apply_minimum(
+        [work for work in labor if work.coverage is None], book.policy.minimum_minutes_per_ticket
+    )
+    return labor
+
+
+@dataclass(frozen=True, slots=True)
+class PrepaidDemand:
+    """Minutes one entry would draw from one prepaid period, before any balance is consulted."""
+
+    source_id: str
+    period: str
+    minutes: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class TicketPrepaidDemand:
+    """What a ticket asks of its contract's prepaid hours, in the order it would draw them."""
+
+    contract_id: str
+    coverage: Coverage
+    granted_minutes: Decimal  # per period: hours_per_month or block_hours, in minutes
+    demands: tuple[PrepaidDemand, ...]
+
+
+def prepaid_demand(ticket: Ticket, book: BillingBook) -> TicketPrepaidDemand | None:
+    """The prepaid minutes a ticket would draw, entry by entry; None if its contract has none.
+
+    The live system hands this to the one place that serializes a contract's balance
+    (``PrepaidAccount``), which records the ticket's draw and reports what other tickets use;
+    rating against those balances draws exactly what was granted (both are greedy in the same
+    order), and its "h left" notes show the true remainder.
+    """
+    customer = book.customer(ticket.customer_id)
+    contract = book.contract(customer.contract) if customer else None
+    if contract is None or contract.prepaid_hours is None:
+        return None
+    labor = _labor_work(ticket, book, customer, contract, [])
+    demands = tuple(
+        PrepaidDemand(work.entry.entry_id, prepaid_period(contract, work.local_start), work.minutes)
+        for work in labor
+        if work.coverage is None and work.minutes > 0
+    )
+    coverage = Coverage.RETAINER if contract.type is ContractType.RETAINER else Coverage.BLOCK
+    return TicketPrepaidDemand(contract.id, coverage, contract.prepaid_hours * 60, demands)
+
+
 def rate_ticket(ticket: Ticket, book: BillingBook, balances: PrepaidBalances) -> TicketRating:
     """Rate a ticket (SPEC §4). ``balances`` are the prepaid balances before this ticket."""
     customer = book.customer(ticket.customer_id)
@@ -474,17 +538,8 @@ def rate_ticket(ticket: Ticket, book: BillingBook, balances: PrepaidBalances) ->
             )
         )
 
-    timezone = ZoneInfo(book.timezone_of(customer))
-    labor = [
-        work
-        for entry in ticket.time_entries_in_order()
-        if (work := _prepare_labor(entry, ticket, book, contract, timezone, exceptions))
-    ]
+    labor = _labor_work(ticket, book, customer, contract, exceptions)
     chargeable = [work for work in labor if work.coverage is None]
-    for work in labor:
-        if work.coverage is not None:
-            work.portions.append(_Portion(work.coverage, work.minutes, []))
-    _apply_minimum(chargeable, book.policy.minimum_minutes_per_ticket)
     draws, balances_after = _draw_prepaid(chargeable, contract, balances)
 
     writer = DescriptionWriter(ticket.subject, ticket.resolution)
