@@ -443,7 +443,7 @@ def _approvals(
     return approvals
 
 
-def _status(
+def ticket_status(
     exceptions: list[BillingException], approvals: list[ApprovalRequired], total: Decimal
 ) -> TicketStatus:
     """SPEC §4.11: held, then awaiting approval, then no charge, then ready."""
@@ -568,7 +568,7 @@ def rate_ticket(ticket: Ticket, book: BillingBook, balances: PrepaidBalances) ->
         billing_customer_id=customer.billing_id if customer else None,
         contract_id=contract.id if contract else None,
         mode=book.mode_of(customer),
-        status=_status(exceptions, approvals, total),
+        status=ticket_status(exceptions, approvals, total),
         chargeable_total=total,
         lines=tuple(lines),
         exceptions=tuple(exceptions),

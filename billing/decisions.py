@@ -1,0 +1,135 @@
+"""People's decisions that change what a rated ticket charges, applied on top of its rating.
+
+Marking a ticket non-billable or writing off a dispute zeroes every charge; a line edit (a
+dispute adjusted, or finance editing in review) changes a charged line's quantity or price.
+Each keeps its author and reason in the line's explanation, and decisions are re-applied after
+every re-rating, so a late time entry does not silently undo a person's edit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from billing.book import BillingBook
+from billing.holds import ApprovalRequired, ApproverRole
+from billing.invoice_lines import Coverage, InvoiceLine
+from billing.money import ZERO, to_cents
+from billing.rating import TicketRating, TicketStatus, ticket_status
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Who decided, in which role, when and why."""
+
+    actor: str
+    role: str
+    reason: str
+    at: datetime
+
+    def by(self) -> str:
+        return f"{self.actor} ({self.role}) on {self.at:%Y-%m-%d}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class LineEdit:
+    """A person's change to a charged line: a new quantity and/or unit price."""
+
+    source_id: str
+    decision: Decision
+    quantity: Decimal | None = None
+    unit_price: Decimal | None = None
+
+
+@dataclass(slots=True)
+class TicketDecisions:
+    non_billable: Decision | None = None
+    written_off: Decision | None = None
+    line_edits: list[LineEdit] = field(default_factory=list)
+
+    @property
+    def zeroed_by(self) -> tuple[str, Decision] | None:
+        if self.written_off is not None:
+            return "written off", self.written_off
+        if self.non_billable is not None:
+            return "marked non-billable", self.non_billable
+        return None
+
+
+def _zeroed(rating: TicketRating, how: str, decision: Decision) -> TicketRating:
+    note = f"{how} by {decision.by()}"
+    lines = tuple(
+        dataclasses.replace(
+            line,
+            coverage=Coverage.NON_BILLABLE if line.coverage is None else line.coverage,
+            amount=ZERO,
+            explanation=(*line.explanation, note),
+        )
+        for line in rating.lines
+    )
+    return dataclasses.replace(
+        rating,
+        lines=lines,
+        exceptions=(),
+        approvals_required=(),
+        chargeable_total=ZERO,
+        status=TicketStatus.NO_CHARGE,
+    )
+
+
+def _edited(line: InvoiceLine, edit: LineEdit) -> InvoiceLine:
+    quantity = edit.quantity if edit.quantity is not None else line.quantity
+    unit_price = edit.unit_price if edit.unit_price is not None else line.unit_price
+    changes = []
+    if quantity != line.quantity:
+        changes.append(f"quantity {line.quantity} → {quantity}")
+    if unit_price != line.unit_price:
+        changes.append(f"unit price {line.unit_price} → {unit_price}")
+    amount = to_cents(quantity * unit_price)
+    note = f"manual edit ({', '.join(changes) or 'no change'}) by {edit.decision.by()}"
+    return dataclasses.replace(
+        line,
+        quantity=quantity,
+        unit_price=unit_price,
+        amount=amount,
+        explanation=(*line.explanation, note, f"{quantity} × {unit_price} = {amount}"),
+    )
+
+
+def apply_decisions(
+    rating: TicketRating, decisions: TicketDecisions, book: BillingBook
+) -> TicketRating:
+    """The rating as people decided it should charge; status and approvals follow the result."""
+    zeroed = decisions.zeroed_by
+    if zeroed is not None:
+        return _zeroed(rating, *zeroed)
+    if not decisions.line_edits:
+        return rating
+    latest = {edit.source_id: edit for edit in decisions.line_edits}
+    lines = tuple(
+        _edited(line, latest[line.source_id])
+        if line.coverage is None and line.source_id in latest
+        else line
+        for line in rating.lines
+    )
+    total = to_cents(sum((line.amount for line in lines if line.coverage is None), ZERO))
+    # The customer's signoff depends on the work done, the manager's on the new total.
+    approvals = [a for a in rating.approvals_required if a.role is not ApproverRole.MANAGER]
+    threshold = book.policy.approval_threshold
+    if threshold is not None and total > threshold:
+        approvals.insert(
+            0,
+            ApprovalRequired(
+                ApproverRole.MANAGER,
+                f"chargeable total {total} is above the approval threshold {threshold}",
+            ),
+        )
+    return dataclasses.replace(
+        rating,
+        lines=lines,
+        chargeable_total=total,
+        approvals_required=tuple(approvals),
+        status=ticket_status(list(rating.exceptions), approvals, total),
+    )

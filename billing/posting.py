@@ -1,0 +1,107 @@
+"""What to post: the difference between a ticket's charged lines and what the ledger already has.
+
+Posting is declarative. The billing system's own record of a ticket's lines is compared with
+what the latest rating charges, and only the difference is sent: new lines as charges, lines
+that changed or disappeared as credits (a changed line is credited and charged anew, so every
+adjustment is readable on the invoice). A retry after a crash finds nothing left to post, which
+makes posting idempotent by construction; the posting key guards the billing system's write.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+from billing.invoice_lines import InvoiceLine
+
+
+class LineType(StrEnum):
+    CHARGE = "charge"
+    CREDIT = "credit"
+
+
+@dataclass(frozen=True, slots=True)
+class BillableLine:
+    """A line as the billing system holds it. Credits carry negative quantity and amount."""
+
+    source_id: str
+    kind: str
+    service_code: str
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
+    taxable: bool
+    line_type: LineType = LineType.CHARGE
+
+    @property
+    def identity(self) -> tuple[str, str, str, Decimal, Decimal, bool]:
+        """What makes two charges the same charge; the description may be reworded freely."""
+        sign = -1 if self.line_type is LineType.CREDIT else 1
+        return (
+            self.source_id,
+            self.kind,
+            self.service_code,
+            sign * self.quantity,
+            self.unit_price,
+            self.taxable,
+        )
+
+
+def charged_lines(lines: tuple[InvoiceLine, ...] | list[InvoiceLine]) -> list[BillableLine]:
+    """The lines that cost the customer something: covered and zero lines are not posted."""
+    return [
+        BillableLine(
+            source_id=line.source_id,
+            kind=line.kind.value,
+            service_code=line.service_code,
+            description=line.description,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            amount=line.amount,
+            taxable=line.taxable,
+        )
+        for line in lines
+        if line.coverage is None and line.amount != 0
+    ]
+
+
+def lines_to_post(desired: list[BillableLine], posted: list[BillableLine]) -> list[BillableLine]:
+    """Charges and credits that turn ``posted`` (charges net of credits) into ``desired``."""
+    net: Counter[tuple] = Counter()
+    posted_example: dict[tuple, BillableLine] = {}
+    for line in posted:
+        if line.line_type is LineType.CREDIT:
+            net[line.identity] -= 1
+        else:
+            net[line.identity] += 1
+            posted_example[line.identity] = line
+    wanted = Counter(line.identity for line in desired)
+
+    credits = []
+    for identity, count in net.items():
+        for _ in range(count - wanted.get(identity, 0)):
+            original = posted_example[identity]
+            credits.append(
+                BillableLine(
+                    source_id=original.source_id,
+                    kind=original.kind,
+                    service_code=original.service_code,
+                    description=f"Adjustment: reverses {original.description}",
+                    quantity=-original.quantity,
+                    unit_price=original.unit_price,
+                    amount=-original.amount,
+                    taxable=original.taxable,
+                    line_type=LineType.CREDIT,
+                )
+            )
+    charges = []
+    remaining = Counter({identity: max(0, count) for identity, count in net.items()})
+    for line in desired:
+        if remaining[line.identity] > 0:
+            remaining[line.identity] -= 1
+        else:
+            charges.append(line)
+    return credits + charges

@@ -1,0 +1,47 @@
+"""Who may do what to a ticket: one matrix, enforced by the workflow and shown in the README."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    SUPPORT = "support"
+    MANAGER = "manager"
+    FINANCE = "finance"
+    OPERATOR = "operator"  # read-only: inspects, never decides
+    ADMIN = "admin"
+    CUSTOMER = "customer"  # acts only through a signoff link, only on its own ticket
+
+
+class Action(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+    CUSTOMER_SIGNOFF = "customer_signoff"
+    DISPUTE = "dispute"
+    RESOLVE_DISPUTE = "resolve_dispute"
+    MARK_NON_BILLABLE = "mark_non_billable"
+    REVIEW = "review"
+    RERATE = "rerate"
+
+
+ALLOWED: dict[Action, frozenset[Role]] = {
+    Action.APPROVE: frozenset({Role.MANAGER, Role.ADMIN}),
+    Action.REJECT: frozenset({Role.MANAGER, Role.ADMIN}),
+    Action.CUSTOMER_SIGNOFF: frozenset({Role.CUSTOMER, Role.ADMIN}),
+    Action.DISPUTE: frozenset({Role.SUPPORT, Role.MANAGER, Role.FINANCE, Role.ADMIN}),
+    Action.RESOLVE_DISPUTE: frozenset({Role.MANAGER, Role.ADMIN}),
+    # Support clears its own holds (a ticket closed with no time) this way; reports show it.
+    Action.MARK_NON_BILLABLE: frozenset({Role.SUPPORT, Role.MANAGER, Role.FINANCE, Role.ADMIN}),
+    Action.REVIEW: frozenset({Role.FINANCE, Role.ADMIN}),
+    Action.RERATE: frozenset({Role.MANAGER, Role.FINANCE, Role.ADMIN}),
+}
+
+
+def may(role: str, action: Action) -> bool:
+    return role in ALLOWED[action]
+
+
+def refusal(role: str, action: Action) -> str:
+    allowed = ", ".join(sorted(ALLOWED[action]))
+    return f"role {role!r} may not {action.value.replace('_', ' ')} (allowed: {allowed})"

@@ -1,0 +1,106 @@
+"""Service settings: one typed object read from ``HDB_*`` environment variables, with defaults.
+
+Every setting is documented in the README's configuration table; a bad value fails at start
+with a message naming the variable, never later in the middle of billing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from billing.book import BillingMode
+from billing.problems import problems_from
+
+ROOT = Path(__file__).resolve().parent
+ENV_PREFIX = "HDB_"
+_DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": "milliseconds", "s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``0``, ``90s``, ``10m``, ``2h``, ``30d`` (a bare number is seconds)."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration like 30s, 10m, 2h or 30d")
+    amount, unit = int(match.group(1)), match.group(2) or "s"
+    return timedelta(**{_UNITS[unit]: amount})
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be used; the message names each bad variable."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "helpdesk-billing"
+    # Temporal Cloud / mTLS: client certificate and key files, optional CA, or an API key.
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+    temporal_tls_ca: Path | None = None
+    temporal_api_key: str | None = None
+    temporal_ui_url: str = "http://localhost:8233"
+
+    book_path: Path = ROOT / "examples" / "book.toml"
+    database_url: str = f"sqlite:///{ROOT / '.data' / 'helpdesk-billing.db'}"
+    billing_adapter: Literal["embedded"] = "embedded"
+    helpdesk_adapter: Literal["embedded"] = "embedded"
+    # Prefixes invoice references: ticket ids repeat across help desk instances.
+    instance_id: str = "hdb"
+
+    grace_period: timedelta = timedelta(0)
+    settle_period: timedelta = timedelta(days=30)
+    mode_override: BillingMode | None = None
+
+    otel_exporter: Literal["console", "otlp", "none"] = "console"
+    otel_console_file: Path | None = None
+
+    @field_validator("grace_period", "settle_period", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        return parse_duration(value) if isinstance(value, str) else value
+
+    @field_validator("mode_override", "temporal_tls_cert", "temporal_tls_key",
+                     "temporal_tls_ca", "temporal_api_key", "otel_console_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("instance_id")
+    @classmethod
+    def _instance_id(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,16}", value):
+            raise ValueError("use 1-16 letters, digits, '-' or '_'")
+        return value
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        values = {
+            name: environ[ENV_PREFIX + name.upper()]
+            for name in cls.model_fields
+            if ENV_PREFIX + name.upper() in environ
+        }
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            lines = [
+                f"  {ENV_PREFIX}{problem.path.upper()}: {problem.message}"
+                for problem in problems_from(error)
+            ]
+            raise SettingsError("bad settings in the environment:\n" + "\n".join(lines)) from None
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file for a ``sqlite:///`` URL, so its folder can be created."""
+        prefix = "sqlite:///"
+        return Path(self.database_url[len(prefix):]) if self.database_url.startswith(prefix) else None

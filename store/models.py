@@ -1,0 +1,145 @@
+"""Tables of the review store. Money is stored as integer cents (SQL can sum it exactly);
+quantities as decimal text. Every row a retry might write twice has a unique natural key."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+
+class TicketRecord(SQLModel, table=True):
+    """One row per ticket: where it stands, for queues and reports (a projection of the workflow)."""
+
+    __tablename__ = "ticket"
+
+    ticket_id: str = Field(primary_key=True)
+    customer_id: str | None = Field(default=None, index=True)
+    billing_customer_id: str | None = None
+    status: str = Field(index=True)
+    mode: str | None = None
+    hold_code: str | None = Field(default=None, index=True)
+    hold_owner: str | None = Field(default=None, index=True)
+    hold_message: str | None = None
+    waiting_for: str | None = None
+    chargeable_cents: int = 0
+    posted_cents: int = 0
+    revision: int = 0
+    closed_at: datetime | None = None
+    status_since: datetime
+    updated_at: datetime
+    # The latest rating and decisions as JSON, so `show` and the queues need no Temporal query.
+    detail_json: str = "{}"
+    # Orders projection writes: a late, older write never overwrites a newer one.
+    sequence: int = 0
+
+
+class AuditEntry(SQLModel, table=True):
+    """Append-only: who did what to which ticket, when and why, accepted or refused."""
+
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_key: str = Field(unique=True)  # workflow id + sequence: a retried write is a no-op
+    ticket_id: str = Field(index=True)
+    at: datetime = Field(index=True)
+    actor: str
+    role: str
+    action: str
+    outcome: str  # accepted | refused | system
+    reason: str = ""
+    detail: str = ""
+
+
+class ManualEdit(SQLModel, table=True):
+    """A line changed by a person before billing, with the reason they gave."""
+
+    __tablename__ = "manual_edit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    edit_key: str = Field(unique=True)
+    ticket_id: str = Field(index=True)
+    source_id: str
+    field: str
+    before: str
+    after: str
+    actor: str
+    role: str
+    reason: str
+    at: datetime
+
+
+class TicketArchive(SQLModel, table=True):
+    """A settled ticket's folded state, so an event arriving after settlement bills the difference."""
+
+    __tablename__ = "ticket_archive"
+
+    ticket_id: str = Field(primary_key=True)
+    state_json: str
+    archived_at: datetime
+
+
+class LedgerInvoice(SQLModel, table=True):
+    """Embedded billing: one draft invoice per customer at a time, finalized by the invoice run."""
+
+    __tablename__ = "ledger_invoice"
+
+    invoice_id: str = Field(primary_key=True)
+    billing_customer_id: str = Field(index=True)
+    status: str = Field(index=True)  # draft | finalized
+    created_at: datetime
+    finalized_at: datetime | None = None
+
+
+class LedgerPosting(SQLModel, table=True):
+    """One idempotent call that added lines; the key makes a repeated call return the first."""
+
+    __tablename__ = "ledger_posting"
+
+    posting_key: str = Field(primary_key=True)
+    ticket_id: str = Field(index=True)
+    invoice_id: str
+    posted_at: datetime
+
+
+class LedgerLine(SQLModel, table=True):
+    __tablename__ = "ledger_line"
+
+    id: int | None = Field(default=None, primary_key=True)
+    posting_key: str = Field(index=True)
+    invoice_id: str = Field(index=True)
+    ticket_id: str = Field(index=True)
+    billing_customer_id: str = Field(index=True)
+    source_id: str
+    kind: str
+    service_code: str
+    description: str
+    quantity: str
+    unit_price_cents: int
+    amount_cents: int
+    taxable: bool
+    line_type: str  # charge | credit
+    posted_at: datetime
+
+
+class HelpdeskStatus(SQLModel, table=True):
+    """Embedded help desk: the billing status as the help desk would show it on the ticket."""
+
+    __tablename__ = "helpdesk_status"
+
+    ticket_id: str = Field(primary_key=True)
+    billing_status: str
+    hold_reason: str | None = None
+    updated_at: datetime
+
+
+class HelpdeskNote(SQLModel, table=True):
+    """Embedded help desk: internal notes the service added to tickets."""
+
+    __tablename__ = "helpdesk_note"
+
+    id: int | None = Field(default=None, primary_key=True)
+    note_key: str = Field(unique=True)
+    ticket_id: str = Field(index=True)
+    text: str
+    at: datetime
