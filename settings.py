@@ -69,8 +69,15 @@ class Settings(BaseModel):
     def _duration(cls, value: object) -> object:
         return parse_duration(value) if isinstance(value, str) else value
 
-    @field_validator("mode_override", "temporal_tls_cert", "temporal_tls_key",
-                     "temporal_tls_ca", "temporal_api_key", "otel_console_file", mode="before")
+    @field_validator(
+        "mode_override",
+        "temporal_tls_cert",
+        "temporal_tls_key",
+        "temporal_tls_ca",
+        "temporal_api_key",
+        "otel_console_file",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -103,4 +110,6 @@ class Settings(BaseModel):
     def sqlite_path(self) -> Path | None:
         """The database file for a ``sqlite:///`` URL, so its folder can be created."""
         prefix = "sqlite:///"
-        return Path(self.database_url[len(prefix):]) if self.database_url.startswith(prefix) else None
+        return (
+            Path(self.database_url[len(prefix) :]) if self.database_url.startswith(prefix) else None
+        )

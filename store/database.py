@@ -1,4 +1,4 @@
-"""Opening the store: SQLite by default (WAL, so readers never block the worker), PostgreSQL by URL."""
+"""Opening the store: SQLite by default (WAL: readers never block the worker), or PostgreSQL."""
 
 from __future__ import annotations
 

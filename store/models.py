@@ -9,7 +9,7 @@ from sqlmodel import Field, SQLModel
 
 
 class TicketRecord(SQLModel, table=True):
-    """One row per ticket: where it stands, for queues and reports (a projection of the workflow)."""
+    """One row per ticket: where it stands, for queues and reports (the workflow's projection)."""
 
     __tablename__ = "ticket"
 
@@ -70,7 +70,7 @@ class ManualEdit(SQLModel, table=True):
 
 
 class TicketArchive(SQLModel, table=True):
-    """A settled ticket's folded state, so an event arriving after settlement bills the difference."""
+    """A settled ticket's folded state: an event arriving after settlement bills the difference."""
 
     __tablename__ = "ticket_archive"
 
