@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from billing.sensitive import RedactedText, SensitiveKind, redact
+from billing.sensitive import RedactedText, SensitiveKind, may_lead_into_secret, redact
 
 MAX_DESCRIPTION = 500
 _CONTROL_AND_SPACE_RUNS = re.compile(r"[\s\x00-\x1f\x7f]+")
@@ -47,9 +47,18 @@ class DescriptionWriter:
         self._checked[place] = result.text
         return result.text
 
-    def _compose(self, first: str, second: str) -> str:
-        """``first: second``, or whichever is not empty, cut to ``MAX_DESCRIPTION``."""
+    def _compose(self, first: str, second: str, places: str, source_id: str | None) -> str:
+        """``first: second``, or whichever is not empty, cut to ``MAX_DESCRIPTION``.
+
+        Each piece is safe on its own, but joining can make a secret: a subject ending "new
+        password" and a note starting "Summer2025!" read as "new password: Summer2025!".
+        """
         text = f"{first}: {second}" if first and second else first or second
+        if first and second and may_lead_into_secret(first):
+            joined = redact(text)
+            if joined.kinds:
+                self.findings.append(SensitiveSource(places, joined.kinds, source_id))
+                text = joined.text
         if len(text) > MAX_DESCRIPTION:
             text = text[: MAX_DESCRIPTION - 1].rstrip() + "…"
         return text
@@ -60,11 +69,13 @@ class DescriptionWriter:
         detail = self._safe(note, f"time entry {entry_id} note", entry_id)
         if not detail:
             detail = self._safe(self.resolution, "ticket resolution", None)
-        return self._compose(subject, detail) or "Support labor"
+        places = f"ticket subject together with time entry {entry_id} note"
+        return self._compose(subject, detail, places, entry_id) or "Support labor"
 
     def part(self, line_id: str, part_description: str, serial_number: str | None) -> str:
         """``<part description> (SN …): <subject>``."""
         subject = self._safe(self.subject, "ticket subject", None)
         serial = self._safe(serial_number or "", f"part line {line_id} serial number", line_id)
         name = f"{part_description} (SN {serial})" if serial else part_description
-        return self._compose(name, subject)
+        places = f"part line {line_id} serial number together with the ticket subject"
+        return self._compose(name, subject, places, line_id)

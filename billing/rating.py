@@ -545,7 +545,7 @@ def rate_ticket(ticket: Ticket, book: BillingBook, balances: PrepaidBalances) ->
     writer = DescriptionWriter(ticket.subject, ticket.resolution)
     taxable_labor = contract.taxable_labor if contract else False
     lines = [line for work in labor for line in _labor_lines(work, writer, taxable_labor)]
-    for use in ticket.parts.values():
+    for use in ticket.parts_in_order():
         line = _part_line(use, ticket, book, contract, writer, exceptions)
         if line is not None:
             lines.append(line)

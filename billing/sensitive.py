@@ -101,7 +101,8 @@ _PRIVATE_KEY = re.compile(
 )
 _PASSWORD = re.compile(
     r"\b(?:passwords?|passwd|passcodes?|passphrases?|pwd|pw)\b"
-    r"(?P<sep>\s*[:=]\s*|\s+(?:is|was|to|now|set\s+to|reset\s+to|changed\s+to)\s*:?\s*)"
+    r"(?P<sep>\s*[:=]\s*"
+    r"|\s+(?:(?:is|was)(?:\s+now)?|now|set\s+to|reset\s+to|changed\s+to|to)\s*:?\s*)"
     r"(?P<value>[^\s,;]+)",
     re.IGNORECASE,
 )
@@ -126,7 +127,9 @@ _KEYWORD_TOKEN = re.compile(
 )
 # Long mixed-case alphanumeric runs: how random keys look. Single-case hex (hashes, GUIDs)
 # does not match, which keeps build hashes and tenant IDs in notes from holding tickets.
+_MIN_RANDOM_RUN = 32
 _RANDOM_LOOKING = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{32,}={0,2}")
+_URL_START = re.compile(r"[<(\[\"']?(?:https?|ftp)://|[<(\[\"']?www\.", re.IGNORECASE)
 _IPV4 = re.compile(
     r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
     r"(?![\w-])(?!\.\d)"
@@ -140,6 +143,21 @@ _CARD_CANDIDATE = re.compile(r"(?<![\w-])(?:\d[ -]?){12,18}\d(?![\w-])")
 _DOTTED_DIGITS = re.compile(r"\d\.\d")
 _FOUR_DIGITS = re.compile(r"\d[ -]?\d[ -]?\d[ -]?\d")
 _LONGEST_PLAIN_WORD = 31  # a longer whitespace-free run may be a random-looking key
+
+
+# Words whose presence means a secret may be introduced by the text that follows them: used to
+# re-check a description where two pieces of text were joined ("new password" + ": Summer1!").
+_LEAD_IN_WORDS = ("pass", "pw", "pin", "key", "token", "secret", "bearer")
+
+
+def may_lead_into_secret(text: str) -> bool:
+    """True when ``text`` has a word after which the next piece of text could be a secret."""
+    lowered = text.lower()
+    return any(word in lowered for word in _LEAD_IN_WORDS)
+
+
+def _already_redacted(value: str) -> bool:
+    return value.startswith(REDACTED)
 
 
 def _looks_secret(value: str) -> bool:
@@ -168,7 +186,7 @@ def _passwords(text: str) -> list[Finding]:
     for match in _PASSWORD.finditer(text):
         value = match.group("value")
         loose_separator = ":" not in match.group("sep") and "=" not in match.group("sep")
-        if value.lower() in _NOT_A_SECRET or len(value) < 3:
+        if value.lower() in _NOT_A_SECRET or len(value) < 3 or _already_redacted(value):
             continue
         if loose_separator and not _looks_secret(value):
             continue
@@ -195,21 +213,38 @@ def _keyword_tokens(text: str) -> list[Finding]:
     return [
         Finding(SensitiveKind.API_KEY, match.start("value"), match.end("value"))
         for match in _KEYWORD_TOKEN.finditer(text)
-        if _looks_secret(match.group("value"))
+        if _looks_secret(match.group("value")) and not _already_redacted(match.group("value"))
     ]
+
+
+def _mixed_alphanumeric(run: str) -> bool:
+    return (
+        any(ch.isdigit() for ch in run)
+        and any(ch.isupper() for ch in run)
+        and any(ch.islower() for ch in run)
+    )
 
 
 def _random_looking(text: str) -> list[Finding]:
     found = []
     for match in _RANDOM_LOOKING.finditer(text):
-        run = match.group()
-        if (
-            any(ch.isdigit() for ch in run)
-            and any(ch.isupper() for ch in run)
-            and any(ch.islower() for ch in run)
-        ):
-            found.append(Finding(SensitiveKind.API_KEY, match.start(), match.end()))
+        if not _inside_url(text, match.start()):
+            if _mixed_alphanumeric(match.group()):
+                found.append(Finding(SensitiveKind.API_KEY, match.start(), match.end()))
+            continue
+        # A URL path (/Support/KnowledgeBase/Article12345) is long and mixed-case without being
+        # a key, so in a URL only a single path segment long enough to be a key counts.
+        offset = match.start()
+        for segment in match.group().split("/"):
+            if len(segment) >= _MIN_RANDOM_RUN and _mixed_alphanumeric(segment):
+                found.append(Finding(SensitiveKind.API_KEY, offset, offset + len(segment)))
+            offset += len(segment) + 1
     return found
+
+
+def _inside_url(text: str, position: int) -> bool:
+    word_start = max(text.rfind(" ", 0, position), text.rfind("\n", 0, position)) + 1
+    return _URL_START.match(text, word_start) is not None
 
 
 def _ip_addresses(text: str) -> list[Finding]:

@@ -53,6 +53,7 @@ class PartUse:
 
 
 _START_THEN_ID = attrgetter("started_at", "entry_id")
+_RECORDED_THEN_ID = attrgetter("version", "line_id")
 
 
 class EventOutcome(StrEnum):
@@ -227,3 +228,10 @@ class Ticket:
     def time_entries_in_order(self) -> list[TimeEntry]:
         """Entries by when the work started; ties broken by entry id, so rating is stable."""
         return sorted(self.entries.values(), key=_START_THEN_ID)
+
+    def parts_in_order(self) -> list[PartUse]:
+        """Part lines by when they were last recorded, ties by line id.
+
+        Dict order would follow webhook arrival order, and the invoice must not depend on that.
+        """
+        return sorted(self.parts.values(), key=_RECORDED_THEN_ID)

@@ -1,4 +1,9 @@
-"""Opening the store: SQLite by default (WAL: readers never block the worker), or PostgreSQL."""
+"""Opening the store: SQLite by default (WAL: readers never block the worker), or PostgreSQL.
+
+Write transactions that read before they write (find the draft invoice, then add to it) must
+not interleave. On SQLite they begin with ``BEGIN IMMEDIATE``, taking the write lock up front
+(the recipe in SQLAlchemy's pysqlite notes); read-only sessions keep WAL's non-blocking reads.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,11 @@ from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import SQLModel, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
 from store import models  # noqa: F401  (registers the tables)
+
+_IMMEDIATE = "sqlite_begin_immediate"
 
 
 def open_store(database_url: str) -> Engine:
@@ -20,13 +27,28 @@ def open_store(database_url: str) -> Engine:
         )
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(connection, _record) -> None:  # type: ignore[no-untyped-def]
+        def _on_connect(connection, _record) -> None:  # type: ignore[no-untyped-def]
+            connection.isolation_level = None  # SQLAlchemy, not pysqlite, emits BEGIN
             cursor = connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
+            immediate = connection.get_execution_options().get(_IMMEDIATE, False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
     else:
         engine = create_engine(database_url, pool_pre_ping=True)
     SQLModel.metadata.create_all(engine)
     return engine
+
+
+def write_session(engine: Engine) -> Session:
+    """A session whose transaction holds the write lock from its first statement (SQLite)."""
+    return Session(engine.execution_options(**{_IMMEDIATE: True}))
+
+
+def read_session(engine: Engine) -> Session:
+    return Session(engine)

@@ -1,0 +1,146 @@
+"""Activities of a ticket's billing: rate, post, write back to the help desk, record, archive.
+
+Each is idempotent, so Temporal may retry any of them after a crash without doubling anything:
+prepaid draws are keyed by (ticket, rating revision), posting sends only what the billing system
+does not hold yet, and store writes are upserts or keyed inserts. The pure rules live in
+``billing``; this module is the I/O around them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from decimal import Decimal
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.book_source import BookSource
+from activities.prepaid_gateway import PrepaidGateway
+from billing.book import BillingMode
+from billing.decisions import apply_decisions
+from billing.posting import lines_to_post
+from billing.prepaid import PrepaidBalances
+from billing.rating import prepaid_demand, rate_ticket
+from connectors.billing import BillingAdapter, BillingRejected, PostRequest
+from connectors.helpdesk import HelpdeskAdapter
+from store.ticket_records import archive_ticket, load_archived_ticket, record_ticket
+from workflows.messages import (
+    ArchiveInput,
+    DrawInput,
+    HelpdeskUpdateInput,
+    PostInput,
+    PostResult,
+    RateInput,
+    RateResult,
+    RecordInput,
+    TicketState,
+)
+
+BILLING_REJECTED = "BillingRejected"
+
+
+class TicketActivities:
+    def __init__(
+        self,
+        *,
+        book: BookSource,
+        billing: BillingAdapter,
+        helpdesk: HelpdeskAdapter,
+        prepaid: PrepaidGateway,
+        engine,  # type: ignore[no-untyped-def]  # sqlalchemy Engine of the review store
+        instance_id: str,
+        mode_override: BillingMode | None = None,
+    ) -> None:
+        self._book = book
+        self._billing = billing
+        self._helpdesk = helpdesk
+        self._prepaid = prepaid
+        self._engine = engine
+        self._instance_id = instance_id
+        self._mode_override = mode_override
+
+    @activity.defn(name="rate_ticket")
+    async def rate_ticket(self, request: RateInput) -> RateResult:
+        book, problem = self._book.current()
+        if book is None:
+            return RateResult(rating=None, book_problem=problem)
+        ticket = request.ticket
+        balances = PrepaidBalances()
+        demand = prepaid_demand(ticket, book)
+        if demand is not None:
+            # Draw from each period's account in turn; the account replaces this ticket's
+            # earlier draw and reports what the other tickets hold.
+            wanted: dict[str, list[Decimal]] = defaultdict(list)
+            for item in demand.demands:
+                wanted[item.period].append(item.minutes)
+            used: dict[str, Decimal] = {}
+            for period, minutes in wanted.items():
+                result = await self._prepaid.draw(
+                    demand.contract_id,
+                    period,
+                    DrawInput(ticket.ticket_id, request.revision, minutes, demand.granted_minutes),
+                )
+                used[period] = result.used_by_others
+            balances = PrepaidBalances({demand.contract_id: used})
+        rating = apply_decisions(rate_ticket(ticket, book, balances), request.decisions, book)
+        if self._mode_override is not None:
+            rating = dataclasses.replace(rating, mode=self._mode_override)
+        return RateResult(rating=rating)
+
+    @activity.defn(name="post_invoice_lines")
+    def post_invoice_lines(self, request: PostInput) -> PostResult:
+        already = self._billing.ticket_lines(request.ticket_id)
+        delta = lines_to_post(request.lines, [posted.line for posted in already])
+        invoice_id = already[-1].invoice_id if already else None
+        posted_amount = Decimal("0.00")
+        if delta:
+            try:
+                receipt = self._billing.post_lines(
+                    PostRequest(
+                        posting_key=f"{self._instance_id}:{request.ticket_id}:r{request.revision}",
+                        ticket_id=request.ticket_id,
+                        billing_customer_id=request.billing_customer_id,
+                        lines=delta,
+                    )
+                )
+            except BillingRejected as error:
+                raise ApplicationError(
+                    str(error), type=BILLING_REJECTED, non_retryable=True
+                ) from error
+            invoice_id = receipt.invoice_id
+            posted_amount = receipt.amount
+        ledger_total = sum(
+            (line.amount for line in [*(p.line for p in already), *delta]), Decimal("0.00")
+        )
+        return PostResult(invoice_id, len(delta), posted_amount, ledger_total)
+
+    @activity.defn(name="update_helpdesk")
+    def update_helpdesk(self, request: HelpdeskUpdateInput) -> None:
+        self._helpdesk.set_billing_status(
+            request.ticket_id, request.billing_status, request.hold_reason
+        )
+        if request.note and request.note_key:
+            self._helpdesk.add_internal_note(request.ticket_id, request.note_key, request.note)
+
+    @activity.defn(name="record_ticket")
+    def record_ticket(self, request: RecordInput) -> None:
+        record_ticket(self._engine, request)
+
+    @activity.defn(name="archive_ticket")
+    def archive_ticket(self, request: ArchiveInput) -> None:
+        archive_ticket(self._engine, request.ticket_id, request.state)
+
+    @activity.defn(name="load_archived_ticket")
+    def load_archived_ticket(self, ticket_id: str) -> TicketState | None:
+        return load_archived_ticket(self._engine, ticket_id)
+
+    def all(self) -> list:  # type: ignore[type-arg]
+        return [
+            self.rate_ticket,
+            self.post_invoice_lines,
+            self.update_helpdesk,
+            self.record_ticket,
+            self.archive_ticket,
+            self.load_archived_ticket,
+        ]
