@@ -70,7 +70,7 @@ class TicketActivities:
         demand = prepaid_demand(ticket, book)
         if demand is not None:
             # Draw from each period's account in turn; the account replaces this ticket's
-            # earlier draw and reports what the other tickets hold.
+            # earlier draw and reports what the tickets closed before it hold.
             wanted: dict[str, list[Decimal]] = defaultdict(list)
             for item in demand.demands:
                 wanted[item.period].append(item.minutes)
@@ -79,7 +79,13 @@ class TicketActivities:
                 result = await self._prepaid.draw(
                     demand.contract_id,
                     period,
-                    DrawInput(ticket.ticket_id, request.revision, minutes, demand.granted_minutes),
+                    DrawInput(
+                        ticket.ticket_id,
+                        request.revision,
+                        minutes,
+                        demand.granted_minutes,
+                        ticket.closed_at or activity.info().started_time,
+                    ),
                 )
                 used[period] = result.used_by_others
             balances = PrepaidBalances({demand.contract_id: used})

@@ -75,14 +75,23 @@ class PrepaidBalances:
 
 @dataclass(slots=True)
 class TicketDraw:
-    """What one ticket holds of one prepaid period, as of one rating of it."""
+    """What one ticket asks of one prepaid period, and what it holds, as of one rating of it."""
 
     revision: int
-    minutes: Decimal
+    wanted: Decimal
+    closed_at: datetime
+    minutes: Decimal = Decimal(0)
 
 
 class StaleDrawError(ValueError):
     """A draw for an older rating than the one already recorded: a late retry, refused."""
+
+
+@dataclass(frozen=True, slots=True)
+class DrawOutcome:
+    grants: list[Decimal]  # per wanted amount, in order
+    used_before: Decimal  # held by tickets closed earlier: the balance this ticket rates against
+    displaced: list[str]  # other tickets whose share changed: they must be rated again
 
 
 @dataclass(slots=True)
@@ -90,9 +99,11 @@ class PrepaidAccount:
     """One contract's prepaid balance for one period, shared by every ticket that draws on it.
 
     The live system keeps one of these per (contract, period) behind a single serialized owner,
-    so no two tickets can draw the same hour. A ticket's draw replaces its previous one (a
-    re-rated ticket first gives back what it held), and repeating the same revision returns the
-    recorded draw unchanged, so retries are harmless.
+    so no two tickets can draw the same hour. Hours go to tickets in the order they were closed
+    (SPEC §4), whatever order they happen to be rated in: a ticket closed earlier but rated
+    later takes its hours back from later tickets, which are named as displaced so they can be
+    rated again. A ticket's draw replaces its previous one, and repeating the same revision
+    returns its current share unchanged, so retries are harmless.
     """
 
     contract_id: str
@@ -107,27 +118,55 @@ class PrepaidAccount:
         )
 
     def draw(
-        self, ticket_id: str, revision: int, wanted: list[Decimal], granted_minutes: Decimal
-    ) -> list[Decimal]:
-        """Grant each wanted amount in order from what is left; returns the grant per item."""
+        self,
+        ticket_id: str,
+        revision: int,
+        wanted: list[Decimal],
+        granted_minutes: Decimal,
+        closed_at: datetime,
+    ) -> DrawOutcome:
+        """Record what the ticket wants, share the hours out again, and say what it got."""
         current = self.draws.get(ticket_id)
         if current is not None and revision < current.revision:
             raise StaleDrawError(
                 f"ticket {ticket_id} already drew for rating {current.revision}; "
                 f"rating {revision} is older"
             )
+        if current is not None and revision == current.revision:
+            return DrawOutcome(_spread(current.minutes, wanted), self._used_before(ticket_id), [])
+        before = {other: draw.minutes for other, draw in self.draws.items()}
         # The book may have changed the allowance since the last draw: the newest one counts.
         self.granted_minutes = granted_minutes
-        if current is not None and revision == current.revision:
-            return _spread(current.minutes, wanted)
-        left = max(Decimal(0), granted_minutes - self.used_minutes(excluding=ticket_id))
-        grants = _spread(left, wanted)
-        # Recorded even when zero, so a retry of this revision gets this same answer later.
-        self.draws[ticket_id] = TicketDraw(revision, sum(grants, Decimal(0)))
-        return grants
+        self.draws[ticket_id] = TicketDraw(revision, sum(wanted, Decimal(0)), closed_at)
+        self._share_out()
+        displaced = sorted(
+            other
+            for other, minutes in before.items()
+            if other != ticket_id and self.draws[other].minutes != minutes
+        )
+        return DrawOutcome(
+            _spread(self.draws[ticket_id].minutes, wanted), self._used_before(ticket_id), displaced
+        )
 
     def remaining_minutes(self) -> Decimal:
         return max(Decimal(0), self.granted_minutes - self.used_minutes())
+
+    def _in_closing_order(self) -> list[tuple[str, TicketDraw]]:
+        return sorted(self.draws.items(), key=lambda item: (item[1].closed_at, item[0]))
+
+    def _share_out(self) -> None:
+        left = self.granted_minutes
+        for _, draw in self._in_closing_order():
+            draw.minutes = min(draw.wanted, max(left, Decimal(0)))
+            left -= draw.minutes
+
+    def _used_before(self, ticket_id: str) -> Decimal:
+        used = Decimal(0)
+        for other, draw in self._in_closing_order():
+            if other == ticket_id:
+                break
+            used += draw.minutes
+        return used
 
 
 def _spread(available: Decimal, wanted: list[Decimal]) -> list[Decimal]:

@@ -14,6 +14,7 @@ from billing.decisions import Decision, TicketDecisions
 from billing.events import HelpdeskEvent
 from billing.holds import HoldOwner
 from billing.posting import BillableLine
+from billing.prepaid import TicketDraw
 from billing.rating import TicketRating
 from billing.ticket import Ticket
 
@@ -72,6 +73,7 @@ class Approvals:
     customer: Decision | None = None
     customer_total: Decimal | None = None
     customer_declined: Decision | None = None
+    customer_declined_total: Decimal | None = None
     finance: Decision | None = None
     finance_total: Decimal | None = None
     finance_hold: Decision | None = None
@@ -87,6 +89,22 @@ class HistoryItem:
     action: str
     outcome: str  # accepted | refused | system
     reason: str = ""
+    detail: str = ""
+    request_id: str = ""  # lets the CLI find the outcome of the signal it sent
+
+
+@dataclass(slots=True)
+class EditItem:
+    edit_key: str
+    ticket_id: str
+    source_id: str
+    field: str
+    before: str
+    after: str
+    actor: str
+    role: str
+    reason: str
+    at: datetime
 
 
 @dataclass(slots=True)
@@ -102,8 +120,16 @@ class TicketState:
     posted_total: Decimal = Decimal("0.00")
     invoice_ids: list[str] = field(default_factory=list)
     history: list[HistoryItem] = field(default_factory=list)
-    audit_sequence: int = 0
+    audit_sequence: int = 0  # how many history items the review store already has
     billing_hold: Hold | None = None  # the billing system refused the last posting
+    book_problem: str | None = None  # the book could not be loaded when last rated
+    needs_rating: bool = False  # something changed since the last rating
+    status: BillingStatus = BillingStatus.OPEN
+    status_since: datetime | None = None
+    helpdesk_status: tuple[str, str | None] | None = None  # what the help desk shows now
+    graced_close: datetime | None = None  # the close whose grace period has been waited
+    settled_at: datetime | None = None
+    pending_edits: list[EditItem] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -125,17 +151,20 @@ class EventInput:
 
 @dataclass(slots=True)
 class ActorInput:
-    """Who is acting, in which role, and why. ``requested_at`` is when they asked."""
+    """Who is acting, in which role, and why. ``requested_at`` is when they asked;
+    ``request_id`` lets the sender find the outcome in the ticket's history."""
 
     actor: str
     role: str
     reason: str = ""
     requested_at: datetime | None = None
+    request_id: str = ""
 
 
 @dataclass(slots=True)
 class ApproveInput(ActorInput):
-    pass
+    # The total the approver saw; if the ticket was re-rated since, the approval is refused.
+    expected_total: Decimal | None = None
 
 
 @dataclass(slots=True)
@@ -146,6 +175,7 @@ class RejectInput(ActorInput):
 @dataclass(slots=True)
 class SignoffInput(ActorInput):
     accepted: bool = True
+    expected_total: Decimal | None = None
 
 
 @dataclass(slots=True)
@@ -170,11 +200,17 @@ class MarkNonBillableInput(ActorInput):
 class ReviewInput(ActorInput):
     action: Literal["approve", "edit", "hold"] = "approve"
     line_edits: list[LineEditInput] = field(default_factory=list)
+    expected_total: Decimal | None = None
 
 
 @dataclass(slots=True)
 class RerateInput(ActorInput):
     pass
+
+
+@dataclass(slots=True)
+class DisputeInput(ActorInput):
+    """A dispute raised from our side (the help desk's own disputes arrive as events)."""
 
 
 # ---- query ------------------------------------------------------------------------------
@@ -198,6 +234,9 @@ class TicketBillingView:
     notices: list[str]
     customer_id: str | None
     closed: bool
+    events_seen: int = 0  # distinct events folded in, so a sender can tell all have arrived
+    at_rest: bool = False  # nothing left to do until a person or a new event acts
+    status_since: datetime | None = None
 
 
 # ---- activities ---------------------------------------------------------------------------
@@ -277,20 +316,6 @@ class AuditItem:
 
 
 @dataclass(slots=True)
-class EditItem:
-    edit_key: str
-    ticket_id: str
-    source_id: str
-    field: str
-    before: str
-    after: str
-    actor: str
-    role: str
-    reason: str
-    at: datetime
-
-
-@dataclass(slots=True)
 class RecordInput:
     projection: TicketProjection
     audit: list[AuditItem] = field(default_factory=list)
@@ -311,7 +336,8 @@ class PrepaidAccountInput:
     contract_id: str
     period: str
     granted_minutes: Decimal
-    carried_draws: dict[str, tuple[int, Decimal]] = field(default_factory=dict)
+    carried_draws: dict[str, TicketDraw] = field(default_factory=dict)
+    carried_notices: list[str] = field(default_factory=list)  # tickets still to tell
 
 
 @dataclass(slots=True)
@@ -320,9 +346,18 @@ class DrawInput:
     revision: int
     wanted_minutes: list[Decimal]
     granted_minutes: Decimal
+    closed_at: datetime  # hours go to tickets in the order they were closed
 
 
 @dataclass(slots=True)
 class DrawResult:
     granted_minutes: list[Decimal]
-    used_by_others: Decimal
+    used_by_others: Decimal  # held by tickets closed earlier
+
+
+@dataclass(slots=True)
+class PrepaidChangedInput:
+    """Sent to a ticket whose share of prepaid hours changed because another ticket drew."""
+
+    contract_id: str
+    period: str

@@ -10,11 +10,30 @@ from __future__ import annotations
 from decimal import Decimal
 
 from temporalio import workflow
+from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
+    # Payloads are decoded by pydantic inside the sandbox, which resolves a dataclass's
+    # annotations through the sandbox's own sys.modules: every module defining a type that
+    # crosses the boundary must be imported here, passed through, not just reachable.
+    import billing.book
+    import billing.decisions
+    import billing.events
+    import billing.holds
+    import billing.invoice_lines
+    import billing.posting
+    import billing.prepaid
+    import billing.rating
+    import billing.ticket  # noqa: F401
     from billing.money import hours_from_minutes
-    from billing.prepaid import PrepaidAccount, TicketDraw
-    from workflows.messages import DrawInput, DrawResult, PrepaidAccountInput
+    from billing.prepaid import PrepaidAccount
+    from workflows.messages import (
+        DrawInput,
+        DrawResult,
+        PrepaidAccountInput,
+        PrepaidChangedInput,
+        ticket_workflow_id,
+    )
 
 
 @workflow.defn
@@ -22,20 +41,23 @@ class PrepaidBalanceWorkflow:
     @workflow.init
     def __init__(self, start: PrepaidAccountInput) -> None:
         self._account = PrepaidAccount(
-            start.contract_id,
-            start.period,
-            start.granted_minutes,
-            {
-                ticket: TicketDraw(rev, minutes)
-                for ticket, (rev, minutes) in start.carried_draws.items()
-            },
+            start.contract_id, start.period, start.granted_minutes, dict(start.carried_draws)
         )
+        # Tickets whose share changed and that must be rated again; told by the run loop.
+        self._to_notify: list[str] = list(start.carried_notices)
+        self._unreachable: list[str] = []
 
     @workflow.run
     async def run(self, start: PrepaidAccountInput) -> None:
         self._show_balance()
         # Lives as long as the contract does; history is trimmed by continuing as new.
-        await workflow.wait_condition(lambda: workflow.info().is_continue_as_new_suggested())
+        while not workflow.info().is_continue_as_new_suggested():
+            await workflow.wait_condition(
+                lambda: bool(self._to_notify) or workflow.info().is_continue_as_new_suggested()
+            )
+            while self._to_notify:
+                await self._tell(self._to_notify[0])
+                self._to_notify.pop(0)
         await workflow.wait_condition(workflow.all_handlers_finished)
         account = self._account
         workflow.continue_as_new(
@@ -43,17 +65,36 @@ class PrepaidBalanceWorkflow:
                 account.contract_id,
                 account.period,
                 account.granted_minutes,
-                {ticket: (draw.revision, draw.minutes) for ticket, draw in account.draws.items()},
+                account.draws,
+                self._to_notify,
             )
         )
 
+    async def _tell(self, ticket_id: str) -> None:
+        handle = workflow.get_external_workflow_handle(ticket_workflow_id(ticket_id))
+        try:
+            await handle.signal(
+                "prepaid_changed",
+                PrepaidChangedInput(self._account.contract_id, self._account.period),
+            )
+        except FailureError:
+            # The ticket's workflow has settled and completed: its share stays as billed, and
+            # the balance shows it so billing can look.
+            self._unreachable.append(ticket_id)
+            self._show_balance()
+
     @workflow.update
     def draw(self, request: DrawInput) -> DrawResult:
-        grants = self._account.draw(
-            request.ticket_id, request.revision, request.wanted_minutes, request.granted_minutes
+        outcome = self._account.draw(
+            request.ticket_id,
+            request.revision,
+            request.wanted_minutes,
+            request.granted_minutes,
+            request.closed_at,
         )
+        self._to_notify.extend(t for t in outcome.displaced if t not in self._to_notify)
         self._show_balance()
-        return DrawResult(grants, self._account.used_minutes(excluding=request.ticket_id))
+        return DrawResult(outcome.grants, outcome.used_before)
 
     @draw.validator
     def _check_draw(self, request: DrawInput) -> None:
@@ -87,4 +128,9 @@ class PrepaidBalanceWorkflow:
             f"{hours_from_minutes(account.granted_minutes)} h, "
             f"{hours_from_minutes(account.remaining_minutes())} h left, "
             f"{sum(1 for d in account.draws.values() if d.minutes > 0)} tickets drawing"
+            + (
+                f"; settled tickets whose share changed: {', '.join(self._unreachable)}"
+                if self._unreachable
+                else ""
+            )
         )

@@ -67,17 +67,22 @@ DEFAULT_CUSTOMER = (
 )
 
 
-def make_book(
+def book_text(
     *,
     contracts: str = DEFAULT_CONTRACT,
     customers: str = DEFAULT_CUSTOMER,
     extra: str = "",
     **policy: Any,
-) -> BillingBook:
-    """A book with the standard work types and parts; ``policy`` overrides TOML values."""
+) -> str:
+    """A book's TOML with the standard work types and parts; ``policy`` overrides values."""
     values = {**DEFAULT_POLICY, **{key: str(value) for key, value in policy.items()}}
     policy_table = "[policy]\n" + "".join(f"{key} = {value}\n" for key, value in values.items())
-    return parse_book(BOOK_HEADER + policy_table + extra + contracts + customers)
+    return BOOK_HEADER + policy_table + extra + contracts + customers
+
+
+def make_book(**overrides: Any) -> BillingBook:
+    """The parsed ``book_text(**overrides)``."""
+    return parse_book(book_text(**overrides))
 
 
 _ids = count(1)

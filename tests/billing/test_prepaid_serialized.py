@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -36,25 +37,44 @@ def test_no_demand_without_prepaid_hours() -> None:
     assert prepaid_demand(ticket_from(opened(), logged("te-1", 30)), make_book()) is None
 
 
+def at(day: int) -> datetime:
+    return datetime(2026, 11, day, 12, tzinfo=UTC)
+
+
 def test_account_draw_is_idempotent_per_revision_and_replaces_older_draws() -> None:
     account = PrepaidAccount("tm", "2026-11", D(120))
-    assert account.draw("T-1", 1, [D(90)], D(120)) == [D(90)]
-    assert account.draw("T-1", 1, [D(90)], D(120)) == [D(90)]  # a retry
-    assert account.draw("T-2", 1, [D(60)], D(120)) == [D(30)]
-    # T-1 is re-rated with less time: it gives back its 90 before drawing 30.
-    assert account.draw("T-1", 2, [D(30)], D(120)) == [D(30)]
-    assert account.remaining_minutes() == D(60)
+    assert account.draw("T-1", 1, [D(90)], D(120), at(1)).grants == [D(90)]
+    assert account.draw("T-1", 1, [D(90)], D(120), at(1)).grants == [D(90)]  # a retry
+    assert account.draw("T-2", 1, [D(60)], D(120), at(2)).grants == [D(30)]
+    # T-1 is re-rated with less time: it gives back 60, and T-2 (closed later) gets them.
+    outcome = account.draw("T-1", 2, [D(30)], D(120), at(1))
+    assert outcome.grants == [D(30)] and outcome.displaced == ["T-2"]
+    assert account.draw("T-2", 2, [D(60)], D(120), at(2)).grants == [D(60)]
+    assert account.remaining_minutes() == D(30)
     with pytest.raises(StaleDrawError):
-        account.draw("T-1", 1, [D(90)], D(120))
+        account.draw("T-1", 1, [D(90)], D(120), at(1))
 
 
-def test_a_zero_grant_is_remembered_for_retries() -> None:
+def test_hours_go_in_closing_order_whatever_order_tickets_are_rated_in() -> None:
+    account = PrepaidAccount("tm", "2026-11", D(120))
+    late = account.draw("T-late", 1, [D(90)], D(120), at(20))
+    assert late.grants == [D(90)] and late.used_before == 0
+    # T-early closed first but is rated second: it takes what it needs from T-late.
+    early = account.draw("T-early", 1, [D(60)], D(120), at(5))
+    assert early.grants == [D(60)] and early.used_before == 0
+    assert early.displaced == ["T-late"]
+    again = account.draw("T-late", 2, [D(90)], D(120), at(20))
+    assert again.grants == [D(60)] and again.used_before == D(60) and again.displaced == []
+    assert account.remaining_minutes() == 0
+
+
+def test_a_retry_of_a_revision_returns_the_current_share() -> None:
     account = PrepaidAccount("tm", "2026-11", D(60))
-    account.draw("T-1", 1, [D(60)], D(60))
-    assert account.draw("T-2", 1, [D(30)], D(60)) == [D(0)]
-    account.draw("T-1", 2, [], D(60))  # T-1 no longer needs hours
-    assert account.draw("T-2", 1, [D(30)], D(60)) == [D(0)]  # same revision, same answer
-    assert account.draw("T-2", 2, [D(30)], D(60)) == [D(30)]
+    account.draw("T-1", 1, [D(60)], D(60), at(1))
+    assert account.draw("T-2", 1, [D(30)], D(60), at(2)).grants == [D(0)]
+    outcome = account.draw("T-1", 2, [], D(60), at(1))  # T-1 no longer needs hours
+    assert outcome.displaced == ["T-2"]
+    assert account.draw("T-2", 1, [D(30)], D(60), at(2)).grants == [D(30)]
 
 
 @settings(max_examples=60, deadline=None)
@@ -77,9 +97,12 @@ def test_serialized_grant_rates_exactly_like_direct_rating(
 
     demand = prepaid_demand(ticket, book)
     account = PrepaidAccount("tm", "2026-11", demand.granted_minutes)
-    account.draw("T-other", 1, [D(used_before)], demand.granted_minutes)
-    grants = account.draw("T-1", 1, [d.minutes for d in demand.demands], demand.granted_minutes)
-    others = PrepaidBalances({"tm": {"2026-11": account.used_minutes(excluding="T-1")}})
+    account.draw("T-other", 1, [D(used_before)], demand.granted_minutes, at(1))
+    outcome = account.draw(
+        "T-1", 1, [d.minutes for d in demand.demands], demand.granted_minutes, at(2)
+    )
+    grants = outcome.grants
+    others = PrepaidBalances({"tm": {"2026-11": outcome.used_before}})
     served = rate_ticket(ticket, book, others)
 
     assert served.lines == direct.lines  # explanations included

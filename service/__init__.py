@@ -1,0 +1,1 @@
+"""Wiring the service together: Temporal connection, telemetry, and the worker's parts."""

@@ -1,0 +1,100 @@
+"""Delivering help desk events to their tickets' workflows: signal-with-start, one ticket's events
+in order, many tickets at once. Redelivery is always safe (the workflow ignores an ``event_id``
+it has seen), so a failed or interrupted ingest is simply run again."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.service import RPCError
+
+from billing.events import HelpdeskEvent, TicketOpened
+from billing.sensitive import redact
+from settings import Settings
+from workflows import search_attributes
+from workflows.messages import EventInput, TicketTimings, TicketWorkflowInput, ticket_workflow_id
+from workflows.ticket_billing import TicketBillingWorkflow
+
+# Tickets delivered concurrently. Each ticket's own events still go one at a time, in order.
+CONCURRENT_TICKETS = 32
+
+
+@dataclass
+class Undelivered:
+    event: HelpdeskEvent
+    problem: str
+
+
+@dataclass
+class IngestReport:
+    delivered: int = 0
+    tickets: set[str] = field(default_factory=set)
+    undelivered: list[Undelivered] = field(default_factory=list)
+
+
+def _summary(ticket_id: str, opened: TicketOpened | None) -> str:
+    if opened is None:
+        return f"Billing of ticket {ticket_id}"
+    subject = redact(opened.subject).text[:120]
+    return f"Billing of ticket {ticket_id} ({opened.customer_id}): {subject}"
+
+
+async def deliver_ticket_events(
+    client: Client, settings: Settings, ticket_id: str, events: list[HelpdeskEvent]
+) -> None:
+    """Signal-with-start each event; the first one starts the workflow if it is not running."""
+    opened = next((e for e in events if isinstance(e, TicketOpened)), None)
+    attributes = [SearchAttributePair(search_attributes.BILLING_STATUS, "open")]
+    if opened is not None:
+        attributes.append(SearchAttributePair(search_attributes.CUSTOMER_ID, opened.customer_id))
+    timings = TicketTimings(settings.grace_period, settings.settle_period)
+    for event in events:
+        await client.start_workflow(
+            TicketBillingWorkflow.run,
+            TicketWorkflowInput(ticket_id, timings),
+            id=ticket_workflow_id(ticket_id),
+            task_queue=settings.task_queue,
+            start_signal="event",
+            start_signal_args=[EventInput(event)],
+            search_attributes=TypedSearchAttributes(attributes),
+            static_summary=_summary(ticket_id, opened),
+        )
+
+
+async def ingest_events(
+    client: Client,
+    settings: Settings,
+    events: list[HelpdeskEvent],
+    progress: Callable[[int], None] | None = None,
+) -> IngestReport:
+    """Deliver every event; an event that cannot be delivered is reported, never dropped."""
+    by_ticket: dict[str, list[HelpdeskEvent]] = defaultdict(list)
+    for event in events:
+        by_ticket[event.ticket_id].append(event)
+    report = IngestReport()
+    gate = asyncio.Semaphore(CONCURRENT_TICKETS)
+
+    async def one_ticket(ticket_id: str, ticket_events: list[HelpdeskEvent]) -> None:
+        async with gate:
+            for index, event in enumerate(ticket_events):
+                try:
+                    await deliver_ticket_events(client, settings, ticket_id, [event])
+                except RPCError as error:
+                    # Later events of this ticket wait too, so they are redelivered in order.
+                    problem = f"Temporal refused the signal: {error.message}"
+                    report.undelivered.extend(
+                        Undelivered(later, problem) for later in ticket_events[index:]
+                    )
+                    return
+                report.delivered += 1
+                report.tickets.add(ticket_id)
+                if progress is not None:
+                    progress(1)
+
+    await asyncio.gather(*(one_ticket(t, evs) for t, evs in by_ticket.items()))
+    return report

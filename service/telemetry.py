@@ -1,0 +1,63 @@
+"""OpenTelemetry tracing: spans for ingest, rating, posting and help desk updates.
+
+Temporal's ``TracingInterceptor`` makes a span for every workflow, signal and activity and
+carries the trace across processes in headers, so one ingest shows as one trace from the CLI
+through the worker. Spans go to a file by default (readable JSON, one span per block), or to an
+OTLP collector when ``HDB_OTEL_EXPORTER=otlp``.
+"""
+
+from __future__ import annotations
+
+import atexit
+from typing import IO
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+from temporalio.contrib.opentelemetry import TracingInterceptor
+
+from settings import Settings
+
+_configured = False
+
+
+class TelemetryError(RuntimeError):
+    pass
+
+
+def configure_tracing(settings: Settings, service_name: str) -> TracingInterceptor | None:
+    """Install the tracer provider once per process; the interceptor to give Temporal."""
+    global _configured
+    if settings.otel_exporter == "none":
+        return None
+    if not _configured:
+        provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+        provider.add_span_processor(BatchSpanProcessor(_exporter(settings)))
+        trace.set_tracer_provider(provider)
+        atexit.register(provider.shutdown)
+        _configured = True
+    return TracingInterceptor()
+
+
+def _exporter(settings: Settings):  # type: ignore[no-untyped-def]
+    if settings.otel_exporter == "otlp":
+        try:
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+        except ImportError:
+            raise TelemetryError(
+                "HDB_OTEL_EXPORTER=otlp needs the OTLP exporter: "
+                "pip install opentelemetry-exporter-otlp (its endpoint is read from "
+                "OTEL_EXPORTER_OTLP_ENDPOINT)"
+            ) from None
+        return OTLPSpanExporter()
+    out: IO[str] | None = None
+    if settings.otel_console_file is not None:
+        settings.otel_console_file.parent.mkdir(parents=True, exist_ok=True)
+        out = open(settings.otel_console_file, "a", encoding="utf-8")  # noqa: SIM115
+        atexit.register(out.close)
+    return ConsoleSpanExporter(out=out) if out else ConsoleSpanExporter()
+
+
+def tracer():  # type: ignore[no-untyped-def]
+    return trace.get_tracer("helpdesk-billing")

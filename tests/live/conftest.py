@@ -1,0 +1,49 @@
+"""Temporal servers for the live tests: the time-skipping test server, started once per run."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from service.dev_server import DevServer, free_port, start_dev_server, wait_until_serving
+from service.temporal_setup import register_search_attributes
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="session")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(BIN / "temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )
+    await register_search_attributes(env.client, "default")
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    """A real ``temporal server start-dev`` (SQLite file, no UI) on a free port."""
+    directory = tmp_path_factory.mktemp("temporal")
+    server = start_dev_server(
+        directory / "temporal.db",
+        port=free_port(),
+        ui_port=None,
+        log_file=directory / "server.log",
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+async def dev_client(dev_server: DevServer) -> Client:
+    client = await Client.connect(dev_server.address, data_converter=pydantic_data_converter)
+    await wait_until_serving(client)
+    return client

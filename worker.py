@@ -1,0 +1,76 @@
+"""The worker: runs ticket and prepaid-balance workflows and their activities.
+
+    python worker.py            (settings from HDB_* environment variables; see the README)
+
+Stops cleanly on Ctrl-C or SIGTERM: activities in flight finish or are retried elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+from temporalio.worker import Worker
+
+from service.client import ConnectionProblem, connect
+from service.telemetry import TelemetryError, configure_tracing
+from service.worker_parts import WORKFLOWS, build_parts
+from settings import Settings, SettingsError
+
+# Posting and store writes are blocking I/O; they run on threads so rating is never starved.
+ACTIVITY_THREADS = 16
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    interceptor = configure_tracing(settings, "helpdesk-billing-worker")
+    client = await connect(settings, [interceptor] if interceptor else None)
+    parts = build_parts(client, settings)
+    stop = stop or asyncio.Event()
+    with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
+        worker = Worker(
+            client,
+            task_queue=settings.task_queue,
+            workflows=WORKFLOWS,
+            activities=parts.activities.all(),
+            activity_executor=executor,
+            max_concurrent_activities=ACTIVITY_THREADS * 4,
+            interceptors=[interceptor] if interceptor else [],
+        )
+        logging.info(
+            "worker on %s, task queue %s, book %s",
+            settings.temporal_address,
+            settings.task_queue,
+            settings.book_path,
+        )
+        async with worker:
+            await stop.wait()
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        settings = Settings.from_environment()
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await run_worker(settings, stop)
+
+    try:
+        asyncio.run(serve())
+    except (ConnectionProblem, TelemetryError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

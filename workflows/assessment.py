@@ -1,0 +1,114 @@
+"""Where a rated ticket stands and what it waits for: SPEC §5 as one pure function.
+
+The workflow calls ``assess`` after every change (an event, a rating, a person's signal, a
+posting) and does what the answer says. Keeping the decision pure means every path of the
+ticket's life can be read in one place and tested without Temporal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from billing.book import BillingMode
+from billing.decisions import Decision
+from billing.holds import ApproverRole, HoldOwner
+from billing.rating import TicketStatus
+from workflows.messages import BillingStatus, Hold, TicketState
+
+BOOK_UNAVAILABLE = "book_unavailable"
+BILLING_REJECTED = "billing_rejected"
+REJECTED = "rejected"
+CUSTOMER_DECLINED = "customer_declined"
+FINANCE_HOLD = "finance_hold"
+SETTLING = "nothing; late changes are still billed until the settle period ends"
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    status: BillingStatus
+    waiting_for: str
+    hold: Hold | None = None
+    post: bool = False  # the ticket's current rating should be sent to the billing system
+
+
+def _valid_for(decision: Decision | None, total: Decimal | None, current: Decimal) -> bool:
+    """An approval (or rejection) counts only for the total it was given for."""
+    return decision is not None and total == current
+
+
+def _held(code: str, owner: HoldOwner, message: str) -> Assessment:
+    return Assessment(
+        BillingStatus.HELD, f"{owner.value} to act: {message}", Hold(code, owner, message)
+    )
+
+
+def assess(state: TicketState) -> Assessment:
+    ticket, rating, approvals = state.ticket, state.rating, state.approvals
+    if not ticket.closed:
+        if state.posted_total or state.invoice_ids:
+            return Assessment(
+                BillingStatus.OPEN, "the ticket to be closed again; the difference is billed then"
+            )
+        return Assessment(BillingStatus.OPEN, "the ticket to be closed")
+    if state.book_problem is not None:
+        return _held(
+            BOOK_UNAVAILABLE,
+            HoldOwner.BILLING,
+            f"the billing book cannot be used ({state.book_problem}); fix it, then rerate",
+        )
+    if rating is None or state.needs_rating:
+        return Assessment(BillingStatus.GRACE, "late time entries before rating")
+    if state.billing_hold is not None:
+        return _held(state.billing_hold.code, state.billing_hold.owner, state.billing_hold.message)
+    if rating.status is TicketStatus.HELD:
+        first, others = rating.exceptions[0], len(rating.exceptions) - 1
+        more = f" (and {others} more)" if others else ""
+        return _held(first.code.value, first.owner, first.message + more)
+
+    total = rating.chargeable_total
+    nothing_to_bill = rating.status is TicketStatus.NO_CHARGE
+    if nothing_to_bill and not state.posted_total and not state.invoice_ids:
+        return Assessment(BillingStatus.NO_CHARGE, SETTLING)
+    if _valid_for(approvals.rejection, approvals.rejected_total, total):
+        assert approvals.rejection is not None
+        return _held(
+            REJECTED,
+            HoldOwner.SUPPORT,
+            f"rejected by {approvals.rejection.by()}; correct the time entries or ask the "
+            "manager to approve",
+        )
+    if _valid_for(approvals.customer_declined, approvals.customer_declined_total, total):
+        assert approvals.customer_declined is not None
+        return _held(
+            CUSTOMER_DECLINED,
+            HoldOwner.MANAGER,
+            f"the customer declined to sign off: {approvals.customer_declined.by()}",
+        )
+    missing = []
+    for required in rating.approvals_required:
+        if required.role is ApproverRole.MANAGER and not _valid_for(
+            approvals.manager, approvals.manager_total, total
+        ):
+            missing.append(f"manager approval ({required.reason})")
+        if required.role is ApproverRole.CUSTOMER and not _valid_for(
+            approvals.customer, approvals.customer_total, total
+        ):
+            missing.append(f"customer signoff ({required.reason})")
+    if missing:
+        return Assessment(BillingStatus.AWAITING_APPROVAL, " and ".join(missing))
+
+    if rating.mode is BillingMode.SHADOW:
+        return Assessment(BillingStatus.SHADOW, "nothing: shadow mode rates and records only")
+    if rating.mode is BillingMode.REVIEW:
+        if approvals.finance_hold is not None:
+            return _held(
+                FINANCE_HOLD, HoldOwner.BILLING, f"held in review by {approvals.finance_hold.by()}"
+            )
+        if not _valid_for(approvals.finance, approvals.finance_total, total):
+            return Assessment(BillingStatus.IN_REVIEW, f"finance review of total {total}")
+    if state.posted_revision == state.revision:
+        if state.posted_total or not nothing_to_bill:
+            return Assessment(BillingStatus.POSTED, SETTLING)
+        return Assessment(BillingStatus.NO_CHARGE, SETTLING)
+    return Assessment(BillingStatus.READY, "posting to the billing system", post=True)

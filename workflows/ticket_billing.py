@@ -1,0 +1,735 @@
+"""One ticket's billing, from its first help desk event until it has settled (SPEC §5).
+
+The workflow folds every event it is signalled, waits for the ticket to close, rates it, and
+then does what ``assess`` says the ticket needs: a person's decision, finance's review, or a
+posting. It stays open for late changes (a reopened ticket bills only the difference) until the
+settle period ends, then archives its state and completes; a later event starts a new run that
+picks the archive up again.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import TypeAdapter
+
+    # Payloads are decoded by pydantic inside the sandbox, which resolves a dataclass's
+    # annotations through the sandbox's own sys.modules: every module defining a type that
+    # crosses the boundary must be imported here, passed through, not just reachable.
+    import billing.book
+    import billing.decisions
+    import billing.events
+    import billing.holds
+    import billing.invoice_lines
+    import billing.posting
+    import billing.prepaid
+    import billing.rating
+    import billing.ticket  # noqa: F401
+    from activities.ticket_activities import BILLING_REJECTED, TicketActivities
+    from billing.decisions import Decision, LineEdit
+    from billing.events import DisputeOpened, HelpdeskEvent
+    from billing.holds import ApproverRole, HoldOwner
+    from billing.money import integer_cents
+    from billing.posting import charged_lines
+    from billing.roles import Action, may, refusal
+    from billing.ticket import EventOutcome, Ticket
+    from workflows import search_attributes
+    from workflows.assessment import Assessment, assess
+    from workflows.messages import (
+        SETTLED_STATUSES,
+        ActorInput,
+        ApproveInput,
+        ArchiveInput,
+        AuditItem,
+        BillingStatus,
+        DisputeInput,
+        EditItem,
+        EventInput,
+        HelpdeskUpdateInput,
+        HistoryItem,
+        Hold,
+        LineEditInput,
+        MarkNonBillableInput,
+        PostInput,
+        PrepaidChangedInput,
+        RateInput,
+        RecordInput,
+        RejectInput,
+        RerateInput,
+        ResolveDisputeInput,
+        ReviewInput,
+        SignoffInput,
+        TicketBillingView,
+        TicketProjection,
+        TicketState,
+        TicketWorkflowInput,
+        ticket_workflow_id,
+    )
+
+_VIEW_JSON = TypeAdapter(TicketBillingView)
+_STORE_ACTIVITY = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1)),
+}
+# The billing system may be down for a while: keep retrying (backoff up to 10 minutes), except
+# for refusals no retry can fix, which become a hold for billing instead.
+_POST_RETRY = RetryPolicy(
+    maximum_interval=timedelta(minutes=10), non_retryable_error_types=[BILLING_REJECTED]
+)
+_MAX_KEYWORD = 250
+
+
+@workflow.defn
+class TicketBillingWorkflow:
+    @workflow.init
+    def __init__(self, start: TicketWorkflowInput) -> None:
+        self._timings = start.timings
+        self._state = start.carried or TicketState(ticket=Ticket(start.ticket_id))
+        # A fresh run first loads the archive of an earlier, settled run of the same ticket;
+        # signals wait for that, so a late event lands on the ticket as it was billed.
+        self._restored = start.carried is not None
+        self._wake = False
+        self._idle = False  # waiting for a person or an event, with nothing else to do
+        self._published: dict[str, object] = {}
+        self._recorded_fingerprint: tuple[object, ...] | None = None
+
+    # ---- the process ---------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, start: TicketWorkflowInput) -> str:
+        state = self._state
+        if not self._restored:
+            archived = await workflow.execute_activity_method(
+                TicketActivities.load_archived_ticket,
+                start.ticket_id,
+                summary="look for an earlier, settled run of this ticket",
+                **_STORE_ACTIVITY,
+            )
+            if archived is not None:
+                self._state = state = self._reopened_archive(archived)
+            self._restored = True
+        while True:
+            if state.ticket.closed and state.needs_rating:
+                await self._grace_then_rate()
+                continue
+            assessment = assess(state)
+            if assessment.post:
+                await self._post()
+                assessment = assess(state)
+            await self._publish(assessment)
+            outcome = await self._wait_for_change(assessment)
+            if outcome == "settled":
+                await self._archive()
+                if not self._wake and not state.needs_rating:
+                    await workflow.wait_condition(workflow.all_handlers_finished)
+                    if not self._wake and not state.needs_rating:
+                        return f"{state.status.value} {state.posted_total}"
+            elif outcome == "continue_as_new":
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(
+                    TicketWorkflowInput(start.ticket_id, self._timings, carried=state)
+                )
+
+    def _reopened_archive(self, archived: TicketState) -> TicketState:
+        archived.settled_at = None
+        self._history("system", "system", "restored", "system", detail="from the archive")
+        archived.history.extend(self._state.history)
+        return archived
+
+    async def _wait_for_change(self, assessment: Assessment) -> str:
+        """Sleep until something needs doing; a settled ticket sleeps at most until it ends."""
+        state = self._state
+        self._wake = False
+        something_to_do = self._something_to_do
+        timeout: timedelta | None = None
+        if assessment.status in SETTLED_STATUSES and state.ticket.closed:
+            now = workflow.now()
+            state.settled_at = state.settled_at or now
+            timeout = max(state.settled_at + self._timings.settle_period - now, timedelta(0))
+        else:
+            state.settled_at = None
+        self._idle = True
+        try:
+            await workflow.wait_condition(
+                lambda: something_to_do() or workflow.info().is_continue_as_new_suggested(),
+                timeout=timeout,
+                timeout_summary="settle period" if timeout is not None else None,
+            )
+        except TimeoutError:
+            return "settled"
+        finally:
+            self._idle = False
+        return "change" if something_to_do() else "continue_as_new"
+
+    def _something_to_do(self) -> bool:
+        state = self._state
+        return self._wake or (state.ticket.closed and state.needs_rating)
+
+    async def _grace_then_rate(self) -> None:
+        state = self._state
+        ticket = state.ticket
+        grace = self._timings.grace_period
+        if grace > timedelta(0) and state.graced_close != ticket.closed_at:
+            await self._publish(Assessment(BillingStatus.GRACE, self._grace_text(grace)))
+            try:
+                await workflow.wait_condition(
+                    lambda: not ticket.closed, timeout=grace, timeout_summary="grace period"
+                )
+                return  # reopened during the grace period: nothing to rate yet
+            except TimeoutError:
+                pass
+        state.graced_close = ticket.closed_at
+        state.needs_rating = False
+        state.revision += 1
+        result = await workflow.execute_activity_method(
+            TicketActivities.rate_ticket,
+            RateInput(ticket, state.revision, state.decisions),
+            summary=f"rate revision {state.revision} against the billing book",
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+        )
+        state.book_problem = result.book_problem
+        if result.rating is not None:
+            state.rating = result.rating
+            # A new rating is a new chance to post: a refusal is retried once something changed.
+            state.billing_hold = None
+
+    def _grace_text(self, grace: timedelta) -> str:
+        until = workflow.now() + grace
+        return f"late time entries until {until:%Y-%m-%d %H:%M} UTC, then rating"
+
+    async def _post(self) -> None:
+        state = self._state
+        rating = state.rating
+        assert rating is not None and rating.billing_customer_id is not None
+        lines = charged_lines(rating.lines)
+        try:
+            result = await workflow.execute_activity_method(
+                TicketActivities.post_invoice_lines,
+                PostInput(
+                    state.ticket.ticket_id, rating.billing_customer_id, state.revision, lines
+                ),
+                summary=(
+                    f"post revision {state.revision} ({len(lines)} charged lines, total "
+                    f"{rating.chargeable_total}) to {rating.billing_customer_id}"
+                ),
+                start_to_close_timeout=timedelta(minutes=2),
+                retry_policy=_POST_RETRY,
+            )
+        except ActivityError as error:
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.type == BILLING_REJECTED:
+                state.billing_hold = Hold(
+                    "billing_rejected",
+                    HoldOwner.BILLING,
+                    f"the billing system refused the lines: {cause.message}; fix it there, "
+                    "then rerate",
+                )
+                self._history("system", "system", "post", "refused", detail=cause.message)
+                return
+            raise
+        state.posted_revision = state.revision
+        state.posted_total = result.ledger_total
+        if result.invoice_id and result.invoice_id not in state.invoice_ids:
+            state.invoice_ids.append(result.invoice_id)
+        if result.posted_lines:
+            self._history(
+                "system",
+                "system",
+                "post",
+                "system",
+                detail=(
+                    f"{result.posted_lines} lines, {result.posted_amount} on "
+                    f"{result.invoice_id}; the ticket now bills {result.ledger_total}"
+                ),
+            )
+
+    async def _archive(self) -> None:
+        await workflow.execute_activity_method(
+            TicketActivities.archive_ticket,
+            ArchiveInput(self._state.ticket.ticket_id, self._state),
+            summary="archive the settled ticket, so a late event bills only the difference",
+            **_STORE_ACTIVITY,
+        )
+
+    # ---- what operators, the help desk and the review store see ---------------------------
+
+    async def _publish(self, assessment: Assessment) -> None:
+        state = self._state
+        if assessment.status != state.status or state.status_since is None:
+            previous = state.status
+            state.status, state.status_since = assessment.status, workflow.now()
+            if assessment.status != previous:
+                self._history(
+                    "system",
+                    "system",
+                    "status",
+                    "system",
+                    detail=f"{previous.value} → {assessment.status.value}: "
+                    f"{assessment.waiting_for}",
+                )
+        self._upsert_search_attributes(assessment)
+        workflow.set_current_details(self._details(assessment))
+        await self._write_back_to_helpdesk(assessment)
+        await self._record(assessment)
+
+    def _upsert_search_attributes(self, assessment: Assessment) -> None:
+        rating = self._state.rating
+        wanted: dict[str, object] = {
+            "status": assessment.status.value,
+            "customer": self._state.ticket.customer_id,
+            "hold_code": assessment.hold.code if assessment.hold else None,
+            "hold_owner": assessment.hold.owner.value if assessment.hold else None,
+            "cents": integer_cents(rating.chargeable_total) if rating else 0,
+            "waiting": assessment.waiting_for[:_MAX_KEYWORD],
+        }
+        if wanted == self._published:
+            return
+        self._published = wanted
+        keys = search_attributes
+        updates = [
+            keys.BILLING_STATUS.value_set(assessment.status.value),
+            keys.CHARGEABLE_CENTS.value_set(wanted["cents"]),  # type: ignore[arg-type]
+            keys.WAITING_FOR.value_set(assessment.waiting_for[:_MAX_KEYWORD]),
+            keys.HOLD_REASON.value_set(assessment.hold.code)
+            if assessment.hold
+            else keys.HOLD_REASON.value_unset(),
+            keys.HOLD_OWNER.value_set(assessment.hold.owner.value)
+            if assessment.hold
+            else keys.HOLD_OWNER.value_unset(),
+        ]
+        if self._state.ticket.customer_id:
+            updates.append(keys.CUSTOMER_ID.value_set(self._state.ticket.customer_id))
+        workflow.upsert_search_attributes(updates)
+
+    def _details(self, assessment: Assessment) -> str:
+        state = self._state
+        rating = state.rating
+        lines = [
+            f"**{assessment.status.value.replace('_', ' ')}**: waiting for {assessment.waiting_for}"
+        ]
+        if rating is not None:
+            lines.append(
+                f"Chargeable total {rating.chargeable_total} (rating revision {state.revision}, "
+                f"mode {rating.mode.value}, {len(rating.lines)} lines)"
+            )
+        if state.invoice_ids:
+            lines.append(f"Posted {state.posted_total} on {', '.join(state.invoice_ids)}")
+        if state.ticket.dispute_reason:
+            lines.append(f"Disputed: {state.ticket.dispute_reason}")
+        if state.history:
+            last = state.history[-1]
+            lines.append(f"Last: {last.action} by {last.actor} ({last.outcome}) {last.detail}")
+        return "\n\n".join(lines)
+
+    async def _write_back_to_helpdesk(self, assessment: Assessment) -> None:
+        state = self._state
+        shown = (assessment.status.value, assessment.hold.message if assessment.hold else None)
+        if shown == state.helpdesk_status or (
+            state.helpdesk_status is None and assessment.status is BillingStatus.OPEN
+        ):
+            return
+        note_key = note = None
+        if assessment.status is BillingStatus.POSTED:
+            note_key = f"{state.ticket.ticket_id}:posted:r{state.revision}"
+            note = (
+                f"Billed {state.posted_total} on {', '.join(state.invoice_ids)} "
+                f"(rating revision {state.revision})."
+            )
+        await workflow.execute_activity_method(
+            TicketActivities.update_helpdesk,
+            HelpdeskUpdateInput(state.ticket.ticket_id, shown[0], shown[1], note_key, note),
+            summary=f"show billing status {shown[0]!r} on the help desk ticket",
+            **_STORE_ACTIVITY,
+        )
+        state.helpdesk_status = shown
+
+    async def _record(self, assessment: Assessment) -> None:
+        state = self._state
+        rating = state.rating
+        new_history = state.history[state.audit_sequence :]
+        fingerprint = (
+            assessment,
+            state.revision,
+            state.posted_total,
+            rating.chargeable_total if rating else None,
+            len(state.history),
+        )
+        if fingerprint == self._recorded_fingerprint and not state.pending_edits:
+            return
+        ticket_id = state.ticket.ticket_id
+        workflow_id = ticket_workflow_id(ticket_id)
+        projection = TicketProjection(
+            ticket_id=ticket_id,
+            customer_id=state.ticket.customer_id,
+            billing_customer_id=rating.billing_customer_id if rating else None,
+            status=assessment.status.value,
+            mode=rating.mode.value if rating else None,
+            hold_code=assessment.hold.code if assessment.hold else None,
+            hold_owner=assessment.hold.owner.value if assessment.hold else None,
+            hold_message=assessment.hold.message if assessment.hold else None,
+            waiting_for=assessment.waiting_for,
+            chargeable_total=rating.chargeable_total if rating else Decimal("0.00"),
+            posted_total=state.posted_total,
+            revision=state.revision,
+            closed_at=state.ticket.closed_at if state.ticket.closed else None,
+            changed_at=state.status_since or workflow.now(),
+            sequence=len(state.history) * 1_000 + state.revision,
+            detail_json=_VIEW_JSON.dump_json(self.billing_state()).decode(),
+        )
+        audit = [
+            AuditItem(
+                entry_key=f"{workflow_id}:{state.audit_sequence + offset}",
+                ticket_id=ticket_id,
+                at=item.at,
+                actor=item.actor,
+                role=item.role,
+                action=item.action,
+                outcome=item.outcome,
+                reason=item.reason,
+                detail=item.detail,
+            )
+            for offset, item in enumerate(new_history)
+        ]
+        edits = list(state.pending_edits)
+        await workflow.execute_activity_method(
+            TicketActivities.record_ticket,
+            RecordInput(projection, audit, edits),
+            summary=f"record status {assessment.status.value!r} and {len(audit)} audit entries",
+            **_STORE_ACTIVITY,
+        )
+        state.audit_sequence += len(new_history)
+        del state.pending_edits[: len(edits)]
+        self._recorded_fingerprint = fingerprint
+
+    @workflow.query
+    def billing_state(self) -> TicketBillingView:
+        state = self._state
+        assessment = assess(state)
+        return TicketBillingView(
+            ticket_id=state.ticket.ticket_id,
+            status=state.status,
+            waiting_for=assessment.waiting_for,
+            hold=assessment.hold,
+            rating=state.rating,
+            revision=state.revision,
+            posted_total=state.posted_total,
+            invoice_ids=list(state.invoice_ids),
+            approvals=state.approvals,
+            decisions=state.decisions,
+            history=list(state.history),
+            notices=list(state.ticket.notices),
+            customer_id=state.ticket.customer_id,
+            closed=state.ticket.closed,
+            events_seen=len(state.ticket.seen_event_ids),
+            at_rest=self._idle and not self._something_to_do(),
+            status_since=state.status_since,
+        )
+
+    # ---- signals: help desk events and people's decisions --------------------------------
+
+    @workflow.signal
+    async def event(self, signal: EventInput) -> None:
+        await workflow.wait_condition(lambda: self._restored)
+        event: HelpdeskEvent = signal.event
+        ticket = self._state.ticket
+        if event.ticket_id != ticket.ticket_id:
+            # The starter routes by ticket id, so this is a bug upstream: keep it visible.
+            self._history(
+                "help desk",
+                "system",
+                event.type,
+                "refused",
+                detail=f"event {event.event_id} is for ticket {event.ticket_id}",
+            )
+            self._wake = True
+            return
+        if ticket.apply(event) is EventOutcome.APPLIED:
+            self._state.needs_rating = True
+            if not ticket.closed:
+                self._wake = True  # an open ticket's status may change (reopened after billing)
+
+    @workflow.signal
+    async def prepaid_changed(self, signal: PrepaidChangedInput) -> None:
+        """A ticket closed earlier took prepaid hours this ticket held (or gave some back)."""
+        await workflow.wait_condition(lambda: self._restored)
+        self._state.needs_rating = True
+        self._history(
+            "prepaid balance",
+            "system",
+            "prepaid_changed",
+            "system",
+            detail=f"share of {signal.contract_id} {signal.period} changed: rating again",
+        )
+        self._wake = True
+
+    @workflow.signal
+    async def approve(self, signal: ApproveInput) -> None:
+        decision = await self._authorized(signal, Action.APPROVE, reason_required=False)
+        if decision is None:
+            return
+        rating = self._state.rating
+        approvals = self._state.approvals
+        wanted = rating is not None and any(
+            a.role is ApproverRole.MANAGER for a in rating.approvals_required
+        )
+        if rating is None or not (wanted or approvals.rejection is not None):
+            self._refuse(signal, Action.APPROVE, "nothing on this ticket awaits a manager")
+            return
+        if not self._total_is_current(signal, Action.APPROVE, signal.expected_total):
+            return
+        approvals.manager, approvals.manager_total = decision, rating.chargeable_total
+        approvals.rejection = approvals.rejected_total = None
+        self._accept(signal, Action.APPROVE, f"approved total {rating.chargeable_total}")
+
+    @workflow.signal
+    async def reject(self, signal: RejectInput) -> None:
+        decision = await self._authorized(signal, Action.REJECT, reason_required=True)
+        if decision is None:
+            return
+        rating = self._state.rating
+        if rating is None or self._state.posted_revision == self._state.revision:
+            self._refuse(signal, Action.REJECT, "there is no unposted rating to reject")
+            return
+        approvals = self._state.approvals
+        approvals.rejection, approvals.rejected_total = decision, rating.chargeable_total
+        approvals.manager = approvals.manager_total = None
+        self._accept(signal, Action.REJECT, f"rejected total {rating.chargeable_total}")
+
+    @workflow.signal
+    async def customer_signoff(self, signal: SignoffInput) -> None:
+        decision = await self._authorized(
+            signal, Action.CUSTOMER_SIGNOFF, reason_required=not signal.accepted
+        )
+        if decision is None:
+            return
+        rating = self._state.rating
+        if rating is None or not any(
+            a.role is ApproverRole.CUSTOMER for a in rating.approvals_required
+        ):
+            self._refuse(signal, Action.CUSTOMER_SIGNOFF, "this ticket needs no customer signoff")
+            return
+        if not self._total_is_current(signal, Action.CUSTOMER_SIGNOFF, signal.expected_total):
+            return
+        approvals = self._state.approvals
+        total = rating.chargeable_total
+        if signal.accepted:
+            approvals.customer, approvals.customer_total = decision, total
+            approvals.customer_declined = approvals.customer_declined_total = None
+            self._accept(signal, Action.CUSTOMER_SIGNOFF, f"signed off total {total}")
+        else:
+            approvals.customer_declined, approvals.customer_declined_total = decision, total
+            approvals.customer = approvals.customer_total = None
+            self._accept(signal, Action.CUSTOMER_SIGNOFF, f"declined total {total}")
+
+    @workflow.signal
+    async def dispute(self, signal: DisputeInput) -> None:
+        decision = await self._authorized(signal, Action.DISPUTE, reason_required=True)
+        if decision is None:
+            return
+        ticket = self._state.ticket
+        event = DisputeOpened(
+            event_id=f"dispute-{signal.request_id or decision.at.isoformat()}",
+            occurred_at=decision.at,
+            ticket_id=ticket.ticket_id,
+            reason=f"{signal.reason} ({decision.actor}, {decision.role})",
+        )
+        if ticket.apply(event) is EventOutcome.APPLIED:
+            self._state.needs_rating = True
+        self._accept(signal, Action.DISPUTE, "dispute opened")
+
+    @workflow.signal
+    async def resolve_dispute(self, signal: ResolveDisputeInput) -> None:
+        decision = await self._authorized(signal, Action.RESOLVE_DISPUTE, reason_required=True)
+        if decision is None:
+            return
+        state = self._state
+        if state.ticket.dispute_reason is None:
+            self._refuse(signal, Action.RESOLVE_DISPUTE, "the ticket has no open dispute")
+            return
+        if signal.outcome == "adjust":
+            edits = self._line_edits(signal, Action.RESOLVE_DISPUTE, signal.line_edits, decision)
+            if edits is None:
+                return
+            state.decisions.line_edits.extend(edits)
+        elif signal.outcome == "write_off":
+            state.decisions.written_off = decision
+        state.ticket.resolve_dispute()
+        state.needs_rating = True
+        self._accept(signal, Action.RESOLVE_DISPUTE, f"dispute resolved: {signal.outcome}")
+
+    @workflow.signal
+    async def mark_non_billable(self, signal: MarkNonBillableInput) -> None:
+        decision = await self._authorized(signal, Action.MARK_NON_BILLABLE, reason_required=True)
+        if decision is None:
+            return
+        self._state.decisions.non_billable = decision
+        self._state.needs_rating = True
+        self._accept(signal, Action.MARK_NON_BILLABLE, "every charge zeroed")
+
+    @workflow.signal
+    async def review(self, signal: ReviewInput) -> None:
+        decision = await self._authorized(
+            signal, Action.REVIEW, reason_required=signal.action != "approve"
+        )
+        if decision is None:
+            return
+        state = self._state
+        in_review = state.status is BillingStatus.IN_REVIEW or (
+            state.status is BillingStatus.HELD and state.approvals.finance_hold is not None
+        )
+        if not in_review or state.rating is None:
+            self._refuse(signal, Action.REVIEW, "the ticket is not in the billing review queue")
+            return
+        approvals = state.approvals
+        if signal.action == "approve":
+            if not self._total_is_current(signal, Action.REVIEW, signal.expected_total):
+                return
+            approvals.finance, approvals.finance_total = decision, state.rating.chargeable_total
+            approvals.finance_hold = None
+            self._accept(signal, Action.REVIEW, f"approved total {approvals.finance_total}")
+        elif signal.action == "hold":
+            approvals.finance_hold = decision
+            self._accept(signal, Action.REVIEW, "held in review")
+        else:
+            edits = self._line_edits(signal, Action.REVIEW, signal.line_edits, decision)
+            if edits is None:
+                return
+            state.decisions.line_edits.extend(edits)
+            state.needs_rating = True
+            self._accept(signal, Action.REVIEW, f"{len(edits)} lines edited")
+
+    @workflow.signal
+    async def rerate(self, signal: RerateInput) -> None:
+        decision = await self._authorized(signal, Action.RERATE, reason_required=False)
+        if decision is None:
+            return
+        self._state.needs_rating = True
+        self._accept(signal, Action.RERATE, "rating again against the current book")
+
+    # ---- helpers for decisions -------------------------------------------------------------
+
+    async def _authorized(
+        self, signal: ActorInput, action: Action, *, reason_required: bool
+    ) -> Decision | None:
+        await workflow.wait_condition(lambda: self._restored)
+        if not may(signal.role, action):
+            self._refuse(signal, action, refusal(signal.role, action))
+            return None
+        if reason_required and not signal.reason.strip():
+            self._refuse(signal, action, "a reason is required")
+            return None
+        return Decision(
+            signal.actor, signal.role, signal.reason, signal.requested_at or workflow.now()
+        )
+
+    def _total_is_current(
+        self, signal: ActorInput, action: Action, expected: Decimal | None
+    ) -> bool:
+        rating = self._state.rating
+        if expected is None or rating is None or expected == rating.chargeable_total:
+            return True
+        self._refuse(
+            signal,
+            action,
+            f"the total is now {rating.chargeable_total}, not {expected}: the ticket was re-rated "
+            "since it was looked at",
+        )
+        return False
+
+    def _line_edits(
+        self,
+        signal: ActorInput,
+        action: Action,
+        requested: list[LineEditInput],
+        decision: Decision,
+    ) -> list[LineEdit] | None:
+        rating = self._state.rating
+        charged = (
+            {line.source_id: line for line in rating.lines if line.is_charged} if rating else {}
+        )
+        problems = []
+        if not requested:
+            problems.append("name at least one line to edit")
+        for edit in requested:
+            if edit.source_id not in charged:
+                problems.append(f"{edit.source_id} is not a charged line of this ticket")
+            if edit.quantity is None and edit.unit_price is None:
+                problems.append(f"{edit.source_id}: give a new quantity or unit price")
+            if (edit.quantity is not None and edit.quantity < 0) or (
+                edit.unit_price is not None and edit.unit_price < 0
+            ):
+                problems.append(f"{edit.source_id}: quantity and unit price must not be negative")
+        if problems:
+            self._refuse(signal, action, "; ".join(problems))
+            return None
+        ticket_id = self._state.ticket.ticket_id
+        for edit in requested:
+            line = charged[edit.source_id]
+            for name, before, after in (
+                ("quantity", line.quantity, edit.quantity),
+                ("unit_price", line.unit_price, edit.unit_price),
+            ):
+                if after is not None and after != before:
+                    self._state.pending_edits.append(
+                        EditItem(
+                            edit_key=f"{ticket_id}:{len(self._state.history)}:{edit.source_id}:{name}",
+                            ticket_id=ticket_id,
+                            source_id=edit.source_id,
+                            field=name,
+                            before=str(before),
+                            after=str(after),
+                            actor=decision.actor,
+                            role=decision.role,
+                            reason=decision.reason,
+                            at=decision.at,
+                        )
+                    )
+        return [
+            LineEdit(edit.source_id, decision, edit.quantity, edit.unit_price) for edit in requested
+        ]
+
+    def _history(
+        self,
+        actor: str,
+        role: str,
+        action: str,
+        outcome: str,
+        *,
+        reason: str = "",
+        detail: str = "",
+        request_id: str = "",
+    ) -> None:
+        self._state.history.append(
+            HistoryItem(workflow.now(), actor, role, action, outcome, reason, detail, request_id)
+        )
+
+    def _refuse(self, signal: ActorInput, action: Action, why: str) -> None:
+        self._history(
+            signal.actor,
+            signal.role,
+            action.value,
+            "refused",
+            reason=signal.reason,
+            detail=why,
+            request_id=signal.request_id,
+        )
+        self._wake = True  # refusals are audited too
+
+    def _accept(self, signal: ActorInput, action: Action, detail: str) -> None:
+        self._history(
+            signal.actor,
+            signal.role,
+            action.value,
+            "accepted",
+            reason=signal.reason,
+            detail=detail,
+            request_id=signal.request_id,
+        )
+        self._wake = True
