@@ -317,10 +317,25 @@ def find_sensitive(text: str) -> list[Finding]:
 
 
 def redact(text: str) -> RedactedText:
-    """``text`` with every sensitive span replaced by ``[redacted]``, and the kinds found."""
-    findings = find_sensitive(text)
-    if not findings:
-        return RedactedText(text, ())
+    """``text`` with every sensitive span replaced by ``[redacted]``, and the kinds found.
+
+    Removing one span can expose another ("0.0.0.0-----BEGIN…" hides the address behind the
+    key's dashes until the key is gone), so redaction repeats until nothing more is found.
+    """
+    kinds: dict[SensitiveKind, None] = {}
+    for _ in range(_MAX_PASSES):
+        findings = find_sensitive(text)
+        if not findings:
+            break
+        text = _replace_spans(text, findings)
+        kinds.update(dict.fromkeys(finding.kind for finding in findings))
+    return RedactedText(text, tuple(kinds))
+
+
+_MAX_PASSES = 5
+
+
+def _replace_spans(text: str, findings: list[Finding]) -> str:
     pieces = []
     cursor = 0
     for finding in findings:
@@ -328,5 +343,4 @@ def redact(text: str) -> RedactedText:
         pieces.append(REDACTED)
         cursor = finding.end
     pieces.append(text[cursor:])
-    kinds = tuple(dict.fromkeys(finding.kind for finding in findings))
-    return RedactedText("".join(pieces), kinds)
+    return "".join(pieces)

@@ -470,7 +470,10 @@ def test_findings_are_ordered_disjoint_spans_and_redact_keeps_everything_else(te
     kept.append(text[previous_end:])
 
     result = redact(text)
-    assert result.text == REDACTED.join(kept)
-    assert set(result.kinds) == {finding.kind for finding in findings}
+    once = REDACTED.join(kept)
+    # Redacting can expose another span ("4111…1111-----BEGIN…" hides the card behind the
+    # key's dashes); then redaction goes on from the once-redacted text.
+    assert result.text == (redact(once).text if find_sensitive(once) else once)
+    assert set(result.kinds) >= {finding.kind for finding in findings}
     assert len(result.kinds) == len(set(result.kinds))
     assert (result.kinds == ()) == (not findings)
