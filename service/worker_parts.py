@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
@@ -10,6 +11,7 @@ from temporalio.client import Client
 from activities.book_source import BookSource
 from activities.prepaid_gateway import PrepaidGateway
 from activities.ticket_activities import TicketActivities
+from connectors.billing import BillingAdapter
 from connectors.embedded_helpdesk import EmbeddedHelpdesk
 from connectors.embedded_ledger import EmbeddedLedger
 from settings import Settings
@@ -26,11 +28,16 @@ class WorkerParts:
     activities: TicketActivities
 
 
-def build_parts(client: Client, settings: Settings) -> WorkerParts:
+def build_parts(
+    client: Client,
+    settings: Settings,
+    billing: Callable[[Engine], BillingAdapter] = EmbeddedLedger,
+) -> WorkerParts:
+    """``billing`` builds the billing adapter from the store's engine (the embedded ledger)."""
     engine = open_store(settings.database_url)
     activities = TicketActivities(
         book=BookSource(settings.book_path),
-        billing=EmbeddedLedger(engine),
+        billing=billing(engine),
         helpdesk=EmbeddedHelpdesk(engine),
         prepaid=PrepaidGateway(client, settings.task_queue),
         engine=engine,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,6 +19,8 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from billing.events import parse_event
+from connectors.billing import BillingAdapter
+from connectors.embedded_ledger import EmbeddedLedger
 from service.ingest import ingest_events
 from service.worker_parts import WORKFLOWS, build_parts
 from settings import Settings
@@ -91,7 +93,11 @@ class BillingStack:
 
 @asynccontextmanager
 async def running_stack(
-    client: Client, directory: Path, book: Path, **settings: Any
+    client: Client,
+    directory: Path,
+    book: Path,
+    billing: Callable[[Engine], BillingAdapter] = EmbeddedLedger,
+    **settings: Any,
 ) -> AsyncIterator[BillingStack]:
     """A worker on its own task queue with its own store, stopped at the end."""
     prefix = uuid.uuid4().hex[:8]
@@ -102,7 +108,7 @@ async def running_stack(
         otel_exporter="none",
         **settings,
     )
-    parts = build_parts(client, config)
+    parts = build_parts(client, config, billing)
     with ThreadPoolExecutor(max_workers=8) as executor:
         worker = Worker(
             client,
