@@ -73,8 +73,10 @@ with workflow.unsafe.imports_passed_through():
     )
 
 _VIEW_JSON = TypeAdapter(TicketBillingView)
+# Short start-to-close timeouts: these activities take milliseconds, and when a worker dies
+# mid-activity the timeout is how long the ticket waits before another worker retries it.
 _STORE_ACTIVITY = {
-    "start_to_close_timeout": timedelta(seconds=30),
+    "start_to_close_timeout": timedelta(seconds=10),
     "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1)),
 }
 # The billing system may be down for a while: keep retrying (backoff up to 10 minutes), except
@@ -191,7 +193,7 @@ class TicketBillingWorkflow:
             TicketActivities.rate_ticket,
             RateInput(ticket, state.revision, state.decisions),
             summary=f"rate revision {state.revision} against the billing book",
-            start_to_close_timeout=timedelta(minutes=2),
+            start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
         )
         state.book_problem = result.book_problem
@@ -219,7 +221,7 @@ class TicketBillingWorkflow:
                     f"post revision {state.revision} ({len(lines)} charged lines, total "
                     f"{rating.chargeable_total}) to {rating.billing_customer_id}"
                 ),
-                start_to_close_timeout=timedelta(minutes=2),
+                start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=_POST_RETRY,
             )
         except ActivityError as error:
