@@ -62,7 +62,8 @@ class Settings(BaseModel):
     mode_override: BillingMode | None = None
 
     otel_exporter: Literal["console", "otlp", "none"] = "console"
-    otel_console_file: Path | None = None
+    # Spans go to a file by default, so they never mix with command output.
+    otel_console_file: Path | None = ROOT / ".data" / "traces.log"
 
     @field_validator("grace_period", "settle_period", mode="before")
     @classmethod

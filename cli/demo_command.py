@@ -1,0 +1,204 @@
+"""``demo``: the whole product on this machine, on the embedded defaults.
+
+Starts a Temporal dev server (Web UI on :8233) and a worker unless they already run, delivers
+the example events, waits until every ticket has settled where it should, and prints what
+happened: posted tickets with totals, held tickets with reasons and owners, tickets awaiting
+approval, and where to look in the Temporal UI. Server and worker keep running so people can
+explore; ``starter.py stop`` (``make stop``) stops them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from collections import defaultdict
+from decimal import Decimal
+from urllib.parse import quote
+
+from temporalio.client import Client
+
+from billing.events import HelpdeskEvent
+from cli.input_files import EXIT_BAD_INPUT, describe_bad_events, read_events
+from cli.live import connect_client, run_command
+from cli.progress import ProgressBar
+from cli.tables import render_table
+from service import local_stack
+from service.dev_server import wait_until_serving
+from service.ingest import ingest_events
+from service.temporal_setup import register_search_attributes
+from settings import ROOT, Settings
+from workflows.messages import BillingStatus, TicketBillingView, ticket_workflow_id
+from workflows.ticket_billing import TicketBillingWorkflow
+
+EXAMPLE_EVENTS = ROOT / "examples" / "events.jsonl"
+SETTLE_TIMEOUT_SECONDS = 120
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "demo",
+        help="start Temporal and a worker, bill the example events, print what happened",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--events", default=str(EXAMPLE_EVENTS), help="events file (default: the examples)"
+    )
+    parser.set_defaults(run=run)
+    stop = commands.add_parser(
+        "stop", help="stop the Temporal server and worker that `demo` started"
+    )
+    stop.set_defaults(run=run_stop)
+
+
+def _paths() -> local_stack.LocalStackPaths:
+    return local_stack.LocalStackPaths(ROOT / ".data")
+
+
+def run_stop(args: argparse.Namespace) -> int:
+    def body(settings: Settings) -> int:
+        stopped = local_stack.stop(_paths())
+        print("\n".join(stopped) if stopped else "nothing to stop")
+        return 0
+
+    return run_command(body)
+
+
+def run(args: argparse.Namespace) -> int:
+    parsed = read_events(args.events)
+    if parsed.problems:
+        print(describe_bad_events(args.events, parsed), file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    def body(settings: Settings) -> int:
+        paths = _paths()
+        try:
+            print(local_stack.ensure_temporal(paths))
+            print(local_stack.ensure_worker(paths, dict(os.environ)))
+            return asyncio.run(_bill(settings, parsed.events))
+        except KeyboardInterrupt:
+            print("\n".join(["interrupted", *local_stack.stop(paths)]), file=sys.stderr)
+            return 130
+
+    return run_command(body)
+
+
+async def _bill(settings: Settings, events: list[HelpdeskEvent]) -> int:
+    client = await connect_client(settings, traced=True)
+    await wait_until_serving(client)
+    await register_search_attributes(client, settings.temporal_namespace)
+    progress = ProgressBar("ingest", len(events))
+    report = await ingest_events(client, settings, events, progress.advance)
+    progress.finish()
+    if report.undelivered:
+        print(f"error: {len(report.undelivered)} events were not delivered", file=sys.stderr)
+        return 1
+    expected = defaultdict(set)
+    for event in events:
+        expected[event.ticket_id].add(event.event_id)
+    views = await _settled_views(client, {t: len(ids) for t, ids in expected.items()})
+    print(summary(views, settings))
+    return 0
+
+
+async def _settled_views(
+    client: Client, events_per_ticket: dict[str, int]
+) -> list[TicketBillingView]:
+    """Every ticket's state once it has taken in all its events and has nothing left to do."""
+    deadline = time.monotonic() + SETTLE_TIMEOUT_SECONDS
+    waiting = dict(events_per_ticket)
+    views: dict[str, TicketBillingView] = {}
+    while waiting:
+        for ticket_id, count in list(waiting.items()):
+            handle = client.get_workflow_handle(ticket_workflow_id(ticket_id))
+            view = await handle.query(TicketBillingWorkflow.billing_state)
+            if view.at_rest and view.events_seen >= count:
+                views[ticket_id] = view
+                del waiting[ticket_id]
+        if waiting:
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"tickets still working after {SETTLE_TIMEOUT_SECONDS}s: {sorted(waiting)}"
+                )
+            await asyncio.sleep(0.2)
+    return [views[ticket_id] for ticket_id in sorted(views)]
+
+
+def summary(views: list[TicketBillingView], settings: Settings) -> str:
+    by_status: dict[BillingStatus, list[TicketBillingView]] = defaultdict(list)
+    for view in views:
+        by_status[view.status].append(view)
+    sections = [f"{len(views)} tickets billed from the example events"]
+
+    posted = by_status[BillingStatus.POSTED]
+    if posted:
+        rows = [
+            [v.ticket_id, v.customer_id or "", str(v.posted_total), ", ".join(v.invoice_ids)]
+            for v in posted
+        ]
+        total = sum((v.posted_total for v in posted), Decimal("0.00"))
+        sections.append(
+            f"POSTED ({len(posted)}, {total} in total)\n"
+            + render_table(["TICKET", "CUSTOMER", "TOTAL", "INVOICE"], rows, right_aligned=[2])
+        )
+    held = by_status[BillingStatus.HELD]
+    if held:
+        rows = [
+            [
+                v.ticket_id,
+                v.hold.owner.value if v.hold else "",
+                v.hold.code if v.hold else "",
+                _short(v.hold.message if v.hold else ""),
+            ]
+            for v in held
+        ]
+        sections.append(
+            f"HELD ({len(held)})\n" + render_table(["TICKET", "OWNER", "REASON", "DETAIL"], rows)
+        )
+    for status, title in (
+        (BillingStatus.AWAITING_APPROVAL, "AWAITING APPROVAL"),
+        (BillingStatus.IN_REVIEW, "IN FINANCE REVIEW"),
+    ):
+        if by_status[status]:
+            rows = [
+                [
+                    v.ticket_id,
+                    str(v.rating.chargeable_total if v.rating else ""),
+                    _short(v.waiting_for),
+                ]
+                for v in by_status[status]
+            ]
+            sections.append(
+                f"{title} ({len(rows)})\n"
+                + render_table(["TICKET", "TOTAL", "WAITING FOR"], rows, right_aligned=[1])
+            )
+    quiet = [
+        v.ticket_id
+        for s in (BillingStatus.NO_CHARGE, BillingStatus.SHADOW, BillingStatus.OPEN)
+        for v in by_status[s]
+    ]
+    if quiet:
+        sections.append("NO CHARGE / SHADOW / OPEN: " + ", ".join(quiet))
+
+    ui = settings.temporal_ui_url.rstrip("/")
+    namespace = settings.temporal_namespace
+    held_query = quote("BillingStatus = 'held' AND HoldOwner = 'billing'")
+    sections.append(
+        "Temporal UI:\n"
+        f"  all tickets            {ui}/namespaces/{namespace}/workflows\n"
+        f"  held for billing       {ui}/namespaces/{namespace}/workflows?query={held_query}\n"
+        "Try:\n"
+        "  .venv/bin/python starter.py show T-1010\n"
+        "  .venv/bin/python starter.py approve T-1010 --as maria --role manager --reason 'agreed'\n"
+        "  .venv/bin/python starter.py queue held\n"
+        "  .venv/bin/python starter.py ledger\n"
+        "Temporal and the worker keep running; `make stop` stops them."
+    )
+    return "\n\n".join(sections)
+
+
+def _short(text: str, width: int = 70) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

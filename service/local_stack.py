@@ -1,0 +1,103 @@
+"""The local stack `make demo` runs: a Temporal dev server and a worker, as background
+processes whose ids are kept under ``.data/`` so `make stop` (or a second demo) finds them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from service.dev_server import DevServer, port_open, start_dev_server
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class LocalStackPaths:
+    data: Path
+
+    @property
+    def temporal_db(self) -> Path:
+        return self.data / "temporal.db"
+
+    @property
+    def temporal_log(self) -> Path:
+        return self.data / "temporal.log"
+
+    @property
+    def worker_log(self) -> Path:
+        return self.data / "worker.log"
+
+    def pid_file(self, name: str) -> Path:
+        return self.data / f"{name}.pid"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def running_pid(paths: LocalStackPaths, name: str) -> int | None:
+    """The pid recorded for ``name`` if that process is still alive."""
+    try:
+        pid = int(paths.pid_file(name).read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if _alive(pid) else None
+
+
+def ensure_temporal(paths: LocalStackPaths, port: int = 7233, ui_port: int = 8233) -> str:
+    """Start the dev server unless something already serves the port; what was done."""
+    if port_open("127.0.0.1", port):
+        return f"Temporal already running on localhost:{port}"
+    server: DevServer = start_dev_server(
+        paths.temporal_db, port=port, ui_port=ui_port, log_file=paths.temporal_log
+    )
+    paths.pid_file("temporal").write_text(str(server.process.pid))
+    return f"started Temporal dev server on localhost:{port} (data in {paths.temporal_db})"
+
+
+def ensure_worker(paths: LocalStackPaths, environment: dict[str, str]) -> str:
+    if running_pid(paths, "worker") is not None:
+        return "worker already running"
+    paths.data.mkdir(parents=True, exist_ok=True)
+    with open(paths.worker_log, "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "worker.py")],
+            cwd=ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    paths.pid_file("worker").write_text(str(process.pid))
+    time.sleep(0.5)
+    if process.poll() is not None:
+        raise RuntimeError(f"the worker exited at once; see {paths.worker_log}")
+    return f"started the worker (log in {paths.worker_log})"
+
+
+def stop(paths: LocalStackPaths) -> list[str]:
+    """Stop the worker, then Temporal, if we started them; what was stopped."""
+    stopped = []
+    for name in ("worker", "temporal"):
+        pid = running_pid(paths, name)
+        if pid is not None:
+            os.killpg(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 15
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if _alive(pid):
+                os.killpg(pid, signal.SIGKILL)
+            stopped.append(f"stopped {name} (pid {pid})")
+        paths.pid_file(name).unlink(missing_ok=True)
+    return stopped
