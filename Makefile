@@ -4,13 +4,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test lint format bench clean help
+.PHONY: setup demo stop test lint format bench bench-live clean help
 
 help:
-	@echo "make demo   set up and run the main job on the embedded example book and events"
+	@echo "make demo   set up, start Temporal + a worker, bill the example events, print a summary"
+	@echo "make stop   stop the Temporal server and worker that make demo started"
 	@echo "make test   set up and run the test suite"
 	@echo "make lint   ruff lint and format check"
-	@echo "make bench  run the benchmarks under bench/"
+	@echo "make bench  rating benchmark (bench/rating.py)"
+	@echo "make bench-live  1,000 tickets through a dev server vs a baseline workflow (bench/live.py)"
 	@echo "make clean  remove the virtualenv and local data"
 
 # The venv is rebuilt only when pyproject.toml changes, so repeated runs are quick.
@@ -24,7 +26,10 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) starter.py preview --book examples/book.toml --events examples/events.jsonl --format table
+	$(PY) starter.py demo
+
+stop: $(STAMP)
+	$(PY) starter.py stop
 
 test: $(STAMP)
 	$(PY) -m pytest
@@ -40,5 +45,9 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/rating.py
 
+bench-live: $(STAMP)
+	$(PY) bench/live.py
+
 clean:
+	-test -x $(PY) && $(PY) starter.py stop
 	rm -rf $(VENV) .data .pytest_cache .ruff_cache .hypothesis
