@@ -6,7 +6,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cli import preview_command
+from cli import (
+    demo_command,
+    ingest_command,
+    ledger_command,
+    preview_command,
+    queue_command,
+    ticket_commands,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,7 +22,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="helpdesk-billing: turn help desk ticket activity into approved invoice lines.",
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    demo_command.add_parser(commands)
     preview_command.add_parser(commands)
+    ingest_command.add_parser(commands)
+    queue_command.add_parser(commands)
+    ticket_commands.add_show_parser(commands)
+    ticket_commands.add_decision_parsers(commands)
+    ledger_command.add_parser(commands)
     return parser
 
 

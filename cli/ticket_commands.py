@@ -1,0 +1,575 @@
+"""One ticket at a time: ``show`` its billing, and the decisions people make on it.
+
+A decision is a signal to the ticket's workflow, which alone decides whether it is allowed (role,
+reason, current total) and records the outcome in the ticket's history under the request id we
+sent. So the command sends, then watches the history for that id, and reports exactly what the
+ticket did: accepted, or refused and why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pydantic import TypeAdapter
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
+
+from billing.money import format_decimal
+from billing.roles import Role
+from cli.live import (
+    EXIT_FAILED,
+    CommandFailed,
+    connect_client,
+    open_review_store,
+    run_async_command,
+)
+from cli.tables import render_table
+from settings import Settings
+from store.ticket_records import ticket_record, ticket_records
+from workflows.messages import (
+    ActorInput,
+    ApproveInput,
+    BillingStatus,
+    DisputeInput,
+    HistoryItem,
+    LineEditInput,
+    MarkNonBillableInput,
+    RejectInput,
+    RerateInput,
+    ResolveDisputeInput,
+    ReviewInput,
+    SignoffInput,
+    TicketBillingView,
+    ticket_workflow_id,
+)
+from workflows.ticket_billing import TicketBillingWorkflow
+
+EXIT_REFUSED = 3
+POLL_SECONDS = 0.2
+DEFAULT_WAIT_SECONDS = 10.0
+# Queries are answered by a worker (a completed workflow's by replaying its history); if none
+# answers this quickly, `show` prints the review store's copy instead.
+SHOW_QUERY_TIMEOUT = timedelta(seconds=5)
+LABEL_WIDTH = 14
+
+# A query no worker answered in time: our rpc_timeout expiring is reported as CANCELLED
+# ("Timeout expired"), the server giving up as DEADLINE_EXCEEDED.
+UNANSWERED = (RPCStatusCode.CANCELLED, RPCStatusCode.DEADLINE_EXCEEDED)
+
+_VIEW = TypeAdapter(TicketBillingView)
+_EDIT_FIELDS = ("quantity", "unit_price")
+
+
+# ---- argument types: bad values are argparse errors (exit 2), never a refused signal ----------
+
+
+def _decimal(text: str, example: str, max_places: int | None) -> Decimal:
+    wanted = f"a number like {example} (not negative"
+    wanted += f", at most {max_places} decimals)" if max_places is not None else ")"
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {wanted}") from None
+    exponent = value.as_tuple().exponent
+    if not value.is_finite() or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {wanted}")
+    if max_places is not None and isinstance(exponent, int) and exponent < -max_places:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {wanted}")
+    return value
+
+
+def money_argument(text: str) -> Decimal:
+    return _decimal(text, "1045.00", max_places=2)
+
+
+def quantity_argument(text: str) -> Decimal:
+    return _decimal(text, "1.25", max_places=None)
+
+
+def line_edit_argument(text: str) -> LineEditInput:
+    """``SOURCE_ID[:quantity=Q][:unit_price=P]``; fields are read from the right, so a source
+    id may itself contain a colon."""
+    parts = text.split(":")
+    changes: dict[str, Decimal] = {}
+    while len(parts) > 1 and "=" in parts[-1]:
+        name, _, value = parts.pop().partition("=")
+        if name not in _EDIT_FIELDS:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: unknown field {name!r}; use quantity=Q and/or unit_price=P"
+            )
+        changes[name] = money_argument(value) if name == "unit_price" else quantity_argument(value)
+    source_id = ":".join(parts)
+    if not source_id or not changes:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not SOURCE_ID:quantity=Q, SOURCE_ID:unit_price=P or both, "
+            "e.g. te-1:quantity=1.5"
+        )
+    return LineEditInput(source_id, changes.get("quantity"), changes.get("unit_price"))
+
+
+def wait_argument(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 3600:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds from 0 to 3600")
+    return seconds
+
+
+# ---- show -----------------------------------------------------------------------------------
+
+
+def add_show_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "show",
+        help="show a ticket's billing: status, hold, lines and why, approvals, history",
+        description="Show where TICKET's billing stands: status, what it waits for, any hold "
+        "and its owner, the rated lines with the rules that priced each, approvals, and the "
+        "history of decisions. A settled ticket is shown from the review store.",
+    )
+    parser.add_argument("ticket", metavar="TICKET", help="help desk ticket id, e.g. T-1001")
+    parser.add_argument("--json", action="store_true", help="print the full state as JSON")
+    parser.set_defaults(run=run_show)
+
+
+def run_show(args: argparse.Namespace) -> int:
+    return run_async_command(lambda settings: show(settings, args))
+
+
+async def show(settings: Settings, args: argparse.Namespace) -> int:
+    client = await connect_client(settings)
+    view, note = await load_view(client, settings, args.ticket)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+    if args.json:
+        print(_VIEW.dump_json(view, indent=2).decode())
+    else:
+        print(render_view(view))
+    return 0
+
+
+async def load_view(
+    client: Client, settings: Settings, ticket_id: str
+) -> tuple[TicketBillingView, str | None]:
+    """The workflow's own view; for a ticket whose workflow is gone, the review store's copy."""
+    handle = client.get_workflow_handle(ticket_workflow_id(ticket_id))
+    try:
+        query = TicketBillingWorkflow.billing_state
+        return await handle.query(query, rpc_timeout=SHOW_QUERY_TIMEOUT), None
+    except RPCError as error:
+        if error.status is RPCStatusCode.NOT_FOUND:
+            why = "no longer exists (settled and cleaned up)"
+        elif error.status in UNANSWERED:
+            why = "is not answering (is a worker running?)"
+        else:
+            raise
+    return _stored_view(settings, ticket_id, why)
+
+
+def _stored_view(settings: Settings, ticket_id: str, why: str) -> tuple[TicketBillingView, str]:
+    record = ticket_record(open_review_store(settings), ticket_id)
+    if record is None:
+        raise CommandFailed(
+            f"ticket {ticket_id} is unknown: it has no billing workflow and no record in the "
+            "review store (never ingested? check the ticket id and HDB_DATABASE_URL)"
+        )
+    recorded = f"{_utc(record.updated_at):%Y-%m-%d %H:%M} UTC"
+    note = f"the billing workflow of {ticket_id} {why}; showing the review store as of {recorded}"
+    return _VIEW.validate_json(record.detail_json), note
+
+
+def render_view(view: TicketBillingView) -> str:
+    sections = [
+        _summary_section(view),
+        _lines_section(view),
+        _approvals_section(view),
+        _history_section(view),
+        _notices_section(view),
+    ]
+    return "\n\n".join(section for section in sections if section)
+
+
+def _summary_section(view: TicketBillingView) -> str:
+    rating = view.rating
+    customer = f"customer {view.customer_id}" if view.customer_id else "customer unknown"
+    if rating is not None and rating.billing_customer_id:
+        customer += f", billed to {rating.billing_customer_id}"
+    since = f" since {_utc(view.status_since):%Y-%m-%d %H:%M} UTC" if view.status_since else ""
+    hold = (
+        f"{view.hold.code} ({view.hold.owner.value} to act): {view.hold.message}"
+        if view.hold
+        else "none"
+    )
+    total = (
+        f"{format_decimal(rating.chargeable_total)} "
+        f"(rating revision {view.revision}, mode {rating.mode.value})"
+        if rating is not None
+        else "not rated yet"
+    )
+    rows = [
+        ("ticket", f"{view.ticket_id} ({customer})"),
+        ("status", f"{view.status.value}{since}"),
+        ("waiting for", view.waiting_for),
+        ("hold", hold),
+        ("total", total),
+        ("posted total", format_decimal(view.posted_total)),
+        ("invoices", ", ".join(view.invoice_ids) or "none"),
+    ]
+    return "\n".join(f"{label.ljust(LABEL_WIDTH)}{value}" for label, value in rows)
+
+
+def _lines_section(view: TicketBillingView) -> str:
+    if view.rating is None or not view.rating.lines:
+        return ""
+    lines = view.rating.lines
+    rows = [
+        [
+            line.source_id,
+            line.service_code,
+            format_decimal(line.quantity),
+            format_decimal(line.unit_price),
+            format_decimal(line.amount),
+            line.coverage.value if line.coverage else "-",
+            line.description,
+        ]
+        for line in lines
+    ]
+    headers = ["SOURCE", "SERVICE", "QTY", "UNIT PRICE", "AMOUNT", "COVERAGE", "DESCRIPTION"]
+    header, rule, *row_texts = render_table(headers, rows, right_aligned=[2, 3, 4]).split("\n")
+    out = ["lines", header, rule]
+    for line, row_text in zip(lines, row_texts, strict=True):
+        out.append(row_text)
+        out.extend(f"    {step}" for step in line.explanation)
+    return "\n".join(out)
+
+
+def _approvals_section(view: TicketBillingView) -> str:
+    approvals, decisions = view.approvals, view.decisions
+    required = view.rating.approvals_required if view.rating is not None else ()
+    needed = [f"required from {a.role.value}: {a.reason}" for a in required]
+    given = [
+        ("manager approval", approvals.manager, approvals.manager_total),
+        ("manager rejection", approvals.rejection, approvals.rejected_total),
+        ("customer signoff", approvals.customer, approvals.customer_total),
+        ("customer declined", approvals.customer_declined, approvals.customer_declined_total),
+        ("finance approval", approvals.finance, approvals.finance_total),
+        ("finance hold", approvals.finance_hold, None),
+        ("non-billable", decisions.non_billable, None),
+        ("written off", decisions.written_off, None),
+    ]
+    items = needed + [
+        f"{what}: {decision.by()}"
+        + (f" (total {format_decimal(total)})" if total is not None else "")
+        for what, decision, total in given
+        if decision is not None
+    ]
+    items += [
+        f"line edit {edit.source_id}: {_edit_text(edit.quantity, edit.unit_price)} "
+        f"by {edit.decision.by()}"
+        for edit in decisions.line_edits
+    ]
+    return "\n".join(["approvals and decisions", *(f"  {item}" for item in items)]) if items else ""
+
+
+def _edit_text(quantity: Decimal | None, unit_price: Decimal | None) -> str:
+    changes = [
+        f"{name} {format_decimal(value)}"
+        for name, value in (("quantity", quantity), ("unit price", unit_price))
+        if value is not None
+    ]
+    return ", ".join(changes)
+
+
+def _history_section(view: TicketBillingView) -> str:
+    if not view.history:
+        return ""
+    rows = [
+        [
+            f"{_utc(item.at):%Y-%m-%d %H:%M:%S}",
+            item.actor,
+            item.role,
+            item.action,
+            item.outcome,
+            item.reason,
+            item.detail,
+        ]
+        for item in view.history
+    ]
+    headers = ["AT (UTC)", "ACTOR", "ROLE", "ACTION", "OUTCOME", "REASON", "DETAIL"]
+    return "history\n" + render_table(headers, rows)
+
+
+def _notices_section(view: TicketBillingView) -> str:
+    return "\n".join(["notices", *(f"  - {n}" for n in view.notices)]) if view.notices else ""
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite hands datetimes back without their zone; everything the service stores is UTC.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# ---- decisions ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionCommand:
+    """A command that sends one decision signal: its name, help, extra options and input."""
+
+    name: str
+    help: str
+    signal: Callable[..., Any]  # the workflow's signal method: names the signal, types the input
+    add_options: Callable[[argparse.ArgumentParser], None]
+    build: Callable[[argparse.Namespace, dict[str, Any]], ActorInput]
+
+
+def _ticket_only(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("ticket", metavar="TICKET", help="help desk ticket id, e.g. T-1001")
+
+
+def _with_total(parser: argparse.ArgumentParser) -> None:
+    _ticket_only(parser)
+    parser.add_argument(
+        "--total",
+        type=money_argument,
+        metavar="X",
+        help="the total you saw; refused if the ticket was re-rated to another total since",
+    )
+
+
+def _with_line_edits(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--line",
+        dest="lines",
+        action="append",
+        default=[],
+        type=line_edit_argument,
+        metavar="SOURCE_ID[:quantity=Q][:unit_price=P]",
+        help="a charged line to change (repeat for several), e.g. te-1:quantity=1.5",
+    )
+
+
+def _signoff_options(parser: argparse.ArgumentParser) -> None:
+    _with_total(parser)
+    parser.add_argument(
+        "--decline", action="store_true", help="the customer declines (a reason is required)"
+    )
+
+
+def _resolve_dispute_options(parser: argparse.ArgumentParser) -> None:
+    _ticket_only(parser)
+    parser.add_argument(
+        "--outcome",
+        required=True,
+        choices=["uphold", "adjust", "write_off"],
+        help="uphold the charges, adjust lines (with --line), or write the ticket off",
+    )
+    _with_line_edits(parser)
+
+
+def _review_options(parser: argparse.ArgumentParser) -> None:
+    _with_total(parser)
+    parser.add_argument(
+        "--action",
+        required=True,
+        choices=["approve", "edit", "hold"],
+        help="approve the total, edit lines (with --line), or hold the ticket in review",
+    )
+    _with_line_edits(parser)
+
+
+def _rerate_options(parser: argparse.ArgumentParser) -> None:
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("ticket", metavar="TICKET", nargs="?", help="help desk ticket id")
+    target.add_argument(
+        "--held", action="store_true", help="rerate every held ticket in the review store"
+    )
+
+
+DECISIONS = [
+    DecisionCommand(
+        "approve",
+        "approve a ticket's total as a manager (needed above the threshold or after a rejection)",
+        TicketBillingWorkflow.approve,
+        _with_total,
+        lambda args, who: ApproveInput(**who, expected_total=args.total),
+    ),
+    DecisionCommand(
+        "reject",
+        "reject a ticket's total as a manager; it is held for support (reason required)",
+        TicketBillingWorkflow.reject,
+        _ticket_only,
+        lambda args, who: RejectInput(**who),
+    ),
+    DecisionCommand(
+        "signoff",
+        "record the customer's signoff of a ticket (or --decline)",
+        TicketBillingWorkflow.customer_signoff,
+        _signoff_options,
+        lambda args, who: SignoffInput(**who, accepted=not args.decline, expected_total=args.total),
+    ),
+    DecisionCommand(
+        "dispute",
+        "open a dispute on a ticket: it is held for a manager (reason required)",
+        TicketBillingWorkflow.dispute,
+        _ticket_only,
+        lambda args, who: DisputeInput(**who),
+    ),
+    DecisionCommand(
+        "resolve-dispute",
+        "resolve a ticket's dispute: uphold, adjust lines or write off (reason required)",
+        TicketBillingWorkflow.resolve_dispute,
+        _resolve_dispute_options,
+        lambda args, who: ResolveDisputeInput(**who, outcome=args.outcome, line_edits=args.lines),
+    ),
+    DecisionCommand(
+        "mark-non-billable",
+        "zero every charge of a ticket, e.g. one closed with no time (reason required)",
+        TicketBillingWorkflow.mark_non_billable,
+        _ticket_only,
+        lambda args, who: MarkNonBillableInput(**who),
+    ),
+    DecisionCommand(
+        "review",
+        "finance review of a ticket in review mode: approve, edit lines or hold",
+        TicketBillingWorkflow.review,
+        _review_options,
+        lambda args, who: ReviewInput(
+            **who, action=args.action, line_edits=args.lines, expected_total=args.total
+        ),
+    ),
+    DecisionCommand(
+        "rerate",
+        "rate a ticket again against the current book (or every held ticket with --held)",
+        TicketBillingWorkflow.rerate,
+        _rerate_options,
+        lambda args, who: RerateInput(**who),
+    ),
+]
+
+
+def add_decision_parsers(commands: argparse._SubParsersAction) -> None:
+    for decision in DECISIONS:
+        parser = commands.add_parser(
+            decision.name,
+            help=decision.help,
+            description=f"{decision.help[0].upper()}{decision.help[1:]}. The ticket's workflow "
+            "checks the role and reason, records the outcome in its history, and this command "
+            f"prints it: 'accepted: ...' (exit 0) or 'refused: ...' (exit {EXIT_REFUSED}).",
+        )
+        decision.add_options(parser)
+        _actor_options(parser)
+        parser.set_defaults(run=run_decision, decision=decision)
+
+
+def _actor_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--as", dest="actor", required=True, metavar="NAME", help="who decides")
+    parser.add_argument(
+        "--role", required=True, choices=[role.value for role in Role], help="in which role"
+    )
+    parser.add_argument("--reason", default="", metavar="TEXT", help="why (kept in the audit)")
+    parser.add_argument(
+        "--wait",
+        type=wait_argument,
+        default=DEFAULT_WAIT_SECONDS,
+        metavar="SECONDS",
+        help=f"how long to wait for the ticket's answer (default {DEFAULT_WAIT_SECONDS:g})",
+    )
+
+
+def run_decision(args: argparse.Namespace) -> int:
+    if getattr(args, "held", False):
+        return run_async_command(lambda settings: decide_for_held_tickets(settings, args))
+    return run_async_command(lambda settings: decide(settings, args))
+
+
+async def decide(settings: Settings, args: argparse.Namespace) -> int:
+    client = await connect_client(settings)
+    outcome = await send_decision(client, args.ticket, args.decision, args)
+    print(f"{outcome.outcome}: {outcome.detail}")
+    return EXIT_REFUSED if outcome.outcome == "refused" else 0
+
+
+async def decide_for_held_tickets(settings: Settings, args: argparse.Namespace) -> int:
+    """One decision per held ticket, oldest hold first; a failure does not stop the rest."""
+    held = ticket_records(open_review_store(settings), statuses=[BillingStatus.HELD.value])
+    if not held:
+        print("no held tickets")
+        return 0
+    client = await connect_client(settings)
+    exit_status = 0
+    for record in held:
+        try:
+            outcome = await send_decision(client, record.ticket_id, args.decision, args)
+        except CommandFailed as error:
+            print(f"{record.ticket_id}: error: {error}", file=sys.stderr)
+            exit_status = EXIT_FAILED
+            continue
+        print(f"{record.ticket_id}: {outcome.outcome}: {outcome.detail}")
+        if outcome.outcome == "refused" and exit_status == 0:
+            exit_status = EXIT_REFUSED
+    return exit_status
+
+
+async def send_decision(
+    client: Client, ticket_id: str, decision: DecisionCommand, args: argparse.Namespace
+) -> HistoryItem:
+    """Signal the decision; the history item the ticket recorded for it."""
+    who = {
+        "actor": args.actor,
+        "role": args.role,
+        "reason": args.reason,
+        "requested_at": datetime.now(UTC),
+        "request_id": uuid.uuid4().hex,
+    }
+    signal_input = decision.build(args, who)
+    handle = client.get_workflow_handle(ticket_workflow_id(ticket_id))
+    try:
+        await handle.signal(decision.signal, signal_input)
+    except RPCError as error:
+        if error.status is RPCStatusCode.NOT_FOUND:
+            raise CommandFailed(
+                f"ticket {ticket_id} has no running billing workflow (settled or never ingested)"
+            ) from None
+        raise
+    outcome = await wait_for_outcome(handle, signal_input.request_id, args.wait)
+    if outcome is None:
+        raise CommandFailed(
+            f"ticket {ticket_id} received the {decision.name} request (id "
+            f"{signal_input.request_id}) but recorded no outcome within {args.wait:g} s; is a "
+            f"worker running? `starter.py show {ticket_id}` will show it once it is handled"
+        )
+    return outcome
+
+
+async def wait_for_outcome(
+    handle: WorkflowHandle[Any, Any], request_id: str, wait_seconds: float
+) -> HistoryItem | None:
+    """Poll the ticket's history until it has an item for ``request_id``, or time runs out."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_seconds
+    while True:
+        remaining = max(deadline - loop.time(), POLL_SECONDS)
+        try:
+            view = await handle.query(
+                TicketBillingWorkflow.billing_state, rpc_timeout=timedelta(seconds=remaining)
+            )
+        except RPCError as error:
+            # No worker answering yet is a reason to keep waiting, not a failure.
+            if error.status not in UNANSWERED:
+                raise
+        else:
+            for item in reversed(view.history):
+                if item.request_id == request_id:
+                    return item
+        if loop.time() >= deadline:
+            return None
+        await asyncio.sleep(POLL_SECONDS)
