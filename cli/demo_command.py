@@ -21,7 +21,7 @@ from urllib.parse import quote
 from temporalio.client import Client
 
 from billing.events import HelpdeskEvent
-from cli.input_files import EXIT_BAD_INPUT, describe_bad_events, read_events
+from cli.input_files import EXIT_BAD_INPUT, InputError, describe_bad_events, read_events
 from cli.live import connect_client, run_command
 from cli.progress import ProgressBar
 from cli.tables import render_table
@@ -68,9 +68,13 @@ def run_stop(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    parsed = read_events(args.events)
+    try:
+        parsed = read_events(args.events)
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if parsed.problems:
-        print(describe_bad_events(args.events, parsed), file=sys.stderr)
+        print(f"error: {describe_bad_events(args.events, parsed)}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
     def body(settings: Settings) -> int:

@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from billing.holds import HoldOwner
 from billing.money import format_decimal
 from cli.live import open_review_store, run_command
 from cli.tables import render_table
@@ -24,7 +25,7 @@ QUEUES: dict[str, list[str]] = {
     "approval": [BillingStatus.AWAITING_APPROVAL.value],
 }
 QUEUES["all"] = [status for statuses in QUEUES.values() for status in statuses]
-OWNERS = ["support", "billing", "manager"]
+OWNERS = [owner.value for owner in HoldOwner]
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:

@@ -41,6 +41,6 @@ async def connect(settings: Settings, interceptors: list[Interceptor] | None = N
     except RuntimeError as error:
         raise ConnectionProblem(
             f"cannot reach Temporal at {settings.temporal_address} "
-            f"(namespace {settings.temporal_namespace}): {error}. Start it with `make server` "
+            f"(namespace {settings.temporal_namespace}): {error}. Start one with `make demo` "
             "or set HDB_TEMPORAL_ADDRESS"
         ) from None
