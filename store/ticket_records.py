@@ -4,10 +4,11 @@ archive of settled tickets. Every write is idempotent, so an activity retry neve
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import TypeAdapter
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from billing.money import integer_cents
 from store.database import read_session, write_session
@@ -48,16 +49,7 @@ def record_ticket(engine: Engine, record: RecordInput) -> None:
             row.detail_json = projection.detail_json
             row.sequence = projection.sequence
             session.add(row)
-        keys = [item.entry_key for item in record.audit]
-        present = (
-            set(
-                session.exec(
-                    select(AuditEntry.entry_key).where(col(AuditEntry.entry_key).in_(keys))
-                ).all()
-            )
-            if keys
-            else set()
-        )
+        present = _keys_present(session, AuditEntry.entry_key, [i.entry_key for i in record.audit])
         for item in record.audit:
             if item.entry_key not in present:
                 session.add(
@@ -73,15 +65,8 @@ def record_ticket(engine: Engine, record: RecordInput) -> None:
                         detail=item.detail,
                     )
                 )
-        edit_keys = [item.edit_key for item in record.edits]
-        present_edits = (
-            set(
-                session.exec(
-                    select(ManualEdit.edit_key).where(col(ManualEdit.edit_key).in_(edit_keys))
-                ).all()
-            )
-            if edit_keys
-            else set()
+        present_edits = _keys_present(
+            session, ManualEdit.edit_key, [edit.edit_key for edit in record.edits]
         )
         for edit in record.edits:
             if edit.edit_key not in present_edits:
@@ -100,6 +85,13 @@ def record_ticket(engine: Engine, record: RecordInput) -> None:
                     )
                 )
         session.commit()
+
+
+def _keys_present(session: Session, key_column: Any, keys: list[str]) -> set[str]:
+    """Which of ``keys`` the table already holds: a retried write adds only the others."""
+    if not keys:
+        return set()
+    return set(session.exec(select(key_column).where(col(key_column).in_(keys))).all())
 
 
 def archive_ticket(engine: Engine, ticket_id: str, state: TicketState) -> None:

@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
     from billing.roles import Action, may, refusal
     from billing.ticket import EventOutcome, Ticket
     from workflows import search_attributes
+    from workflows.assessment import BILLING_REJECTED as HOLD_BILLING_REJECTED
     from workflows.assessment import Assessment, assess
     from workflows.messages import (
         SETTLED_STATUSES,
@@ -114,7 +115,10 @@ class TicketBillingWorkflow:
                 **_STORE_ACTIVITY,
             )
             if archived is not None:
-                self._state = state = self._reopened_archive(archived)
+                # Signals wait for the restore, so nothing was recorded on the fresh state.
+                archived.settled_at = None
+                self._state = state = archived
+                self._history("system", "system", "restored", "system", detail="from the archive")
             self._restored = True
         while True:
             if state.ticket.closed and state.needs_rating:
@@ -137,12 +141,6 @@ class TicketBillingWorkflow:
                 workflow.continue_as_new(
                     TicketWorkflowInput(start.ticket_id, self._timings, carried=state)
                 )
-
-    def _reopened_archive(self, archived: TicketState) -> TicketState:
-        archived.settled_at = None
-        self._history("system", "system", "restored", "system", detail="from the archive")
-        archived.history.extend(self._state.history)
-        return archived
 
     async def _wait_for_change(self, assessment: Assessment) -> str:
         """Sleep until something needs doing; a settled ticket sleeps at most until it ends."""
@@ -228,7 +226,7 @@ class TicketBillingWorkflow:
             cause = error.cause
             if isinstance(cause, ApplicationError) and cause.type == BILLING_REJECTED:
                 state.billing_hold = Hold(
-                    "billing_rejected",
+                    HOLD_BILLING_REJECTED,
                     HoldOwner.BILLING,
                     f"the billing system refused the lines: {cause.message}; fix it there, "
                     "then rerate",
