@@ -18,6 +18,7 @@ from temporalio.worker import Worker
 from service.client import ConnectionProblem, connect
 from service.telemetry import TelemetryError, configure_tracing
 from service.worker_parts import WORKFLOWS, build_parts
+from service.workflow_bytecode import cache_workflow_bytecode
 from settings import Settings, SettingsError
 
 # Posting and store writes are blocking I/O; they run on threads so rating is never starved.
@@ -28,6 +29,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     interceptor = configure_tracing(settings, "helpdesk-billing-worker")
     client = await connect(settings, [interceptor] if interceptor else None)
     parts = build_parts(client, settings)
+    cache_workflow_bytecode(WORKFLOWS)
     stop = stop or asyncio.Event()
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
         worker = Worker(

@@ -59,7 +59,6 @@ from temporalio.api.enums.v1 import EventType, TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from billing.book import parse_book
@@ -70,6 +69,8 @@ from billing.rating import TicketStatus
 from service.client import connect
 from service.dev_server import free_port, start_dev_server, wait_until_serving
 from service.ingest import CONCURRENT_TICKETS, deliver_ticket_events
+from service.payloads import data_converter
+from service.workflow_bytecode import cache_workflow_bytecode
 from settings import Settings
 from worker import ACTIVITY_THREADS
 from workflows.messages import ticket_workflow_id
@@ -536,6 +537,7 @@ class ActionCounts:
 
     sampled: int = 0
     history_events: float = 0
+    history_bytes: float = 0  # the events as stored (protobuf), payloads included
     workflow_tasks: float = 0
     actions: float = 0
     by_kind: dict[str, float] = field(default_factory=dict)
@@ -558,11 +560,12 @@ async def settled_history(client: Client, workflow_id: str, timeout: float = 30)
 async def count_actions(client: Client, workflow_ids: list[str]) -> ActionCounts:
     kinds: Counter[str] = Counter()
     activity_types: Counter[str] = Counter()
-    events = tasks = 0
+    events = tasks = size = 0
     for workflow_id in workflow_ids:
         history = await settled_history(client, workflow_id)
         for event in history.events:
             events += 1
+            size += event.ByteSize()
             if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
                 tasks += 1
             kind = _ACTION_EVENTS.get(event.event_type)
@@ -581,6 +584,7 @@ async def count_actions(client: Client, workflow_ids: list[str]) -> ActionCounts
     return ActionCounts(
         sampled=sampled,
         history_events=events / sampled,
+        history_bytes=size / sampled,
         workflow_tasks=tasks / sampled,
         actions=sum(kinds.values()) / sampled,
         by_kind={kind: count / sampled for kind, count in sorted(kinds.items())},
@@ -725,7 +729,8 @@ def report_lines(figures: Figures) -> list[str]:
         if run.actions is not None:
             kinds = ", ".join(f"{k} {v:.2f}" for k, v in run.actions.by_kind.items() if v)
             lines.append(
-                f"per ticket, {name}: {kinds}; {run.actions.history_events:.1f} history events, "
+                f"per ticket, {name}: {kinds}; {run.actions.history_events:.1f} history events "
+                f"({run.actions.history_bytes / 1024:.1f} KiB), "
                 f"{run.actions.workflow_tasks:.1f} workflow tasks"
             )
     if ours.actions is not None:
@@ -777,11 +782,12 @@ def as_json(figures: Figures) -> dict[str, Any]:
 
 async def serve_baseline(address: str, task_queue: str, done_file: Path, threads: int) -> None:
     """Configured like worker.py (thread pool, concurrency), running only the baseline."""
-    client = await Client.connect(address, data_converter=pydantic_data_converter)
+    client = await Client.connect(address, data_converter=data_converter)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    cache_workflow_bytecode([BaselineTicketWorkflow])  # as worker.py does for ours
     with ThreadPoolExecutor(max_workers=threads) as executor:
         worker = Worker(
             client,

@@ -4,9 +4,9 @@ never a float), TLS or an API key for Temporal Cloud, and tracing when it is con
 from __future__ import annotations
 
 from temporalio.client import Client, Interceptor
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import TLSConfig
 
+from service.payloads import data_converter
 from settings import Settings
 
 
@@ -33,7 +33,7 @@ async def connect(settings: Settings, interceptors: list[Interceptor] | None = N
         return await Client.connect(
             settings.temporal_address,
             namespace=settings.temporal_namespace,
-            data_converter=pydantic_data_converter,
+            data_converter=data_converter,
             tls=_tls(settings),
             api_key=settings.temporal_api_key,
             interceptors=interceptors or [],

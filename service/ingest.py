@@ -10,13 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError
 
 from billing.events import HelpdeskEvent, TicketOpened
 from billing.sensitive import redact
 from settings import Settings
 from workflows import search_attributes
+from workflows.assessment import WAITING_TO_CLOSE
 from workflows.messages import EventInput, TicketTimings, TicketWorkflowInput, ticket_workflow_id
 from workflows.ticket_billing import TicketBillingWorkflow
 
@@ -49,9 +49,9 @@ async def deliver_ticket_events(
 ) -> None:
     """Signal-with-start each event; the first one starts the workflow if it is not running."""
     opened = next((e for e in events if isinstance(e, TicketOpened)), None)
-    attributes = [SearchAttributePair(search_attributes.BILLING_STATUS, "open")]
-    if opened is not None:
-        attributes.append(SearchAttributePair(search_attributes.CUSTOMER_ID, opened.customer_id))
+    attributes = search_attributes.at_start(
+        opened.customer_id if opened is not None else None, WAITING_TO_CLOSE
+    )
     timings = TicketTimings(settings.grace_period, settings.settle_period)
     for event in events:
         await client.start_workflow(
@@ -61,7 +61,7 @@ async def deliver_ticket_events(
             task_queue=settings.task_queue,
             start_signal="event",
             start_signal_args=[EventInput(event)],
-            search_attributes=TypedSearchAttributes(attributes),
+            search_attributes=attributes,
             static_summary=_summary(ticket_id, opened),
         )
 

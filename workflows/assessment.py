@@ -37,6 +37,10 @@ def _valid_for(decision: Decision | None, total: Decimal | None, current: Decima
     return decision is not None and total == current
 
 
+# What a new ticket waits for; the starter also sets it on the workflow when it starts one.
+WAITING_TO_CLOSE = "the ticket to be closed"
+
+
 def _held(code: str, owner: HoldOwner, message: str) -> Assessment:
     return Assessment(
         BillingStatus.HELD, f"{owner.value} to act: {message}", Hold(code, owner, message)
@@ -50,7 +54,7 @@ def assess(state: TicketState) -> Assessment:
             return Assessment(
                 BillingStatus.OPEN, "the ticket to be closed again; the difference is billed then"
             )
-        return Assessment(BillingStatus.OPEN, "the ticket to be closed")
+        return Assessment(BillingStatus.OPEN, WAITING_TO_CLOSE)
     if state.book_problem is not None:
         return _held(
             BOOK_UNAVAILABLE,

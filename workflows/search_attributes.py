@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
 BILLING_STATUS = SearchAttributeKey.for_keyword("BillingStatus")
 CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
@@ -13,3 +13,15 @@ CHARGEABLE_CENTS = SearchAttributeKey.for_int("ChargeableCents")
 WAITING_FOR = SearchAttributeKey.for_keyword("WaitingFor")
 
 ALL = (BILLING_STATUS, CUSTOMER_ID, HOLD_REASON, HOLD_OWNER, CHARGEABLE_CENTS, WAITING_FOR)
+
+
+def at_start(customer_id: str | None, waiting_for: str) -> TypedSearchAttributes:
+    """What a new ticket's workflow starts with, so its first status needs no upsert."""
+    pairs: list[SearchAttributePair] = [  # type: ignore[type-arg]
+        SearchAttributePair(BILLING_STATUS, "open"),
+        SearchAttributePair(CHARGEABLE_CENTS, 0),
+        SearchAttributePair(WAITING_FOR, waiting_for),
+    ]
+    if customer_id:
+        pairs.append(SearchAttributePair(CUSTOMER_ID, customer_id))
+    return TypedSearchAttributes(pairs)

@@ -13,12 +13,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import TypeAdapter
-
     # Payloads are decoded by pydantic inside the sandbox, which resolves a dataclass's
     # annotations through the sandbox's own sys.modules: every module defining a type that
     # crosses the boundary must be imported here, passed through, not just reachable.
@@ -39,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from billing.posting import charged_lines
     from billing.roles import Action, may, refusal
     from billing.ticket import EventOutcome, Ticket
+    from service.payloads import type_adapter
     from workflows import search_attributes
     from workflows.assessment import BILLING_REJECTED as HOLD_BILLING_REJECTED
     from workflows.assessment import Assessment, assess
@@ -73,7 +72,6 @@ with workflow.unsafe.imports_passed_through():
         ticket_workflow_id,
     )
 
-_VIEW_JSON = TypeAdapter(TicketBillingView)
 # Short start-to-close timeouts: these activities take milliseconds, and when a worker dies
 # mid-activity the timeout is how long the ticket waits before another worker retries it.
 _STORE_ACTIVITY = {
@@ -99,7 +97,6 @@ class TicketBillingWorkflow:
         self._restored = start.carried is not None
         self._wake = False
         self._idle = False  # waiting for a person or an event, with nothing else to do
-        self._published: dict[str, object] = {}
         self._recorded_fingerprint: tuple[object, ...] | None = None
 
     # ---- the process ---------------------------------------------------------------------
@@ -280,33 +277,29 @@ class TicketBillingWorkflow:
         await self._record(assessment)
 
     def _upsert_search_attributes(self, assessment: Assessment) -> None:
+        """Send only the attributes whose value changed: the starter sets a new ticket's, so
+        an open ticket upserts nothing, and each upserted value costs the worker and the
+        server's visibility store work (bench/live.py)."""
         rating = self._state.rating
-        wanted: dict[str, object] = {
-            "status": assessment.status.value,
-            "customer": self._state.ticket.customer_id,
-            "hold_code": assessment.hold.code if assessment.hold else None,
-            "hold_owner": assessment.hold.owner.value if assessment.hold else None,
-            "cents": integer_cents(rating.chargeable_total) if rating else 0,
-            "waiting": assessment.waiting_for[:_MAX_KEYWORD],
-        }
-        if wanted == self._published:
-            return
-        self._published = wanted
         keys = search_attributes
-        updates = [
-            keys.BILLING_STATUS.value_set(assessment.status.value),
-            keys.CHARGEABLE_CENTS.value_set(wanted["cents"]),  # type: ignore[arg-type]
-            keys.WAITING_FOR.value_set(assessment.waiting_for[:_MAX_KEYWORD]),
-            keys.HOLD_REASON.value_set(assessment.hold.code)
-            if assessment.hold
-            else keys.HOLD_REASON.value_unset(),
-            keys.HOLD_OWNER.value_set(assessment.hold.owner.value)
-            if assessment.hold
-            else keys.HOLD_OWNER.value_unset(),
+        customer = self._state.ticket.customer_id
+        wanted: list[tuple[SearchAttributeKey, object]] = [  # type: ignore[type-arg]
+            (keys.BILLING_STATUS, assessment.status.value),
+            (keys.CHARGEABLE_CENTS, integer_cents(rating.chargeable_total) if rating else 0),
+            (keys.WAITING_FOR, assessment.waiting_for[:_MAX_KEYWORD]),
+            (keys.HOLD_REASON, assessment.hold.code if assessment.hold else None),
+            (keys.HOLD_OWNER, assessment.hold.owner.value if assessment.hold else None),
         ]
-        if self._state.ticket.customer_id:
-            updates.append(keys.CUSTOMER_ID.value_set(self._state.ticket.customer_id))
-        workflow.upsert_search_attributes(updates)
+        if customer:  # a ticket keeps the customer it was last seen with
+            wanted.append((keys.CUSTOMER_ID, customer))
+        current = workflow.info().typed_search_attributes
+        updates = [
+            key.value_set(value) if value is not None else key.value_unset()  # type: ignore[arg-type]
+            for key, value in wanted
+            if current.get(key) != value
+        ]
+        if updates:
+            workflow.upsert_search_attributes(updates)
 
     def _details(self, assessment: Assessment) -> str:
         state = self._state
@@ -363,6 +356,10 @@ class TicketBillingWorkflow:
         )
         if fingerprint == self._recorded_fingerprint and not state.pending_edits:
             return
+        if not state.history and rating is None and not state.ticket.closed:
+            # A new open ticket has nothing for the review store yet (no status change, no
+            # decision): `show` asks the workflow, and the store has the ticket from its close.
+            return
         ticket_id = state.ticket.ticket_id
         workflow_id = ticket_workflow_id(ticket_id)
         projection = TicketProjection(
@@ -381,7 +378,8 @@ class TicketBillingWorkflow:
             closed_at=state.ticket.closed_at if state.ticket.closed else None,
             changed_at=state.status_since or workflow.now(),
             sequence=len(state.history) * 1_000 + state.revision,
-            detail_json=_VIEW_JSON.dump_json(self.billing_state()).decode(),
+            # The adapter is built once per worker, not once per run (service/payloads.py).
+            detail_json=type_adapter(TicketBillingView).dump_json(self.billing_state()).decode(),
         )
         audit = [
             AuditItem(

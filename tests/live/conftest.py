@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from service.dev_server import DevServer, free_port, start_dev_server, wait_until_serving
+from service.payloads import data_converter
 from service.temporal_setup import register_search_attributes
 
 BIN = Path(sys.executable).parent
@@ -21,7 +21,7 @@ BIN = Path(sys.executable).parent
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(BIN / "temporal-test-server"),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter,
     )
     await register_search_attributes(env.client, "default")
     yield env
@@ -44,6 +44,6 @@ def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
 
 @pytest.fixture(scope="session")
 async def dev_client(dev_server: DevServer) -> Client:
-    client = await Client.connect(dev_server.address, data_converter=pydantic_data_converter)
+    client = await Client.connect(dev_server.address, data_converter=data_converter)
     await wait_until_serving(client)
     return client

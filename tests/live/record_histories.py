@@ -13,11 +13,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from cli.input_files import read_events
 from service.ingest import ingest_events
+from service.payloads import data_converter
 from service.temporal_setup import register_search_attributes
 from tests.conftest import EXAMPLES
 from tests.live.stack import running_stack
@@ -29,7 +29,7 @@ HISTORIES = Path(__file__).resolve().parent / "histories"
 async def record() -> None:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter,
     )
     await register_search_attributes(env.client, "default")
     try:
