@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
-from sqlmodel import select
 
-from store.database import write_session
+from store.database import write_transaction
 from store.models import HelpdeskNote, HelpdeskStatus
+
+_STATUS = HelpdeskStatus.__table__  # type: ignore[attr-defined]
+_NOTE = HelpdeskNote.__table__  # type: ignore[attr-defined]
 
 
 class EmbeddedHelpdesk:
@@ -16,27 +19,34 @@ class EmbeddedHelpdesk:
         self._engine = engine
 
     def set_billing_status(self, ticket_id: str, status: str, hold_reason: str | None) -> None:
-        with write_session(self._engine) as session:
-            row = session.get(HelpdeskStatus, ticket_id)
-            if row is not None and (row.billing_status, row.hold_reason) == (status, hold_reason):
+        with write_transaction(self._engine) as connection:
+            shown = connection.execute(
+                select(_STATUS.c.billing_status, _STATUS.c.hold_reason).where(
+                    _STATUS.c.ticket_id == ticket_id
+                )
+            ).first()
+            if shown is not None and tuple(shown) == (status, hold_reason):
                 return
-            row = row or HelpdeskStatus(
-                ticket_id=ticket_id, billing_status=status, updated_at=datetime.now(UTC)
-            )
-            row.billing_status, row.hold_reason = status, hold_reason
-            row.updated_at = datetime.now(UTC)
-            session.add(row)
-            session.commit()
+            values = {
+                "billing_status": status,
+                "hold_reason": hold_reason,
+                "updated_at": datetime.now(UTC),
+            }
+            if shown is None:
+                connection.execute(insert(_STATUS).values(ticket_id=ticket_id, **values))
+            else:
+                connection.execute(
+                    update(_STATUS).where(_STATUS.c.ticket_id == ticket_id).values(**values)
+                )
 
     def add_internal_note(self, ticket_id: str, note_key: str, text: str) -> None:
-        with write_session(self._engine) as session:
-            exists = session.exec(
-                select(HelpdeskNote.id).where(HelpdeskNote.note_key == note_key)
+        with write_transaction(self._engine) as connection:
+            exists = connection.execute(
+                select(_NOTE.c.id).where(_NOTE.c.note_key == note_key)
             ).first()
             if exists is None:
-                session.add(
-                    HelpdeskNote(
+                connection.execute(
+                    insert(_NOTE).values(
                         note_key=note_key, ticket_id=ticket_id, text=text, at=datetime.now(UTC)
                     )
                 )
-                session.commit()

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy.engine import Engine
-from sqlmodel import col, func, select
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Connection, Engine, Row
 
 from billing.money import integer_cents
 from billing.posting import BillableLine, LineType
 from connectors.billing import BillingRejected, PostedLine, PostReceipt, PostRequest
-from store.database import read_session, write_session
+from store.database import write_session, write_transaction
 from store.models import LedgerInvoice, LedgerLine, LedgerPosting
 
 CENTS = Decimal("0.01")
+_INVOICE = LedgerInvoice.__table__  # type: ignore[attr-defined]
+_POSTING = LedgerPosting.__table__  # type: ignore[attr-defined]
+_LINE = LedgerLine.__table__  # type: ignore[attr-defined]
 
 
-def _from_row(row: LedgerLine) -> BillableLine:
+def _from_row(row: Row[Any]) -> BillableLine:
     return BillableLine(
         source_id=row.source_id,
         kind=row.kind,
@@ -45,17 +49,20 @@ class EmbeddedLedger:
         return self._known_customers is None or billing_customer_id in self._known_customers
 
     def post_lines(self, request: PostRequest) -> PostReceipt:
-        with write_session(self._engine) as session:
-            earlier = session.get(LedgerPosting, request.posting_key)
+        with write_transaction(self._engine) as connection:
+            earlier = connection.execute(
+                select(_POSTING.c.invoice_id).where(_POSTING.c.posting_key == request.posting_key)
+            ).first()
             if earlier is not None:
-                rows = session.exec(
-                    select(LedgerLine).where(LedgerLine.posting_key == request.posting_key)
-                ).all()
+                amounts = connection.execute(
+                    select(_LINE.c.amount_cents).where(_LINE.c.posting_key == request.posting_key)
+                ).scalars()
+                cents = list(amounts)
                 return PostReceipt(
                     request.posting_key,
                     earlier.invoice_id,
-                    len(rows),
-                    sum((Decimal(r.amount_cents) * CENTS for r in rows), Decimal("0.00")),
+                    len(cents),
+                    sum((Decimal(c) * CENTS for c in cents), Decimal("0.00")),
                     already_posted=True,
                 )
             if not self.customer_exists(request.billing_customer_id):
@@ -64,93 +71,96 @@ class EmbeddedLedger:
                     "billing system"
                 )
             now = datetime.now(UTC)
-            invoice = self._draft_invoice(session, request.billing_customer_id, now)
-            session.add(
-                LedgerPosting(
+            invoice_id = self._draft_invoice(connection, request.billing_customer_id, now)
+            connection.execute(
+                insert(_POSTING).values(
                     posting_key=request.posting_key,
                     ticket_id=request.ticket_id,
-                    invoice_id=invoice.invoice_id,
+                    invoice_id=invoice_id,
                     posted_at=now,
                 )
             )
-            for line in request.lines:
-                session.add(
-                    LedgerLine(
-                        posting_key=request.posting_key,
-                        invoice_id=invoice.invoice_id,
-                        ticket_id=request.ticket_id,
-                        billing_customer_id=request.billing_customer_id,
-                        source_id=line.source_id,
-                        kind=line.kind,
-                        service_code=line.service_code,
-                        description=line.description,
-                        quantity=format(line.quantity, "f"),
-                        unit_price_cents=integer_cents(line.unit_price),
-                        amount_cents=integer_cents(line.amount),
-                        taxable=line.taxable,
-                        line_type=line.line_type.value,
-                        posted_at=now,
-                    )
+            if request.lines:
+                connection.execute(
+                    insert(_LINE),
+                    [
+                        {
+                            "posting_key": request.posting_key,
+                            "invoice_id": invoice_id,
+                            "ticket_id": request.ticket_id,
+                            "billing_customer_id": request.billing_customer_id,
+                            "source_id": line.source_id,
+                            "kind": line.kind,
+                            "service_code": line.service_code,
+                            "description": line.description,
+                            "quantity": format(line.quantity, "f"),
+                            "unit_price_cents": integer_cents(line.unit_price),
+                            "amount_cents": integer_cents(line.amount),
+                            "taxable": line.taxable,
+                            "line_type": line.line_type.value,
+                            "posted_at": now,
+                        }
+                        for line in request.lines
+                    ],
                 )
-            session.commit()
-            amount = sum((line.amount for line in request.lines), Decimal("0.00"))
-            return PostReceipt(
-                request.posting_key,
-                invoice.invoice_id,
-                len(request.lines),
-                amount,
-                already_posted=False,
-            )
+        amount = sum((line.amount for line in request.lines), Decimal("0.00"))
+        return PostReceipt(
+            request.posting_key, invoice_id, len(request.lines), amount, already_posted=False
+        )
 
-    def _draft_invoice(self, session, billing_customer_id: str, now: datetime) -> LedgerInvoice:  # type: ignore[no-untyped-def]
-        draft = session.exec(
-            select(LedgerInvoice).where(
-                LedgerInvoice.billing_customer_id == billing_customer_id,
-                LedgerInvoice.status == "draft",
+    def _draft_invoice(
+        self, connection: Connection, billing_customer_id: str, now: datetime
+    ) -> str:
+        draft = connection.execute(
+            select(_INVOICE.c.invoice_id).where(
+                _INVOICE.c.billing_customer_id == billing_customer_id,
+                _INVOICE.c.status == "draft",
             )
         ).first()
         if draft is not None:
-            return draft
-        count = session.exec(
+            return str(draft.invoice_id)
+        count = connection.execute(
             select(func.count())
-            .select_from(LedgerInvoice)
-            .where(LedgerInvoice.billing_customer_id == billing_customer_id)
-        ).one()
-        draft = LedgerInvoice(
-            invoice_id=f"INV-{billing_customer_id}-{count + 1:04d}",
-            billing_customer_id=billing_customer_id,
-            status="draft",
-            created_at=now,
+            .select_from(_INVOICE)
+            .where(_INVOICE.c.billing_customer_id == billing_customer_id)
+        ).scalar_one()
+        invoice_id = f"INV-{billing_customer_id}-{count + 1:04d}"
+        connection.execute(
+            insert(_INVOICE).values(
+                invoice_id=invoice_id,
+                billing_customer_id=billing_customer_id,
+                status="draft",
+                created_at=now,
+            )
         )
-        session.add(draft)
-        return draft
+        return invoice_id
 
     def ticket_lines(self, ticket_id: str) -> list[PostedLine]:
-        return self._posted(LedgerLine.ticket_id == ticket_id)
+        return self._posted(_LINE.c.ticket_id == ticket_id)
 
     def posted_lines(self) -> list[PostedLine]:
         return self._posted()
 
-    def _posted(self, *conditions) -> list[PostedLine]:  # type: ignore[no-untyped-def]
-        with read_session(self._engine) as session:
-            rows = session.exec(
-                select(LedgerLine, LedgerInvoice.status)
-                .join(LedgerInvoice, col(LedgerInvoice.invoice_id) == col(LedgerLine.invoice_id))
+    def _posted(self, *conditions: Any) -> list[PostedLine]:
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                select(_LINE, _INVOICE.c.status.label("invoice_status"))
+                .join(_INVOICE, _INVOICE.c.invoice_id == _LINE.c.invoice_id)
                 .where(*conditions)
-                .order_by(col(LedgerLine.id))
+                .order_by(_LINE.c.id)
             ).all()
-            return [
-                PostedLine(
-                    _from_row(row),
-                    row.ticket_id,
-                    row.billing_customer_id,
-                    row.invoice_id,
-                    status,
-                    row.posting_key,
-                    row.posted_at,
-                )
-                for row, status in rows
-            ]
+        return [
+            PostedLine(
+                _from_row(row),
+                row.ticket_id,
+                row.billing_customer_id,
+                row.invoice_id,
+                row.invoice_status,
+                row.posting_key,
+                row.posted_at,
+            )
+            for row in rows
+        ]
 
     def finalize_invoice(self, invoice_id: str) -> None:
         with write_session(self._engine) as session:

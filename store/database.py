@@ -7,10 +7,14 @@ not interleave. On SQLite they begin with ``BEGIN IMMEDIATE``, taking the write 
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy import event, select
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, SQLModel, create_engine
 
 from store import models  # noqa: F401  (registers the tables)
@@ -52,3 +56,28 @@ def write_session(engine: Engine) -> Session:
 
 def read_session(engine: Engine) -> Session:
     return Session(engine)
+
+
+# Every ticket writes through these once per activity: there they use SQL statements (Core)
+# rather than ORM sessions, whose unit of work cost about twice the CPU per write
+# (bench/live.py, where the worker's CPU is what limits throughput).
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that holds the write lock from its first statement (SQLite); committed
+    when the block ends, rolled back if it raises."""
+    with _writer(engine).begin() as connection:
+        yield connection
+
+
+@functools.lru_cache(maxsize=16)
+def _writer(engine: Engine) -> Engine:
+    return engine.execution_options(**{_IMMEDIATE: True})
+
+
+def keys_present(connection: Connection, key_column: Any, keys: list[str]) -> set[str]:
+    """Which of ``keys`` the table already holds: a retried write adds only the others."""
+    if not keys:
+        return set()
+    return set(connection.execute(select(key_column).where(key_column.in_(keys))).scalars())

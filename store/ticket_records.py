@@ -3,95 +3,81 @@ archive of settled tickets. Every write is idempotent, so an activity retry neve
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlalchemy import insert, update
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import col, select
 
 from billing.money import integer_cents
-from store.database import read_session, write_session
+from store.database import keys_present, read_session, write_session, write_transaction
 from store.models import AuditEntry, ManualEdit, TicketArchive, TicketRecord
 from workflows.messages import RecordInput, TicketState
 
 _STATE = TypeAdapter(TicketState)
+_TICKET = TicketRecord.__table__  # type: ignore[attr-defined]
+_AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
+_EDIT = ManualEdit.__table__  # type: ignore[attr-defined]
+_ARCHIVE = TicketArchive.__table__  # type: ignore[attr-defined]
 
 
 def record_ticket(engine: Engine, record: RecordInput) -> None:
     """Upsert the projection (never over a newer one) and append audit entries and edits once."""
     projection = record.projection
-    with write_session(engine) as session:
-        row = session.get(TicketRecord, projection.ticket_id)
-        if row is None or row.sequence <= projection.sequence:
-            changed = row is None or row.status != projection.status
-            row = row or TicketRecord(
-                ticket_id=projection.ticket_id,
-                status=projection.status,
-                status_since=projection.changed_at,
-                updated_at=projection.changed_at,
+    with write_transaction(engine) as connection:
+        stored = connection.execute(
+            select(_TICKET.c.status, _TICKET.c.sequence).where(
+                _TICKET.c.ticket_id == projection.ticket_id
             )
-            row.customer_id = projection.customer_id
-            row.billing_customer_id = projection.billing_customer_id
-            if changed:
-                row.status_since = projection.changed_at
-            row.status = projection.status
-            row.mode = projection.mode
-            row.hold_code = projection.hold_code
-            row.hold_owner = projection.hold_owner
-            row.hold_message = projection.hold_message
-            row.waiting_for = projection.waiting_for
-            row.chargeable_cents = integer_cents(projection.chargeable_total)
-            row.posted_cents = integer_cents(projection.posted_total)
-            row.revision = projection.revision
-            row.closed_at = projection.closed_at
-            row.updated_at = projection.changed_at
-            row.detail_json = projection.detail_json
-            row.sequence = projection.sequence
-            session.add(row)
-        present = _keys_present(session, AuditEntry.entry_key, [i.entry_key for i in record.audit])
-        for item in record.audit:
-            if item.entry_key not in present:
-                session.add(
-                    AuditEntry(
-                        entry_key=item.entry_key,
-                        ticket_id=item.ticket_id,
-                        at=item.at,
-                        actor=item.actor,
-                        role=item.role,
-                        action=item.action,
-                        outcome=item.outcome,
-                        reason=item.reason,
-                        detail=item.detail,
-                    )
+        ).first()
+        if stored is None or stored.sequence <= projection.sequence:
+            values = {
+                "customer_id": projection.customer_id,
+                "billing_customer_id": projection.billing_customer_id,
+                "status": projection.status,
+                "mode": projection.mode,
+                "hold_code": projection.hold_code,
+                "hold_owner": projection.hold_owner,
+                "hold_message": projection.hold_message,
+                "waiting_for": projection.waiting_for,
+                "chargeable_cents": integer_cents(projection.chargeable_total),
+                "posted_cents": integer_cents(projection.posted_total),
+                "revision": projection.revision,
+                "closed_at": projection.closed_at,
+                "updated_at": projection.changed_at,
+                "detail_json": projection.detail_json,
+                "sequence": projection.sequence,
+            }
+            if stored is None or stored.status != projection.status:
+                values["status_since"] = projection.changed_at
+            if stored is None:
+                connection.execute(insert(_TICKET).values(ticket_id=projection.ticket_id, **values))
+            else:
+                connection.execute(
+                    update(_TICKET)
+                    .where(_TICKET.c.ticket_id == projection.ticket_id)
+                    .values(**values)
                 )
-        present_edits = _keys_present(
-            session, ManualEdit.edit_key, [edit.edit_key for edit in record.edits]
+        _insert_new(
+            connection,
+            _AUDIT,
+            _AUDIT.c.entry_key,
+            [dataclasses.asdict(item) for item in record.audit],
         )
-        for edit in record.edits:
-            if edit.edit_key not in present_edits:
-                session.add(
-                    ManualEdit(
-                        edit_key=edit.edit_key,
-                        ticket_id=edit.ticket_id,
-                        source_id=edit.source_id,
-                        field=edit.field,
-                        before=edit.before,
-                        after=edit.after,
-                        actor=edit.actor,
-                        role=edit.role,
-                        reason=edit.reason,
-                        at=edit.at,
-                    )
-                )
-        session.commit()
+        _insert_new(
+            connection, _EDIT, _EDIT.c.edit_key, [dataclasses.asdict(e) for e in record.edits]
+        )
 
 
-def _keys_present(session: Session, key_column: Any, keys: list[str]) -> set[str]:
-    """Which of ``keys`` the table already holds: a retried write adds only the others."""
-    if not keys:
-        return set()
-    return set(session.exec(select(key_column).where(col(key_column).in_(keys))).all())
+def _insert_new(connection: Connection, table: Any, key_column: Any, rows: list[dict]) -> None:  # type: ignore[type-arg]
+    """Insert the rows whose key the table does not hold yet: a retried write adds no copy."""
+    present = keys_present(connection, key_column, [row[key_column.name] for row in rows])
+    new = [row for row in rows if row[key_column.name] not in present]
+    if new:
+        connection.execute(insert(table), new)
 
 
 def archive_ticket(engine: Engine, ticket_id: str, state: TicketState) -> None:
@@ -106,9 +92,11 @@ def archive_ticket(engine: Engine, ticket_id: str, state: TicketState) -> None:
 
 
 def load_archived_ticket(engine: Engine, ticket_id: str) -> TicketState | None:
-    with read_session(engine) as session:
-        row = session.get(TicketArchive, ticket_id)
-        return _STATE.validate_json(row.state_json) if row else None
+    with engine.connect() as connection:
+        state_json = connection.execute(
+            select(_ARCHIVE.c.state_json).where(_ARCHIVE.c.ticket_id == ticket_id)
+        ).scalar_one_or_none()
+    return _STATE.validate_json(state_json) if state_json is not None else None
 
 
 def ticket_record(engine: Engine, ticket_id: str) -> TicketRecord | None:
