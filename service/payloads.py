@@ -44,17 +44,19 @@ class _SharedCacheJSONConverter(PydanticJSONPlainPayloadConverter):
         return adapter.validate_json(payload.data)
 
 
+# The encoding converters hold no per-run state, and the SDK makes a payload converter for
+# every workflow activation: build them once.
+_ENCODING_CONVERTERS = tuple(
+    _SharedCacheJSONConverter() if isinstance(converter, JSONPlainPayloadConverter) else converter
+    for converter in DefaultPayloadConverter.default_encoding_payload_converters
+)
+
+
 class SharedCachePydanticPayloadConverter(CompositePayloadConverter):
     """The stock pydantic payload converter, with the adapter cache shared by every run."""
 
     def __init__(self) -> None:
-        json_converter = _SharedCacheJSONConverter()
-        super().__init__(
-            *(
-                json_converter if isinstance(converter, JSONPlainPayloadConverter) else converter
-                for converter in DefaultPayloadConverter.default_encoding_payload_converters
-            )
-        )
+        super().__init__(*_ENCODING_CONVERTERS)
 
 
 data_converter = DataConverter(payload_converter_class=SharedCachePydanticPayloadConverter)

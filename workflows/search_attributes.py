@@ -15,13 +15,12 @@ WAITING_FOR = SearchAttributeKey.for_keyword("WaitingFor")
 ALL = (BILLING_STATUS, CUSTOMER_ID, HOLD_REASON, HOLD_OWNER, CHARGEABLE_CENTS, WAITING_FOR)
 
 
-def at_start(customer_id: str | None, waiting_for: str) -> TypedSearchAttributes:
+def at_start(customer_id: str, waiting_for: str) -> TypedSearchAttributes:
     """What a new ticket's workflow starts with, so its first status needs no upsert."""
     pairs: list[SearchAttributePair] = [  # type: ignore[type-arg]
         SearchAttributePair(BILLING_STATUS, "open"),
         SearchAttributePair(CHARGEABLE_CENTS, 0),
         SearchAttributePair(WAITING_FOR, waiting_for),
+        SearchAttributePair(CUSTOMER_ID, customer_id),
     ]
-    if customer_id:
-        pairs.append(SearchAttributePair(CUSTOMER_ID, customer_id))
     return TypedSearchAttributes(pairs)

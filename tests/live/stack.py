@@ -73,6 +73,12 @@ class BillingStack:
                 raise AssertionError(f"{ticket_id} did not act on {name}")
             await asyncio.sleep(0.05)
 
+    async def search_attributes(self, ticket_id: str) -> dict[str, object]:
+        """What the Temporal UI shows for the ticket, by attribute name."""
+        handle = self.client.get_workflow_handle(ticket_workflow_id(ticket_id))
+        described = await handle.describe()
+        return {pair.key.name: pair.value for pair in described.typed_search_attributes}
+
     def ledger_lines(self, ticket_id: str) -> list[LedgerLine]:
         with Session(self.engine) as session:
             return list(session.exec(select(LedgerLine).where(LedgerLine.ticket_id == ticket_id)))

@@ -3,6 +3,7 @@ totals `expected.json` says are ready, and every other ticket waits where it sho
 
 from __future__ import annotations
 
+import asyncio
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -34,3 +35,36 @@ async def test_the_examples_post_exactly_the_expected_totals(
             else:
                 assert view.status == want["status"], (ticket_id, view.waiting_for)
                 assert stack.ledger_lines(ticket_id) == []
+
+        # An operator finds every ticket held for billing, or for anyone, with one UI query.
+        by_status = {
+            status: {t for t, want in expected.items() if want["status"] == status}
+            for status in ("held", "awaiting_approval")
+        }
+        for status, tickets in by_status.items():
+            query = f"BillingStatus = '{status}'"
+            assert await listed(stack.client, query, set(expected), tickets) == tickets, query
+        owners = {
+            t: {e["owner"] for e in want["exceptions"]}
+            for t, want in expected.items()
+            if want["status"] == "held"
+        }
+        for owner in ("support", "manager", "billing"):
+            query = f"BillingStatus = 'held' AND HoldOwner = '{owner}'"
+            wanted = {t for t, held_for in owners.items() if owner in held_for}
+            assert await listed(stack.client, query, set(expected), wanted) == wanted, query
+
+
+async def listed(
+    client: Client, query: str, among: set[str], wanted: set[str], timeout: float = 15
+) -> set[str]:
+    """The example tickets a visibility query returns, once it returns ``wanted`` or the time
+    is up (visibility is written a moment after the workflow's own state)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        found = {
+            execution.id.removeprefix("ticket-") async for execution in client.list_workflows(query)
+        } & among
+        if found == wanted or asyncio.get_running_loop().time() > deadline:
+            return found
+        await asyncio.sleep(0.2)

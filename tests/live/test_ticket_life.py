@@ -98,6 +98,42 @@ async def test_grace_period_lets_a_late_time_entry_into_the_first_rating(
         assert stack.ledger_total(ticket) == Decimal("142.50")  # 1.5 h × 95
 
 
+async def test_search_attributes_follow_the_ticket_whichever_event_starts_it(
+    stack: BillingStack,
+) -> None:
+    # Started by its ticket.created event (which carries the first attributes), posted.
+    posted = stack.ticket("sa-posted")
+    await stack.send(*simple_ticket(posted, 60))
+    # Started by a time entry: the workflow publishes its attributes itself.
+    late_open = stack.ticket("sa-open")
+    await stack.send(logged("te-1", 30, ticket_id=late_open), opened(ticket_id=late_open))
+    # Held for support.
+    held = stack.ticket("sa-held")
+    await stack.send(opened(ticket_id=held), closed(ticket_id=held))
+    for ticket in (posted, late_open, held):
+        await stack.settled(ticket)
+
+    assert await stack.search_attributes(posted) == {
+        "BillingStatus": "posted",
+        "CustomerId": "org-1",
+        "ChargeableCents": 9500,
+        "WaitingFor": "nothing; late changes are still billed until the settle period ends",
+    }
+    assert await stack.search_attributes(late_open) == {
+        "BillingStatus": "open",
+        "CustomerId": "org-1",
+        "ChargeableCents": 0,
+        "WaitingFor": "the ticket to be closed",
+    }
+    shown = await stack.search_attributes(held)
+    assert (shown["BillingStatus"], shown["HoldReason"], shown["HoldOwner"]) == (
+        "held",
+        "no_time_entry",
+        "support",
+    )
+    assert str(shown["WaitingFor"]).startswith("support to act: ")
+
+
 async def test_a_hold_is_cleared_by_the_corrected_event(stack: BillingStack) -> None:
     ticket = stack.ticket("no-time")
     await stack.send(opened(ticket_id=ticket), closed(ticket_id=ticket))
