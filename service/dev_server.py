@@ -76,8 +76,12 @@ def start_dev_server(
     ui_port: int | None = 8233,
     log_file: Path | None = None,
     ready_timeout: float = 60,
+    dynamic_config: dict[str, str] | None = None,
 ) -> DevServer:
-    """Start the server and wait until it accepts connections (``ui_port=None``: no Web UI)."""
+    """Start the server and wait until it accepts connections (``ui_port=None``: no Web UI).
+
+    ``dynamic_config``: server settings by key, e.g. a low
+    ``limit.historyCount.suggestContinueAsNew`` for a test of continue-as-new."""
     db_file.parent.mkdir(parents=True, exist_ok=True)
     command = [
         str(temporal_cli()),
@@ -98,6 +102,8 @@ def start_dev_server(
         *dev_server_flags(),
     ]
     command += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
+    for key, value in (dynamic_config or {}).items():
+        command += ["--dynamic-config-value", f"{key}={value}"]
     log = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
         command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

@@ -28,14 +28,8 @@ from cli.progress import ProgressBar
 from service.dev_server import DevServer, free_port
 from service.ingest import Undelivered
 from tests.billing.builders import book_text, closed, logged, opened
-from tests.live import conftest as live_fixtures
 from tests.live.stack import BillingStack, running_stack
 from workflows.messages import ticket_workflow_id
-
-# The dev server fixtures live in tests/live/conftest.py, which pytest applies only under
-# tests/live; naming them here makes them this module's fixtures too.
-dev_server = live_fixtures.dev_server
-dev_client = live_fixtures.dev_client
 
 
 @dataclass
