@@ -61,11 +61,24 @@ class Settings(BaseModel):
     settle_period: timedelta = timedelta(days=30)
     mode_override: BillingMode | None = None
 
+    # The HTTP API and pages (`starter.py serve`).
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    # Where links in pages and e-mails point (the signoff link a customer receives).
+    public_url: str = "http://127.0.0.1:8000"
+    # Secrets: the help desk's webhook secret, and the key that signs session cookies and
+    # customer signoff links. Unset, each is read from (or created once in) a file under
+    # .data/, so the demo works and nothing secret ever sits in the repository.
+    webhook_secret: str | None = None
+    signing_key: str | None = None
+    secrets_dir: Path = ROOT / ".data" / "secrets"
+    signoff_link_ttl: timedelta = timedelta(days=14)
+
     otel_exporter: Literal["console", "otlp", "none"] = "console"
     # Spans go to a file by default, so they never mix with command output.
     otel_console_file: Path | None = ROOT / ".data" / "traces.log"
 
-    @field_validator("grace_period", "settle_period", mode="before")
+    @field_validator("grace_period", "settle_period", "signoff_link_ttl", mode="before")
     @classmethod
     def _duration(cls, value: object) -> object:
         return parse_duration(value) if isinstance(value, str) else value
@@ -77,6 +90,8 @@ class Settings(BaseModel):
         "temporal_tls_ca",
         "temporal_api_key",
         "otel_console_file",
+        "webhook_secret",
+        "signing_key",
         mode="before",
     )
     @classmethod

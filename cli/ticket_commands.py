@@ -9,18 +9,15 @@ ticket did: accepted, or refused and why.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from pydantic import TypeAdapter
-from temporalio.client import Client, WorkflowHandle
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
 from billing.money import format_decimal
 from billing.roles import Role
@@ -32,8 +29,9 @@ from cli.live import (
     run_async_command,
 )
 from cli.tables import render_table
+from service import tickets
 from settings import Settings
-from store.ticket_records import ticket_record, ticket_records
+from store.ticket_records import ticket_records
 from workflows.messages import (
     ActorInput,
     ApproveInput,
@@ -48,23 +46,14 @@ from workflows.messages import (
     ReviewInput,
     SignoffInput,
     TicketBillingView,
-    ticket_workflow_id,
 )
 from workflows.ticket_billing import TicketBillingWorkflow
 
 EXIT_REFUSED = 3
-POLL_SECONDS = 0.2
 DEFAULT_WAIT_SECONDS = 10.0
-# Queries are answered by a worker (a completed workflow's by replaying its history); if none
-# answers this quickly, `show` prints the review store's copy instead.
-SHOW_QUERY_TIMEOUT = timedelta(seconds=5)
 LABEL_WIDTH = 14
 
-# A query no worker answered in time: our rpc_timeout expiring is reported as CANCELLED
-# ("Timeout expired"), the server giving up as DEADLINE_EXCEEDED.
-UNANSWERED = (RPCStatusCode.CANCELLED, RPCStatusCode.DEADLINE_EXCEEDED)
-
-_VIEW = TypeAdapter(TicketBillingView)
+_VIEW = tickets.VIEW
 _EDIT_FIELDS = ("quantity", "unit_price")
 
 
@@ -161,30 +150,10 @@ async def load_view(
     client: Client, settings: Settings, ticket_id: str
 ) -> tuple[TicketBillingView, str | None]:
     """The workflow's own view; for a ticket whose workflow is gone, the review store's copy."""
-    handle = client.get_workflow_handle(ticket_workflow_id(ticket_id))
     try:
-        query = TicketBillingWorkflow.billing_state
-        return await handle.query(query, rpc_timeout=SHOW_QUERY_TIMEOUT), None
-    except RPCError as error:
-        if error.status is RPCStatusCode.NOT_FOUND:
-            why = "no longer exists (settled and cleaned up)"
-        elif error.status in UNANSWERED:
-            why = "is not answering (is a worker running?)"
-        else:
-            raise
-    return _stored_view(settings, ticket_id, why)
-
-
-def _stored_view(settings: Settings, ticket_id: str, why: str) -> tuple[TicketBillingView, str]:
-    record = ticket_record(open_review_store(settings), ticket_id)
-    if record is None:
-        raise CommandFailed(
-            f"ticket {ticket_id} is unknown: it has no billing workflow and no record in the "
-            "review store (never ingested? check the ticket id and HDB_DATABASE_URL)"
-        )
-    recorded = f"{_utc(record.updated_at):%Y-%m-%d %H:%M} UTC"
-    note = f"the billing workflow of {ticket_id} {why}; showing the review store as of {recorded}"
-    return _VIEW.validate_json(record.detail_json), note
+        return await tickets.load_view(client, open_review_store(settings), ticket_id)
+    except tickets.TicketProblem as problem:
+        raise CommandFailed(str(problem)) from None
 
 
 def render_view(view: TicketBillingView) -> str:
@@ -530,46 +499,9 @@ async def send_decision(
         "requested_at": datetime.now(UTC),
         "request_id": uuid.uuid4().hex,
     }
-    signal_input = decision.build(args, who)
-    handle = client.get_workflow_handle(ticket_workflow_id(ticket_id))
     try:
-        await handle.signal(decision.signal, signal_input)
-    except RPCError as error:
-        if error.status is RPCStatusCode.NOT_FOUND:
-            raise CommandFailed(
-                f"ticket {ticket_id} has no running billing workflow (settled or never ingested)"
-            ) from None
-        raise
-    outcome = await wait_for_outcome(handle, signal_input.request_id, args.wait)
-    if outcome is None:
-        raise CommandFailed(
-            f"ticket {ticket_id} received the {decision.name} request (id "
-            f"{signal_input.request_id}) but recorded no outcome within {args.wait:g} s; is a "
-            f"worker running? `starter.py show {ticket_id}` will show it once it is handled"
+        return await tickets.send_decision(
+            client, ticket_id, decision.signal, decision.build(args, who), args.wait
         )
-    return outcome
-
-
-async def wait_for_outcome(
-    handle: WorkflowHandle[Any, Any], request_id: str, wait_seconds: float
-) -> HistoryItem | None:
-    """Poll the ticket's history until it has an item for ``request_id``, or time runs out."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + wait_seconds
-    while True:
-        remaining = max(deadline - loop.time(), POLL_SECONDS)
-        try:
-            view = await handle.query(
-                TicketBillingWorkflow.billing_state, rpc_timeout=timedelta(seconds=remaining)
-            )
-        except RPCError as error:
-            # No worker answering yet is a reason to keep waiting, not a failure.
-            if error.status not in UNANSWERED:
-                raise
-        else:
-            for item in reversed(view.history):
-                if item.request_id == request_id:
-                    return item
-        if loop.time() >= deadline:
-            return None
-        await asyncio.sleep(POLL_SECONDS)
+    except tickets.TicketProblem as problem:
+        raise CommandFailed(str(problem)) from None

@@ -143,3 +143,31 @@ class HelpdeskNote(SQLModel, table=True):
     ticket_id: str = Field(index=True)
     text: str
     at: datetime
+
+
+class ApiToken(SQLModel, table=True):
+    """A person's or system's bearer token for the HTTP API and pages. Only its SHA-256 is
+    kept: tokens are 256 random bits, so a fast hash is as good as a slow one here."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    role: str
+    token_hash: str = Field(unique=True)
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class SignoffLink(SQLModel, table=True):
+    """A customer signoff link: it acts on one ticket only, once, until it expires."""
+
+    __tablename__ = "signoff_link"
+
+    link_id: str = Field(primary_key=True)
+    ticket_id: str = Field(index=True)
+    issued_by: str
+    issued_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+    outcome: str | None = None  # accepted | declined

@@ -1,0 +1,136 @@
+"""One ticket, for the command line and the HTTP API alike: its billing view, and sending a
+person's decision to it.
+
+A decision is a signal to the ticket's workflow, which alone decides whether it is allowed (role,
+reason, current total) and records the outcome in the ticket's history under the request id we
+sent. So we send, then watch the history for that id, and report exactly what the ticket did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import TypeAdapter
+from sqlalchemy.engine import Engine
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
+
+from store.ticket_records import ticket_record
+from workflows.messages import ActorInput, HistoryItem, TicketBillingView, ticket_workflow_id
+from workflows.ticket_billing import TicketBillingWorkflow
+
+POLL_SECONDS = 0.2
+# Queries are answered by a worker (a completed workflow's by replaying its history); if none
+# answers this quickly, the review store's copy is shown instead.
+QUERY_TIMEOUT = timedelta(seconds=5)
+# A query no worker answered in time: our rpc_timeout expiring is reported as CANCELLED
+# ("Timeout expired"), the server giving up as DEADLINE_EXCEEDED.
+UNANSWERED = (RPCStatusCode.CANCELLED, RPCStatusCode.DEADLINE_EXCEEDED)
+
+VIEW = TypeAdapter(TicketBillingView)
+
+
+class TicketProblem(Exception):
+    """Something about the ticket that the caller should be told in words."""
+
+
+class TicketUnknown(TicketProblem):
+    pass
+
+
+class TicketNotRunning(TicketProblem):
+    pass
+
+
+class NoOutcome(TicketProblem):
+    pass
+
+
+async def load_view(
+    client: Client, engine: Engine, ticket_id: str
+) -> tuple[TicketBillingView, str | None]:
+    """The workflow's own view; for a ticket whose workflow is gone or silent, the review
+    store's copy and a note saying so."""
+    handle = client.get_workflow_handle(ticket_workflow_id(ticket_id))
+    try:
+        query = TicketBillingWorkflow.billing_state
+        return await handle.query(query, rpc_timeout=QUERY_TIMEOUT), None
+    except RPCError as error:
+        if error.status is RPCStatusCode.NOT_FOUND:
+            why = "no longer exists (settled and cleaned up)"
+        elif error.status in UNANSWERED:
+            why = "is not answering (is a worker running?)"
+        else:
+            raise
+    return stored_view(engine, ticket_id, why)
+
+
+def stored_view(engine: Engine, ticket_id: str, why: str) -> tuple[TicketBillingView, str]:
+    record = ticket_record(engine, ticket_id)
+    if record is None:
+        raise TicketUnknown(
+            f"ticket {ticket_id} is unknown: it has no billing workflow and no record in the "
+            "review store (never ingested? check the ticket id)"
+        )
+    recorded = f"{_utc(record.updated_at):%Y-%m-%d %H:%M} UTC"
+    note = f"the billing workflow of {ticket_id} {why}; showing the review store as of {recorded}"
+    return VIEW.validate_json(record.detail_json), note
+
+
+async def send_decision(
+    client: Client,
+    ticket_id: str,
+    signal: Any,
+    decision: ActorInput,
+    wait_seconds: float,
+) -> HistoryItem:
+    """Signal ``decision`` (carrying a fresh ``request_id``); the history item the ticket
+    recorded for it: accepted, or refused and why."""
+    handle = client.get_workflow_handle(ticket_workflow_id(ticket_id))
+    try:
+        await handle.signal(signal, decision)
+    except RPCError as error:
+        if error.status is RPCStatusCode.NOT_FOUND:
+            raise TicketNotRunning(
+                f"ticket {ticket_id} has no running billing workflow (settled or never ingested)"
+            ) from None
+        raise
+    outcome = await wait_for_outcome(handle, decision.request_id, wait_seconds)
+    if outcome is None:
+        raise NoOutcome(
+            f"ticket {ticket_id} received the request (id {decision.request_id}) but recorded "
+            f"no outcome within {wait_seconds:g} s; is a worker running? The ticket's history "
+            "will show it once it is handled"
+        )
+    return outcome
+
+
+async def wait_for_outcome(
+    handle: WorkflowHandle[Any, Any], request_id: str, wait_seconds: float
+) -> HistoryItem | None:
+    """Poll the ticket's history until it has an item for ``request_id``, or time runs out."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_seconds
+    while True:
+        remaining = max(deadline - loop.time(), POLL_SECONDS)
+        try:
+            view = await handle.query(
+                TicketBillingWorkflow.billing_state, rpc_timeout=timedelta(seconds=remaining)
+            )
+        except RPCError as error:
+            # No worker answering yet is a reason to keep waiting, not a failure.
+            if error.status not in UNANSWERED:
+                raise
+        else:
+            for item in reversed(view.history):
+                if item.request_id == request_id:
+                    return item
+        if loop.time() >= deadline:
+            return None
+        await asyncio.sleep(POLL_SECONDS)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
