@@ -12,7 +12,9 @@ from cli import (
     ledger_command,
     preview_command,
     queue_command,
+    serve_command,
     ticket_commands,
+    token_command,
 )
 
 
@@ -29,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     ticket_commands.add_show_parser(commands)
     ticket_commands.add_decision_parsers(commands)
     ledger_command.add_parser(commands)
+    serve_command.add_parser(commands)
+    token_command.add_parser(commands)
     return parser
 
 

@@ -8,23 +8,16 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 from billing.holds import HoldOwner
 from billing.money import format_decimal
 from cli.live import open_review_store, run_command
 from cli.tables import render_table
+from service.queues import QUEUES, age_text, chargeable_total, queue_owner, waiting_reason
 from settings import Settings
 from store.models import TicketRecord
 from store.ticket_records import ticket_records
-from workflows.messages import BillingStatus
 
-QUEUES: dict[str, list[str]] = {
-    "held": [BillingStatus.HELD.value],
-    "review": [BillingStatus.IN_REVIEW.value],
-    "approval": [BillingStatus.AWAITING_APPROVAL.value],
-}
-QUEUES["all"] = [status for statuses in QUEUES.values() for status in statuses]
 OWNERS = [owner.value for owner in HoldOwner]
 
 
@@ -62,41 +55,6 @@ def list_queue(settings: Settings, args: argparse.Namespace) -> int:
     else:
         print(render_queue(records, now, args))
     return 0
-
-
-def queue_owner(record: TicketRecord) -> str:
-    """Who must act: a hold names its owner; review is finance's (the billing team); an
-    approval is the manager's unless only the customer's signoff is missing."""
-    if record.hold_owner:
-        return record.hold_owner
-    if record.status == BillingStatus.IN_REVIEW:
-        return "billing"
-    if record.status == BillingStatus.AWAITING_APPROVAL:
-        # The projection has no approver field; waiting_for lists each missing approval.
-        return "manager" if "manager approval" in (record.waiting_for or "") else "customer"
-    return ""
-
-
-def waiting_reason(record: TicketRecord) -> str:
-    if record.hold_code:
-        return f"{record.hold_code}: {record.hold_message or ''}".rstrip(": ")
-    return record.waiting_for or ""
-
-
-def chargeable_total(record: TicketRecord) -> Decimal:
-    return Decimal(record.chargeable_cents).scaleb(-2)
-
-
-def age_text(age: timedelta) -> str:
-    """``3d 4h``, ``5h 12m``, ``7m``: precise enough to see what has waited longest."""
-    minutes = max(int(age.total_seconds() // 60), 0)
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m"
 
 
 def status_since(record: TicketRecord) -> datetime:

@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from billing.money import integer_cents
 from store.database import keys_present, read_session, write_session, write_transaction
 from store.models import AuditEntry, ManualEdit, TicketArchive, TicketRecord
-from workflows.messages import RecordInput, TicketState
+from workflows.messages import AuditItem, RecordInput, TicketState
 
 _STATE = TypeAdapter(TicketState)
 _TICKET = TicketRecord.__table__  # type: ignore[attr-defined]
@@ -130,4 +130,12 @@ def audit_trail(engine: Engine, ticket_id: str) -> list[AuditEntry]:
                 .where(AuditEntry.ticket_id == ticket_id)
                 .order_by(col(AuditEntry.at), col(AuditEntry.id))
             ).all()
+        )
+
+
+def append_audit(engine: Engine, items: list[AuditItem]) -> None:
+    """Audit entries written outside a ticket's workflow (e.g. the API refusing a role)."""
+    with write_transaction(engine) as connection:
+        _insert_new(
+            connection, _AUDIT, _AUDIT.c.entry_key, [dataclasses.asdict(item) for item in items]
         )

@@ -1,0 +1,74 @@
+"""What every request handler needs: settings, the review store, Temporal (connected on first
+use, so the API starts and answers 503 while Temporal is down), and the caller."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from fastapi import Header, Request
+from sqlalchemy.engine import Engine
+from temporalio.client import Client
+
+from api.security import Principal, Unauthorized, authenticate, bearer_token, secret
+from service.client import ConnectionProblem, connect
+from settings import Settings
+
+# How long a request waits on Temporal before answering 503: a help desk retries, a person
+# reloads; neither should hang.
+TEMPORAL_TIMEOUT = timedelta(seconds=5)
+RETRY_AFTER_SECONDS = 5
+
+
+class TemporalUnavailable(Exception):
+    """Temporal cannot be reached now: the caller gets 503 with Retry-After."""
+
+
+@dataclass
+class ApiContext:
+    settings: Settings
+    engine: Engine
+    webhook_secret: str
+    signing_key: str
+    _client: Client | None = None
+    _connecting: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @classmethod
+    def build(cls, settings: Settings, engine: Engine, client: Client | None = None) -> ApiContext:
+        return cls(
+            settings=settings,
+            engine=engine,
+            webhook_secret=secret(settings, "webhook_secret"),
+            signing_key=secret(settings, "signing_key"),
+            _client=client,
+        )
+
+    async def temporal(self) -> Client:
+        if self._client is not None:
+            return self._client
+        async with self._connecting:
+            if self._client is None:
+                try:
+                    self._client = await asyncio.wait_for(
+                        connect(self.settings), TEMPORAL_TIMEOUT.total_seconds()
+                    )
+                except (ConnectionProblem, TimeoutError) as error:
+                    raise TemporalUnavailable(str(error) or "Temporal did not answer") from None
+        return self._client
+
+
+def context_of(request: Request) -> ApiContext:
+    return request.app.state.context  # type: ignore[no-any-return]
+
+
+def caller(request: Request, authorization: str | None = Header(default=None)) -> Principal:
+    """The bearer token's owner; pages pass the same token through their session cookie."""
+    context = context_of(request)
+    session = getattr(request.state, "principal", None)
+    if session is not None and authorization is None:
+        return session  # type: ignore[no-any-return]
+    return authenticate(context.engine, bearer_token(authorization))
+
+
+__all__ = ["ApiContext", "TemporalUnavailable", "Unauthorized", "caller", "context_of"]

@@ -1,0 +1,262 @@
+"""Who is calling: API tokens (stored hashed, each with a name and a role), the help desk's
+signed webhooks, signed customer signoff links, and signed session cookies for the pages.
+
+Everything here is a pure function of its inputs and the store; the HTTP layer maps the
+exceptions to status codes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Engine
+
+from billing.roles import Role
+from settings import Settings
+from store.database import write_transaction
+from store.models import ApiToken, SignoffLink
+
+_TOKEN = ApiToken.__table__  # type: ignore[attr-defined]
+_LINK = SignoffLink.__table__  # type: ignore[attr-defined]
+
+STAFF_ROLES = (Role.SUPPORT, Role.MANAGER, Role.FINANCE, Role.OPERATOR, Role.ADMIN)
+TOKEN_PREFIX = "hdb_"
+WEBHOOK_MAX_AGE = timedelta(minutes=5)
+SESSION_TTL = timedelta(hours=12)
+
+
+class Unauthorized(Exception):
+    """No or bad credentials (HTTP 401); the message says which."""
+
+
+# ---- secrets -----------------------------------------------------------------------------------
+
+
+def secret(settings: Settings, name: str) -> str:
+    """``webhook_secret`` or ``signing_key``: from the settings, else from (or created once in)
+    a file under ``settings.secrets_dir``, readable by its owner only."""
+    configured = getattr(settings, name)
+    if configured:
+        return str(configured)
+    path = settings.secrets_dir / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_private(path, secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+def _write_private(path: Path, text: str) -> None:
+    try:
+        path.touch(mode=0o600, exist_ok=False)
+    except FileExistsError:
+        return  # another process created it first; use theirs
+    path.write_text(text + "\n")
+
+
+# ---- API tokens --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Whoever a request acts for: a token's name and role (or a customer's signoff link)."""
+
+    name: str
+    role: Role
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(engine: Engine, name: str, role: Role) -> str:
+    """A new token for ``name``; only its hash is stored, so this is the one time it is seen."""
+    if role not in STAFF_ROLES:
+        raise ValueError(f"role must be one of {', '.join(STAFF_ROLES)}, not {role!r}")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with write_transaction(engine) as connection:
+        taken = connection.execute(
+            select(_TOKEN.c.id).where(_TOKEN.c.name == name, _TOKEN.c.revoked_at.is_(None))
+        ).first()
+        if taken is not None:
+            raise ValueError(f"a token named {name!r} exists; revoke it first")
+        connection.execute(
+            update(_TOKEN)
+            .where(_TOKEN.c.name == name)
+            .values(name=f"{name} (revoked {secrets.token_hex(4)})")
+        )
+        connection.execute(
+            insert(_TOKEN).values(
+                name=name, role=role.value, token_hash=hash_token(token), created_at=_now()
+            )
+        )
+    return token
+
+
+def revoke_token(engine: Engine, name: str) -> bool:
+    with write_transaction(engine) as connection:
+        result = connection.execute(
+            update(_TOKEN)
+            .where(_TOKEN.c.name == name, _TOKEN.c.revoked_at.is_(None))
+            .values(revoked_at=_now())
+        )
+        return result.rowcount > 0
+
+
+def list_tokens(engine: Engine) -> list[tuple[str, str, datetime, datetime | None]]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(_TOKEN.c.name, _TOKEN.c.role, _TOKEN.c.created_at, _TOKEN.c.revoked_at).order_by(
+                _TOKEN.c.created_at
+            )
+        ).all()
+    return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def authenticate(engine: Engine, token: str) -> Principal:
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(_TOKEN.c.name, _TOKEN.c.role).where(
+                _TOKEN.c.token_hash == hash_token(token), _TOKEN.c.revoked_at.is_(None)
+            )
+        ).first()
+    if row is None:
+        raise Unauthorized("unknown or revoked API token")
+    return Principal(row.name, Role(row.role))
+
+
+def bearer_token(authorization: str | None) -> str:
+    if not authorization:
+        raise Unauthorized("send 'Authorization: Bearer <API token>'")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("the Authorization header must be 'Bearer <API token>'")
+    return token.strip()
+
+
+# ---- webhook signatures ------------------------------------------------------------------------
+
+
+def webhook_signature(secret_key: str, timestamp: str, body: bytes) -> str:
+    digest = hmac.new(secret_key.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + digest.hexdigest()
+
+
+def verify_webhook(
+    secret_key: str,
+    timestamp: str | None,
+    signature: str | None,
+    body: bytes,
+    now: datetime | None = None,
+) -> None:
+    """The help desk signs ``"<timestamp>.<raw body>"``; a signature older than five minutes
+    is a replay, whoever computed it."""
+    if not timestamp or not signature:
+        raise Unauthorized("missing X-Webhook-Timestamp or X-Webhook-Signature header")
+    if not timestamp.isdigit() or len(timestamp) > 12:
+        raise Unauthorized("X-Webhook-Timestamp must be unix seconds")
+    expected = webhook_signature(secret_key, timestamp, body)
+    if not hmac.compare_digest(expected, signature.strip()):
+        raise Unauthorized("the webhook signature does not match the body")
+    sent = datetime.fromtimestamp(int(timestamp), UTC)
+    age = (now or _now()) - sent
+    if age > WEBHOOK_MAX_AGE or age < -WEBHOOK_MAX_AGE:
+        raise Unauthorized("the webhook timestamp is more than 5 minutes away (a replay?)")
+
+
+# ---- signed values: signoff links and session cookies -------------------------------------------
+
+
+def sign(key: str, payload: dict[str, object]) -> str:
+    body = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode())
+    mac = hmac.new(key.encode(), body, hashlib.sha256).digest()
+    return (body + b"." + base64.urlsafe_b64encode(mac)).decode().replace("=", "")
+
+
+def unsign(key: str, value: str) -> dict[str, object]:
+    """The payload of a value ``sign`` made with ``key``; Unauthorized for anything else."""
+    body, _, mac = value.partition(".")
+    try:
+        body_bytes = body.encode() + b"=" * (-len(body) % 4)
+        mac_bytes = base64.urlsafe_b64decode(mac.encode() + b"=" * (-len(mac) % 4))
+        expected = hmac.new(key.encode(), body_bytes, hashlib.sha256).digest()
+        if not hmac.compare_digest(expected, mac_bytes):
+            raise Unauthorized("the link or session is not valid")
+        payload = json.loads(base64.urlsafe_b64decode(body_bytes))
+    except (ValueError, TypeError):
+        raise Unauthorized("the link or session is not valid") from None
+    if not isinstance(payload, dict):
+        raise Unauthorized("the link or session is not valid")
+    expires = payload.get("exp")
+    if not isinstance(expires, int) or expires < int(_now().timestamp()):
+        raise Unauthorized("the link or session has expired")
+    return payload
+
+
+def issue_signoff_link(
+    engine: Engine, key: str, ticket_id: str, issued_by: str, ttl: timedelta
+) -> str:
+    """A token for ``/signoff/<token>``: names one ticket, works once, expires after ``ttl``."""
+    link_id = secrets.token_urlsafe(12)
+    now = _now()
+    expires = now + ttl
+    with write_transaction(engine) as connection:
+        connection.execute(
+            insert(_LINK).values(
+                link_id=link_id,
+                ticket_id=ticket_id,
+                issued_by=issued_by,
+                issued_at=now,
+                expires_at=expires,
+            )
+        )
+    return sign(key, {"link": link_id, "ticket": ticket_id, "exp": int(expires.timestamp())})
+
+
+@dataclass(frozen=True, slots=True)
+class SignoffGrant:
+    link_id: str
+    ticket_id: str
+    used: bool
+
+
+def read_signoff_link(engine: Engine, key: str, token: str) -> SignoffGrant:
+    payload = unsign(key, token)
+    link_id, ticket_id = payload.get("link"), payload.get("ticket")
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(_LINK.c.ticket_id, _LINK.c.used_at).where(_LINK.c.link_id == link_id)
+        ).first()
+    # The signed ticket must be the stored one: a link can never act on another ticket.
+    if row is None or row.ticket_id != ticket_id:
+        raise Unauthorized("the link is not valid")
+    return SignoffGrant(str(link_id), str(ticket_id), row.used_at is not None)
+
+
+def use_signoff_link(engine: Engine, grant: SignoffGrant, outcome: str) -> bool:
+    """Mark the link used; False when it already was (a second click, or a race)."""
+    with write_transaction(engine) as connection:
+        result = connection.execute(
+            update(_LINK)
+            .where(_LINK.c.link_id == grant.link_id, _LINK.c.used_at.is_(None))
+            .values(used_at=_now(), outcome=outcome)
+        )
+        return result.rowcount == 1
+
+
+def release_signoff_link(engine: Engine, grant: SignoffGrant) -> None:
+    with write_transaction(engine) as connection:
+        connection.execute(
+            update(_LINK).where(_LINK.c.link_id == grant.link_id).values(used_at=None, outcome=None)
+        )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

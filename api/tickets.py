@@ -1,0 +1,404 @@
+"""The ticket API: list and filter (from the review store), one ticket in full (from its
+workflow), and one endpoint per decision. The caller's token names the actor and the role.
+
+A role that may not take an action is refused here with 403 and the refusal is audited; every
+other decision goes to the ticket's workflow, which has the last word (a missing reason, a total
+that changed since the caller looked) and records the outcome we report.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from temporalio.service import RPCError
+
+from api.context import RETRY_AFTER_SECONDS, TemporalUnavailable, caller, context_of
+from api.security import Principal, issue_signoff_link
+from billing.roles import Action, Role, may, refusal
+from service import tickets
+from service.queues import chargeable_total, queue_owner, waiting_reason
+from store.ticket_records import append_audit, audit_trail, ticket_records
+from workflows.messages import (
+    ActorInput,
+    ApproveInput,
+    AuditItem,
+    DisputeInput,
+    LineEditInput,
+    MarkNonBillableInput,
+    RejectInput,
+    RerateInput,
+    ResolveDisputeInput,
+    ReviewInput,
+    SignoffInput,
+    TicketBillingView,
+)
+from workflows.ticket_billing import TicketBillingWorkflow
+
+router = APIRouter(prefix="/api", tags=["tickets"])
+DECISION_WAIT_SECONDS = 10.0
+Money = Decimal
+
+
+# ---- reading -----------------------------------------------------------------------------------
+
+
+class TicketSummary(BaseModel):
+    ticket_id: str
+    customer_id: str | None
+    status: str
+    owner: str
+    reason: str
+    chargeable_total: Money
+    posted_total: Money
+    status_since: datetime
+    age_hours: float
+
+
+class AuditEntryOut(BaseModel):
+    at: datetime
+    actor: str
+    role: str
+    action: str
+    outcome: str
+    reason: str
+    detail: str
+
+
+class TicketDetail(BaseModel):
+    view: TicketBillingView
+    note: str | None = None
+    audit: list[AuditEntryOut]
+    temporal_ui: str
+
+
+@router.get("/tickets", response_model=list[TicketSummary], summary="List and filter tickets")
+def list_tickets(
+    request: Request,
+    principal: Principal = Depends(caller),
+    status: list[str] | None = Query(default=None, description="billing status (repeatable)"),
+    owner: str | None = Query(default=None, description="who must act: support, manager…"),
+    customer: str | None = Query(default=None, description="help desk customer id"),
+    min_age_hours: float | None = Query(default=None, ge=0, description="waiting at least"),
+) -> list[TicketSummary]:
+    context = context_of(request)
+    records = ticket_records(context.engine, statuses=status, customer_id=customer)
+    now = datetime.now(UTC)
+    out = []
+    for record in records:
+        age = now - _utc(record.status_since)
+        if owner and queue_owner(record) != owner:
+            continue
+        if min_age_hours is not None and age < timedelta(hours=min_age_hours):
+            continue
+        out.append(
+            TicketSummary(
+                ticket_id=record.ticket_id,
+                customer_id=record.customer_id,
+                status=record.status,
+                owner=queue_owner(record),
+                reason=waiting_reason(record),
+                chargeable_total=chargeable_total(record),
+                posted_total=Decimal(record.posted_cents).scaleb(-2),
+                status_since=_utc(record.status_since),
+                age_hours=round(age.total_seconds() / 3600, 2),
+            )
+        )
+    return out
+
+
+@router.get(
+    "/tickets/{ticket_id}", response_model=TicketDetail, summary="One ticket: lines and why"
+)
+async def ticket_detail(
+    ticket_id: str, request: Request, principal: Principal = Depends(caller)
+) -> TicketDetail:
+    context = context_of(request)
+    view, note = await load_ticket(request, ticket_id)
+    trail = [
+        AuditEntryOut(
+            at=_utc(entry.at),
+            actor=entry.actor,
+            role=entry.role,
+            action=entry.action,
+            outcome=entry.outcome,
+            reason=entry.reason,
+            detail=entry.detail,
+        )
+        for entry in audit_trail(context.engine, ticket_id)
+    ]
+    return TicketDetail(
+        view=view, note=note, audit=trail, temporal_ui=temporal_ui_link(request, ticket_id)
+    )
+
+
+async def load_ticket(request: Request, ticket_id: str) -> tuple[TicketBillingView, str | None]:
+    context = context_of(request)
+    try:
+        client = await context.temporal()
+        return await tickets.load_view(client, context.engine, ticket_id)
+    except TemporalUnavailable:
+        try:
+            return tickets.stored_view(context.engine, ticket_id, "cannot be reached now")
+        except tickets.TicketUnknown as problem:
+            raise HTTPException(404, str(problem)) from None
+    except tickets.TicketUnknown as problem:
+        raise HTTPException(404, str(problem)) from None
+
+
+def temporal_ui_link(request: Request, ticket_id: str) -> str:
+    settings = context_of(request).settings
+    return (
+        f"{settings.temporal_ui_url.rstrip('/')}/namespaces/{settings.temporal_namespace}"
+        f"/workflows/ticket-{ticket_id}"
+    )
+
+
+# ---- decisions ---------------------------------------------------------------------------------
+
+
+class LineEditBody(BaseModel):
+    source_id: str = Field(min_length=1)
+    quantity: Decimal | None = Field(default=None, ge=0)
+    unit_price: Decimal | None = Field(default=None, ge=0)
+
+
+class ReasonBody(BaseModel):
+    reason: str = Field(default="", max_length=2000)
+
+
+class ApproveBody(ReasonBody):
+    expected_total: Decimal | None = Field(
+        default=None, description="the total you approved; refused if the ticket changed since"
+    )
+
+
+class SignoffBody(ReasonBody):
+    accepted: bool = True
+    expected_total: Decimal | None = None
+
+
+class ResolveDisputeBody(ReasonBody):
+    outcome: Literal["uphold", "adjust", "write_off"]
+    line_edits: list[LineEditBody] = []
+
+
+class ReviewBody(ReasonBody):
+    action: Literal["approve", "edit", "hold"]
+    line_edits: list[LineEditBody] = []
+    expected_total: Decimal | None = None
+
+
+class DecisionOut(BaseModel):
+    outcome: str  # accepted | refused
+    detail: str
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    signal: Any
+    build: Callable[[Any, dict[str, Any]], ActorInput]
+
+
+def _edits(body: Any) -> list[LineEditInput]:
+    return [LineEditInput(e.source_id, e.quantity, e.unit_price) for e in body.line_edits]
+
+
+DECISIONS: dict[str, tuple[Decision, type[BaseModel]]] = {
+    "approve": (
+        Decision(
+            Action.APPROVE,
+            TicketBillingWorkflow.approve,
+            lambda b, who: ApproveInput(**who, expected_total=b.expected_total),
+        ),
+        ApproveBody,
+    ),
+    "reject": (
+        Decision(Action.REJECT, TicketBillingWorkflow.reject, lambda b, who: RejectInput(**who)),
+        ReasonBody,
+    ),
+    "signoff": (
+        Decision(
+            Action.CUSTOMER_SIGNOFF,
+            TicketBillingWorkflow.customer_signoff,
+            lambda b, who: SignoffInput(
+                **who, accepted=b.accepted, expected_total=b.expected_total
+            ),
+        ),
+        SignoffBody,
+    ),
+    "dispute": (
+        Decision(Action.DISPUTE, TicketBillingWorkflow.dispute, lambda b, who: DisputeInput(**who)),
+        ReasonBody,
+    ),
+    "resolve-dispute": (
+        Decision(
+            Action.RESOLVE_DISPUTE,
+            TicketBillingWorkflow.resolve_dispute,
+            lambda b, who: ResolveDisputeInput(**who, outcome=b.outcome, line_edits=_edits(b)),
+        ),
+        ResolveDisputeBody,
+    ),
+    "mark-non-billable": (
+        Decision(
+            Action.MARK_NON_BILLABLE,
+            TicketBillingWorkflow.mark_non_billable,
+            lambda b, who: MarkNonBillableInput(**who),
+        ),
+        ReasonBody,
+    ),
+    "review": (
+        Decision(
+            Action.REVIEW,
+            TicketBillingWorkflow.review,
+            lambda b, who: ReviewInput(
+                **who, action=b.action, line_edits=_edits(b), expected_total=b.expected_total
+            ),
+        ),
+        ReviewBody,
+    ),
+    "rerate": (
+        Decision(Action.RERATE, TicketBillingWorkflow.rerate, lambda b, who: RerateInput(**who)),
+        ReasonBody,
+    ),
+}
+
+
+async def decide(
+    request: Request, ticket_id: str, name: str, body: BaseModel, principal: Principal
+) -> JSONResponse:
+    """Refuse (403, audited) a role that may not; otherwise the workflow's own answer."""
+    decision, _ = DECISIONS[name]
+    context = context_of(request)
+    reason = getattr(body, "reason", "")
+    if not may(principal.role, decision.action):
+        why = refusal(principal.role, decision.action)
+        audit_refusal(context.engine, ticket_id, principal, decision.action.value, reason, why)
+        return _decision_response(403, DecisionOut(outcome="refused", detail=why))
+    who = {
+        "actor": principal.name,
+        "role": principal.role.value,
+        "reason": reason,
+        "requested_at": datetime.now(UTC),
+        "request_id": uuid.uuid4().hex,
+    }
+    try:
+        client = await context.temporal()
+        outcome = await tickets.send_decision(
+            client, ticket_id, decision.signal, decision.build(body, who), DECISION_WAIT_SECONDS
+        )
+    except (TemporalUnavailable, RPCError) as error:
+        return _decision_response(
+            503, DecisionOut(outcome="not sent", detail=f"send again: {error}"), retry=True
+        )
+    except tickets.TicketNotRunning as problem:
+        return _decision_response(404, DecisionOut(outcome="not sent", detail=str(problem)))
+    except tickets.NoOutcome as problem:
+        return _decision_response(202, DecisionOut(outcome="pending", detail=str(problem)))
+    view, _ = await tickets.load_view(client, context.engine, ticket_id)
+    result = DecisionOut(outcome=outcome.outcome, detail=outcome.detail, status=view.status)
+    return _decision_response(200 if outcome.outcome == "accepted" else 409, result)
+
+
+def audit_refusal(
+    engine: Any, ticket_id: str, principal: Principal, action: str, reason: str, why: str
+) -> None:
+    append_audit(
+        engine,
+        [
+            AuditItem(
+                entry_key=f"api:{uuid.uuid4().hex}",
+                ticket_id=ticket_id,
+                at=datetime.now(UTC),
+                actor=principal.name,
+                role=principal.role.value,
+                action=action,
+                outcome="refused",
+                reason=reason,
+                detail=f"{why} (refused by the API)",
+            )
+        ],
+    )
+
+
+def _decision_response(status: int, body: DecisionOut, retry: bool = False) -> JSONResponse:
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if retry else None
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+_DECISION_RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {"model": DecisionOut, "description": "your role may not take this action (audited)"},
+    404: {"model": DecisionOut, "description": "no running billing workflow for the ticket"},
+    409: {"model": DecisionOut, "description": "the ticket refused it; detail says why"},
+    503: {"model": DecisionOut, "description": "Temporal unreachable; send again later"},
+}
+
+
+def _register(name: str, body_model: type[BaseModel]) -> None:
+    async def endpoint(
+        ticket_id: str,
+        body: body_model,  # type: ignore[valid-type]
+        request: Request,
+        principal: Principal = Depends(caller),
+    ) -> JSONResponse:
+        return await decide(request, ticket_id, name, body, principal)
+
+    endpoint.__name__ = f"decide_{name.replace('-', '_')}"
+    # Annotations are strings in this module; FastAPI must see the body's real model.
+    endpoint.__annotations__["body"] = body_model
+    router.add_api_route(
+        f"/tickets/{{ticket_id}}/{name}",
+        endpoint,
+        methods=["POST"],
+        response_model=DecisionOut,
+        responses=_DECISION_RESPONSES,
+        summary=f"{name.replace('-', ' ').capitalize()} (as the token's role)",
+    )
+
+
+for _name, (_decision, _body) in DECISIONS.items():
+    _register(_name, _body)
+
+
+# ---- customer signoff links ---------------------------------------------------------------------
+
+
+class SignoffLinkOut(BaseModel):
+    url: str
+    expires_in_days: float
+
+
+@router.post(
+    "/tickets/{ticket_id}/signoff-link",
+    response_model=SignoffLinkOut,
+    responses={403: {"description": "your role may not send signoff links (audited)"}},
+    summary="A one-time signoff link for the ticket's customer",
+)
+def signoff_link(
+    ticket_id: str, request: Request, principal: Principal = Depends(caller)
+) -> SignoffLinkOut:
+    context = context_of(request)
+    if principal.role not in SIGNOFF_LINK_ROLES:
+        why = f"role {principal.role.value!r} may not send signoff links"
+        audit_refusal(context.engine, ticket_id, principal, "signoff_link", "", why)
+        raise HTTPException(403, why)
+    ttl = context.settings.signoff_link_ttl
+    token = issue_signoff_link(context.engine, context.signing_key, ticket_id, principal.name, ttl)
+    url = f"{context.settings.public_url.rstrip('/')}/signoff/{token}"
+    return SignoffLinkOut(url=url, expires_in_days=ttl.total_seconds() / 86400)
+
+
+SIGNOFF_LINK_ROLES = frozenset({Role.SUPPORT, Role.MANAGER, Role.ADMIN})
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
