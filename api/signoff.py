@@ -114,6 +114,9 @@ async def signoff_decide(
         return _page(request, None, None, message=str(error), ok=False, status=403)
     if not hmac.compare_digest(form_token, _form_token(context.signing_key, grant)):
         return _page(request, grant, None, message="The form has expired.", ok=False, status=403)
+    if grant.used:
+        view = await _view(request, grant)
+        return _page(request, grant, view, message="This link has already been used.", ok=False)
     if decision not in ("accept", "decline"):
         return _page(
             request, grant, None, message="Choose accept or decline.", ok=False, status=422
