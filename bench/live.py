@@ -68,7 +68,7 @@ from billing.prepaid import PrepaidBalances
 from billing.preview import fold_events, rate_in_closing_order, tickets_in_closing_order
 from billing.rating import TicketStatus
 from service.client import connect
-from service.dev_server import DevServer, free_port, start_dev_server, wait_until_serving
+from service.dev_server import DevServer, connect_when_serving, free_port, start_dev_server
 from service.ingest import CONCURRENT_TICKETS, deliver_ticket_events
 from service.payloads import data_converter
 from service.workflow_bytecode import cache_workflow_bytecode
@@ -627,8 +627,7 @@ async def fresh_server(folder: Path) -> AsyncIterator[tuple[DevServer, Path]]:
     )
     _started.append(server.process)
     try:
-        client = await Client.connect(server.address)
-        await wait_until_serving(client)
+        await connect_when_serving(server.address)
         yield server, folder
     finally:
         stop_process_group(server.process)

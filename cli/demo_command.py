@@ -26,6 +26,7 @@ from cli.live import connect_client, run_command
 from cli.progress import ProgressBar
 from cli.tables import render_table
 from service import local_stack
+from service.client import ConnectionProblem
 from service.dev_server import wait_until_serving
 from service.ingest import ingest_events
 from service.temporal_setup import register_search_attributes
@@ -90,9 +91,24 @@ def run(args: argparse.Namespace) -> int:
     return run_command(body)
 
 
-async def _bill(settings: Settings, events: list[HelpdeskEvent]) -> int:
-    client = await connect_client(settings, traced=True)
+async def _connect_when_serving(settings: Settings, timeout: float = 30) -> Client:
+    """A server that has just started refuses clients for a moment ("Frontend is not healthy
+    yet"): keep trying for ``timeout`` seconds before giving up with the real error."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client = await connect_client(settings, traced=True)
+            break
+        except ConnectionProblem:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.3)
     await wait_until_serving(client)
+    return client
+
+
+async def _bill(settings: Settings, events: list[HelpdeskEvent]) -> int:
+    client = await _connect_when_serving(settings)
     await register_search_attributes(client, settings.temporal_namespace)
     progress = ProgressBar("ingest", len(events))
     report = await ingest_events(client, settings, events, progress.advance)

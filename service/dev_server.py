@@ -12,6 +12,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
@@ -136,3 +137,19 @@ async def wait_until_serving(client: Client, timeout: float = 30) -> None:
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.2)
+
+
+async def connect_when_serving(address: str, timeout: float = 30, **connect_options: Any) -> Client:
+    """A client of a dev server that has just started: connecting too early fails with
+    "Frontend is not healthy yet", so keep trying until it answers (or ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client = await Client.connect(address, **connect_options)
+            break
+        except RuntimeError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+    await wait_until_serving(client, max(deadline - time.monotonic(), 1))
+    return client

@@ -10,7 +10,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from service.dev_server import DevServer, free_port, start_dev_server, wait_until_serving
+from service.dev_server import DevServer, connect_when_serving, free_port, start_dev_server
 from service.payloads import data_converter
 from service.temporal_setup import register_search_attributes
 
@@ -44,6 +44,4 @@ def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
 
 @pytest.fixture(scope="session")
 async def dev_client(dev_server: DevServer) -> Client:
-    client = await Client.connect(dev_server.address, data_converter=data_converter)
-    await wait_until_serving(client)
-    return client
+    return await connect_when_serving(dev_server.address, data_converter=data_converter)

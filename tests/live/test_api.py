@@ -7,6 +7,7 @@ Temporal is down, and customer signoff links that act once and on one ticket onl
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -18,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import hypothesis
 import pytest
+import schemathesis
 import uvicorn
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -330,3 +333,43 @@ def _hidden(html: str, name: str) -> str:
 
 def _total(view: Any) -> str:
     return str(view.rating.chargeable_total)
+
+
+# ---- property test over the OpenAPI schema ------------------------------------------------------
+
+SCHEMA_EXAMPLES = 25
+
+
+async def test_generated_requests_never_get_a_server_error(api: Api) -> None:
+    """Schemathesis generates requests for every operation of the served schema (valid and
+    invalid, with a real token so they get past authentication) against the running server:
+    none may be answered with a 5xx."""
+    failures = await asyncio.to_thread(_fuzz, api.url, api.tokens[Role.ADMIN])
+    assert not failures, "\n".join(failures[:10])
+
+
+def _fuzz(url: str, token: str) -> list[str]:
+    schema = schemathesis.openapi.from_url(f"{url}/api/openapi.json")
+    failures: list[str] = []
+    for result in schema.get_all_operations():
+        _fuzz_operation(result.ok(), url, token, failures)
+    return failures
+
+
+def _fuzz_operation(operation: Any, url: str, token: str, failures: list[str]) -> None:
+    @hypothesis.settings(
+        max_examples=SCHEMA_EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(hypothesis.HealthCheck),
+    )
+    @hypothesis.given(case=operation.as_strategy())
+    def check(case: Any) -> None:
+        response = case.call(base_url=url, headers={"Authorization": f"Bearer {token}"})
+        if response.status_code >= 500:
+            failures.append(
+                f"{operation.method.upper()} {operation.path}: {response.status_code} "
+                f"for {case.path_parameters} {case.body!r:.200}: {response.text[:200]}"
+            )
+
+    check()

@@ -12,7 +12,7 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from service.dev_server import DevServer, free_port, start_dev_server, wait_until_serving
+from service.dev_server import DevServer, connect_when_serving, free_port, start_dev_server
 from service.payloads import data_converter
 from tests.billing.builders import book_text, closed, logged, opened
 from tests.live.stack import BillingStack, running_stack
@@ -38,8 +38,7 @@ def eager_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer
 
 @pytest.fixture
 async def stack(eager_server: DevServer, tmp_path: Path) -> AsyncIterator[BillingStack]:
-    client = await Client.connect(eager_server.address, data_converter=data_converter)
-    await wait_until_serving(client)
+    client = await connect_when_serving(eager_server.address, data_converter=data_converter)
     book = tmp_path / "book.toml"
     book.write_text(book_text())
     async with running_stack(client, tmp_path, book) as running:
