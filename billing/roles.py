@@ -45,3 +45,19 @@ def may(role: str, action: Action) -> bool:
 def refusal(role: str, action: Action) -> str:
     allowed = ", ".join(sorted(ALLOWED[action]))
     return f"role {role!r} may not {action.value.replace('_', ' ')} (allowed: {allowed})"
+
+
+MATRIX_ROLES = (Role.SUPPORT, Role.MANAGER, Role.FINANCE, Role.OPERATOR, Role.ADMIN, Role.CUSTOMER)
+
+
+def role_matrix_markdown() -> str:
+    """The README's table of who may do what, made from ``ALLOWED`` (a test keeps them equal)."""
+    header = "| action | " + " | ".join(role.value for role in MATRIX_ROLES) + " |"
+    rule = "|---|" + "---|" * len(MATRIX_ROLES)
+    rows = [
+        f"| `{action.value}` | "
+        + " | ".join("yes" if role in ALLOWED[action] else "—" for role in MATRIX_ROLES)
+        + " |"
+        for action in Action
+    ]
+    return "\n".join([header, rule, *rows])

@@ -21,16 +21,19 @@ from urllib.parse import quote
 from temporalio.client import Client
 
 from billing.events import HelpdeskEvent
+from billing.roles import Role
 from cli.input_files import EXIT_BAD_INPUT, InputError, describe_bad_events, read_events
 from cli.live import connect_client, run_command
 from cli.progress import ProgressBar
 from cli.tables import render_table
 from service import local_stack
 from service.client import ConnectionProblem
+from service.demo_tokens import demo_tokens
 from service.dev_server import wait_until_serving
 from service.ingest import ingest_events
 from service.temporal_setup import register_search_attributes
 from settings import ROOT, Settings
+from store.database import open_store
 from workflows.messages import BillingStatus, TicketBillingView, ticket_workflow_id
 from workflows.ticket_billing import TicketBillingWorkflow
 
@@ -83,6 +86,11 @@ def run(args: argparse.Namespace) -> int:
         try:
             print(local_stack.ensure_temporal(paths))
             print(local_stack.ensure_worker(paths, dict(os.environ)))
+            print(
+                local_stack.ensure_api(
+                    paths, dict(os.environ), settings.api_host, settings.api_port
+                )
+            )
             return asyncio.run(_bill(settings, parsed.events))
         except KeyboardInterrupt:
             print("\n".join(["interrupted", *local_stack.stop(paths)]), file=sys.stderr)
@@ -120,7 +128,8 @@ async def _bill(settings: Settings, events: list[HelpdeskEvent]) -> int:
     for event in events:
         expected[event.ticket_id].add(event.event_id)
     views = await _settled_views(client, {t: len(ids) for t, ids in expected.items()})
-    print(summary(views, settings))
+    tokens = demo_tokens(settings, open_store(settings.database_url))
+    print(summary(views, settings, tokens))
     return 0
 
 
@@ -147,7 +156,9 @@ async def _settled_views(
     return [views[ticket_id] for ticket_id in sorted(views)]
 
 
-def summary(views: list[TicketBillingView], settings: Settings) -> str:
+def summary(
+    views: list[TicketBillingView], settings: Settings, tokens: dict[Role, str] | None = None
+) -> str:
     by_status: dict[BillingStatus, list[TicketBillingView]] = defaultdict(list)
     for view in views:
         by_status[view.status].append(view)
@@ -214,9 +225,22 @@ def summary(views: list[TicketBillingView], settings: Settings) -> str:
         "  .venv/bin/python starter.py show T-1010\n"
         "  .venv/bin/python starter.py approve T-1010 --as maria --role manager --reason 'agreed'\n"
         "  .venv/bin/python starter.py queue held\n"
-        "  .venv/bin/python starter.py ledger\n"
-        "Temporal and the worker keep running; `make stop` stops them."
+        "  .venv/bin/python starter.py ledger"
     )
+    if tokens:
+        web = settings.public_url.rstrip("/")
+        sections.append(
+            "Pages (log in with a token below):\n"
+            f"  billing review queue   {web}/review\n"
+            f"  exception queue        {web}/exceptions\n"
+            f"  ticket page            {web}/tickets/T-1010\n"
+            f"  API docs               {web}/api/docs\n"
+            f"Demo tokens (kept in {settings.secrets_dir / 'demo-tokens.json'}):\n"
+            + "\n".join(f"  {role.value:<9} {token}" for role, token in tokens.items())
+            + f"\nHelp desk webhook: POST {web}/webhooks/events, signed with the secret in "
+            f"{settings.secrets_dir / 'webhook_secret'}"
+        )
+    sections.append("Temporal, the worker and the HTTP API keep running; `make stop` stops them.")
     return "\n\n".join(sections)
 
 

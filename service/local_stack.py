@@ -1,5 +1,6 @@
-"""The local stack `make demo` runs: a Temporal dev server and a worker, as background
-processes whose ids are kept under ``.data/`` so `make stop` (or a second demo) finds them."""
+"""The local stack `make demo` runs: a Temporal dev server, a worker and the HTTP API, as
+background processes whose ids are kept under ``.data/`` so `make stop` (or a second demo)
+finds them."""
 
 from __future__ import annotations
 
@@ -31,6 +32,10 @@ class LocalStackPaths:
     @property
     def worker_log(self) -> Path:
         return self.data / "worker.log"
+
+    @property
+    def api_log(self) -> Path:
+        return self.data / "api.log"
 
     def pid_file(self, name: str) -> Path:
         return self.data / f"{name}.pid"
@@ -69,27 +74,48 @@ def ensure_temporal(paths: LocalStackPaths, port: int = 7233, ui_port: int = 823
 def ensure_worker(paths: LocalStackPaths, environment: dict[str, str]) -> str:
     if running_pid(paths, "worker") is not None:
         return "worker already running"
+    _start(paths, "worker", [sys.executable, str(ROOT / "worker.py")], environment)
+    return f"started the worker (log in {paths.worker_log})"
+
+
+def ensure_api(paths: LocalStackPaths, environment: dict[str, str], host: str, port: int) -> str:
+    """The HTTP API and pages (`starter.py serve`) unless something already serves the port."""
+    if running_pid(paths, "api") is not None or port_open(host, port):
+        return f"HTTP API already running on http://{host}:{port}"
+    command = [sys.executable, str(ROOT / "starter.py"), "serve", "--host", host]
+    process = _start(paths, "api", [*command, "--port", str(port)], environment)
+    deadline = time.monotonic() + 20
+    while not port_open(host, port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the HTTP API did not start; see {paths.api_log}")
+        time.sleep(0.1)
+    return f"started the HTTP API on http://{host}:{port} (log in {paths.api_log})"
+
+
+def _start(
+    paths: LocalStackPaths, name: str, command: list[str], environment: dict[str, str]
+) -> subprocess.Popen[bytes]:
     paths.data.mkdir(parents=True, exist_ok=True)
-    with open(paths.worker_log, "ab") as log:
+    with open(paths.data / f"{name}.log", "ab") as log:
         process = subprocess.Popen(
-            [sys.executable, str(ROOT / "worker.py")],
+            command,
             cwd=ROOT,
             env=environment,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    paths.pid_file("worker").write_text(str(process.pid))
+    paths.pid_file(name).write_text(str(process.pid))
     time.sleep(0.5)
     if process.poll() is not None:
-        raise RuntimeError(f"the worker exited at once; see {paths.worker_log}")
-    return f"started the worker (log in {paths.worker_log})"
+        raise RuntimeError(f"the {name} exited at once; see {paths.data / f'{name}.log'}")
+    return process
 
 
 def stop(paths: LocalStackPaths) -> list[str]:
-    """Stop the worker, then Temporal, if we started them; what was stopped."""
+    """Stop the API and the worker, then Temporal, if we started them; what was stopped."""
     stopped = []
-    for name in ("worker", "temporal"):
+    for name in ("api", "worker", "temporal"):
         pid = running_pid(paths, name)
         if pid is not None:
             os.killpg(pid, signal.SIGTERM)

@@ -1,0 +1,44 @@
+"""API tokens for the demo's people, so the pages can be tried at once. They are kept (readable
+by their owner only) beside the other local secrets, so a second `make demo` shows them again;
+a real deployment makes its tokens with `starter.py tokens add`."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy.engine import Engine
+
+from api.security import Unauthorized, authenticate, issue_token, revoke_token
+from billing.roles import Role
+from settings import Settings
+
+DEMO_ROLES = (Role.FINANCE, Role.MANAGER, Role.SUPPORT)
+
+
+def demo_tokens(settings: Settings, engine: Engine) -> dict[Role, str]:
+    path = settings.secrets_dir / "demo-tokens.json"
+    try:
+        saved = {Role(role): token for role, token in json.loads(path.read_text()).items()}
+    except (FileNotFoundError, ValueError):
+        saved = {}
+    tokens: dict[Role, str] = {}
+    for role in DEMO_ROLES:
+        token = saved.get(role)
+        if token is not None and _works(engine, token):
+            tokens[role] = token
+            continue
+        name = f"demo-{role.value}"
+        revoke_token(engine, name)  # a stale one (another store, or lost): replace it
+        tokens[role] = issue_token(engine, name, role)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.write_text(json.dumps({role.value: token for role, token in tokens.items()}, indent=2))
+    return tokens
+
+
+def _works(engine: Engine, token: str) -> bool:
+    try:
+        authenticate(engine, token)
+    except Unauthorized:
+        return False
+    return True
