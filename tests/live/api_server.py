@@ -1,0 +1,82 @@
+"""The real app for page tests: uvicorn on a free loopback port in a background thread, in
+front of a real worker (``running_stack``) on the session's dev server.
+
+The app gets its own Temporal client (it connects on first use, in uvicorn's event loop) and
+shares the stack's store, so a test can look at the ledger and the audit log directly.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+from temporalio.client import Client
+
+from api.app import create_app
+from api.security import issue_token
+from billing.roles import Role
+from service.dev_server import DevServer, free_port
+from settings import Settings
+from tests.live.stack import BillingStack, running_stack
+
+START_TIMEOUT_SECONDS = 10
+
+
+@contextmanager
+def serving(app: FastAPI, port: int) -> Iterator[str]:
+    """``app`` under uvicorn on 127.0.0.1:``port`` until the block ends; its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"uvicorn did not start on port {port}")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@dataclass
+class ServedStack:
+    """A worker and the app in front of it; ``token(role)`` is an API token for that role."""
+
+    url: str
+    stack: BillingStack
+    settings: Settings
+    tokens: dict[Role, str] = field(default_factory=dict)
+
+    def token(self, role: Role) -> str:
+        if role not in self.tokens:
+            self.tokens[role] = issue_token(self.stack.engine, f"{role.value}-person", role)
+        return self.tokens[role]
+
+
+@asynccontextmanager
+async def served_stack(
+    dev_server: DevServer, dev_client: Client, directory: Path, book: str
+) -> AsyncIterator[ServedStack]:
+    """A worker billing with ``book`` (TOML text) and the app serving pages in front of it."""
+    book_path = directory / "book.toml"
+    book_path.write_text(book)
+    async with running_stack(dev_client, directory, book_path) as stack:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        settings = stack.settings.model_copy(
+            update={
+                "temporal_address": dev_server.address,
+                "secrets_dir": directory / "secrets",
+                "public_url": url,
+            }
+        )
+        with serving(create_app(settings, engine=stack.engine), port):
+            yield ServedStack(url, stack, settings)

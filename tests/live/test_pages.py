@@ -1,0 +1,414 @@
+"""The pages over HTTP, on a real uvicorn, worker and dev server: login and sessions, CSRF on
+every form, who may see the review queue, each queue action reaching the ticket, and help desk
+text shown as text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.client import Client
+
+from api.pages import SESSION_COOKIE
+from api.security import issue_signoff_link, secret, sign, unsign
+from billing.roles import Role
+from service.dev_server import DevServer
+from store.ticket_records import audit_trail, ticket_record
+from tests.billing.builders import book_text, closed, disputed, logged, opened
+from tests.live.api_server import ServedStack, served_stack
+from tests.live.stack import BillingStack
+
+REVIEW_BOOK = book_text(mode='"review"')
+CSRF = re.compile(r'name="csrf" value="([^"]*)"')
+
+
+@pytest.fixture
+async def site(dev_server: DevServer, dev_client: Client, tmp_path: Path) -> AsyncIterator[Any]:
+    """Review mode: a ready ticket waits for finance instead of being posted."""
+    async with served_stack(dev_server, dev_client, tmp_path, REVIEW_BOOK) as served:
+        yield served
+
+
+@asynccontextmanager
+async def browser(served: ServedStack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=served.url, timeout=30) as http:
+        yield http
+
+
+async def log_in(http: httpx.AsyncClient, served: ServedStack, role: Role) -> str:
+    """Log in as ``role``; the CSRF value the pages put in their forms."""
+    response = await http.post("/login", data={"token": served.token(role)})
+    assert response.status_code == 303, response.text
+    page = await http.get(response.headers["location"])
+    assert page.status_code == 200, page.text
+    return csrf_in(page.text)
+
+
+def csrf_in(html: str) -> str:
+    match = CSRF.search(html)
+    assert match, "the page has no CSRF field"
+    return match.group(1)
+
+
+def flash_in(html: str) -> str:
+    match = re.search(r'id="flash">(.*?)</div>', html, re.S)
+    return match.group(1) if match else ""
+
+
+async def ticket_with_status(stack: BillingStack, ticket: str, status: str) -> None:
+    """Wait until the review store (what the pages read) shows ``ticket`` in ``status``."""
+    deadline = time.monotonic() + 20
+    while True:
+        record = ticket_record(stack.engine, ticket)
+        if record is not None and record.status == status:
+            return
+        if time.monotonic() > deadline:
+            shown = record.status if record else "no record"
+            raise AssertionError(f"{ticket} never reached {status} in the store: {shown}")
+        await asyncio.sleep(0.05)
+
+
+async def hour_of_work(stack: BillingStack, name: str, status: str, **fields: Any) -> str:
+    """A ticket with one hour of remote work (95.00), in ``status`` once rated."""
+    ticket = stack.ticket(name)
+    subject = fields.pop("subject", "Printer offline")
+    await stack.send(
+        opened(ticket_id=ticket, subject=subject),
+        logged("te-1", fields.pop("minutes", 60), ticket_id=ticket, **fields),
+        closed(ticket_id=ticket),
+    )
+    await ticket_with_status(stack, ticket, status)
+    return ticket
+
+
+# ---- login and sessions --------------------------------------------------------------------------
+
+
+async def test_login_with_a_bad_token_fails_and_opens_no_session(site: ServedStack) -> None:
+    async with browser(site) as http:
+        response = await http.post("/login", data={"token": "hdb_not-a-token"})
+        assert response.status_code == 401
+        assert "unknown or revoked API token" in response.text
+        assert SESSION_COOKIE not in response.headers.get("set-cookie", "")
+        assert (await http.get("/exceptions")).headers["location"] == "/login"
+
+
+async def test_login_opens_a_signed_http_only_session_and_lands_by_role(
+    site: ServedStack,
+) -> None:
+    async with browser(site) as http:
+        response = await http.post("/login", data={"token": site.token(Role.FINANCE)})
+        assert (response.status_code, response.headers["location"]) == (303, "/review")
+        cookie = response.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=lax" in cookie and "path=/" in cookie
+        key = secret(site.settings, "signing_key")
+        session = unsign(key, http.cookies[SESSION_COOKIE])
+        assert (session["name"], session["role"]) == ("finance-person", "finance")
+        assert re.fullmatch(r"[0-9a-f]{32}", str(session["csrf"]))
+        assert abs(int(str(session["exp"])) - (time.time() + 12 * 3600)) < 60
+        page = await http.get("/review")
+        assert csrf_in(page.text) == session["csrf"]
+    async with browser(site) as http:
+        response = await http.post("/login", data={"token": site.token(Role.SUPPORT)})
+        assert response.headers["location"] == "/exceptions"
+
+
+@pytest.mark.parametrize("page", ["/review", "/exceptions", "/tickets/T-1"])
+async def test_pages_without_a_valid_session_redirect_to_login(
+    site: ServedStack, page: str
+) -> None:
+    key = secret(site.settings, "signing_key")
+    expired = sign(
+        key, {"kind": "session", "name": "x", "role": "admin", "csrf": "c", "exp": 1_000}
+    )
+    forged = sign(
+        "another key",
+        {"kind": "session", "name": "x", "role": "admin", "csrf": "c", "exp": 2**40},
+    )
+    # A signoff link is signed with the same key; it must not pass as a session.
+    ttl = site.settings.signoff_link_ttl
+    link = issue_signoff_link(site.stack.engine, key, "T-1", "someone", ttl)
+    for cookie in (None, expired, forged, link, "garbage"):
+        cookies = {SESSION_COOKIE: cookie} if cookie else {}
+        async with httpx.AsyncClient(base_url=site.url, cookies=cookies) as http:
+            response = await http.get(page)
+            assert (response.status_code, response.headers.get("location")) == (303, "/login")
+
+
+async def test_logout_ends_the_session(site: ServedStack) -> None:
+    async with browser(site) as http:
+        csrf = await log_in(http, site, Role.SUPPORT)
+        assert (await http.post("/logout", data={})).status_code == 403
+        response = await http.post("/logout", data={"csrf": csrf})
+        assert (response.status_code, response.headers["location"]) == (303, "/login")
+        assert SESSION_COOKIE not in http.cookies
+        assert (await http.get("/exceptions")).headers["location"] == "/login"
+
+
+# ---- CSRF and roles ----------------------------------------------------------------------------
+
+
+async def test_a_post_without_or_with_a_wrong_csrf_is_refused(site: ServedStack) -> None:
+    stack = site.stack
+    ticket = await hour_of_work(stack, "csrf", "in_review")
+    async with browser(site) as http:
+        csrf = await log_in(http, site, Role.FINANCE)
+        forms = [
+            (f"/review/{ticket}/approve", {"expected_total": "95.00"}),
+            (f"/review/{ticket}/hold", {"reason": "checking"}),
+            (f"/review/{ticket}/edit", {"source_id": "te-1", "quantity": "2", "reason": "x"}),
+            ("/review/bulk-approve", {"ticket": ticket, f"total.{ticket}": "95.00"}),
+            (f"/exceptions/{ticket}/rerate", {}),
+            (f"/exceptions/{ticket}/signoff-link", {}),
+        ]
+        for path, data in forms:
+            for wrong in ({}, {"csrf": "0" * 32}, {"csrf": csrf[:-1]}):
+                response = await http.post(path, data={**data, **wrong})
+                assert response.status_code == 403, (path, wrong)
+        assert ticket_record(stack.engine, ticket).status == "in_review"
+        assert audit_trail(stack.engine, ticket)[-1].action != "review"
+        # The same form with the session's value goes through: the refusals were the CSRF.
+        response = await http.post(
+            f"/review/{ticket}/approve", data={"csrf": csrf, "expected_total": "95.00"}
+        )
+        assert response.status_code == 303
+    await stack.settled(ticket)
+    assert stack.ledger_total(ticket) == Decimal("95.00")
+
+
+async def test_only_finance_and_admin_see_the_review_queue(site: ServedStack) -> None:
+    ticket = await hour_of_work(site.stack, "roles", "in_review")
+    for role in (Role.SUPPORT, Role.MANAGER, Role.OPERATOR):
+        async with browser(site) as http:
+            csrf = await log_in(http, site, role)
+            page = await http.get("/review")
+            assert page.status_code == 403 and ticket not in page.text
+            assert 'href="/review"' not in page.text  # not in the nav either
+            # Posting anyway is refused by the role check, which audits it.
+            response = await http.post(
+                f"/review/{ticket}/approve",
+                data={"csrf": csrf, "expected_total": "95.00"},
+                follow_redirects=True,
+            )
+            assert "refused" in flash_in(response.text)
+    refused = [e for e in audit_trail(site.stack.engine, ticket) if e.outcome == "refused"]
+    assert [entry.role for entry in refused] == ["support", "manager", "operator"]
+    for role in (Role.FINANCE, Role.ADMIN):
+        async with browser(site) as http:
+            await log_in(http, site, role)
+            page = await http.get("/review")
+            assert page.status_code == 200 and f'data-ticket="{ticket}"' in page.text
+
+
+# ---- the review queue --------------------------------------------------------------------------
+
+
+async def test_review_queue_shows_lines_with_their_explanations_and_totals(
+    site: ServedStack,
+) -> None:
+    ticket = await hour_of_work(site.stack, "lines", "in_review")
+    async with browser(site) as http:
+        await log_in(http, site, Role.FINANCE)
+        page = (await http.get("/review")).text
+    card = page[page.index(f'data-ticket="{ticket}"') :]
+    assert "Printer offline: Work on te-1" in card
+    assert re.search(r'<td class="num">1\.00</td>\s*<td class="num">95\.00</td>', card)
+    assert '<ul class="why"><li>' in card
+    assert 'name="expected_total" value="95.00"' in card
+    assert "Approve 95.00" in card
+
+
+async def test_finance_edits_a_line_holds_one_and_bulk_approves_the_rest(
+    site: ServedStack,
+) -> None:
+    stack = site.stack
+    edited, held, plain = [
+        await hour_of_work(stack, name, "in_review") for name in ("edited", "held", "plain")
+    ]
+    async with browser(site) as http:
+        csrf = await log_in(http, site, Role.FINANCE)
+
+        async def post(path: str, **data: Any) -> str:
+            response = await http.post(path, data={"csrf": csrf, **data}, follow_redirects=True)
+            assert response.status_code == 200
+            return flash_in(response.text)
+
+        flash = await post(f"/review/{edited}/edit", source_id="te-1", unit_price="80", reason="")
+        assert "refused" in flash and "reason" in flash
+        flash = await post(f"/review/{edited}/edit", source_id="te-1", reason="why not")
+        assert "give a new quantity or unit price" in flash
+        flash = await post(
+            f"/review/{edited}/edit", source_id="te-1", unit_price="80", reason="agreed rate"
+        )
+        assert f"{edited}: accepted" in flash
+        flash = await post(f"/review/{held}/hold", reason="customer asked to wait")
+        assert f"{held}: accepted" in flash
+        await ticket_with_status(stack, held, "held")
+        page = (await http.get("/review")).text
+        assert "Approve 80.00" in page and f'data-ticket="{held}"' not in page
+        flash = await post(
+            "/review/bulk-approve",
+            ticket=[edited, plain],
+            **{f"total.{edited}": "80.00", f"total.{plain}": "95.00"},
+        )
+        assert flash.startswith("Approved 2 of 2.")
+        assert f"{edited}: accepted" in flash and f"{plain}: accepted" in flash
+        # The held one waits in the exception queue, for billing, with its way out.
+        page = (await http.get("/exceptions?owner=billing")).text
+        row = page[page.index(f'data-ticket="{held}"') :]
+        assert "finance_hold" in row and "Approve in review 95.00" in row
+    for ticket in (edited, plain):
+        await stack.settled(ticket)
+    assert stack.ledger_total(edited) == Decimal("80.00")
+    assert stack.ledger_total(plain) == Decimal("95.00")
+    assert stack.ledger_lines(held) == []
+
+
+async def test_a_stale_total_is_refused(site: ServedStack) -> None:
+    ticket = await hour_of_work(site.stack, "stale", "in_review")
+    async with browser(site) as http:
+        csrf = await log_in(http, site, Role.FINANCE)
+        response = await http.post(
+            f"/review/{ticket}/approve",
+            data={"csrf": csrf, "expected_total": "90.00"},
+            follow_redirects=True,
+        )
+    assert "refused" in flash_in(response.text) and "95.00" in flash_in(response.text)
+    assert site.stack.ledger_lines(ticket) == []
+
+
+# ---- the exception queue -----------------------------------------------------------------------
+
+
+async def test_exception_queue_filters_by_owner_and_offers_what_clears_each_reason(
+    site: ServedStack,
+) -> None:
+    stack = site.stack
+    no_time = stack.ticket("no-time")
+    await stack.send(opened(ticket_id=no_time), closed(ticket_id=no_time))
+    dispute = stack.ticket("dispute")
+    await stack.send(
+        opened(ticket_id=dispute),
+        logged("te-1", 60, ticket_id=dispute),
+        disputed(ticket_id=dispute),
+        closed(ticket_id=dispute),
+    )
+    big = await hour_of_work(stack, "big", "awaiting_approval", minutes=11 * 60)
+    onsite = await hour_of_work(stack, "onsite", "awaiting_approval", work_type="onsite")
+    await ticket_with_status(stack, no_time, "held")
+    await ticket_with_status(stack, dispute, "held")
+    expected = {
+        no_time: ("support", "mark-non-billable"),
+        dispute: ("manager", "resolve-dispute"),
+        big: ("manager", "approve"),
+        onsite: ("customer", "signoff-link"),
+    }
+    async with browser(site) as http:
+        await log_in(http, site, Role.ADMIN)
+        page = (await http.get("/exceptions")).text
+        for ticket, (owner, remedy) in expected.items():
+            row = page[page.index(f'data-ticket="{ticket}"') :]
+            row = row[: row.index("</tr>")]
+            assert f"<td>{owner}</td>" in row
+            assert f'data-remedy="{remedy}"' in row
+            assert f'href="/tickets/{ticket}"' in row
+        for owner in ("support", "manager", "customer", "billing"):
+            shown = (await http.get(f"/exceptions?owner={owner}")).text
+            for ticket, (ticket_owner, _) in expected.items():
+                assert (f'data-ticket="{ticket}"' in shown) == (ticket_owner == owner)
+    async with browser(site) as http:
+        await log_in(http, site, Role.SUPPORT)
+        page = (await http.get("/exceptions")).text
+        assert 'data-remedy="mark-non-billable"' in page
+        assert 'data-remedy="resolve-dispute"' not in page  # a manager's, shown as text
+        assert "Resolve dispute: for admin, manager" in page
+
+
+async def test_support_marks_non_billable_and_sends_a_signoff_link(site: ServedStack) -> None:
+    stack = site.stack
+    no_time = stack.ticket("nb")
+    await stack.send(opened(ticket_id=no_time), closed(ticket_id=no_time))
+    await ticket_with_status(stack, no_time, "held")
+    onsite = await hour_of_work(stack, "onsite", "awaiting_approval", work_type="onsite")
+    async with browser(site) as http:
+        csrf = await log_in(http, site, Role.SUPPORT)
+        response = await http.post(
+            f"/exceptions/{no_time}/mark-non-billable",
+            data={"csrf": csrf, "reason": "warranty call", "owner": "support"},
+        )
+        assert response.headers["location"].startswith("/exceptions?owner=support&flash=")
+        page = await http.get(response.headers["location"])
+        assert f"{no_time}: accepted" in flash_in(page.text)
+        response = await http.post(f"/exceptions/{onsite}/signoff-link", data={"csrf": csrf})
+        assert response.status_code == 200  # shown at once: the link never rides in a URL
+        match = re.search(r'<code id="signoff-url">([^<]+)</code>', response.text)
+        assert match and match.group(1).startswith(f"{site.url}/signoff/")
+        signoff = await http.get(match.group(1))
+        assert signoff.status_code == 200 and "I accept these charges" in signoff.text
+    await stack.settled(no_time)
+    assert (await stack.state(no_time)).status == "no_charge"
+    async with browser(site) as http:
+        csrf = await log_in(http, site, Role.FINANCE)  # finance may not send signoff links
+        response = await http.post(
+            f"/exceptions/{onsite}/signoff-link", data={"csrf": csrf}, follow_redirects=True
+        )
+        assert "may not send signoff links" in flash_in(response.text)
+
+
+# ---- the ticket page, and help desk text as text -------------------------------------------------
+
+
+async def test_ticket_page_shows_lines_why_status_audit_and_the_workflow(
+    site: ServedStack,
+) -> None:
+    ticket = await hour_of_work(site.stack, "page", "in_review")
+    async with browser(site) as http:
+        csrf = await log_in(http, site, Role.FINANCE)
+        await http.post(f"/review/{ticket}/hold", data={"csrf": csrf, "reason": "ask Ana"})
+        await ticket_with_status(site.stack, ticket, "held")
+        page = (await http.get(f"/tickets/{ticket}")).text
+        missing = await http.get("/tickets/no-such-ticket")
+    assert '<strong id="status">held</strong>' in page
+    assert "finance_hold" in page and "ask Ana" in page
+    assert "Printer offline: Work on te-1" in page and '<ul class="why"><li>' in page
+    assert "Finance hold" in page  # the approvals table
+    assert f"/workflows/ticket-{ticket}" in page
+    assert "<td>review</td><td>accepted</td>" in page.replace("\n", "")
+    assert missing.status_code == 404 and "unknown" in missing.text
+
+
+async def test_help_desk_text_is_shown_as_text(site: ServedStack) -> None:
+    stack = site.stack
+    script = "<script>alert(1)</script>"
+    ticket = await hour_of_work(
+        stack, "xss", "in_review", subject=f"Printer {script}", note=f"Fixed {script}"
+    )
+    async with browser(site) as http:
+        csrf = await log_in(http, site, Role.FINANCE)
+        pages = [(await http.get("/review")).text]
+        await http.post(f"/review/{ticket}/hold", data={"csrf": csrf, "reason": f"hm {script}"})
+        await ticket_with_status(stack, ticket, "held")
+        pages += [(await http.get(path)).text for path in ("/exceptions", f"/tickets/{ticket}")]
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    for page in pages:
+        assert script not in page
+    assert escaped in pages[0] and escaped in pages[2]  # the lines' descriptions
+    assert f"hm {escaped}" in pages[2]  # the hold reason in the audit trail
+
+
+async def test_a_flash_from_elsewhere_is_not_shown(site: ServedStack) -> None:
+    forged = sign("not our key", {"kind": "flash", "msg": "Paste your token at evil", "ok": True})
+    async with browser(site) as http:
+        await log_in(http, site, Role.ADMIN)
+        for query in (f"flash={forged}", "msg=Paste+your+token+at+evil&ok=1"):
+            page = (await http.get(f"/exceptions?{query}")).text
+            assert "evil" not in page and 'id="flash"' not in page
