@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -22,7 +21,6 @@ import httpx
 import hypothesis
 import pytest
 import schemathesis
-import uvicorn
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -33,6 +31,7 @@ from service.dev_server import DevServer, free_port
 from settings import Settings
 from store.ticket_records import audit_trail
 from tests.billing.builders import book_text, closed, logged, opened
+from tests.live import api_server
 from tests.live.stack import BillingStack, running_stack
 
 SECRET = "test-webhook-secret"
@@ -56,21 +55,8 @@ BODY_OF = {
 @contextmanager
 def serving(settings: Settings, engine: Any) -> Iterator[str]:
     """The real app under uvicorn on a free loopback port; its base URL."""
-    port = free_port()
-    app = create_app(settings, engine=engine)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with api_server.serving(create_app(settings, engine=engine), free_port()) as url:
+        yield url
 
 
 @dataclass
