@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo stop test lint format bench bench-live clean help
+.PHONY: setup demo stop test lint format bench bench-live bench-ingest clean help
 
 help:
 	@echo "make demo   set up, start Temporal + a worker, bill the example events, print a summary"
@@ -13,6 +13,7 @@ help:
 	@echo "make lint   ruff lint and format check"
 	@echo "make bench  rating benchmark (bench/rating.py)"
 	@echo "make bench-live  1,000 tickets through a dev server vs a baseline workflow (bench/live.py)"
+	@echo "make bench-ingest  6,000 signed events into the webhook vs a bare endpoint (bench/ingest.py)"
 	@echo "make clean  remove the virtualenv and local data"
 
 # The venv is rebuilt only when pyproject.toml changes, so repeated runs are quick.
@@ -47,6 +48,9 @@ bench: $(STAMP)
 
 bench-live: $(STAMP)
 	$(PY) bench/live.py
+
+bench-ingest: $(STAMP)
+	$(PY) bench/ingest.py
 
 clean:
 	-test -x $(PY) && $(PY) starter.py stop
