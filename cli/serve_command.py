@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 
 from cli.live import open_review_store, run_command
 from settings import Settings
@@ -31,6 +32,9 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     from api.app import create_app
 
     app = create_app(settings, engine=open_review_store(settings))
+    # The app's ~145,000 startup objects never die; frozen, full collections skip them
+    # (bench/ingest.py measured them at about a tenth of the API's CPU, 70 ms a stall).
+    gc.freeze()
     uvicorn.run(
         app,
         host=args.host or settings.api_host,
