@@ -60,6 +60,8 @@ EXCEPTION_STATUSES = [BillingStatus.HELD.value, BillingStatus.AWAITING_APPROVAL.
 FLASH_TTL_SECONDS = 300
 MAX_FLASH = 1500
 STORE_WAIT_SECONDS = 3.0
+LOGIN_COOKIE = "hdb_login"
+LOGIN_FORM_SECONDS = 600
 
 
 # ---- sessions ----------------------------------------------------------------------------------
@@ -221,22 +223,44 @@ def _stored_view(record: TicketRecord) -> TicketBillingView | None:
 # ---- login -------------------------------------------------------------------------------------
 
 
+def _login_form(request: Request, status: int = 200, problem: str = "") -> Response:
+    """The login page, with a fresh pre-session CSRF value in a cookie and in the form: a
+    login posted from another site (which cannot read either) is refused, so nobody can be
+    logged in as someone else behind their back."""
+    value = secrets.token_hex(16)
+    response = _render(request, "login.html", None, status, problem=problem, login_csrf=value)
+    response.set_cookie(
+        LOGIN_COOKIE,
+        value,
+        max_age=LOGIN_FORM_SECONDS,
+        path="/login",
+        httponly=True,
+        samesite="strict",
+        secure=context_of(request).settings.public_url.startswith("https://"),
+    )
+    return response
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request) -> Response:
     session = read_session(request)
     if session is not None:
         return RedirectResponse(_home(session.principal.role), status_code=303)
-    return _render(request, "login.html", None)
+    return _login_form(request)
 
 
 @router.post("/login", response_class=HTMLResponse)
-def login(request: Request, token: str = Form("")) -> Response:
+def login(request: Request, token: str = Form(""), login_csrf: str = Form("")) -> Response:
     context = context_of(request)
+    expected = request.cookies.get(LOGIN_COOKIE, "")
+    if not expected or not hmac.compare_digest(login_csrf.encode(), expected.encode()):
+        return _login_form(request, 403, "The login form has expired; please log in again.")
     try:
         principal = authenticate(context.engine, token.strip())
     except Unauthorized as error:
-        return _render(request, "login.html", None, 401, problem=str(error))
+        return _login_form(request, 401, str(error))
     response = RedirectResponse(_home(principal.role), status_code=303)
+    response.delete_cookie(LOGIN_COOKIE, path="/login")
     response.set_cookie(
         SESSION_COOKIE,
         _session_cookie(request, principal),

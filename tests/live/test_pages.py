@@ -44,9 +44,23 @@ async def browser(served: ServedStack) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
+async def post_login(http: httpx.AsyncClient, token: str) -> httpx.Response:
+    """Fill in the login form as a browser does: load it, then post it with its CSRF value."""
+    form = await http.get("/login")
+    return await http.post(
+        "/login", data={"token": token, "login_csrf": hidden(form.text, "login_csrf")}
+    )
+
+
+def hidden(html: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert match, f"the page has no {name} field"
+    return match.group(1)
+
+
 async def log_in(http: httpx.AsyncClient, served: ServedStack, role: Role) -> str:
     """Log in as ``role``; the CSRF value the pages put in their forms."""
-    response = await http.post("/login", data={"token": served.token(role)})
+    response = await post_login(http, served.token(role))
     assert response.status_code == 303, response.text
     page = await http.get(response.headers["location"])
     assert page.status_code == 200, page.text
@@ -95,18 +109,33 @@ async def hour_of_work(stack: BillingStack, name: str, status: str, **fields: An
 
 async def test_login_with_a_bad_token_fails_and_opens_no_session(site: ServedStack) -> None:
     async with browser(site) as http:
-        response = await http.post("/login", data={"token": "hdb_not-a-token"})
+        response = await post_login(http, "hdb_not-a-token")
         assert response.status_code == 401
         assert "unknown or revoked API token" in response.text
         assert SESSION_COOKIE not in response.headers.get("set-cookie", "")
         assert (await http.get("/exceptions")).headers["location"] == "/login"
 
 
+async def test_a_login_posted_without_the_forms_csrf_value_is_refused(
+    site: ServedStack,
+) -> None:
+    """Another site cannot log a person in as someone else: it can neither read the login
+    form's value nor set its cookie."""
+    async with browser(site) as http:
+        bare = await http.post("/login", data={"token": site.token(Role.FINANCE)})
+        assert bare.status_code == 403 and SESSION_COOKIE not in http.cookies
+        await http.get("/login")  # the cookie is set, but the form's value is not known
+        guessed = await http.post(
+            "/login", data={"token": site.token(Role.FINANCE), "login_csrf": "0" * 32}
+        )
+        assert guessed.status_code == 403 and SESSION_COOKIE not in http.cookies
+
+
 async def test_login_opens_a_signed_http_only_session_and_lands_by_role(
     site: ServedStack,
 ) -> None:
     async with browser(site) as http:
-        response = await http.post("/login", data={"token": site.token(Role.FINANCE)})
+        response = await post_login(http, site.token(Role.FINANCE))
         assert (response.status_code, response.headers["location"]) == (303, "/review")
         cookie = response.headers["set-cookie"].lower()
         assert "httponly" in cookie and "samesite=lax" in cookie and "path=/" in cookie
@@ -118,7 +147,7 @@ async def test_login_opens_a_signed_http_only_session_and_lands_by_role(
         page = await http.get("/review")
         assert csrf_in(page.text) == session["csrf"]
     async with browser(site) as http:
-        response = await http.post("/login", data={"token": site.token(Role.SUPPORT)})
+        response = await post_login(http, site.token(Role.SUPPORT))
         assert response.headers["location"] == "/exceptions"
 
 
