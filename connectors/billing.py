@@ -50,8 +50,20 @@ class PostedLine:
     posted_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class BillingCustomer:
+    """A customer in the billing system: its stable ID (the book's ``billing_id``) and name."""
+
+    id: str
+    name: str
+
+
 class BillingAdapter(Protocol):
     def customer_exists(self, billing_customer_id: str) -> bool: ...
+
+    def list_customers(self) -> list[BillingCustomer]:
+        """Every customer in the billing system, by ID (the customer match report reads them)."""
+        ...
 
     def post_lines(self, request: PostRequest) -> PostReceipt: ...
 

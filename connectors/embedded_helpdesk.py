@@ -1,4 +1,5 @@
-"""The embedded help desk: billing statuses and internal notes recorded in the store."""
+"""The embedded help desk: billing statuses and internal notes recorded in the store, and the
+organization directory (seeded by ``starter.py customers import``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from datetime import UTC, datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
+from connectors.helpdesk import Organization
 from store.database import write_transaction
+from store.directory import helpdesk_orgs
 from store.models import HelpdeskNote, HelpdeskStatus
 
 _STATUS = HelpdeskStatus.__table__  # type: ignore[attr-defined]
@@ -50,3 +53,6 @@ class EmbeddedHelpdesk:
                         note_key=note_key, ticket_id=ticket_id, text=text, at=datetime.now(UTC)
                     )
                 )
+
+    def list_organizations(self) -> list[Organization]:
+        return [Organization(id_, name) for id_, name in helpdesk_orgs(self._engine)]

@@ -11,8 +11,15 @@ from sqlalchemy.engine import Connection, Engine, Row
 
 from billing.money import integer_cents
 from billing.posting import BillableLine, LineType
-from connectors.billing import BillingRejected, PostedLine, PostReceipt, PostRequest
+from connectors.billing import (
+    BillingCustomer,
+    BillingRejected,
+    PostedLine,
+    PostReceipt,
+    PostRequest,
+)
 from store.database import write_session, write_transaction
+from store.directory import billing_customers
 from store.models import LedgerInvoice, LedgerLine, LedgerPosting
 
 CENTS = Decimal("0.01")
@@ -39,6 +46,8 @@ class EmbeddedLedger:
     """Draft invoice per customer; lines added under an idempotency key; finalized on demand.
 
     ``known_customers``: billing customer ids that exist; None accepts any (the demo default).
+    ``list_customers`` reads the customer directory (``starter.py customers import``), which
+    ``customer_exists`` does not consult.
     """
 
     def __init__(self, engine: Engine, known_customers: set[str] | None = None) -> None:
@@ -47,6 +56,9 @@ class EmbeddedLedger:
 
     def customer_exists(self, billing_customer_id: str) -> bool:
         return self._known_customers is None or billing_customer_id in self._known_customers
+
+    def list_customers(self) -> list[BillingCustomer]:
+        return [BillingCustomer(id_, name) for id_, name in billing_customers(self._engine)]
 
     def post_lines(self, request: PostRequest) -> PostReceipt:
         with write_transaction(self._engine) as connection:

@@ -1,8 +1,18 @@
-"""The help desk as the service needs it: show a ticket's billing status, add an internal note."""
+"""The help desk as the service needs it: show a ticket's billing status, add an internal note,
+list the organizations tickets belong to."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Organization:
+    """A help desk organization: its stable ID (what tickets carry as ``customer_id``) and name."""
+
+    id: str
+    name: str
 
 
 class HelpdeskAdapter(Protocol):
@@ -11,3 +21,6 @@ class HelpdeskAdapter(Protocol):
 
     def add_internal_note(self, ticket_id: str, note_key: str, text: str) -> None:
         """Idempotent per ``note_key``: a retried call adds the note once."""
+
+    def list_organizations(self) -> list[Organization]:
+        """Every organization in the help desk, by ID (the customer match report reads them)."""

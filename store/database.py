@@ -17,7 +17,7 @@ from sqlalchemy import event, select
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, SQLModel, create_engine
 
-from store import models  # noqa: F401  (registers the tables)
+from store import directory, models  # noqa: F401  (registers the tables)
 
 _IMMEDIATE = "sqlite_begin_immediate"
 
