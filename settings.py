@@ -74,6 +74,10 @@ class Settings(BaseModel):
     secrets_dir: Path = ROOT / ".data" / "secrets"
     signoff_link_ttl: timedelta = timedelta(days=14)
 
+    # Reconciliation: the daily run's hour (UTC), and how many findings raise the alert.
+    reconciliation_hour_utc: int = 2
+    reconciliation_alert_findings: int = 1
+
     otel_exporter: Literal["console", "otlp", "none"] = "console"
     # Spans go to a file by default, so they never mix with command output.
     otel_console_file: Path | None = ROOT / ".data" / "traces.log"

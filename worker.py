@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from temporalio.worker import Worker
 
 from service.client import ConnectionProblem, connect
+from service.schedules import ensure_schedules
 from service.telemetry import TelemetryError, configure_tracing
 from service.worker_parts import WORKFLOWS, build_parts
 from service.workflow_bytecode import cache_workflow_bytecode
@@ -30,13 +31,15 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     client = await connect(settings, [interceptor] if interceptor else None)
     parts = build_parts(client, settings)
     cache_workflow_bytecode(WORKFLOWS)
+    for created in await ensure_schedules(client, settings):
+        logging.info("created schedule %s", created)
     stop = stop or asyncio.Event()
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
         worker = Worker(
             client,
             task_queue=settings.task_queue,
             workflows=WORKFLOWS,
-            activities=parts.activities.all(),
+            activities=parts.all_activities(),
             activity_executor=executor,
             max_concurrent_activities=ACTIVITY_THREADS * 4,
             interceptors=[interceptor] if interceptor else [],

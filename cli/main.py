@@ -7,11 +7,14 @@ import sys
 from collections.abc import Sequence
 
 from cli import (
+    customers_command,
     demo_command,
     ingest_command,
     ledger_command,
+    pilot_command,
     preview_command,
     queue_command,
+    reconcile_command,
     serve_command,
     ticket_commands,
     token_command,
@@ -31,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     ticket_commands.add_show_parser(commands)
     ticket_commands.add_decision_parsers(commands)
     ledger_command.add_parser(commands)
+    reconcile_command.add_parser(commands)
+    pilot_command.add_parser(commands)
+    customers_command.add_parser(commands)
     serve_command.add_parser(commands)
     token_command.add_parser(commands)
     return parser

@@ -69,6 +69,15 @@ class BillingAdapter(Protocol):
 
     def ticket_lines(self, ticket_id: str) -> list[PostedLine]: ...
 
-    def posted_lines(self) -> list[PostedLine]: ...
+    def posted_lines(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        ticket_ids: list[str] | None = None,
+    ) -> list[PostedLine]:
+        """Lines the billing system holds, optionally only those posted in [since, until) or
+        belonging to ``ticket_ids`` (reconciliation reads them back, never our own records)."""
+        ...
 
     def finalize_invoice(self, invoice_id: str) -> None: ...

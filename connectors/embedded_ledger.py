@@ -150,8 +150,21 @@ class EmbeddedLedger:
     def ticket_lines(self, ticket_id: str) -> list[PostedLine]:
         return self._posted(_LINE.c.ticket_id == ticket_id)
 
-    def posted_lines(self) -> list[PostedLine]:
-        return self._posted()
+    def posted_lines(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        ticket_ids: list[str] | None = None,
+    ) -> list[PostedLine]:
+        conditions = []
+        if since is not None:
+            conditions.append(_LINE.c.posted_at >= since)
+        if until is not None:
+            conditions.append(_LINE.c.posted_at < until)
+        if ticket_ids is not None:
+            conditions.append(_LINE.c.ticket_id.in_(ticket_ids))
+        return self._posted(*conditions)
 
     def _posted(self, *conditions: Any) -> list[PostedLine]:
         with self._engine.connect() as connection:

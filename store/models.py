@@ -25,7 +25,7 @@ class TicketRecord(SQLModel, table=True):
     chargeable_cents: int = 0
     posted_cents: int = 0
     revision: int = 0
-    closed_at: datetime | None = None
+    closed_at: datetime | None = Field(default=None, index=True)
     status_since: datetime
     updated_at: datetime
     # The latest rating and decisions as JSON, so `show` and the queues need no Temporal query.
@@ -119,7 +119,7 @@ class LedgerLine(SQLModel, table=True):
     amount_cents: int
     taxable: bool
     line_type: str  # charge | credit
-    posted_at: datetime
+    posted_at: datetime = Field(index=True)
 
 
 class HelpdeskStatus(SQLModel, table=True):
@@ -171,3 +171,29 @@ class SignoffLink(SQLModel, table=True):
     expires_at: datetime
     used_at: datetime | None = None
     outcome: str | None = None  # accepted | declined
+
+
+class ReconciliationRun(SQLModel, table=True):
+    """One reconciliation of a period; running it again for the same id replaces its findings."""
+
+    __tablename__ = "reconciliation_run"
+
+    run_id: str = Field(primary_key=True)
+    period_start: datetime = Field(index=True)
+    period_end: datetime
+    checked_at: datetime
+    tickets: int
+    findings: int
+    summary_json: str  # totals per customer
+
+
+class ReconciliationFinding(SQLModel, table=True):
+    __tablename__ = "reconciliation_finding"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(index=True)
+    kind: str = Field(index=True)
+    ticket_id: str = Field(index=True)
+    customer: str
+    message: str
+    amount_cents: int

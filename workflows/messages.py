@@ -361,3 +361,31 @@ class PrepaidChangedInput:
 
     contract_id: str
     period: str
+
+
+# ---- reconciliation ---------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ReconcileInput:
+    run_id: str
+    period_start: datetime
+    period_end: datetime
+    checked_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class ReconcileSummary:
+    run_id: str
+    tickets: int
+    findings: int
+    by_kind: dict[str, int]
+    alert: bool
+
+
+@dataclass(slots=True)
+class ReconciliationRequest:
+    """A period to reconcile; none means yesterday (UTC), as the daily schedule runs it."""
+
+    period_start: datetime | None = None
+    period_end: datetime | None = None

@@ -120,7 +120,7 @@ async def running_stack(
             client,
             task_queue=config.task_queue,
             workflows=WORKFLOWS,
-            activities=parts.activities.all(),
+            activities=parts.all_activities(),
             activity_executor=executor,
         )
         async with worker:

@@ -1,0 +1,88 @@
+"""The reconciliation activity: read both sides, compare (billing/reconciliation.py), keep the
+findings, and raise the alert when there are more than the threshold allows."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy.engine import Engine
+from temporalio import activity
+
+from billing.reconciliation import LedgerFacts, Limits, reconcile
+from connectors.billing import BillingAdapter
+from store.reconciliation_records import save_reconciliation, tickets_to_reconcile
+from workflows.messages import ReconcileInput, ReconcileSummary
+
+log = logging.getLogger("helpdesk_billing.reconciliation")
+
+
+class ReconciliationActivities:
+    def __init__(
+        self, *, engine: Engine, billing: BillingAdapter, alert_findings: int, limits: Limits
+    ) -> None:
+        self._engine = engine
+        self._billing = billing
+        self._alert_findings = alert_findings
+        self._limits = limits
+
+    @activity.defn(name="reconcile_period")
+    def reconcile_period(self, request: ReconcileInput) -> ReconcileSummary:
+        start, end = request.period_start, request.period_end
+        in_period = self._billing.posted_lines(since=start, until=end)
+        tickets = tickets_to_reconcile(
+            self._engine, start, end, {line.ticket_id for line in in_period}
+        )
+        # Whole tickets on the billing side: every line of each ticket, whenever posted.
+        ids = sorted({t.ticket_id for t in tickets} | {line.ticket_id for line in in_period})
+        ledger = _by_ticket(self._billing.posted_lines(ticket_ids=ids) if ids else [])
+        now = request.checked_at or datetime.now(UTC)
+        result = reconcile(
+            tickets, ledger, period_start=start, period_end=end, now=now, limits=self._limits
+        )
+        save_reconciliation(self._engine, request.run_id, result, len(tickets))
+        alert = len(result.findings) >= self._alert_findings > 0
+        if alert:
+            log.warning(
+                "ALERT reconciliation %s: %d findings for %s – %s (threshold %d)",
+                request.run_id,
+                len(result.findings),
+                start.isoformat(),
+                end.isoformat(),
+                self._alert_findings,
+            )
+        return ReconcileSummary(
+            run_id=request.run_id,
+            tickets=len(tickets),
+            findings=len(result.findings),
+            by_kind=_count_kinds(result),
+            alert=alert,
+        )
+
+    def all(self) -> list:  # type: ignore[type-arg]
+        return [self.reconcile_period]
+
+
+def _by_ticket(lines: list) -> list[LedgerFacts]:  # type: ignore[type-arg]
+    amounts: dict[str, Decimal] = defaultdict(lambda: Decimal("0.00"))
+    counts: dict[str, int] = defaultdict(int)
+    invoices: dict[str, list[str]] = defaultdict(list)
+    customers: dict[str, str] = {}
+    for posted in lines:
+        amounts[posted.ticket_id] += posted.line.amount
+        counts[posted.ticket_id] += 1
+        if posted.invoice_id not in invoices[posted.ticket_id]:
+            invoices[posted.ticket_id].append(posted.invoice_id)
+        customers[posted.ticket_id] = posted.billing_customer_id
+    return [
+        LedgerFacts(t, customers[t], amounts[t], counts[t], tuple(invoices[t])) for t in amounts
+    ]
+
+
+def _count_kinds(result) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    counts: dict[str, int] = defaultdict(int)
+    for finding in result.findings:
+        counts[finding.kind.value] += 1
+    return dict(counts)

@@ -1,0 +1,53 @@
+"""Temporal Schedules the service keeps: created when missing, left alone when present, so
+every worker (and `starter.py schedules`) may ensure them at start."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleCalendarSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleRange,
+    ScheduleSpec,
+)
+
+from settings import Settings
+from workflows.messages import ReconciliationRequest
+from workflows.reconciliation import RECONCILIATION_WORKFLOW_ID, ReconciliationWorkflow
+
+DAILY_RECONCILIATION = "daily-reconciliation"
+
+
+async def ensure_schedules(client: Client, settings: Settings) -> list[str]:
+    """What was created (nothing when every schedule already exists)."""
+    created = []
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            ReconciliationWorkflow.run,
+            ReconciliationRequest(),
+            id=RECONCILIATION_WORKFLOW_ID + "-daily",
+            task_queue=settings.task_queue,
+            static_summary="Daily reconciliation of yesterday's tickets and billed lines",
+        ),
+        spec=ScheduleSpec(
+            calendars=[
+                ScheduleCalendarSpec(
+                    hour=[ScheduleRange(settings.reconciliation_hour_utc)],
+                    minute=[ScheduleRange(0)],
+                )
+            ]
+        ),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(days=1)),
+    )
+    try:
+        await client.create_schedule(DAILY_RECONCILIATION, schedule)
+        created.append(DAILY_RECONCILIATION)
+    except ScheduleAlreadyRunningError:
+        pass
+    return created

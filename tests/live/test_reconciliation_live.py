@@ -1,0 +1,91 @@
+"""Reconciliation through its workflow: billed tickets, then discrepancies planted behind the
+service's back in the billing system, found by the next run and kept in the store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import delete
+from temporalio.testing import WorkflowEnvironment
+
+from billing.posting import BillableLine, LineType
+from billing.reconciliation import FindingKind
+from connectors.billing import PostRequest
+from connectors.embedded_ledger import EmbeddedLedger
+from store.database import write_transaction
+from store.models import LedgerLine
+from store.reconciliation_records import findings_of
+from tests.billing.builders import book_text, closed, logged, opened
+from tests.live.stack import running_stack
+from workflows.messages import ReconciliationRequest
+from workflows.reconciliation import ReconciliationWorkflow
+
+# The tickets close on 2026-11-30 (tests/billing/builders.closed()); their lines are posted
+# when the test runs. The period covers both.
+PERIOD = (datetime(2026, 11, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
+
+
+async def test_the_workflow_finds_what_was_changed_in_the_billing_system(
+    time_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    book = tmp_path / "book.toml"
+    book.write_text(book_text())
+    async with running_stack(time_env.client, tmp_path, book) as stack:
+        fine, lost = stack.ticket("fine"), stack.ticket("lost")
+        for ticket in (fine, lost):
+            await stack.send(
+                opened(ticket_id=ticket),
+                logged("te-1", 60, ticket_id=ticket),
+                closed(ticket_id=ticket),
+            )
+            assert (await stack.settled(ticket)).status == "posted"
+
+        async def reconcile(run: str) -> tuple[int, dict[str, int]]:
+            summary = await stack.client.execute_workflow(
+                ReconciliationWorkflow.run,
+                ReconciliationRequest(*PERIOD),
+                id=f"{stack.prefix}-{run}",
+                task_queue=stack.settings.task_queue,
+            )
+            return summary.findings, summary.by_kind
+
+        assert await reconcile("clean") == (0, {})
+
+        # Behind the service's back: one ticket's line disappears from billing, and a line
+        # for a ticket the service never billed appears.
+        with write_transaction(stack.engine) as connection:
+            connection.execute(delete(LedgerLine.__table__).where(LedgerLine.ticket_id == lost))
+        ghost = stack.ticket("ghost")
+        EmbeddedLedger(stack.engine).post_lines(
+            PostRequest(
+                "manual-entry",
+                ghost,
+                "CUST-1",
+                [
+                    BillableLine(
+                        "x-1",
+                        "labor",
+                        "LAB-REMOTE",
+                        "typed by hand",
+                        Decimal("1"),
+                        Decimal("42.50"),
+                        Decimal("42.50"),
+                        False,
+                        LineType.CHARGE,
+                    )
+                ],
+            )
+        )
+
+        count, kinds = await reconcile("planted")
+        assert (count, kinds) == (
+            2,
+            {FindingKind.POSTED_NOT_IN_BILLING.value: 1, FindingKind.LINES_WITHOUT_TICKET.value: 1},
+        )
+        stored = findings_of(stack.engine, f"{stack.prefix}-planted:20261101T0000-20270101T0000")
+        assert {(f.kind, f.ticket_id) for f in stored} == {
+            (FindingKind.POSTED_NOT_IN_BILLING, lost),
+            (FindingKind.LINES_WITHOUT_TICKET, ghost),
+        }
