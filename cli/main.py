@@ -15,6 +15,7 @@ from cli import (
     preview_command,
     queue_command,
     reconcile_command,
+    report_command,
     serve_command,
     ticket_commands,
     token_command,
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     ticket_commands.add_decision_parsers(commands)
     ledger_command.add_parser(commands)
     reconcile_command.add_parser(commands)
+    report_command.add_parser(commands)
     pilot_command.add_parser(commands)
     customers_command.add_parser(commands)
     serve_command.add_parser(commands)

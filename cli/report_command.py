@@ -1,0 +1,98 @@
+"""``report NAME``: the finance reports (SPEC §6) from the review store, as a table, JSON or
+CSV (for a spreadsheet)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from cli.live import open_review_store, run_command
+from cli.tables import render_table
+from settings import Settings
+from store.reports import REPORTS, Period, Report
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-01") from None
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "report",
+        help="finance reports: closed by day, ready, held, invoice lines, close to invoice…",
+        description="Reports from the review store and the embedded ledger, for a period of "
+        "UTC days (--to inclusive; default: the last 30 days). "
+        + "; ".join(f"{name}" for name in REPORTS),
+    )
+    parser.add_argument("name", choices=list(REPORTS), help="which report")
+    parser.add_argument("--from", dest="start", type=_day, help="first day (YYYY-MM-DD)")
+    parser.add_argument("--to", dest="end", type=_day, help="last day, inclusive")
+    parser.add_argument(
+        "--format", choices=["table", "json", "csv"], default="table", help="default: table"
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_command(lambda settings: show(settings, args))
+
+
+def show(settings: Settings, args: argparse.Namespace) -> int:
+    today = datetime.now(UTC).date()
+    last = args.end or today
+    first = args.start or last - timedelta(days=29)
+    period = Period(
+        datetime.combine(first, time(0), UTC),
+        datetime.combine(last + timedelta(days=1), time(0), UTC),
+    )
+    report = REPORTS[args.name](open_review_store(settings), period)
+    if args.format == "json":
+        print(json.dumps(as_json(report, first, last), indent=2))
+    elif args.format == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(report.columns)
+        writer.writerows([[_text(value) for value in row] for row in report.rows])
+    else:
+        print(f"{report.title}, {first} – {last}")
+        if report.rows:
+            numeric = [
+                i
+                for i, value in enumerate(report.rows[0])
+                if isinstance(value, (int, float, Decimal))
+            ]
+            print(
+                render_table(
+                    report.columns, [[_text(v) for v in row] for row in report.rows], numeric
+                )
+            )
+        else:
+            print("nothing in this period")
+    return 0
+
+
+def as_json(report: Report, first: date, last: date) -> dict[str, object]:
+    return {
+        "report": report.name,
+        "title": report.title,
+        "period": [first.isoformat(), last.isoformat()],
+        "rows": [
+            {
+                column: _text(value) if isinstance(value, Decimal) else value
+                for column, value in zip(report.columns, row, strict=True)
+            }
+            for row in report.rows
+        ],
+    }
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    return str(value)

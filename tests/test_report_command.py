@@ -1,0 +1,154 @@
+"""`starter.py report NAME` over a store seeded through the same writes the workflows make:
+each report's figures, and the table, JSON and CSV forms."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from billing.posting import BillableLine, LineType
+from cli import report_command
+from connectors.billing import PostRequest
+from connectors.embedded_ledger import EmbeddedLedger
+from store.database import open_store
+from store.ticket_records import record_ticket
+from workflows.messages import EditItem, RecordInput, TicketProjection
+
+NOW = datetime.now(UTC)
+YESTERDAY = NOW - timedelta(days=1)
+
+
+def projection(
+    ticket_id: str,
+    status: str,
+    chargeable: str,
+    closed_at: datetime,
+    hold: tuple[str, str] | None = None,
+    since: datetime | None = None,
+) -> TicketProjection:
+    return TicketProjection(
+        ticket_id=ticket_id,
+        customer_id="org-1",
+        billing_customer_id="CUST-1",
+        status=status,
+        mode="auto",
+        hold_code=hold[0] if hold else None,
+        hold_owner=hold[1] if hold else None,
+        hold_message="why" if hold else None,
+        waiting_for="",
+        chargeable_total=Decimal(chargeable),
+        posted_total=Decimal("0.00"),
+        revision=1,
+        closed_at=closed_at,
+        changed_at=since or closed_at,
+        sequence=1,
+        detail_json="{}",
+    )
+
+
+def line(source: str, amount: str, line_type: LineType = LineType.CHARGE) -> BillableLine:
+    value = Decimal(amount)
+    return BillableLine(
+        source, "labor", "LAB-REMOTE", "work", Decimal("1"), value, value, False, line_type
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    monkeypatch.setenv("HDB_DATABASE_URL", url)
+    engine = open_store(url)
+    record_ticket(engine, RecordInput(projection("T-1", "posted", "95.00", YESTERDAY), [], []))
+    record_ticket(engine, RecordInput(projection("T-2", "posted", "47.50", YESTERDAY), [], []))
+    held_since = NOW - timedelta(days=4)
+    record_ticket(
+        engine,
+        RecordInput(
+            projection("T-3", "held", "30.00", held_since, ("disputed", "manager"), held_since),
+            [],
+            [
+                EditItem(
+                    "T-3:1:te-1:quantity",
+                    "T-3",
+                    "te-1",
+                    "quantity",
+                    "1",
+                    "0.5",
+                    "fin",
+                    "finance",
+                    "too long",
+                    NOW,
+                )
+            ],
+        ),
+    )
+    record_ticket(engine, RecordInput(projection("T-4", "no_charge", "0.00", YESTERDAY), [], []))
+    ledger = EmbeddedLedger(engine)
+    ledger.post_lines(PostRequest("k1", "T-1", "CUST-1", [line("te-1", "95.00")]))
+    ledger.post_lines(
+        PostRequest(
+            "k2", "T-2", "CUST-1", [line("te-2", "47.50"), line("te-3", "-10.00", LineType.CREDIT)]
+        )
+    )
+    return engine
+
+
+def report(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="starter.py")
+    report_command.add_parser(parser.add_subparsers(required=True))
+    args = parser.parse_args(["report", *argv])
+    return args.run(args)
+
+
+def test_closed_by_day_counts_billable_tickets_only(store, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert report("closed-by-day", "--format", "json") == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert rows == [
+        {"day": (NOW - timedelta(days=4)).date().isoformat(), "tickets": 1, "chargeable": "30.00"},
+        {"day": YESTERDAY.date().isoformat(), "tickets": 2, "chargeable": "142.50"},
+    ]
+
+
+def test_held_by_reason_owner_and_age(store, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert report("held", "--format", "csv") == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows == [
+        ["reason", "owner", "age", "tickets", "total"],
+        ["disputed", "manager", "3-7 days", "1", "30.00"],
+    ]
+
+
+def test_invoice_lines_split_charges_and_credits(store, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert report("invoice-lines", "--format", "json") == 0
+    [row] = json.loads(capsys.readouterr().out)["rows"]
+    assert (row["lines"], row["tickets"], row["charged"], row["credited"]) == (
+        3,
+        2,
+        "142.50",
+        "-10.00",
+    )
+
+
+def test_close_to_invoice_and_edits_and_credits(store, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert report("close-to-invoice", "--format", "json") == 0
+    [row] = json.loads(capsys.readouterr().out)["rows"]
+    assert row["tickets"] == 2 and 23 < row["average h"] < 25
+    assert report("manual-edits", "--format", "json") == 0
+    assert json.loads(capsys.readouterr().out)["rows"] == [
+        {"role": "finance", "person": "fin", "field": "quantity", "edits": 1, "tickets": 1}
+    ]
+    assert report("credits") == 0
+    table = capsys.readouterr().out
+    assert "Credits and write-offs" in table and "-10.00" in table
+
+
+def test_an_empty_period_says_so(store, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert report("closed-by-day", "--from", "2020-01-01", "--to", "2020-01-31") == 0
+    assert "nothing in this period" in capsys.readouterr().out
