@@ -45,6 +45,7 @@ from billing.roles import ALLOWED, Action, Role
 from service.queues import age_text, chargeable_total, queue_owner, waiting_reason
 from service.tickets import VIEW
 from store.models import TicketRecord
+from store.reconciliation_records import latest_alert
 from store.ticket_records import audit_trail, ticket_record, ticket_records
 from workflows.assessment import FINANCE_HOLD
 from workflows.messages import Approvals, BillingStatus, TicketBillingView
@@ -173,6 +174,13 @@ def _render(
         "csrf": session.csrf if session else "",
         "may_review": session is not None and session.principal.role in REVIEW_ROLES,
         "flash": _read_flash(request),
+        # The banner: the last reconciliation found what finance must look at.
+        "alert": latest_alert(
+            context_of(request).engine,
+            context_of(request).settings.reconciliation_alert_findings,
+        )
+        if session is not None
+        else None,
         **values,
     }
     return templates.TemplateResponse(request, template, context, status_code=http_status)

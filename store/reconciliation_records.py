@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -133,3 +133,28 @@ def _utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def latest_alert(engine: Engine, threshold: int) -> ReconciliationAlert | None:
+    """The newest reconciliation run, when its findings reach ``threshold`` (0: never)."""
+    if threshold <= 0:
+        return None
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(_RUN.c.run_id, _RUN.c.period_start, _RUN.c.period_end, _RUN.c.findings)
+            .order_by(_RUN.c.checked_at.desc())
+            .limit(1)
+        ).first()
+    if row is None or row.findings < threshold:
+        return None
+    return ReconciliationAlert(
+        row.run_id, _utc(row.period_start), _utc(row.period_end), row.findings
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ReconciliationAlert:
+    run_id: str
+    period_start: datetime | None
+    period_end: datetime | None
+    findings: int

@@ -10,6 +10,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,10 @@ from temporalio.client import Client
 
 from api.pages import SESSION_COOKIE
 from api.security import issue_signoff_link, secret, sign, unsign
+from billing.reconciliation import Finding, FindingKind, Reconciliation
 from billing.roles import Role
 from service.dev_server import DevServer
+from store.reconciliation_records import save_reconciliation
 from store.ticket_records import audit_trail, ticket_record
 from tests.billing.builders import book_text, closed, disputed, logged, opened
 from tests.live.api_server import ServedStack, served_stack
@@ -441,3 +444,22 @@ async def test_a_flash_from_elsewhere_is_not_shown(site: ServedStack) -> None:
         for query in (f"flash={forged}", "msg=Paste+your+token+at+evil&ok=1"):
             page = (await http.get(f"/exceptions?{query}")).text
             assert "evil" not in page and 'id="flash"' not in page
+
+
+# ---- the reconciliation banner -------------------------------------------------------------------
+
+
+async def test_pages_show_a_banner_when_the_last_reconciliation_found_differences(
+    site: ServedStack,
+) -> None:
+    async with browser(site) as http:
+        await log_in(http, site, Role.SUPPORT)
+        assert 'id="alert"' not in (await http.get("/exceptions")).text
+        start = datetime(2026, 11, 24, tzinfo=UTC)
+        found = Reconciliation(start, start + timedelta(days=1), datetime.now(UTC))
+        found.findings.append(
+            Finding(FindingKind.LINES_WITHOUT_TICKET, "T-9", "CUST-1", "lines", Decimal("1.00"))
+        )
+        save_reconciliation(site.stack.engine, "reconcile-daily:test", found, tickets=3)
+        page = (await http.get("/exceptions")).text
+        assert 'id="alert"' in page and "found 1 difference" in page and "2026-11-24" in page
