@@ -8,6 +8,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from opentelemetry import metrics
 from sqlalchemy.engine import Engine
 from temporalio import activity
 
@@ -21,12 +22,25 @@ log = logging.getLogger("helpdesk_billing.reconciliation")
 
 class ReconciliationActivities:
     def __init__(
-        self, *, engine: Engine, billing: BillingAdapter, alert_findings: int, limits: Limits
+        self,
+        *,
+        engine: Engine,
+        billing: BillingAdapter,
+        alert_findings: int,
+        limits: Limits,
+        meter: metrics.Meter | None = None,
     ) -> None:
         self._engine = engine
         self._billing = billing
         self._alert_findings = alert_findings
         self._limits = limits
+        meter = meter or metrics.get_meter("helpdesk-billing")
+        self._findings = meter.create_counter(
+            "reconciliation.findings", description="differences found, by kind"
+        )
+        self._alerts = meter.create_counter(
+            "reconciliation.alerts", description="runs whose findings reached the threshold"
+        )
 
     @activity.defn(name="reconcile_period")
     def reconcile_period(self, request: ReconcileInput) -> ReconcileSummary:
@@ -43,8 +57,11 @@ class ReconciliationActivities:
             tickets, ledger, period_start=start, period_end=end, now=now, limits=self._limits
         )
         save_reconciliation(self._engine, request.run_id, result, len(tickets))
+        for kind, count in _count_kinds(result).items():
+            self._findings.add(count, {"kind": kind})
         alert = len(result.findings) >= self._alert_findings > 0
         if alert:
+            self._alerts.add(1)
             log.warning(
                 "ALERT reconciliation %s: %d findings for %s – %s (threshold %d)",
                 request.run_id,
