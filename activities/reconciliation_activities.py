@@ -12,6 +12,7 @@ from opentelemetry import metrics
 from sqlalchemy.engine import Engine
 from temporalio import activity
 
+from billing.invoice_run import FEE_KIND
 from billing.reconciliation import LedgerFacts, Limits, reconcile
 from connectors.billing import BillingAdapter
 from store.reconciliation_records import save_reconciliation, tickets_to_reconcile
@@ -45,7 +46,13 @@ class ReconciliationActivities:
     @activity.defn(name="reconcile_period")
     def reconcile_period(self, request: ReconcileInput) -> ReconcileSummary:
         start, end = request.period_start, request.period_end
-        in_period = self._billing.posted_lines(since=start, until=end)
+        # Monthly fees (the invoice run) belong to no ticket: not compared, never "lines
+        # without a ticket".
+        in_period = [
+            line
+            for line in self._billing.posted_lines(since=start, until=end)
+            if line.line.kind != FEE_KIND
+        ]
         tickets = tickets_to_reconcile(
             self._engine, start, end, {line.ticket_id for line in in_period}
         )

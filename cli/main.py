@@ -10,6 +10,7 @@ from cli import (
     customers_command,
     demo_command,
     ingest_command,
+    invoice_run_command,
     ledger_command,
     pilot_command,
     preview_command,
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     ticket_commands.add_decision_parsers(commands)
     ledger_command.add_parser(commands)
     reconcile_command.add_parser(commands)
+    invoice_run_command.add_parser(commands)
     report_command.add_parser(commands)
     pilot_command.add_parser(commands)
     customers_command.add_parser(commands)

@@ -80,4 +80,10 @@ class BillingAdapter(Protocol):
         belonging to ``ticket_ids`` (reconciliation reads them back, never our own records)."""
         ...
 
+    def draft_invoices(self, billing_customer_ids: list[str]) -> list[str]:
+        """The ids of the given customers' invoices still in draft (the invoice run finalizes
+        them). Added for the monthly invoice run; an adapter for a billing system without drafts
+        returns []."""
+        ...
+
     def finalize_invoice(self, invoice_id: str) -> None: ...

@@ -187,6 +187,21 @@ class EmbeddedLedger:
             for row in rows
         ]
 
+    def draft_invoices(self, billing_customer_ids: list[str]) -> list[str]:
+        if not billing_customer_ids:
+            return []
+        with self._engine.connect() as connection:
+            return list(
+                connection.execute(
+                    select(_INVOICE.c.invoice_id)
+                    .where(
+                        _INVOICE.c.status == "draft",
+                        _INVOICE.c.billing_customer_id.in_(sorted(set(billing_customer_ids))),
+                    )
+                    .order_by(_INVOICE.c.invoice_id)
+                ).scalars()
+            )
+
     def finalize_invoice(self, invoice_id: str) -> None:
         with write_session(self._engine) as session:
             invoice = session.get(LedgerInvoice, invoice_id)

@@ -18,10 +18,12 @@ from temporalio.client import (
 )
 
 from settings import Settings
-from workflows.messages import ReconciliationRequest
+from workflows.invoice_run import INVOICE_RUN_WORKFLOW_ID, MonthlyInvoiceRunWorkflow
+from workflows.messages import InvoiceRunRequest, ReconciliationRequest
 from workflows.reconciliation import RECONCILIATION_WORKFLOW_ID, ReconciliationWorkflow
 
 DAILY_RECONCILIATION = "daily-reconciliation"
+MONTHLY_INVOICE_RUN = "monthly-invoice-run"
 
 
 async def ensure_schedules(client: Client, settings: Settings) -> list[str]:
@@ -48,6 +50,30 @@ async def ensure_schedules(client: Client, settings: Settings) -> list[str]:
     try:
         await client.create_schedule(DAILY_RECONCILIATION, schedule)
         created.append(DAILY_RECONCILIATION)
+    except ScheduleAlreadyRunningError:
+        pass
+    invoice_run = Schedule(
+        action=ScheduleActionStartWorkflow(
+            MonthlyInvoiceRunWorkflow.run,
+            InvoiceRunRequest(),
+            id=INVOICE_RUN_WORKFLOW_ID + "-monthly",
+            task_queue=settings.task_queue,
+            static_summary="Monthly invoice run for the previous month: fees, usage, finalize",
+        ),
+        spec=ScheduleSpec(
+            calendars=[
+                ScheduleCalendarSpec(
+                    day_of_month=[ScheduleRange(1)],
+                    hour=[ScheduleRange(3)],
+                    minute=[ScheduleRange(0)],
+                )
+            ]
+        ),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(days=7)),
+    )
+    try:
+        await client.create_schedule(MONTHLY_INVOICE_RUN, invoice_run)
+        created.append(MONTHLY_INVOICE_RUN)
     except ScheduleAlreadyRunningError:
         pass
     return created

@@ -5,7 +5,7 @@ added with defaults without breaking the histories of running tickets."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
@@ -13,6 +13,7 @@ from typing import Literal
 from billing.decisions import Decision, TicketDecisions
 from billing.events import HelpdeskEvent
 from billing.holds import HoldOwner
+from billing.invoice_run import ContractUsage, SkippedFee
 from billing.posting import BillableLine
 from billing.prepaid import TicketDraw
 from billing.rating import TicketRating
@@ -389,3 +390,60 @@ class ReconciliationRequest:
 
     period_start: datetime | None = None
     period_end: datetime | None = None
+
+
+# ---- monthly invoice run ------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class InvoiceRunRequest:
+    """A month to bill (its first day); none means the previous month, as the schedule runs it."""
+
+    month: date | None = None
+
+
+@dataclass(slots=True)
+class InvoiceRunInput:
+    run_id: str
+    month: date  # the first day of the month
+
+
+@dataclass(slots=True)
+class FeePosted:
+    contract_id: str
+    billing_customer_id: str
+    invoice_id: str
+    amount: Decimal
+    already_posted: bool  # an earlier run of the month added it: the first result is returned
+
+
+@dataclass(slots=True)
+class FeesResult:
+    month: str  # YYYY-MM
+    fees: list[FeePosted] = field(default_factory=list)
+    skipped: list[SkippedFee] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class UsageResult:
+    month: str
+    contracts: list[ContractUsage] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class FinalizeResult:
+    invoice_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class InvoiceRunSummary:
+    run_id: str
+    month: str
+    fees: list[FeePosted]
+    skipped: list[SkippedFee]
+    usage: list[ContractUsage]
+    finalized: list[str]
+
+    @property
+    def fees_added(self) -> int:
+        return sum(1 for fee in self.fees if not fee.already_posted)
