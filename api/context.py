@@ -63,12 +63,8 @@ def context_of(request: Request) -> ApiContext:
 
 
 def caller(request: Request, authorization: str | None = Header(default=None)) -> Principal:
-    """The bearer token's owner; pages pass the same token through their session cookie."""
-    context = context_of(request)
-    session = getattr(request.state, "principal", None)
-    if session is not None and authorization is None:
-        return session  # type: ignore[no-any-return]
-    return authenticate(context.engine, bearer_token(authorization))
+    """The bearer token's owner (the pages read their own signed session instead)."""
+    return authenticate(context_of(request).engine, bearer_token(authorization))
 
 
 __all__ = ["ApiContext", "TemporalUnavailable", "Unauthorized", "caller", "context_of"]
