@@ -9,6 +9,7 @@ tickets are migrated (patched or drained). Otherwise the replay test is what cat
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 import tempfile
 from pathlib import Path
@@ -53,3 +54,6 @@ async def record() -> None:
 
 if __name__ == "__main__":
     asyncio.run(record())
+    # Free the Temporal clients while the interpreter is whole (as cli/live.py does): left to
+    # shutdown, their Rust threads can abort the process after the histories are written.
+    gc.collect()
