@@ -9,12 +9,11 @@ import io
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from billing.book import BillingBook
 from billing.customer_match import Conflict, CustomerMatch, UnmatchedEntry, match_customers
 from billing.problems import Problem
-from cli.input_files import EXIT_BAD_INPUT, InputError, read_book
+from cli.input_files import EXIT_BAD_INPUT, InputError, read_book, read_text
 from cli.live import open_review_store, run_command
 from cli.tables import render_table
 from connectors.billing import BillingCustomer
@@ -277,18 +276,7 @@ def _counts_text(counts: UpsertCounts) -> str:
 
 def read_directory_csv(path: str, what: str) -> list[tuple[str, str]]:
     """(ID, name) rows of a directory CSV; ``InputError`` naming the file and every bad line."""
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")  # -sig: spreadsheets write a BOM
-    except FileNotFoundError:
-        raise InputError(f"{what} {path!r} does not exist") from None
-    except IsADirectoryError:
-        raise InputError(f"{what} {path!r} is a directory, not a file") from None
-    except PermissionError:
-        raise InputError(f"{what} {path!r} cannot be read (permission denied)") from None
-    except UnicodeDecodeError as error:
-        raise InputError(
-            f"{what} {path!r} is not UTF-8 text (bad byte at offset {error.start})"
-        ) from None
+    text = read_text(path, what, encoding="utf-8-sig")  # -sig: spreadsheets write a BOM
     rows, problems = parse_directory_csv(text)
     if problems:
         count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"

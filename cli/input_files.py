@@ -18,8 +18,14 @@ class InputError(Exception):
 def _read_text(path: str, what: str) -> str:
     if path == "-":
         return sys.stdin.read()
+    return read_text(path, what)
+
+
+def read_text(path: str, what: str, *, encoding: str = "utf-8", hint: str = "") -> str:
+    """A text file, or ``InputError`` saying which file and what is wrong (``hint`` is added
+    to the message for text that is not UTF-8)."""
     try:
-        return Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding=encoding)
     except FileNotFoundError:
         raise InputError(f"{what} {path!r} does not exist") from None
     except IsADirectoryError:
@@ -29,6 +35,7 @@ def _read_text(path: str, what: str) -> str:
     except UnicodeDecodeError as error:
         raise InputError(
             f"{what} {path!r} is not UTF-8 text (bad byte at offset {error.start})"
+            + (f"; {hint}" if hint else "")
         ) from None
 
 

@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from billing.book import BookError, parse_book
@@ -32,6 +31,7 @@ from billing.pilot import (
     comparison_document,
     parse_manual_lines,
 )
+from cli.input_files import InputError, read_text
 from cli.live import CommandFailed, open_review_store, run_command
 from cli.tables import render_table
 from settings import Settings
@@ -142,19 +142,10 @@ class ManualFileError(Exception):
 def read_manual_file(path: str) -> str:
     if path == "-":
         return sys.stdin.read()
-    what = f"manual lines file {path!r}"
     try:
-        return Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ManualFileError(f"{what} does not exist") from None
-    except IsADirectoryError:
-        raise ManualFileError(f"{what} is a directory, not a file") from None
-    except PermissionError:
-        raise ManualFileError(f"{what} cannot be read (permission denied)") from None
-    except UnicodeDecodeError as error:
-        raise ManualFileError(
-            f"{what} is not UTF-8 text (bad byte at offset {error.start}); export it as UTF-8 CSV"
-        ) from None
+        return read_text(path, "manual lines file", hint="export it as UTF-8 CSV")
+    except InputError as error:
+        raise ManualFileError(str(error)) from None
 
 
 def describe_bad_lines(path: str, problems: list[LineProblem]) -> str:
