@@ -47,11 +47,8 @@ async def ensure_schedules(client: Client, settings: Settings) -> list[str]:
         ),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(days=1)),
     )
-    try:
-        await client.create_schedule(DAILY_RECONCILIATION, schedule)
+    if await _create_if_missing(client, DAILY_RECONCILIATION, schedule):
         created.append(DAILY_RECONCILIATION)
-    except ScheduleAlreadyRunningError:
-        pass
     invoice_run = Schedule(
         action=ScheduleActionStartWorkflow(
             MonthlyInvoiceRunWorkflow.run,
@@ -71,9 +68,15 @@ async def ensure_schedules(client: Client, settings: Settings) -> list[str]:
         ),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(days=7)),
     )
-    try:
-        await client.create_schedule(MONTHLY_INVOICE_RUN, invoice_run)
+    if await _create_if_missing(client, MONTHLY_INVOICE_RUN, invoice_run):
         created.append(MONTHLY_INVOICE_RUN)
-    except ScheduleAlreadyRunningError:
-        pass
     return created
+
+
+async def _create_if_missing(client: Client, schedule_id: str, schedule: Schedule) -> bool:
+    """Create the schedule; False when it exists (another worker, or an earlier start)."""
+    try:
+        await client.create_schedule(schedule_id, schedule)
+    except ScheduleAlreadyRunningError:
+        return False
+    return True
