@@ -44,6 +44,7 @@ from billing.problems import key_path
 from billing.roles import ALLOWED, Action, Role
 from service.queues import age_text, chargeable_total, queue_owner, waiting_reason
 from service.tickets import VIEW
+from store.database import as_utc
 from store.models import TicketRecord
 from store.reconciliation_records import latest_alert
 from store.ticket_records import audit_trail, ticket_record, ticket_records
@@ -195,11 +196,7 @@ def _money(value: Decimal | None) -> str:
 
 
 def _when(moment: datetime | None) -> str:
-    return f"{_utc(moment):%Y-%m-%d %H:%M} UTC" if moment else ""
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return f"{as_utc(moment):%Y-%m-%d %H:%M} UTC" if moment else ""
 
 
 def _lines(view: TicketBillingView | None) -> list[dict[str, Any]]:
@@ -314,7 +311,7 @@ def _review_item(record: TicketRecord, now: datetime) -> dict[str, Any]:
     return {
         "ticket_id": record.ticket_id,
         "customer_id": record.customer_id or "",
-        "age": age_text(now - _utc(record.status_since)),
+        "age": age_text(now - as_utc(record.status_since)),
         "lines": _lines(view),
         "rated": rated,
         "total": _money(total),
@@ -540,7 +537,7 @@ def _exception_row(record: TicketRecord, now: datetime, role: Role) -> dict[str,
         "status": record.status.replace("_", " "),
         "reason": waiting_reason(record),
         "owner": queue_owner(record),
-        "age": age_text(now - _utc(record.status_since)),
+        "age": age_text(now - as_utc(record.status_since)),
         "total": _money(chargeable_total(record)),
         "next_step": " and ".join(remedy.next_step for remedy in found) or "see the ticket",
         "remedies": [

@@ -25,6 +25,7 @@ from api.security import Principal, issue_signoff_link
 from billing.roles import Action, Role, may, refusal
 from service import tickets
 from service.queues import chargeable_total, queue_owner, waiting_reason
+from store.database import as_utc
 from store.ticket_records import append_audit, audit_trail, ticket_records
 from workflows.messages import (
     ActorInput,
@@ -93,7 +94,7 @@ def list_tickets(
     now = datetime.now(UTC)
     out = []
     for record in records:
-        age = now - _utc(record.status_since)
+        age = now - as_utc(record.status_since)
         if owner and queue_owner(record) != owner:
             continue
         if min_age_hours is not None and age < timedelta(hours=min_age_hours):
@@ -107,7 +108,7 @@ def list_tickets(
                 reason=waiting_reason(record),
                 chargeable_total=chargeable_total(record),
                 posted_total=Decimal(record.posted_cents).scaleb(-2),
-                status_since=_utc(record.status_since),
+                status_since=as_utc(record.status_since),
                 age_hours=round(age.total_seconds() / 3600, 2),
             )
         )
@@ -124,7 +125,7 @@ async def ticket_detail(
     view, note = await load_ticket(request, ticket_id)
     trail = [
         AuditEntryOut(
-            at=_utc(entry.at),
+            at=as_utc(entry.at),
             actor=entry.actor,
             role=entry.role,
             action=entry.action,
@@ -398,7 +399,3 @@ def signoff_link(
 
 
 SIGNOFF_LINK_ROLES = frozenset({Role.SUPPORT, Role.MANAGER, Role.ADMIN})
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -9,7 +9,7 @@ sent. So we send, then watch the history for that id, and report exactly what th
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
+from store.database import as_utc
 from store.ticket_records import ticket_record
 from workflows.messages import ActorInput, HistoryItem, TicketBillingView, ticket_workflow_id
 from workflows.ticket_billing import TicketBillingWorkflow
@@ -74,7 +75,7 @@ def stored_view(engine: Engine, ticket_id: str, why: str) -> tuple[TicketBilling
             f"ticket {ticket_id} is unknown: it has no billing workflow and no record in the "
             "review store (never ingested? check the ticket id)"
         )
-    recorded = f"{_utc(record.updated_at):%Y-%m-%d %H:%M} UTC"
+    recorded = f"{as_utc(record.updated_at):%Y-%m-%d %H:%M} UTC"
     note = f"the billing workflow of {ticket_id} {why}; showing the review store as of {recorded}"
     return VIEW.validate_json(record.detail_json), note
 
@@ -130,7 +131,3 @@ async def wait_for_outcome(
         if loop.time() >= deadline:
             return None
         await asyncio.sleep(POLL_SECONDS)
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,12 @@ def open_store(database_url: str) -> Engine:
         engine = create_engine(database_url, pool_pre_ping=True)
     SQLModel.metadata.create_all(engine)
     return engine
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A datetime read back from the store, in UTC: SQLite returns them without their zone,
+    and everything the service stores is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def write_session(engine: Engine) -> Session:

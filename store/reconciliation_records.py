@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from billing.money import integer_cents
 from billing.reconciliation import Finding, FindingKind, Reconciliation, TicketFacts
-from store.database import write_transaction
+from store.database import as_utc, write_transaction
 from store.models import ReconciliationFinding, ReconciliationRun, TicketRecord
 
 _TICKET = TicketRecord.__table__  # type: ignore[attr-defined]
@@ -132,7 +132,7 @@ def _in_utc(moment: datetime) -> datetime:
 def _utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return as_utc(moment)
 
 
 def latest_alert(engine: Engine, threshold: int) -> ReconciliationAlert | None:

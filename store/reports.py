@@ -13,6 +13,7 @@ from decimal import Decimal
 from sqlalchemy import String, case, func, select
 from sqlalchemy.engine import Engine
 
+from store.database import as_utc
 from store.models import AuditEntry, LedgerLine, LedgerPosting, ManualEdit, TicketRecord
 
 _TICKET = TicketRecord.__table__  # type: ignore[attr-defined]
@@ -167,7 +168,7 @@ def close_to_invoice(engine: Engine, period: Period) -> Report:
     )
     with engine.connect() as connection:
         hours = sorted(
-            max((_utc(posted) - _utc(closed)).total_seconds() / 3600, 0.0)
+            max((as_utc(posted) - as_utc(closed)).total_seconds() / 3600, 0.0)
             for closed, posted in connection.execute(query)
         )
     if not hours:
@@ -251,7 +252,3 @@ REPORTS: dict[str, Callable[[Engine, Period], Report]] = {
     "manual-edits": manual_edits,
     "credits": credits_and_write_offs,
 }
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
