@@ -10,10 +10,12 @@ import sys
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
+from billing.book import BillingBook
+from cli.input_files import InputError, read_book
 from cli.live import open_review_store, run_command
 from cli.tables import render_table
 from settings import Settings
-from store.reports import REPORTS, Period, Report
+from store.reports import NEEDS_BOOK, REPORTS, Period, Report, run_report
 
 
 def _day(text: str) -> date:
@@ -52,7 +54,7 @@ def show(settings: Settings, args: argparse.Namespace) -> int:
         datetime.combine(first, time(0), UTC),
         datetime.combine(last + timedelta(days=1), time(0), UTC),
     )
-    report = REPORTS[args.name](open_review_store(settings), period)
+    report = run_report(args.name, open_review_store(settings), period, _book(settings, args.name))
     if args.format == "json":
         print(json.dumps(as_json(report, first, last), indent=2))
     elif args.format == "csv":
@@ -75,6 +77,19 @@ def show(settings: Settings, args: argparse.Namespace) -> int:
         else:
             print("nothing in this period")
     return 0
+
+
+def _book(settings: Settings, name: str) -> BillingBook | None:
+    """The book, for reports that show what contracts grant; without it they still run."""
+    if name not in NEEDS_BOOK:
+        return None
+    try:
+        return read_book(str(settings.book_path))
+    except InputError as problem:
+        print(
+            f"warning: without the book ({problem}), granted hours are not shown", file=sys.stderr
+        )
+        return None
 
 
 def as_json(report: Report, first: date, last: date) -> dict[str, object]:

@@ -197,3 +197,28 @@ class ReconciliationFinding(SQLModel, table=True):
     customer: str
     message: str
     amount_cents: int
+
+
+class RatedLine(SQLModel, table=True):
+    """One line of a ticket's latest rating, for the leakage and prepaid reports: what was entered,
+    what it is worth at list price, and why it is or is not charged. Rewritten when the ticket is
+    re-rated; the ticket row says whether it has been invoiced."""
+
+    __tablename__ = "rated_line"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: str = Field(index=True)
+    revision: int
+    kind: str  # labor | part
+    source_id: str
+    service_code: str
+    coverage: str | None = Field(default=None, index=True)  # None: charged
+    coverage_reason: str = ""
+    contract_id: str | None = Field(default=None, index=True)
+    prepaid_period: str | None = None  # the retainer month or "block" a covered line drew from
+    quantity: str  # hours for labor, units for parts, as decimal text
+    quantity_milli: int  # the same in thousandths, for SQL sums
+    minutes_milli: int = 0  # labor: the minutes this line stands for, in thousandths
+    unit_price_cents: int
+    amount_cents: int  # what the customer is charged (0 when covered)
+    list_cents: int  # quantity × unit price: what it would have cost

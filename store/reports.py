@@ -10,18 +10,29 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import String, case, func, select
+from sqlalchemy import String, case, exists, func, select
 from sqlalchemy.engine import Engine
 
+from billing.book import BillingBook, ContractType
+from billing.prepaid import BLOCK_PERIOD
 from store.database import as_utc
-from store.models import AuditEntry, LedgerLine, LedgerPosting, ManualEdit, TicketRecord
+from store.models import (
+    AuditEntry,
+    LedgerLine,
+    LedgerPosting,
+    ManualEdit,
+    RatedLine,
+    TicketRecord,
+)
 
 _TICKET = TicketRecord.__table__  # type: ignore[attr-defined]
 _LINE = LedgerLine.__table__  # type: ignore[attr-defined]
 _POSTING = LedgerPosting.__table__  # type: ignore[attr-defined]
 _EDIT = ManualEdit.__table__  # type: ignore[attr-defined]
 _AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
+_RATED = RatedLine.__table__  # type: ignore[attr-defined]
 _CENT = Decimal("0.01")
+_HOURS = Decimal("0.01")
 QUEUE = ("held", "awaiting_approval", "in_review")
 
 
@@ -41,6 +52,17 @@ class Report:
 
 def _money(cents: int | None) -> Decimal:
     return Decimal(cents or 0) * _CENT
+
+
+def _quantity(milli: int | None) -> Decimal:
+    """Thousandths back to a quantity: two decimals unless the third is needed."""
+    exact = Decimal(milli or 0).scaleb(-3)
+    short = exact.quantize(_HOURS)
+    return short if short == exact else exact
+
+
+def _hours_from_minutes_milli(milli: int | None) -> Decimal:
+    return (Decimal(milli or 0).scaleb(-3) / 60).quantize(_HOURS)
 
 
 def _day(column):  # type: ignore[no-untyped-def]
@@ -243,6 +265,174 @@ def credits_and_write_offs(engine: Engine, period: Period) -> Report:
     )
 
 
+def _not_invoiced(engine: Engine, kind: str) -> list[list[object]]:
+    """Charged lines of the given kind on tickets not posted: the work is in the store, the
+    money is not on an invoice yet. By ticket status (why it waits) and customer."""
+    query = (
+        select(
+            _TICKET.c.status,
+            _TICKET.c.customer_id,
+            func.count(func.distinct(_TICKET.c.ticket_id)),
+            func.count(),
+            func.sum(_RATED.c.quantity_milli),
+            func.sum(_RATED.c.amount_cents),
+        )
+        .select_from(_RATED.join(_TICKET, _TICKET.c.ticket_id == _RATED.c.ticket_id))
+        .where(
+            _RATED.c.kind == kind,
+            _RATED.c.coverage.is_(None),
+            _RATED.c.amount_cents > 0,
+            _TICKET.c.status != "posted",
+        )
+        .group_by(_TICKET.c.status, _TICKET.c.customer_id)
+        .order_by(_TICKET.c.status, _TICKET.c.customer_id)
+    )
+    with engine.connect() as connection:
+        return [
+            [status, customer, tickets, lines, _quantity(quantity), _money(amount)]
+            for status, customer, tickets, lines, quantity, amount in connection.execute(query)
+        ]
+
+
+def time_not_invoiced(engine: Engine, period: Period) -> Report:
+    """Today's backlog, whatever the period: time on tickets rated but not posted."""
+    return Report(
+        "time-not-invoiced",
+        "Time entered but not invoiced (tickets rated, not posted), by status and customer",
+        ["status", "customer", "tickets", "lines", "hours", "value"],
+        _not_invoiced(engine, "labor"),
+    )
+
+
+def materials_not_invoiced(engine: Engine, period: Period) -> Report:
+    return Report(
+        "materials-not-invoiced",
+        "Materials used but not invoiced (tickets rated, not posted), by status and customer",
+        ["status", "customer", "tickets", "lines", "quantity", "value"],
+        _not_invoiced(engine, "part"),
+    )
+
+
+def revenue_leakage(engine: Engine, period: Period) -> Report:
+    """For tickets closed in the period: closures with no time at all (valued at the
+    customer's average billable ticket, which is what such a ticket usually bills), time that
+    was not billable by reason, and the list value contracts covered."""
+    closed = (_TICKET.c.closed_at >= period.start, _TICKET.c.closed_at < period.end)
+    no_time = (
+        select(_TICKET.c.customer_id, func.count())
+        .where(
+            *closed,
+            ~exists().where(_RATED.c.ticket_id == _TICKET.c.ticket_id, _RATED.c.kind == "labor"),
+        )
+        .group_by(_TICKET.c.customer_id)
+        .order_by(_TICKET.c.customer_id)
+    )
+    average = (
+        select(_TICKET.c.customer_id, func.avg(_TICKET.c.chargeable_cents))
+        .where(*closed, _TICKET.c.chargeable_cents > 0)
+        .group_by(_TICKET.c.customer_id)
+    )
+    joined = _RATED.join(_TICKET, _TICKET.c.ticket_id == _RATED.c.ticket_id)
+    labor_milli = func.sum(case((_RATED.c.kind == "labor", _RATED.c.quantity_milli), else_=0))
+    non_billable = (
+        select(
+            _RATED.c.coverage_reason,
+            func.count(func.distinct(_RATED.c.ticket_id)),
+            labor_milli,
+            func.sum(_RATED.c.list_cents),
+        )
+        .select_from(joined)
+        .where(*closed, _RATED.c.coverage == "non_billable")
+        .group_by(_RATED.c.coverage_reason)
+        .order_by(_RATED.c.coverage_reason)
+    )
+    covered = (
+        select(
+            _RATED.c.contract_id,
+            _RATED.c.coverage,
+            func.count(func.distinct(_RATED.c.ticket_id)),
+            labor_milli,
+            func.sum(_RATED.c.list_cents),
+        )
+        .select_from(joined)
+        .where(*closed, _RATED.c.coverage.in_(("included", "warranty", "retainer", "block")))
+        .group_by(_RATED.c.contract_id, _RATED.c.coverage)
+        .order_by(_RATED.c.contract_id, _RATED.c.coverage)
+    )
+    rows: list[list[object]] = []
+    with engine.connect() as connection:
+        averages = {customer: cents for customer, cents in connection.execute(average)}
+        for customer, count in connection.execute(no_time):
+            typical = Decimal(str(averages.get(customer) or 0))
+            estimate = (typical * count / 100).quantize(_CENT)
+            rows.append(["no-time closure", customer or "(no customer)", count, None, estimate])
+        for reason, tickets, milli, cents in connection.execute(non_billable):
+            rows.append(["non-billable", reason, tickets, _quantity(milli), _money(cents)])
+        for contract, coverage, tickets, milli, cents in connection.execute(covered):
+            label = f"{contract or '(no contract)'}: {coverage}"
+            rows.append(["covered", label, tickets, _quantity(milli), _money(cents)])
+    return Report(
+        "leakage",
+        "Revenue leakage for tickets closed in the period (value at list price; no-time "
+        "closures estimated at the customer's average billable ticket)",
+        ["kind", "what", "tickets", "hours", "value"],
+        rows,
+    )
+
+
+def prepaid_balance(engine: Engine, period: Period, book: BillingBook | None = None) -> Report:
+    """Hours drawn per retainer month (the months of the period) and per block (its whole
+    life), as rated; with the book, also what each grants and what is left."""
+    first = period.start.strftime("%Y-%m")
+    last = (period.end - timedelta(microseconds=1)).strftime("%Y-%m")
+    in_period = (_RATED.c.prepaid_period == BLOCK_PERIOD) | (
+        (_RATED.c.prepaid_period >= first) & (_RATED.c.prepaid_period <= last)
+    )
+    query = (
+        select(
+            _RATED.c.contract_id,
+            _RATED.c.prepaid_period,
+            func.count(func.distinct(_RATED.c.ticket_id)),
+            func.sum(_RATED.c.minutes_milli),
+        )
+        .where(_RATED.c.coverage.in_(("retainer", "block")), in_period)
+        .group_by(_RATED.c.contract_id, _RATED.c.prepaid_period)
+    )
+    with engine.connect() as connection:
+        used = {
+            (contract, prepaid): (tickets, _hours_from_minutes_milli(milli))
+            for contract, prepaid, tickets, milli in connection.execute(query)
+        }
+    keys = set(used)
+    for contract in book.contracts if book else []:
+        if contract.type is ContractType.BLOCK:
+            keys.add((contract.id, BLOCK_PERIOD))
+        elif contract.type is ContractType.RETAINER:
+            keys.update((contract.id, month) for month in _months(first, last))
+    rows: list[list[object]] = []
+    for contract_id, prepaid in sorted(keys):
+        tickets, hours = used.get((contract_id, prepaid), (0, Decimal("0.00")))
+        contract = book.contract(contract_id) if book else None
+        granted = contract.prepaid_hours if contract else None
+        left = max(granted - hours, Decimal(0)).quantize(_HOURS) if granted is not None else None
+        rows.append([contract_id, prepaid, tickets, hours, granted, left])
+    return Report(
+        "prepaid",
+        "Prepaid balance per contract (retainer months of the period; blocks over their life)",
+        ["contract", "period", "tickets", "hours used", "hours granted", "hours left"],
+        rows,
+    )
+
+
+def _months(first: str, last: str) -> list[str]:
+    year, month = int(first[:4]), int(first[5:7])
+    months = []
+    while f"{year:04d}-{month:02d}" <= last:
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
 REPORTS: dict[str, Callable[[Engine, Period], Report]] = {
     "closed-by-day": closed_by_day,
     "ready": ready_for_billing,
@@ -251,4 +441,18 @@ REPORTS: dict[str, Callable[[Engine, Period], Report]] = {
     "close-to-invoice": close_to_invoice,
     "manual-edits": manual_edits,
     "credits": credits_and_write_offs,
+    "time-not-invoiced": time_not_invoiced,
+    "materials-not-invoiced": materials_not_invoiced,
+    "leakage": revenue_leakage,
+    "prepaid": prepaid_balance,
 }
+# Reports that read the book as well as the store (the CLI and the page pass it).
+NEEDS_BOOK = frozenset({"prepaid"})
+
+
+def run_report(
+    name: str, engine: Engine, period: Period, book: BillingBook | None = None
+) -> Report:
+    if name in NEEDS_BOOK:
+        return REPORTS[name](engine, period, book)  # type: ignore[call-arg]
+    return REPORTS[name](engine, period)

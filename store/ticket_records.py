@@ -4,17 +4,19 @@ archive of settled tickets. Every write is idempotent, so an activity retry neve
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import insert, update
+from sqlalchemy import delete, insert, update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import col, select
 
 from billing.money import integer_cents
 from store.database import keys_present, read_session, write_session, write_transaction
-from store.models import AuditEntry, ManualEdit, TicketArchive, TicketRecord
+from store.models import AuditEntry, ManualEdit, RatedLine, TicketArchive, TicketRecord
 from workflows.messages import AuditItem, RecordInput, TicketState
 
 _STATE = TypeAdapter(TicketState)
@@ -22,6 +24,8 @@ _TICKET = TicketRecord.__table__  # type: ignore[attr-defined]
 _AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
 _EDIT = ManualEdit.__table__  # type: ignore[attr-defined]
 _ARCHIVE = TicketArchive.__table__  # type: ignore[attr-defined]
+_RATED = RatedLine.__table__  # type: ignore[attr-defined]
+_CENT = Decimal("0.01")
 
 
 def record_ticket(engine: Engine, record: RecordInput) -> None:
@@ -29,7 +33,7 @@ def record_ticket(engine: Engine, record: RecordInput) -> None:
     projection = record.projection
     with write_transaction(engine) as connection:
         stored = connection.execute(
-            select(_TICKET.c.status, _TICKET.c.sequence).where(
+            select(_TICKET.c.status, _TICKET.c.sequence, _TICKET.c.revision).where(
                 _TICKET.c.ticket_id == projection.ticket_id
             )
         ).first()
@@ -61,6 +65,8 @@ def record_ticket(engine: Engine, record: RecordInput) -> None:
                     .where(_TICKET.c.ticket_id == projection.ticket_id)
                     .values(**values)
                 )
+            if stored is None or stored.revision != projection.revision:
+                _replace_rated_lines(connection, projection.ticket_id, projection.detail_json)
         _insert_new(
             connection,
             _AUDIT,
@@ -70,6 +76,71 @@ def record_ticket(engine: Engine, record: RecordInput) -> None:
         _insert_new(
             connection, _EDIT, _EDIT.c.edit_key, [dataclasses.asdict(e) for e in record.edits]
         )
+
+
+def _replace_rated_lines(connection: Connection, ticket_id: str, detail_json: str) -> None:
+    """The ticket's rated lines, once per rating revision (the projection carries the rating
+    as JSON; reading it here keeps the workflow's history unchanged)."""
+    connection.execute(delete(_RATED).where(_RATED.c.ticket_id == ticket_id))
+    rows = rated_line_rows(ticket_id, json.loads(detail_json))
+    if rows:
+        connection.execute(insert(_RATED), rows)
+
+
+def rated_line_rows(ticket_id: str, detail: dict[str, Any]) -> list[dict[str, Any]]:
+    """``rated_line`` rows from a ticket's billing view as JSON (``TicketBillingView``)."""
+    rating = detail.get("rating")
+    if not rating:
+        return []
+    periods = {
+        (draw["source_id"], draw["coverage"]): draw["period"]
+        for draw in rating.get("prepaid_draws", [])
+    }
+    rows = []
+    for line in rating["lines"]:
+        quantity = Decimal(line["quantity"])
+        unit_price = Decimal(line["unit_price"])
+        coverage = line["coverage"]
+        reason = next(
+            (
+                text
+                for text in line["explanation"]
+                if coverage and text.startswith(_LABELS[coverage])
+            ),
+            "",
+        )
+        rows.append(
+            {
+                "ticket_id": ticket_id,
+                "revision": detail["revision"],
+                "kind": line["kind"],
+                "source_id": line["source_id"],
+                "service_code": line["service_code"],
+                "coverage": coverage,
+                "coverage_reason": reason[:200],
+                "contract_id": rating.get("contract_id"),
+                "prepaid_period": periods.get((line["source_id"], coverage)),
+                "quantity": str(quantity),
+                "quantity_milli": int((quantity * 1000).to_integral_value(ROUND_HALF_UP)),
+                "minutes_milli": int(
+                    (Decimal(line.get("minutes") or 0) * 1000).to_integral_value(ROUND_HALF_UP)
+                ),
+                "unit_price_cents": integer_cents(unit_price),
+                "amount_cents": integer_cents(Decimal(line["amount"])),
+                "list_cents": integer_cents((quantity * unit_price).quantize(_CENT, ROUND_HALF_UP)),
+            }
+        )
+    return rows
+
+
+# How each coverage's explanation step begins (billing/rating.py), to keep the reason.
+_LABELS = {
+    "non_billable": "non-billable",
+    "warranty": "warranty",
+    "included": "included",
+    "retainer": "retainer",
+    "block": "block",
+}
 
 
 def _insert_new(connection: Connection, table: Any, key_column: Any, rows: list[dict]) -> None:  # type: ignore[type-arg]

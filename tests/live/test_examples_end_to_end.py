@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from temporalio.client import Client
 
 from cli.input_files import read_events
 from service.ingest import ingest_events
+from store.reports import Period, run_report
 from tests.conftest import EXAMPLES
 from tests.live.stack import running_stack
 
@@ -35,6 +37,25 @@ async def test_the_examples_post_exactly_the_expected_totals(
             else:
                 assert view.status == want["status"], (ticket_id, view.waiting_for)
                 assert stack.ledger_lines(ticket_id) == []
+
+        # The worker's records carry each rated line: the charged labor of every ticket that
+        # did not reach an invoice is in the time-not-invoiced report, to the cent.
+        waiting = Decimal(0)
+        for want in expected.values():
+            if want["status"] not in ("ready", "open"):
+                waiting += sum(
+                    (
+                        Decimal(line["amount"])
+                        for line in want["lines"]
+                        if line["kind"] == "labor" and line["coverage"] is None
+                    ),
+                    Decimal(0),
+                )
+        period = Period(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
+        not_invoiced = run_report("time-not-invoiced", stack.engine, period).rows
+        assert sum((row[5] for row in not_invoiced), Decimal(0)) == waiting > 0
+        prepaid = run_report("prepaid", stack.engine, period).rows
+        assert [row[:2] for row in prepaid] == [["cedar-ret", "2026-11"]]
 
         # An operator finds every ticket held for billing, or for anyone, with one UI query.
         by_status = {
