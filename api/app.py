@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
-from api import pages, signoff, tickets, webhooks
+from api import pages, report_pages, signoff, tickets, webhooks
 from api.context import ApiContext
 from api.security import Unauthorized
 from billing.problems import key_path
@@ -45,6 +45,7 @@ def create_app(
     app.include_router(tickets.router)
     app.include_router(signoff.router)
     app.include_router(pages.router)
+    app.include_router(report_pages.router)
     _install_error_handlers(app)
     return app
 

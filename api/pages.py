@@ -55,6 +55,8 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 
 SESSION_COOKIE = "hdb_session"
 REVIEW_ROLES = frozenset({Role.FINANCE, Role.ADMIN})
+# The reports page (api/report_pages.py) shows money: not for support.
+REPORT_ROLES = frozenset({Role.FINANCE, Role.MANAGER, Role.OPERATOR, Role.ADMIN})
 OWNERS = ("support", "manager", "billing", "customer")
 EXCEPTION_STATUSES = [BillingStatus.HELD.value, BillingStatus.AWAITING_APPROVAL.value]
 # A flash rides in the redirect's URL: short-lived, and cut so the URL stays well under the
@@ -174,6 +176,7 @@ def _render(
         "me": session.principal if session else None,
         "csrf": session.csrf if session else "",
         "may_review": session is not None and session.principal.role in REVIEW_ROLES,
+        "may_report": session is not None and session.principal.role in REPORT_ROLES,
         "flash": _read_flash(request),
         # The banner: the last reconciliation found what finance must look at.
         "alert": latest_alert(

@@ -4,7 +4,6 @@ CSV (for a spreadsheet)."""
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from datetime import UTC, date, datetime, time, timedelta
@@ -15,7 +14,7 @@ from cli.input_files import InputError, read_book
 from cli.live import open_review_store, run_command
 from cli.tables import render_table
 from settings import Settings
-from store.reports import NEEDS_BOOK, REPORTS, Period, Report, run_report
+from store.reports import NEEDS_BOOK, REPORTS, Period, Report, as_csv, run_report
 
 
 def _day(text: str) -> date:
@@ -58,9 +57,7 @@ def show(settings: Settings, args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(as_json(report, first, last), indent=2))
     elif args.format == "csv":
-        writer = csv.writer(sys.stdout)
-        writer.writerow(report.columns)
-        writer.writerows([[_text(value) for value in row] for row in report.rows])
+        sys.stdout.write(as_csv(report))
     else:
         print(f"{report.title}, {first} – {last}")
         if report.rows:

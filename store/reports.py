@@ -5,6 +5,8 @@ values (money as Decimal), ready for a table, JSON or CSV."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -448,6 +450,17 @@ REPORTS: dict[str, Callable[[Engine, Period], Report]] = {
 }
 # Reports that read the book as well as the store (the CLI and the page pass it).
 NEEDS_BOOK = frozenset({"prepaid"})
+
+
+def as_csv(report: Report) -> str:
+    """The report as CSV text: a header row, then the rows (money as plain decimals)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(report.columns)
+    writer.writerows(
+        [["" if value is None else str(value) for value in row] for row in report.rows]
+    )
+    return out.getvalue()
 
 
 def run_report(

@@ -7,6 +7,7 @@ shares the stack's store, so a test can look at the ledger and the audit log dir
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -14,6 +15,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 from temporalio.client import Client
@@ -80,3 +82,17 @@ async def served_stack(
         )
         with serving(create_app(settings, engine=stack.engine), port):
             yield ServedStack(url, stack, settings)
+
+
+async def post_login(http: httpx.AsyncClient, token: str) -> httpx.Response:
+    """Fill in the login form as a browser does: load it, then post it with its CSRF value."""
+    form = await http.get("/login")
+    return await http.post(
+        "/login", data={"token": token, "login_csrf": hidden(form.text, "login_csrf")}
+    )
+
+
+def hidden(html: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert match, f"the page has no {name} field"
+    return match.group(1)

@@ -27,7 +27,7 @@ from service.dev_server import DevServer
 from store.reconciliation_records import save_reconciliation
 from store.ticket_records import audit_trail, ticket_record
 from tests.billing.builders import book_text, closed, disputed, logged, opened
-from tests.live.api_server import ServedStack, served_stack
+from tests.live.api_server import ServedStack, post_login, served_stack
 from tests.live.stack import BillingStack
 
 REVIEW_BOOK = book_text(mode='"review"')
@@ -45,20 +45,6 @@ async def site(dev_server: DevServer, dev_client: Client, tmp_path: Path) -> Asy
 async def browser(served: ServedStack) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=served.url, timeout=30) as http:
         yield http
-
-
-async def post_login(http: httpx.AsyncClient, token: str) -> httpx.Response:
-    """Fill in the login form as a browser does: load it, then post it with its CSRF value."""
-    form = await http.get("/login")
-    return await http.post(
-        "/login", data={"token": token, "login_csrf": hidden(form.text, "login_csrf")}
-    )
-
-
-def hidden(html: str, name: str) -> str:
-    match = re.search(rf'name="{name}" value="([^"]*)"', html)
-    assert match, f"the page has no {name} field"
-    return match.group(1)
 
 
 async def log_in(http: httpx.AsyncClient, served: ServedStack, role: Role) -> str:

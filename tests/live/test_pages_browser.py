@@ -19,11 +19,16 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 from temporalio.client import Client
 
+from api.app import create_app
+from api.security import issue_token
 from billing.roles import Role
-from service.dev_server import DevServer
+from service.dev_server import DevServer, free_port
+from settings import Settings
+from store.database import open_store
 from tests.billing.builders import book_text, closed, disputed, logged, opened, part
-from tests.live.api_server import ServedStack, served_stack
+from tests.live.api_server import ServedStack, served_stack, serving
 from tests.live.stack import BillingStack
+from tests.rated_store import EXAMPLES, seed_examples
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -193,3 +198,65 @@ async def test_a_customer_signs_off_through_the_link_and_the_ticket_is_posted(
         assert (await stack.settled(ticket)).status == "posted"
         assert stack.ledger_total(ticket) == Decimal("95.00")
         await context.close()
+
+
+async def test_finance_reads_the_reports_page_with_its_charts(
+    tmp_path: Path, chromium: Browser, screenshots: Path
+) -> None:
+    """The page reads the store only: the example tickets recorded the worker's way, with two
+    posted, are enough (no worker needed)."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    engine = open_store(url)
+    seed_examples(engine)
+    settings = Settings(
+        database_url=url,
+        book_path=EXAMPLES / "book.toml",
+        secrets_dir=tmp_path / "secrets",
+        otel_exporter="none",
+    )
+    port = free_port()
+    with serving(create_app(settings, engine=engine), port) as base:
+        served = ServedReports(base, engine)
+        context, page = await new_page(chromium)
+        await log_in(page, served, Role.FINANCE)  # type: ignore[arg-type]
+        await page.get_by_role("link", name="Reports").click()
+        await page.get_by_label("From", exact=True).fill("2026-11-01")
+        await page.get_by_label("To", exact=True).fill("2026-11-30")
+        await page.get_by_role("button", name="Show").click()
+        await expect(page.locator("h1")).to_contain_text("2026-11-01 – 2026-11-30")
+        charts = page.locator("svg.chart")
+        await expect(charts).to_have_count(5)
+        for index in range(5):
+            box = await charts.nth(index).bounding_box()
+            assert box is not None and box["width"] > 600 and box["height"] > 20, index
+        # Bars have height where tickets closed: the first chart is not empty.
+        tallest = (
+            await page.locator("svg.chart")
+            .first.locator("rect.bar")
+            .evaluate_all("bars => Math.max(...bars.map(b => b.getBBox().height))")
+        )
+        assert tallest > 100
+        await expect(page.locator('[data-report="leakage"] td').first).to_have_text(
+            "no-time closure"
+        )
+        await page.screenshot(path=str(screenshots / "reports.png"), full_page=True)
+
+        async with page.expect_download() as download_info:
+            await page.locator('[data-report="prepaid"] a', has_text="CSV").click()
+        download = await download_info.value
+        saved = tmp_path / download.suggested_filename
+        await download.save_as(saved)
+        assert saved.name == "prepaid_2026-11-01_2026-11-30.csv"
+        assert saved.read_text().splitlines()[1].startswith("cedar-ret,2026-11,")
+        await context.close()
+
+
+class ServedReports:
+    """Enough of a served stack for ``log_in``: the URL and tokens on the store."""
+
+    def __init__(self, url: str, engine) -> None:  # type: ignore[no-untyped-def]
+        self.url = url
+        self.engine = engine
+
+    def token(self, role: Role) -> str:
+        return issue_token(self.engine, f"{role.value}-reader", role)

@@ -1,0 +1,190 @@
+"""The reports page: every finance report for a period, the trends as SVG charts, and each
+report as CSV. Read-only, so it is open to every role that inspects money (finance, managers,
+operators, admin); support sees tickets, not revenue."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from api.charts import Bar, column_chart, share_chart
+from api.context import context_of
+from api.pages import REPORT_ROLES, Session, _error, _render, _to_login, read_session
+from billing.book import BillingBook, BookError, parse_book
+from store.reports import REPORTS, Period, Report, as_csv, run_report
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 366
+
+
+class PeriodProblem(ValueError):
+    pass
+
+
+def _period(start: str | None, end: str | None) -> tuple[date, date, Period]:
+    """The UTC days asked for (``to`` inclusive; default the last 30 days), or a problem that
+    names the parameter."""
+    try:
+        last = date.fromisoformat(end) if end else datetime.now(UTC).date()
+    except ValueError:
+        raise PeriodProblem(f"to: {end!r} is not a date like 2026-11-30") from None
+    try:
+        first = date.fromisoformat(start) if start else last - timedelta(days=DEFAULT_DAYS - 1)
+    except ValueError:
+        raise PeriodProblem(f"from: {start!r} is not a date like 2026-11-01") from None
+    if first > last:
+        raise PeriodProblem(f"from: {first} is after to: {last}")
+    if (last - first).days >= MAX_DAYS:
+        raise PeriodProblem(f"from/to: at most {MAX_DAYS} days at a time")
+    period = Period(
+        datetime.combine(first, time(0), UTC),
+        datetime.combine(last + timedelta(days=1), time(0), UTC),
+    )
+    return first, last, period
+
+
+def _book(request: Request) -> BillingBook | None:
+    path = context_of(request).settings.book_path
+    try:
+        return parse_book(path.read_text(encoding="utf-8"), source=str(path))
+    except (OSError, UnicodeDecodeError, BookError):
+        return None  # the prepaid report still shows hours used
+
+
+def _allowed(request: Request) -> Session | Response:
+    session = read_session(request)
+    if session is None:
+        return _to_login()
+    if session.principal.role not in REPORT_ROLES:
+        return _error(request, session, "Reports are for finance, managers and operators.", 403)
+    return session
+
+
+@router.get("/reports", response_class=HTMLResponse)
+def reports_page(request: Request) -> Response:
+    session = _allowed(request)
+    if isinstance(session, Response):
+        return session
+    query = request.query_params
+    try:
+        first, last, period = _period(query.get("from"), query.get("to"))
+    except PeriodProblem as problem:
+        return _error(request, session, f"Bad period: {problem}", 400)
+    engine = context_of(request).engine
+    book = _book(request)
+    reports = {name: run_report(name, engine, period, book) for name in REPORTS}
+    return _render(
+        request,
+        "reports.html",
+        session,
+        first=first.isoformat(),
+        last=last.isoformat(),
+        charts=_charts(reports, first, last),
+        reports=[_table(report) for report in reports.values()],
+        book_missing=book is None,
+    )
+
+
+@router.get("/reports/{name}.csv")
+def report_csv(name: str, request: Request) -> Response:
+    session = _allowed(request)
+    if isinstance(session, Response):
+        return session
+    if name not in REPORTS:
+        return _error(request, session, f"No report is called {name!r}.", 404)
+    query = request.query_params
+    try:
+        first, last, period = _period(query.get("from"), query.get("to"))
+    except PeriodProblem as problem:
+        return _error(request, session, f"Bad period: {problem}", 400)
+    report = run_report(name, context_of(request).engine, period, _book(request))
+    return Response(
+        as_csv(report),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}_{first}_{last}.csv"'},
+    )
+
+
+def _charts(reports: dict[str, Report], first: date, last: date) -> list[dict[str, Any]]:
+    """Each chart with its caption: the trends of the period at a glance."""
+    return [{"title": title, "svg": svg} for title, svg in _chart_list(reports, first, last)]
+
+
+def _chart_list(reports: dict[str, Report], first: date, last: date) -> list[tuple[str, Any]]:
+    days = [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+    closed = {row[0]: row for row in reports["closed-by-day"].rows}
+    invoiced: dict[str, Decimal] = {}
+    for day, _customer, _lines, _tickets, charged, _credited in reports["invoice-lines"].rows:
+        invoiced[str(day)] = invoiced.get(str(day), Decimal(0)) + charged  # type: ignore[operator]
+    held: dict[str, int] = {}
+    for _reason, _owner, age, tickets, _total in reports["held"].rows:
+        held[str(age)] = held.get(str(age), 0) + int(tickets)  # type: ignore[call-overload]
+    ages = ["under 1 day", "1-3 days", "3-7 days", "over 7 days"]
+    prepaid = [
+        Bar(
+            f"{contract} {period}",
+            Decimal(str(used)),
+            f"{used} of {granted} h" if granted is not None else f"{used} h",
+        )
+        for contract, period, _tickets, used, granted, _left in reports["prepaid"].rows
+    ]
+    granted = [Decimal(str(row[4])) for row in reports["prepaid"].rows if row[4] is not None]
+    most_granted = max(granted) if granted else None
+    leakage: dict[str, Decimal] = {}
+    for kind, _what, _tickets, _hours, value in reports["leakage"].rows:
+        leakage[str(kind)] = leakage.get(str(kind), Decimal(0)) + (value or Decimal(0))  # type: ignore[operator]
+    closed_bars = [
+        Bar(day, closed[day][2] if day in closed else Decimal(0), _count(closed, day))
+        for day in days
+    ]
+    held_bars = [Bar(age, Decimal(held.get(age, 0)), str(held.get(age, 0))) for age in ages]
+    leakage_bars = [Bar(kind, value) for kind, value in sorted(leakage.items())]
+    charts = [
+        ("Billable tickets closed by day (value; tickets above each bar)", closed_bars, None),
+        ("Invoiced from tickets by day (charged)", _invoiced_bars(invoiced, days), None),
+        ("Held tickets by age", held_bars, " tickets"),
+    ]
+    return [
+        *((title, column_chart(title, bars, unit or "")) for title, bars, unit in charts),
+        ("Prepaid hours used", share_chart("Prepaid hours used", prepaid, most_granted)),
+        (
+            "Revenue leakage by kind (value at list price)",
+            share_chart("Revenue leakage by kind", leakage_bars),
+        ),
+    ]
+
+
+def _invoiced_bars(invoiced: dict[str, Decimal], days: list[str]) -> list[Bar]:
+    return [Bar(day, invoiced.get(day, Decimal(0))) for day in days]
+
+
+def _count(closed: dict[object, list[object]], day: str) -> str:
+    return str(closed[day][1]) if day in closed else ""
+
+
+def _table(report: Report) -> dict[str, Any]:
+    numeric = {
+        index
+        for row in report.rows
+        for index, value in enumerate(row)
+        if isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+    }
+    return {
+        "name": report.name,
+        "title": report.title,
+        "columns": [(column, index in numeric) for index, column in enumerate(report.columns)],
+        "rows": [
+            [(_text(value), index in numeric) for index, value in enumerate(row)]
+            for row in report.rows
+        ],
+    }
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)

@@ -1,0 +1,160 @@
+"""A review store holding the example tickets as the worker writes them: each rated by the real
+engine and recorded inside a ticket projection (``record_ticket``), some of them posted to the
+embedded ledger. The report tests and the reports page tests read it."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from billing.book import parse_book
+from billing.decisions import TicketDecisions
+from billing.events import parse_event
+from billing.posting import BillableLine, LineType
+from billing.preview import preview
+from billing.rating import TicketRating
+from connectors.billing import PostRequest
+from connectors.embedded_ledger import EmbeddedLedger
+from service.payloads import type_adapter
+from store.reports import Period
+from store.ticket_records import record_ticket
+from workflows.messages import (
+    Approvals,
+    BillingStatus,
+    RecordInput,
+    TicketBillingView,
+    TicketProjection,
+)
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+NOVEMBER = Period(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
+POSTED = {"T-1001", "T-1003"}  # pretend these reached an invoice
+
+# One more ticket with time nobody may bill, so the non-billable reason has something to show.
+EXTRA_EVENTS = [
+    {
+        "event_id": "x-1",
+        "type": "ticket.opened",
+        "occurred_at": "2026-11-20T14:00:00Z",
+        "ticket_id": "T-9001",
+        "customer_id": "org-100",
+        "subject": "Internal tooling",
+        "category": "incident",
+        "priority": "normal",
+    },
+    {
+        "event_id": "x-2",
+        "type": "time.logged",
+        "occurred_at": "2026-11-20T15:00:00Z",
+        "ticket_id": "T-9001",
+        "entry_id": "te-x1",
+        "technician": "tech-ana",
+        "role": "technician",
+        "work_type": "remote",
+        "started_at": "2026-11-20T09:00:00-05:00",
+        "minutes": 45,
+        "billable": False,
+        "note": "Goodwill fix",
+    },
+    {
+        "event_id": "x-3",
+        "type": "ticket.closed",
+        "occurred_at": "2026-11-20T16:00:00Z",
+        "ticket_id": "T-9001",
+        "resolution": "Done.",
+    },
+]
+
+
+def example_ratings() -> tuple[list[TicketRating], dict[str, datetime]]:
+    book = parse_book((EXAMPLES / "book.toml").read_text())
+    raw = [json.loads(text) for text in (EXAMPLES / "events.jsonl").read_text().splitlines()]
+    events = [parse_event(item) for item in [*raw, *EXTRA_EVENTS] if item]
+    result = preview(book, events)
+    closed = {t.ticket_id: t.closed_at for t in result.folded.tickets.values() if t.closed}
+    return result.ratings, closed
+
+
+def status_of(rating: TicketRating) -> str:
+    return BillingStatus.POSTED.value if rating.ticket_id in POSTED else rating.status.value
+
+
+def record(engine, rating: TicketRating, closed_at: datetime, revision: int, sequence: int):  # type: ignore[no-untyped-def]
+    status = status_of(rating)
+    hold = rating.exceptions[0] if rating.exceptions else None
+    view = TicketBillingView(
+        ticket_id=rating.ticket_id,
+        status=BillingStatus(status),
+        waiting_for="",
+        hold=None,
+        rating=rating,
+        revision=revision,
+        posted_total=rating.chargeable_total if status == "posted" else Decimal("0.00"),
+        invoice_ids=[],
+        approvals=Approvals(),
+        decisions=TicketDecisions(),
+        history=[],
+        notices=[],
+        customer_id=rating.customer_id,
+        closed=True,
+    )
+    record_ticket(
+        engine,
+        RecordInput(
+            TicketProjection(
+                ticket_id=rating.ticket_id,
+                customer_id=rating.customer_id,
+                billing_customer_id=rating.billing_customer_id,
+                status=status,
+                mode=rating.mode.value,
+                hold_code=hold.code.value if hold else None,
+                hold_owner=hold.owner.value if hold else None,
+                hold_message=hold.message if hold else None,
+                waiting_for="",
+                chargeable_total=rating.chargeable_total,
+                posted_total=view.posted_total,
+                revision=revision,
+                closed_at=closed_at,
+                changed_at=closed_at,
+                sequence=sequence,
+                detail_json=type_adapter(TicketBillingView).dump_json(view).decode(),
+            )
+        ),
+    )
+
+
+def seed_examples(engine: Engine) -> list[TicketRating]:
+    """Record every example rating; post the POSTED tickets' charged lines to the ledger."""
+    ratings, closed = example_ratings()
+    ledger = EmbeddedLedger(engine)
+    for rating in ratings:
+        record(engine, rating, closed[rating.ticket_id], revision=1, sequence=1001)
+        if rating.ticket_id in POSTED:
+            lines = [
+                BillableLine(
+                    line.source_id,
+                    line.kind.value,
+                    line.service_code,
+                    line.description,
+                    line.quantity,
+                    line.unit_price,
+                    line.amount,
+                    line.taxable,
+                    LineType.CHARGE,
+                )
+                for line in rating.lines
+                if line.is_charged
+            ]
+            ledger.post_lines(
+                PostRequest(
+                    f"{rating.ticket_id}:r1",
+                    rating.ticket_id,
+                    str(rating.billing_customer_id),
+                    lines,
+                )
+            )
+    return ratings

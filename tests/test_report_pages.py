@@ -1,0 +1,155 @@
+"""The reports page over HTTP on a real uvicorn, reading a store the worker's way: who may see
+it, the charts and tables it shows for a period, each report as CSV, and a bad period named.
+The page reads the store only, so no Temporal server is needed here."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from itertools import count
+
+import httpx
+import pytest
+
+from api.app import create_app
+from api.charts import Bar, column_chart, share_chart
+from api.security import issue_token
+from billing.roles import Role
+from service.dev_server import free_port
+from settings import Settings
+from store.database import open_store
+from store.reports import REPORTS
+from tests.live.api_server import hidden, serving
+from tests.rated_store import EXAMPLES, seed_examples
+
+# The examples close in November 2026; the ledger posts today. The period covers both.
+LAST_DAY = max(datetime.now(UTC).date(), date(2026, 11, 30))
+NOVEMBER = {"from": "2026-11-01", "to": LAST_DAY.isoformat()}
+DAYS = (LAST_DAY - date(2026, 11, 1)).days + 1
+PEOPLE = count(1)
+
+
+class Site:
+    def __init__(self, url: str, engine) -> None:  # type: ignore[no-untyped-def]
+        self.url = url
+        self.engine = engine
+
+    @contextmanager
+    def logged_in(self, role: Role) -> Iterator[httpx.Client]:
+        """A browser-like client with a session for a new token of ``role``."""
+        token = issue_token(self.engine, f"{role.value}-{next(PEOPLE)}", role)
+        with httpx.Client(base_url=self.url, timeout=30) as http:
+            form = http.get("/login")
+            login = {"token": token, "login_csrf": hidden(form.text, "login_csrf")}
+            response = http.post("/login", data=login)
+            assert response.status_code == 303, response.text
+            yield http
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    directory = tmp_path_factory.mktemp("reports-site")
+    url = f"sqlite:///{directory / 'store.db'}"
+    engine = open_store(url)
+    seed_examples(engine)
+    settings = Settings(
+        database_url=url,
+        book_path=EXAMPLES / "book.toml",
+        secrets_dir=directory / "secrets",
+        otel_exporter="none",
+    )
+    port = free_port()
+    with serving(create_app(settings, engine=engine), port) as base:
+        yield Site(base, engine)
+
+
+def test_finance_sees_every_report_with_charts_for_the_period(site: Site) -> None:
+    with site.logged_in(Role.FINANCE) as http:
+        page = http.get("/reports", params=NOVEMBER)
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert f"2026-11-01 – {LAST_DAY}" in html
+    assert set(re.findall(r'data-report="([^"]+)"', html)) == set(REPORTS)
+    assert html.count('<svg class="chart"') == 5
+    # One bar per day of the month in the closed-by-day and invoiced-by-day charts.
+    closed_chart = html[html.index('aria-label="Billable tickets closed by day') :]
+    assert closed_chart[: closed_chart.index("</svg>")].count('class="bar"') == DAYS
+    # The posted examples are in the invoice lines table with what they charged.
+    section = html[html.index('data-report="invoice-lines"') :]
+    section = section[: section.index("</section>")]
+    # The ledger stamps lines with today: one row for the customer, both tickets in it.
+    assert section.count("<tr>") == 2  # the header, and the row
+    assert '<td class="num">2</td><td class="num">328.75</td>' in section  # 47.50 + 281.25
+    assert 'href="/reports/invoice-lines.csv?from=2026-11-01&amp;to=' in section
+    # Prepaid hours against what the book grants: cedar's retainer grants 2 h a month.
+    assert re.search(r"cedar-ret 2026-11.*?of 2 h", html, re.S)
+
+
+def test_each_report_downloads_as_csv_with_its_columns(site: Site) -> None:
+    with site.logged_in(Role.MANAGER) as http:
+        for name in REPORTS:
+            response = http.get(f"/reports/{name}.csv", params=NOVEMBER)
+            assert response.status_code == 200, (name, response.text)
+            assert response.headers["content-type"].startswith("text/csv")
+            assert (
+                f'filename="{name}_2026-11-01_2026-11-30.csv"'
+                in (response.headers["content-disposition"])
+            )
+            rows = list(csv.reader(io.StringIO(response.text)))
+            assert rows and rows[0], name
+        leakage = list(
+            csv.reader(io.StringIO(http.get("/reports/leakage.csv", params=NOVEMBER).text))
+        )
+    assert leakage[0] == ["kind", "what", "tickets", "hours", "value"]
+    assert [
+        "non-billable",
+        "non-billable: the entry is marked not billable",
+        "1",
+        "0.75",
+        "71.25",
+    ] in (leakage)
+
+
+def test_support_may_not_see_revenue_and_a_stranger_is_sent_to_log_in(site: Site) -> None:
+    with site.logged_in(Role.SUPPORT) as http:
+        assert http.get("/reports").status_code == 403
+        assert http.get("/reports/leakage.csv").status_code == 403
+        assert 'href="/reports"' not in http.get("/exceptions").text
+    with site.logged_in(Role.OPERATOR) as http:
+        assert http.get("/reports").status_code == 200
+        assert 'href="/reports"' in http.get("/exceptions").text
+    with httpx.Client(base_url=site.url) as stranger:
+        response = stranger.get("/reports/leakage.csv")
+    assert (response.status_code, response.headers["location"]) == (303, "/login")
+
+
+def test_a_bad_period_is_a_clear_400_naming_the_parameter(site: Site) -> None:
+    with site.logged_in(Role.FINANCE) as http:
+        bad_day = http.get("/reports", params={"from": "2026-13-01"})
+        backwards = http.get("/reports", params={"from": "2026-11-30", "to": "2026-11-01"})
+        unknown = http.get("/reports/nothing.csv")
+    assert bad_day.status_code == 400 and "from: &#39;2026-13-01&#39; is not a date" in bad_day.text
+    assert backwards.status_code == 400 and "is after to: 2026-11-01" in backwards.text
+    assert unknown.status_code == 404 and "No report is called" in unknown.text
+
+
+def test_charts_escape_labels_and_scale_bars_to_the_largest() -> None:
+    chart = str(
+        column_chart(
+            "Closed <by> day",
+            [Bar("2026-11-01", Decimal("50")), Bar("<script>", Decimal("100"), "2")],
+        )
+    )
+    assert "<script>" not in chart and "&lt;script&gt;" in chart
+    heights = [float(h) for h in re.findall(r'class="bar"[^>]*height="([\d.]+)"', chart)]
+    assert heights == [80.0, 160.0]  # half of the tallest, the tallest fills the area
+    empty = str(share_chart("Prepaid", []))
+    assert "<svg" not in empty and "nothing to show" in empty
+    shares = str(share_chart("Prepaid", [Bar("a", Decimal("1.5"), "1.5 of 2 h")], Decimal(2)))
+    widths = [float(w) for w in re.findall(r'class="bar"[^>]*width="([\d.]+)"', shares)]
+    assert widths == [pytest.approx(0.75 * (720 - 220 - 80))]
