@@ -1,0 +1,1 @@
+"""Tests against real help desk and billing systems running on loopback."""
