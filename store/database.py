@@ -45,7 +45,10 @@ def open_store(database_url: str) -> Engine:
             immediate = connection.get_execution_options().get(_IMMEDIATE, False)
             connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
     else:
-        engine = create_engine(database_url, pool_pre_ping=True)
+        # The store keeps UTC: a server whose sessions run in another zone would shift every
+        # datetime written to a column without a zone.
+        options = {"options": "-c timezone=UTC"} if database_url.startswith("postgresql") else {}
+        engine = create_engine(database_url, pool_pre_ping=True, connect_args=options)
     SQLModel.metadata.create_all(engine)
     return engine
 

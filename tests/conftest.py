@@ -1,12 +1,17 @@
-"""Shared test fixtures: paths to the repository's examples and the loaded example book."""
+"""Shared test fixtures: paths to the repository's examples, the loaded example book, and an
+empty store on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from billing.book import BillingBook, parse_book
+from service.local_postgres import LocalPostgres, local_postgres
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
@@ -15,3 +20,30 @@ EXAMPLES = REPO / "examples"
 @pytest.fixture(scope="session")
 def example_book() -> BillingBook:
     return parse_book((EXAMPLES / "book.toml").read_text(), source="examples/book.toml")
+
+
+# ---- the store on both databases ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[LocalPostgres]:
+    """One throwaway PostgreSQL 15 cluster for the session (about 2 s to start)."""
+    with local_postgres() as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty store's URL, once on SQLite and once on a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    cluster: LocalPostgres = request.getfixturevalue("postgres_cluster")
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(cluster.url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield cluster.url.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()

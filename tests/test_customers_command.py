@@ -23,8 +23,8 @@ BILLING_CSV = str(EXAMPLES / "billing_customers.csv")
 
 
 @pytest.fixture
-def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path / 'store.db'}"
+def database_url(store_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = store_url
     monkeypatch.setenv("HDB_DATABASE_URL", url)
     monkeypatch.setenv("HDB_BOOK_PATH", BOOK)
     return url

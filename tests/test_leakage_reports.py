@@ -11,7 +11,6 @@ import csv
 import io
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -25,9 +24,10 @@ from tests.rated_store import EXAMPLES, NOVEMBER, record, seed_examples, status_
 
 
 @pytest.fixture
-def rated_store(tmp_path: Path):  # type: ignore[no-untyped-def]
-    engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
-    return engine, seed_examples(engine)
+def rated_store(store_url: str):  # type: ignore[no-untyped-def]
+    engine = open_store(store_url)
+    yield engine, seed_examples(engine)
+    engine.dispose()
 
 
 def not_invoiced(ratings: list[TicketRating], kind: LineKind) -> dict[tuple[str, str], Decimal]:

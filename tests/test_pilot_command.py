@@ -96,9 +96,9 @@ def record(
 
 
 @pytest.fixture
-def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, example_book) -> Engine:
+def engine(store_url: str, monkeypatch: pytest.MonkeyPatch, example_book) -> Engine:
     """The example tickets, rated in shadow mode (real rate_ticket via preview) and recorded."""
-    url = f"sqlite:///{tmp_path / 'store.db'}"
+    url = store_url
     monkeypatch.setenv("HDB_DATABASE_URL", url)
     monkeypatch.setenv("HDB_BOOK_PATH", str(EXAMPLES / "book.toml"))
     monkeypatch.setenv("HDB_OTEL_EXPORTER", "none")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
@@ -26,9 +25,9 @@ NOW = datetime.now(UTC)
 
 
 def test_findings_are_kept_logged_and_counted(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    store_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    engine = open_store(store_url)
     ledger = EmbeddedLedger(engine)
     amount = Decimal("42.50")
     line = BillableLine("x", "labor", "LAB-REMOTE", "by hand", Decimal("1"), amount, amount, False)

@@ -9,7 +9,6 @@ import io
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -61,8 +60,8 @@ def line(source: str, amount: str, line_type: LineType = LineType.CHARGE) -> Bil
 
 
 @pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    url = f"sqlite:///{tmp_path / 'store.db'}"
+def store(store_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    url = store_url
     monkeypatch.setenv("HDB_DATABASE_URL", url)
     engine = open_store(url)
     record_ticket(engine, RecordInput(projection("T-1", "posted", "95.00", YESTERDAY), [], []))
