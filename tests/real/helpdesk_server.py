@@ -9,6 +9,7 @@ The project lives in a temporary directory and the server runs as a subprocess (
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -76,8 +78,6 @@ DATABASES = {
         "OPTIONS": {"timeout": 20},
     }
 }
-# Fast hashing: the test superuser is created on every session.
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 USE_TZ = True
 TIME_ZONE = "UTC"
 STATIC_URL = "/static/"
@@ -109,17 +109,20 @@ from django.urls import include, path
 urlpatterns = [path("helpdesk/", include("helpdesk.urls", namespace="helpdesk"))]
 """
 
-# Run once after migrate, inside the project: the integration user, its token, a queue and the
-# two custom fields. Prints "<token> <queue id> <user id>".
+# Run once after migrate, inside the project: the integration user (staff, not superuser: the
+# permissions docs/connector-django-helpdesk.md lists) and a technician, their tokens, a queue and
+# the two custom fields. Prints "BOOTSTRAP <integration token> <user id> <technician token>
+# <technician id> <queue id>".
 BOOTSTRAP = """
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 from helpdesk.models import CustomField, Queue
 
-user = get_user_model().objects.create_superuser(
-    "billing-integration", "billing@example.test", "not-used-password"
+User = get_user_model()
+integration = User.objects.create_user(
+    "billing-integration", "billing@example.test", None, is_staff=True
 )
-token = Token.objects.create(user=user)
+technician = User.objects.create_user("tech-ann", "ann@example.test", None, is_staff=True)
 queue = Queue.objects.create(title="Support", slug="support", allow_public_submission=False)
 CustomField.objects.create(
     name="billing_account", label="Billing account", data_type="varchar", max_length=64,
@@ -129,7 +132,10 @@ CustomField.objects.create(
     name="billing_status", label="Billing status", data_type="varchar", max_length=200,
     staff_only=True,
 )
-print("BOOTSTRAP", token.key, queue.id, user.id)
+print(
+    "BOOTSTRAP", Token.objects.create(user=integration).key, integration.id,
+    Token.objects.create(user=technician).key, technician.id, queue.id,
+)
 """
 
 
@@ -138,13 +144,23 @@ class HelpdeskServer:
     """A running django-helpdesk: where it answers, how to authenticate, what was set up."""
 
     base_url: str  # e.g. http://127.0.0.1:8123 (the API is under /helpdesk/api/)
-    token: str
-    queue_id: int
+    token: str  # the integration user's (what the connector uses)
     user_id: int
+    technician_token: str  # a technician's, for the tests' own tickets and follow-ups
+    technician_id: int
+    queue_id: int
     webhook_url: str  # where it sends webhooks; nothing listens there until a test does
     project_dir: Path
     setup_seconds: float
     process: subprocess.Popen[bytes]
+
+    @property
+    def webhook_secret(self) -> str:
+        return parse_qs(urlsplit(self.webhook_url).query).get("token", [""])[0]
+
+    @property
+    def webhook_port(self) -> int:
+        return urlsplit(self.webhook_url).port or 80
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -207,7 +223,7 @@ def start_helpdesk(directory: Path, webhook_url: str) -> HelpdeskServer:
     lines = [line for line in output.splitlines() if line.startswith("BOOTSTRAP ")]
     if not lines:
         raise RuntimeError(f"the help desk bootstrap printed no token:\n{output[-2000:]}")
-    token, queue_id, user_id = lines[-1].split()[1:]
+    token, user_id, technician_token, technician_id, queue_id = lines[-1].split()[1:]
     port = free_port()
     log = (project / "server.log").open("wb")
     process = subprocess.Popen(
@@ -227,8 +243,10 @@ def start_helpdesk(directory: Path, webhook_url: str) -> HelpdeskServer:
     server = HelpdeskServer(
         base_url=f"http://127.0.0.1:{port}",
         token=token,
-        queue_id=int(queue_id),
         user_id=int(user_id),
+        technician_token=technician_token,
+        technician_id=int(technician_id),
+        queue_id=int(queue_id),
         webhook_url=webhook_url,
         project_dir=project,
         setup_seconds=0.0,
@@ -256,10 +274,17 @@ def start_helpdesk(directory: Path, webhook_url: str) -> HelpdeskServer:
     return server
 
 
+WEBHOOK_PATH = "/webhooks/django-helpdesk"
+
+
 @contextmanager
-def running_helpdesk(directory: Path) -> Iterator[HelpdeskServer]:
-    """A started help desk whose webhooks go to ``http://127.0.0.1:<free port>/webhook``."""
-    webhook_url = f"http://127.0.0.1:{free_port()}/webhook"
+def running_helpdesk(directory: Path, webhook_url: str | None = None) -> Iterator[HelpdeskServer]:
+    """A started help desk. Its webhooks go to ``webhook_url``, by default
+    ``http://127.0.0.1:<free port>/webhooks/django-helpdesk?token=<random>`` (the path and secret
+    the connector's ``webhook_router`` expects; see ``HelpdeskServer.webhook_secret``)."""
+    if webhook_url is None:
+        secret = secrets.token_urlsafe(16)
+        webhook_url = f"http://127.0.0.1:{free_port()}{WEBHOOK_PATH}?token={secret}"
     server = start_helpdesk(directory, webhook_url)
     try:
         yield server
