@@ -1,0 +1,717 @@
+"""QuickBooks Online as the billing system, built to its public contract (Accounting API v3).
+
+One QuickBooks invoice per posting key. Idempotency has two layers: the ``requestid`` query
+parameter (derived from the posting key, so a retried create returns the original invoice
+while Intuit still remembers it) and a deterministic ``DocNumber`` looked up before every create
+(which never expires). The invoice's ``PrivateNote`` (internal, never shown to the customer)
+carries a small manifest — posting key, ticket id and each line's source id, kind, service
+code and charge/credit — so the lines read back are exactly the lines we posted.
+
+Money is ``Decimal`` end to end: request bodies are written with exact JSON numbers and
+responses are parsed with ``parse_float=Decimal``. OAuth 2 tokens come from a secrets file (or
+the environment) and the refresh token Intuit rotates is written back to that file.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+
+from billing.posting import BillableLine, LineType
+from connectors.billing import (
+    BillingCustomer,
+    BillingRejected,
+    BillingUnavailable,
+    PostedLine,
+    PostReceipt,
+    PostRequest,
+)
+
+log = logging.getLogger(__name__)
+
+PRODUCTION_URL = "https://quickbooks.api.intuit.com"
+SANDBOX_URL = "https://sandbox-quickbooks.api.intuit.com"
+TOKEN_URL = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+MANIFEST_PREFIX = "helpdesk-billing posting "
+PRIVATE_NOTE_MAX = 4000
+DESCRIPTION_MAX = 4000
+QUERY_PAGE = 1000
+CENT = Decimal("0.01")
+TOKEN_MARGIN = timedelta(seconds=60)  # refresh a little before Intuit's expiry
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+
+
+# ---- configuration ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QuickBooksItems:
+    """How our service codes become QuickBooks products/services and tax codes.
+
+    ``items`` maps a service code (``LAB-REMOTE``, a part SKU, ``FEE-<contract>``) to a QuickBooks
+    Item ``Id``; ``default_item`` catches the rest (None: an unmapped code is refused). US
+    companies use the tax codes ``TAX`` and ``NON``; others use their TaxCode ids.
+    """
+
+    items: Mapping[str, str] = field(default_factory=dict)
+    default_item: str | None = None
+    taxable_tax_code: str = "TAX"
+    non_taxable_tax_code: str = "NON"
+
+    def item_for(self, service_code: str) -> str:
+        item = self.items.get(service_code, self.default_item)
+        if item is None:
+            raise BillingRejected(
+                f"service code {service_code!r} has no QuickBooks item: add it to the QuickBooks "
+                "item map (service code → Item Id)"
+            )
+        return item
+
+
+@dataclass(frozen=True, slots=True)
+class QuickBooksConfig:
+    realm_id: str  # the company id
+    items: QuickBooksItems
+    base_url: str = PRODUCTION_URL
+    token_url: str = TOKEN_URL
+    minor_version: int = 75
+    # Distinguishes this service's invoices by ticket (ticket ids repeat across help desks).
+    reference_prefix: str = "hdb"
+
+
+# ---- OAuth 2 tokens -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QuickBooksCredentials:
+    client_id: str
+    client_secret: str
+    refresh_token: str
+    access_token: str | None = None
+    access_token_expires_at: datetime | None = None
+
+    def __repr__(self) -> str:  # never log a secret
+        return f"QuickBooksCredentials(client_id={self.client_id!r}, ...)"
+
+    def usable(self, now: datetime) -> bool:
+        return bool(self.access_token) and (
+            self.access_token_expires_at is None
+            or self.access_token_expires_at - TOKEN_MARGIN > now
+        )
+
+
+class TokenStore(Protocol):
+    def load(self) -> QuickBooksCredentials: ...
+
+    def save(self, credentials: QuickBooksCredentials) -> None: ...
+
+    def locked(self) -> Any:
+        """A context manager held while refreshing, so two workers never spend the same
+        refresh token (Intuit invalidates the old one once it rotates)."""
+        ...
+
+
+_FILE_KEYS = ("client_id", "client_secret", "refresh_token")
+
+
+class SecretsFileTokens:
+    """Credentials in a JSON file readable by its owner only::
+
+        {"client_id": "…", "client_secret": "…", "refresh_token": "…",
+         "access_token": "…", "access_token_expires_at": "2026-11-25T12:00:00+00:00"}
+
+    The rotated refresh token is written back atomically after every refresh.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> QuickBooksCredentials:
+        try:
+            data = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            raise BillingUnavailable(
+                f"QuickBooks secrets file {self.path} does not exist: create it with client_id, "
+                "client_secret and refresh_token"
+            ) from None
+        except ValueError as error:
+            raise BillingUnavailable(
+                f"QuickBooks secrets file {self.path} is not JSON: {error}"
+            ) from None
+        missing = [key for key in _FILE_KEYS if not isinstance(data.get(key), str) or not data[key]]
+        if missing:
+            raise BillingUnavailable(
+                f"QuickBooks secrets file {self.path}: {', '.join(missing)} required, but missing"
+            )
+        expires = data.get("access_token_expires_at")
+        return QuickBooksCredentials(
+            client_id=data["client_id"],
+            client_secret=data["client_secret"],
+            refresh_token=data["refresh_token"],
+            access_token=data.get("access_token") or None,
+            access_token_expires_at=datetime.fromisoformat(expires) if expires else None,
+        )
+
+    def save(self, credentials: QuickBooksCredentials) -> None:
+        data = {
+            "client_id": credentials.client_id,
+            "client_secret": credentials.client_secret,
+            "refresh_token": credentials.refresh_token,
+            "access_token": credentials.access_token,
+            "access_token_expires_at": (
+                credentials.access_token_expires_at.isoformat()
+                if credentials.access_token_expires_at
+                else None
+            ),
+        }
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            json.dump(data, handle, indent=2)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, self.path)
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        lock_path = self.path.with_name(f".{self.path.name}.lock")
+        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+            os.close(descriptor)
+
+
+class EnvironmentTokens:
+    """Credentials from ``HDB_QBO_CLIENT_ID``, ``HDB_QBO_CLIENT_SECRET`` and
+    ``HDB_QBO_REFRESH_TOKEN``. A rotated refresh token can only be kept in memory here: use a
+    secrets file in production, or the next restart starts from a refresh token Intuit retires."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        names = ("HDB_QBO_CLIENT_ID", "HDB_QBO_CLIENT_SECRET", "HDB_QBO_REFRESH_TOKEN")
+        missing = [name for name in names if not environ.get(name)]
+        if missing:
+            raise ValueError(f"{', '.join(missing)} required for QuickBooks, but not set")
+        self._credentials = QuickBooksCredentials(*(environ[name] for name in names))
+        self._lock = threading.Lock()
+
+    def load(self) -> QuickBooksCredentials:
+        return self._credentials
+
+    def save(self, credentials: QuickBooksCredentials) -> None:
+        if credentials.refresh_token != self._credentials.refresh_token:
+            log.warning(
+                "QuickBooks rotated the refresh token; it is kept in memory only "
+                "(HDB_QBO_REFRESH_TOKEN is now stale): configure a secrets file instead"
+            )
+        self._credentials = credentials
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        with self._lock:
+            yield
+
+
+# ---- errors and exact JSON ----------------------------------------------------------------------
+
+
+class QuickBooksThrottled(BillingUnavailable):
+    """HTTP 429: retry after ``retry_after`` seconds (None when Intuit did not say)."""
+
+    def __init__(self, message: str, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def dumps_exact(value: Any) -> str:
+    """JSON with every Decimal written exactly as a number (``71.25``, never ``71.2500001``)."""
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"{value} is not a finite amount")
+        return format(value, "f")
+    if isinstance(value, Mapping):
+        items = (f"{json.dumps(str(key))}:{dumps_exact(item)}" for key, item in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(dumps_exact(item) for item in value) + "]"
+    if isinstance(value, float):
+        raise TypeError("money must be Decimal, never float")
+    return json.dumps(value)
+
+
+def _decimal(value: Any, what: str) -> Decimal:
+    if isinstance(value, bool) or value is None:
+        raise BillingUnavailable(f"QuickBooks sent {what} = {value!r}, expected a number")
+    try:
+        return value if isinstance(value, Decimal) else Decimal(str(value))
+    except InvalidOperation:
+        raise BillingUnavailable(f"QuickBooks sent {what} = {value!r}, expected a number") from None
+
+
+def _fault_text(body: Any) -> str | None:
+    """``{"Fault": {"Error": [{"Message", "Detail", "code", "element"}], "type": ...}}`` as one
+    sentence (Intuit's JSON keys are capitalized inconsistently; both spellings are read)."""
+    fault = (body.get("Fault") or body.get("fault")) if isinstance(body, Mapping) else None
+    if not isinstance(fault, Mapping):
+        return None
+    errors = fault.get("Error") or fault.get("error") or []
+    parts = []
+    for error in errors if isinstance(errors, list) else [errors]:
+        if not isinstance(error, Mapping):
+            continue
+        message = error.get("Message") or error.get("message") or ""
+        detail = error.get("Detail") or error.get("detail") or ""
+        code = error.get("code") or error.get("Code")
+        element = error.get("element")
+        text = f"{message}: {detail}" if message and detail and message not in detail else ""
+        extras = ([f"code {code}"] if code else []) + ([f"element {element}"] if element else [])
+        parts.append((text or detail or message) + (f" ({', '.join(extras)})" if extras else ""))
+    kind = fault.get("type")
+    return f"{kind or 'Fault'}: " + "; ".join(parts or ["no detail"])
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return max(0.0, float(response.headers.get("Retry-After", "").strip()))
+    except ValueError:
+        return None
+
+
+def _quoted(value: str) -> str:
+    """A value for the query language: single-quoted, quotes and backslashes escaped."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _digest(text: str, length: int) -> str:
+    return base64.b32encode(hashlib.sha256(text.encode()).digest()).decode()[:length]
+
+
+def request_id(posting_key: str) -> str:
+    """The ``requestid`` for a posting key: deterministic, 40 characters (Intuit allows 50)."""
+    return hashlib.sha256(posting_key.encode()).hexdigest()[:40]
+
+
+# ---- the adapter --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Manifest:
+    posting_key: str
+    ticket_id: str
+    lines: list[tuple[str, str, str, LineType]]  # source_id, kind, service_code, line type
+
+    def text(self) -> str:
+        body = {
+            "key": self.posting_key,
+            "ticket": self.ticket_id,
+            "lines": [[s, k, c, t.value] for s, k, c, t in self.lines],
+        }
+        return MANIFEST_PREFIX + json.dumps(body, separators=(",", ":"))
+
+    @classmethod
+    def read(cls, note: Any) -> _Manifest | None:
+        if not isinstance(note, str) or MANIFEST_PREFIX not in note:
+            return None
+        try:
+            body = json.loads(note[note.index(MANIFEST_PREFIX) + len(MANIFEST_PREFIX) :])
+            return cls(
+                str(body["key"]),
+                str(body["ticket"]),
+                [(str(s), str(k), str(c), LineType(t)) for s, k, c, t in body["lines"]],
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+class QuickBooksBilling:
+    """``BillingAdapter`` over the QuickBooks Online Accounting API (synchronous)."""
+
+    def __init__(
+        self,
+        config: QuickBooksConfig,
+        tokens: TokenStore,
+        transport: httpx.BaseTransport | None = None,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._config = config
+        self._tokens = tokens
+        self._now = now or (lambda: datetime.now(UTC))
+        self._credentials: QuickBooksCredentials | None = None
+        self._http = httpx.Client(timeout=DEFAULT_TIMEOUT, transport=transport)
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- references --
+
+    def doc_number(self, ticket_id: str, posting_key: str) -> str:
+        """21 characters (QuickBooks' limit): ``H`` + 12 from the ticket + ``-`` + 7 from the
+        posting key, so one ticket's invoices share a prefix a LIKE query can find."""
+        return f"{self._ticket_prefix(ticket_id)}-{_digest(posting_key, 7)}"
+
+    def _ticket_prefix(self, ticket_id: str) -> str:
+        return "H" + _digest(f"{self._config.reference_prefix}:{ticket_id}", 12)
+
+    # -- tokens --
+
+    def _access_token(self) -> str:
+        if self._credentials is None:
+            self._credentials = self._tokens.load()
+        if not self._credentials.usable(self._now()):
+            self._refresh(rejected=self._credentials.access_token)
+        assert self._credentials is not None and self._credentials.access_token
+        return self._credentials.access_token
+
+    def _refresh(self, rejected: str | None) -> None:
+        with self._tokens.locked():
+            current = self._tokens.load()
+            # Another worker may have refreshed while we waited for the lock: use its token.
+            if current.access_token != rejected and current.usable(self._now()):
+                self._credentials = current
+                return
+            try:
+                response = self._http.post(
+                    self._config.token_url,
+                    data={"grant_type": "refresh_token", "refresh_token": current.refresh_token},
+                    auth=httpx.BasicAuth(current.client_id, current.client_secret),
+                    headers={"Accept": "application/json"},
+                )
+            except httpx.HTTPError as error:
+                raise BillingUnavailable(
+                    f"the Intuit token endpoint did not answer ({error})"
+                ) from error
+            if response.status_code == 429 or response.status_code >= 500:
+                raise QuickBooksThrottled(
+                    f"the Intuit token endpoint answered {response.status_code}",
+                    _retry_after(response),
+                )
+            body = _json(response)
+            if response.status_code != 200:
+                error = body.get("error") if isinstance(body, Mapping) else None
+                # No retry fixes these, but they are not one ticket's fault either: tickets wait
+                # (retried with backoff) until someone reconnects the app.
+                raise BillingUnavailable(
+                    f"Intuit refused to refresh the QuickBooks token ({response.status_code} "
+                    f"{error or 'error'}): reconnect the app to the company and store the new "
+                    "refresh token"
+                    + (" (check the client id and secret)" if error == "invalid_client" else "")
+                )
+            try:
+                refreshed = replace(
+                    current,
+                    access_token=str(body["access_token"]),
+                    refresh_token=str(body.get("refresh_token") or current.refresh_token),
+                    access_token_expires_at=self._now()
+                    + timedelta(seconds=int(body.get("expires_in", 3600))),
+                )
+            except (KeyError, TypeError, ValueError):
+                raise BillingUnavailable("the Intuit token response has no access_token") from None
+            self._tokens.save(refreshed)
+            self._credentials = refreshed
+
+    # -- HTTP --
+
+    def _api(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+    ) -> dict[str, Any]:
+        url = f"{self._config.base_url}/v3/company/{self._config.realm_id}/{path}"
+        query = {**(params or {}), "minorversion": self._config.minor_version}
+        content = dumps_exact(body).encode() if body is not None else None
+        for attempt in (1, 2):
+            token = self._access_token()
+            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+            if content is not None:
+                headers["Content-Type"] = "application/json"
+            try:
+                response = self._http.request(
+                    method, url, params=query, content=content, headers=headers
+                )
+            except httpx.TimeoutException as error:
+                raise BillingUnavailable(
+                    f"QuickBooks did not answer {method} {path} in time"
+                ) from (error)
+            except httpx.TransportError as error:
+                raise BillingUnavailable(f"QuickBooks is unreachable ({error})") from error
+            if response.status_code == 401 and attempt == 1:
+                self._refresh(rejected=token)  # expired or revoked early: one refresh, one retry
+                continue
+            return self._checked(method, path, response)
+        raise AssertionError("unreachable")
+
+    def _checked(self, method: str, path: str, response: httpx.Response) -> dict[str, Any]:
+        status = response.status_code
+        if status == 429:
+            delay = _retry_after(response)
+            raise QuickBooksThrottled(
+                "QuickBooks is throttling requests"
+                + (f": retry after {delay:g} s" if delay is not None else ""),
+                delay,
+            )
+        if status >= 500:
+            raise BillingUnavailable(f"QuickBooks answered {status} to {method} {path}")
+        body = _json(response)
+        fault = _fault_text(body)
+        if status in (401, 403):
+            raise BillingUnavailable(
+                f"QuickBooks refused {method} {path} ({status}"
+                + (f", {fault}" if fault else "")
+                + "): the connected user needs access to invoices and customers; reconnect the app"
+            )
+        if status >= 400 or fault:
+            raise BillingRejected(
+                f"QuickBooks rejected {method} {path}: {fault or f'HTTP {status}'}"
+            )
+        if not isinstance(body, dict):
+            raise BillingUnavailable(f"QuickBooks answered {method} {path} with no JSON object")
+        return body
+
+    def _query(self, statement: str) -> Iterator[dict[str, Any]]:
+        entity = statement.split(" from ", 1)[1].split()[0]
+        start = 1
+        while True:
+            page = self._api(
+                "GET",
+                "query",
+                params={"query": f"{statement} STARTPOSITION {start} MAXRESULTS {QUERY_PAGE}"},
+            )
+            rows = (page.get("QueryResponse") or {}).get(entity) or []
+            yield from rows
+            if len(rows) < QUERY_PAGE:
+                return
+            start += QUERY_PAGE
+
+    # -- BillingAdapter --
+
+    def customer_exists(self, billing_customer_id: str) -> bool:
+        if not billing_customer_id.isdigit():
+            return False  # QuickBooks ids are numbers; the book's billing_id must be one
+        rows = self._query(f"select * from Customer where Id = {_quoted(billing_customer_id)}")
+        return any(True for _ in rows)
+
+    def list_customers(self) -> list[BillingCustomer]:
+        return [
+            BillingCustomer(str(row["Id"]), str(row.get("DisplayName", "")))
+            for row in self._query("select * from Customer")
+            if "Id" in row
+        ]
+
+    def post_lines(self, request: PostRequest) -> PostReceipt:
+        if not request.lines:
+            raise BillingRejected(f"posting {request.posting_key!r} has no lines to invoice")
+        lines = [self._invoice_line(line) for line in request.lines]
+        manifest = _Manifest(
+            request.posting_key,
+            request.ticket_id,
+            [(ln.source_id, ln.kind, ln.service_code, ln.line_type) for ln in request.lines],
+        ).text()
+        if len(manifest) > PRIVATE_NOTE_MAX:
+            raise BillingRejected(
+                f"posting {request.posting_key!r} has too many lines for one QuickBooks invoice "
+                f"reference ({len(manifest)} > {PRIVATE_NOTE_MAX} characters)"
+            )
+        doc_number = self.doc_number(request.ticket_id, request.posting_key)
+        # requestid dedup is time-limited: the DocNumber lookup is what makes a late retry safe.
+        for invoice in self._query(
+            f"select * from Invoice where DocNumber = {_quoted(doc_number)}"
+        ):
+            earlier = _Manifest.read(invoice.get("PrivateNote"))
+            if earlier is None or earlier.posting_key != request.posting_key:
+                raise BillingRejected(
+                    f"QuickBooks invoice {invoice.get('Id')} has DocNumber {doc_number} but was "
+                    f"not posted under {request.posting_key!r}: renumber that invoice"
+                )
+            return self._receipt(request.posting_key, invoice, already_posted=True)
+        if not self.customer_exists(request.billing_customer_id):
+            raise BillingRejected(
+                f"billing customer {request.billing_customer_id!r} does not exist in QuickBooks "
+                "(the book's billing_id must be the QuickBooks customer Id)"
+            )
+        created = self._api(
+            "POST",
+            "invoice",
+            params={"requestid": request_id(request.posting_key)},
+            body={
+                "CustomerRef": {"value": request.billing_customer_id},
+                "DocNumber": doc_number,
+                "PrivateNote": manifest,
+                "Line": lines,
+            },
+        )
+        invoice = created.get("Invoice")
+        if not isinstance(invoice, dict):
+            raise BillingUnavailable("QuickBooks answered the invoice create without an Invoice")
+        return self._receipt(request.posting_key, invoice, already_posted=False)
+
+    def _invoice_line(self, line: BillableLine) -> dict[str, Any]:
+        product = line.quantity * line.unit_price
+        if product.quantize(CENT, rounding=ROUND_HALF_UP) != line.amount:
+            raise BillingRejected(
+                f"line {line.source_id!r}: amount {line.amount} is not quantity {line.quantity} × "
+                f"unit price {line.unit_price} = {product} (QuickBooks requires Amount = Qty × "
+                "UnitPrice)"
+            )
+        items = self._config.items
+        return {
+            "DetailType": "SalesItemLineDetail",
+            "Amount": line.amount,
+            "Description": line.description[:DESCRIPTION_MAX],
+            "SalesItemLineDetail": {
+                "ItemRef": {"value": items.item_for(line.service_code)},
+                "Qty": line.quantity,
+                "UnitPrice": line.unit_price,
+                "TaxCodeRef": {
+                    "value": items.taxable_tax_code if line.taxable else items.non_taxable_tax_code
+                },
+            },
+        }
+
+    def _receipt(
+        self, posting_key: str, invoice: Mapping[str, Any], *, already_posted: bool
+    ) -> PostReceipt:
+        amounts = [
+            _decimal(line.get("Amount"), "Line.Amount")
+            for line in invoice.get("Line") or []
+            if line.get("DetailType") == "SalesItemLineDetail"
+        ]
+        return PostReceipt(
+            posting_key,
+            str(invoice.get("Id")),
+            len(amounts),
+            sum(amounts, Decimal("0.00")),
+            already_posted=already_posted,
+        )
+
+    def ticket_lines(self, ticket_id: str) -> list[PostedLine]:
+        statement = (
+            "select * from Invoice where DocNumber LIKE "
+            f"{_quoted(self._ticket_prefix(ticket_id) + '-%')}"
+        )
+        invoices = [
+            invoice
+            for invoice in self._query(statement)
+            if (manifest := _Manifest.read(invoice.get("PrivateNote")))
+            and manifest.ticket_id == ticket_id
+        ]
+        return self._lines_of(invoices)
+
+    def posted_lines(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        ticket_ids: list[str] | None = None,
+    ) -> list[PostedLine]:
+        if ticket_ids is not None:
+            found = [line for ticket in ticket_ids for line in self.ticket_lines(ticket)]
+        else:
+            conditions = []
+            if since is not None:
+                conditions.append(f"MetaData.CreateTime >= {_quoted(_qbo_time(since))}")
+            if until is not None:
+                conditions.append(f"MetaData.CreateTime < {_quoted(_qbo_time(until))}")
+            where = f" where {' and '.join(conditions)}" if conditions else ""
+            found = self._lines_of(list(self._query(f"select * from Invoice{where}")))
+        return [
+            line
+            for line in found
+            if (since is None or line.posted_at >= since)
+            and (until is None or line.posted_at < until)
+        ]
+
+    def _lines_of(self, invoices: list[dict[str, Any]]) -> list[PostedLine]:
+        posted: list[PostedLine] = []
+        for invoice in invoices:
+            manifest = _Manifest.read(invoice.get("PrivateNote"))
+            if manifest is None:
+                continue  # not ours
+            sales = [
+                line
+                for line in invoice.get("Line") or []
+                if line.get("DetailType") == "SalesItemLineDetail"
+            ]
+            if len(sales) != len(manifest.lines):
+                raise BillingUnavailable(
+                    f"QuickBooks invoice {invoice.get('Id')} has {len(sales)} item lines but was "
+                    f"posted with {len(manifest.lines)}: it was edited in QuickBooks; restore it "
+                    "or void it and re-post the ticket"
+                )
+            created = _parse_time(invoice, "MetaData.CreateTime")
+            balance = invoice.get("Balance")
+            status = "paid" if balance is not None and _decimal(balance, "Balance") == 0 else "open"
+            for line, (source_id, kind, service_code, line_type) in zip(
+                sales, manifest.lines, strict=True
+            ):
+                detail = line.get("SalesItemLineDetail") or {}
+                tax_code = (detail.get("TaxCodeRef") or {}).get("value")
+                posted.append(
+                    PostedLine(
+                        BillableLine(
+                            source_id=source_id,
+                            kind=kind,
+                            service_code=service_code,
+                            description=str(line.get("Description") or ""),
+                            quantity=_decimal(detail.get("Qty"), "Line.Qty"),
+                            unit_price=_decimal(detail.get("UnitPrice"), "Line.UnitPrice"),
+                            amount=_decimal(line.get("Amount"), "Line.Amount"),
+                            taxable=tax_code == self._config.items.taxable_tax_code,
+                            line_type=line_type,
+                        ),
+                        manifest.ticket_id,
+                        str((invoice.get("CustomerRef") or {}).get("value", "")),
+                        str(invoice.get("Id")),
+                        status,
+                        manifest.posting_key,
+                        created,
+                    )
+                )
+        return sorted(posted, key=lambda line: line.posted_at)
+
+    def draft_invoices(self, billing_customer_ids: list[str]) -> list[str]:
+        return []  # a QuickBooks invoice is final when created: there are no drafts to finalize
+
+    def finalize_invoice(self, invoice_id: str) -> None:
+        return None  # nothing to do (see draft_invoices); sending stays with QuickBooks users
+
+
+def _json(response: httpx.Response) -> Any:
+    if not response.content:
+        return {}
+    try:
+        return json.loads(response.text, parse_float=Decimal)
+    except ValueError:
+        return {}
+
+
+def _qbo_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+def _parse_time(invoice: Mapping[str, Any], what: str) -> datetime:
+    value = (invoice.get("MetaData") or {}).get("CreateTime")
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise BillingUnavailable(f"QuickBooks sent {what} = {value!r}, expected a time") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -1,0 +1,541 @@
+"""QuickBooks Online contract: OAuth 2 refresh, invoice create with requestid, idempotent
+re-posting, throttling, faults, exact Decimal amounts, lines read back."""
+
+from __future__ import annotations
+
+import base64
+import json
+import stat
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+
+from billing.posting import BillableLine, LineType, lines_to_post
+from connectors.billing import (
+    BillingAdapter,
+    BillingCustomer,
+    BillingRejected,
+    BillingUnavailable,
+    PostRequest,
+)
+from connectors.quickbooks import (
+    EnvironmentTokens,
+    QuickBooksBilling,
+    QuickBooksConfig,
+    QuickBooksItems,
+    QuickBooksThrottled,
+    SecretsFileTokens,
+    dumps_exact,
+    request_id,
+)
+from tests.contract.conftest import (
+    API,
+    REALM,
+    TOKEN_URL,
+    FakeQuickBooks,
+    body_of,
+    fixture,
+    json_response,
+)
+
+ITEMS = QuickBooksItems({"LAB-REMOTE": "11", "LAB-ONSITE": "12", "SSD-1TB": "21"})
+CONFIG = QuickBooksConfig(realm_id=REALM, items=ITEMS, base_url=API, minor_version=75)
+NOW = datetime(2026, 11, 24, 21, 16, 17, tzinfo=UTC)
+
+LINES = [
+    BillableLine(
+        "te-1",
+        "labor",
+        "LAB-REMOTE",
+        "Printer offline in the front office: reinstalled the driver",
+        Decimal("0.75"),
+        Decimal("95.00"),
+        Decimal("71.25"),
+        taxable=False,
+    ),
+    BillableLine(
+        "te-2",
+        "labor",
+        "LAB-ONSITE",
+        "Printer offline in the front office: replaced the fuser on site",
+        Decimal("0.33"),
+        Decimal("95.55"),
+        Decimal("31.53"),  # 0.33 × 95.55 = 31.5315, half up to cents
+        taxable=False,
+    ),
+    BillableLine(
+        "pu-1",
+        "part",
+        "SSD-1TB",
+        "1 TB SSD",
+        Decimal("1"),
+        Decimal("129.00"),
+        Decimal("129.00"),
+        taxable=True,
+    ),
+]
+REQUEST = PostRequest("hdb:35436:r1", "35436", "58", LINES)
+
+
+def secrets_file(tmp_path: Path, **overrides: object) -> Path:
+    path = tmp_path / "quickbooks.json"
+    data = {
+        "client_id": "ABc123clientid",
+        "client_secret": "s3cr3t-client",
+        "refresh_token": "refresh-0",
+        "access_token": "valid-access-token",
+        "access_token_expires_at": (NOW + timedelta(minutes=30)).isoformat(),
+        **overrides,
+    }
+    path.write_text(json.dumps(data))
+    path.chmod(0o600)
+    return path
+
+
+def billing(fake: FakeQuickBooks, path: Path, now: datetime = NOW) -> QuickBooksBilling:
+    return QuickBooksBilling(
+        CONFIG, SecretsFileTokens(path), transport=fake.transport(), now=lambda: now
+    )
+
+
+def test_the_adapter_satisfies_the_protocol(tmp_path: Path, fake_qbo: FakeQuickBooks) -> None:
+    adapter: BillingAdapter = billing(fake_qbo, secrets_file(tmp_path))
+    assert adapter.draft_invoices(["58"]) == []
+
+
+# ---- OAuth 2 ------------------------------------------------------------------------------------
+
+
+def test_an_expired_access_token_is_refreshed_and_the_rotated_token_persisted(
+    tmp_path: Path, fake_qbo: FakeQuickBooks
+) -> None:
+    path = secrets_file(tmp_path, access_token_expires_at=(NOW - timedelta(minutes=1)).isoformat())
+    assert billing(fake_qbo, path).customer_exists("58") is True
+
+    token_call, query = fake_qbo.requests
+    assert str(token_call.url) == TOKEN_URL and token_call.method == "POST"
+    assert token_call.headers["Authorization"] == (
+        "Basic " + base64.b64encode(b"ABc123clientid:s3cr3t-client").decode()
+    )
+    assert token_call.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert token_call.headers["Accept"] == "application/json"
+    assert parse_qs(token_call.content.decode()) == {
+        "grant_type": ["refresh_token"],
+        "refresh_token": ["refresh-0"],
+    }
+    assert query.headers["Authorization"] == "Bearer access-1"
+
+    saved = json.loads(path.read_text())
+    assert saved["refresh_token"] == "refresh-1"  # Intuit rotated it: the new one is kept
+    assert saved["access_token"] == "access-1"
+    assert datetime.fromisoformat(saved["access_token_expires_at"]) == NOW + timedelta(hours=1)
+    assert saved["client_secret"] == "s3cr3t-client"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_401_triggers_one_refresh_then_the_call_is_retried(
+    tmp_path: Path, fake_qbo: FakeQuickBooks
+) -> None:
+    path = secrets_file(tmp_path, access_token="stale-access-token")  # not expired, but revoked
+    assert billing(fake_qbo, path).customer_exists("58") is True
+    first, refresh, retry = fake_qbo.requests
+    assert first.headers["Authorization"] == "Bearer stale-access-token"
+    assert str(refresh.url) == TOKEN_URL
+    assert retry.headers["Authorization"] == "Bearer access-1"
+    assert retry.url.params["query"] == first.url.params["query"]
+    assert fake_qbo.refreshes == 1
+    assert json.loads(path.read_text())["refresh_token"] == "refresh-1"
+
+
+def test_a_second_401_is_not_refreshed_again(tmp_path: Path, fake_qbo: FakeQuickBooks) -> None:
+    expired = json_response(401, fixture("quickbooks/fault_401_token_expired.json"))
+    refreshed = json_response(200, fixture("quickbooks/token_refresh_response.json"))
+    fake_qbo.failures = [expired, refreshed, expired]  # even the fresh token is refused
+    path = secrets_file(tmp_path)
+    with pytest.raises(BillingUnavailable, match=r"401.*AUTHENTICATION.*reconnect"):
+        billing(fake_qbo, path).customer_exists("58")
+    assert [str(r.url) == TOKEN_URL for r in fake_qbo.requests] == [False, True, False]
+    assert fake_qbo.requests[2].headers["Authorization"] == (
+        "Bearer eyJlbmMiOiJBMTI4Q0JDLUhTMjU2IiwiYWxnIjoiZGlyIn0..fresh-access-token"
+    )
+
+
+def test_a_refused_refresh_token_says_to_reconnect(
+    tmp_path: Path, fake_qbo: FakeQuickBooks
+) -> None:
+    path = secrets_file(tmp_path, refresh_token="revoked", access_token="")
+    with pytest.raises(BillingUnavailable, match=r"invalid_grant.*reconnect the app"):
+        billing(fake_qbo, path).customer_exists("58")
+    assert json.loads(path.read_text())["refresh_token"] == "revoked"  # nothing overwritten
+
+
+def test_a_token_refreshed_by_another_worker_is_used_instead_of_refreshing_again(
+    tmp_path: Path, fake_qbo: FakeQuickBooks
+) -> None:
+    path = secrets_file(tmp_path, access_token="stale-access-token")
+    adapter = billing(fake_qbo, path)
+    adapter._access_token()  # loaded the stale token
+    # Meanwhile another worker refreshed and saved a good token.
+    secrets_file(tmp_path, access_token="valid-access-token", refresh_token="refresh-0")
+    fake_qbo.access_tokens = {"valid-access-token"}
+    adapter._refresh(rejected="stale-access-token")
+    assert fake_qbo.refreshes == 0
+    assert adapter.customer_exists("58")
+
+
+def test_missing_secrets_are_named(tmp_path: Path, fake_qbo: FakeQuickBooks) -> None:
+    with pytest.raises(BillingUnavailable, match="does not exist"):
+        billing(fake_qbo, tmp_path / "absent.json").customer_exists("58")
+    path = tmp_path / "partial.json"
+    path.write_text('{"client_id": "x"}')
+    with pytest.raises(BillingUnavailable, match="client_secret, refresh_token required"):
+        billing(fake_qbo, path).customer_exists("58")
+    with pytest.raises(ValueError, match="HDB_QBO_REFRESH_TOKEN"):
+        EnvironmentTokens({"HDB_QBO_CLIENT_ID": "x", "HDB_QBO_CLIENT_SECRET": "y"})
+
+
+def test_environment_tokens_keep_the_rotated_token_in_memory(fake_qbo: FakeQuickBooks) -> None:
+    tokens = EnvironmentTokens(
+        {
+            "HDB_QBO_CLIENT_ID": "ABc123clientid",
+            "HDB_QBO_CLIENT_SECRET": "s3cr3t-client",
+            "HDB_QBO_REFRESH_TOKEN": "refresh-0",
+        }
+    )
+    adapter = QuickBooksBilling(CONFIG, tokens, transport=fake_qbo.transport(), now=lambda: NOW)
+    assert adapter.customer_exists("58")
+    assert tokens.load().refresh_token == "refresh-1"
+    assert "s3cr3t" not in repr(tokens.load())
+
+
+# ---- posting ------------------------------------------------------------------------------------
+
+
+def test_create_sends_the_documented_invoice_with_a_deterministic_requestid(
+    tmp_path: Path,
+) -> None:
+    requests: list[httpx.Request] = []
+
+    def recorded(request: httpx.Request) -> httpx.Response:
+        request.read()
+        requests.append(request)
+        if request.url.path.endswith("/query"):
+            if "from Customer" in request.url.params["query"]:
+                return json_response(200, fixture("quickbooks/query_customer_58.json"))
+            return json_response(200, fixture("quickbooks/query_empty.json"))
+        return json_response(200, fixture("quickbooks/invoice_create_response.json"))
+
+    adapter = QuickBooksBilling(
+        CONFIG,
+        SecretsFileTokens(secrets_file(tmp_path)),
+        transport=httpx.MockTransport(recorded),
+        now=lambda: NOW,
+    )
+    receipt = adapter.post_lines(REQUEST)
+
+    lookup, customer, create = requests
+    assert lookup.url.params["query"] == (
+        "select * from Invoice where DocNumber = 'H3MHWCGIL54QC-LAALZKM' "
+        "STARTPOSITION 1 MAXRESULTS 1000"
+    )
+    assert customer.url.params["query"] == (
+        "select * from Customer where Id = '58' STARTPOSITION 1 MAXRESULTS 1000"
+    )
+    assert create.method == "POST"
+    assert create.url.path == f"/v3/company/{REALM}/invoice"
+    assert create.url.params["requestid"] == request_id("hdb:35436:r1")
+    assert create.url.params["requestid"] == "5800bca98fe8c5de3f2134af68b3688f91abb5f7"
+    assert len(create.url.params["requestid"]) <= 50
+    assert create.url.params["minorversion"] == "75"
+    assert create.headers["Authorization"] == "Bearer valid-access-token"
+    assert create.headers["Content-Type"] == "application/json"
+    assert body_of(create) == fixture("quickbooks/invoice_create_request.json")
+
+    assert receipt.invoice_id == "130"
+    assert receipt.line_count == 3
+    assert receipt.amount == Decimal("231.78")
+    assert receipt.already_posted is False
+
+
+def test_amounts_are_exact_decimals_and_equal_qty_times_unit_price(
+    tmp_path: Path, fake_qbo: FakeQuickBooks
+) -> None:
+    billing(fake_qbo, secrets_file(tmp_path)).post_lines(REQUEST)
+    [create] = fake_qbo.api_requests("POST", "/invoice")
+    raw = create.content.decode()
+    assert '"Amount":71.25,' in raw and '"Qty":0.75,' in raw and '"UnitPrice":95.00,' in raw
+    assert '"Amount":31.53,' in raw and '"Qty":0.33,' in raw and '"UnitPrice":95.55,' in raw
+    assert '"Amount":129.00,' in raw and '"Qty":1,' in raw
+    for line in body_of(create)["Line"]:
+        detail = line["SalesItemLineDetail"]
+        assert isinstance(line["Amount"], Decimal)
+        assert (detail["Qty"] * detail["UnitPrice"]).quantize(Decimal("0.01")) == line["Amount"]
+
+
+def test_a_line_whose_amount_is_not_qty_times_unit_price_is_refused_before_sending(
+    tmp_path: Path, fake_qbo: FakeQuickBooks
+) -> None:
+    wrong = BillableLine(
+        "te-9",
+        "labor",
+        "LAB-REMOTE",
+        "x",
+        Decimal("0.75"),
+        Decimal("95.00"),
+        Decimal("71.20"),
+        taxable=False,
+    )
+    with pytest.raises(BillingRejected, match=r"'te-9'.*71\.20.*0\.75 × unit price 95\.00"):
+        billing(fake_qbo, secrets_file(tmp_path)).post_lines(
+            PostRequest("hdb:1:r1", "1", "58", [wrong])
+        )
+    assert fake_qbo.requests == []
+
+
+def test_floats_never_reach_a_request_body() -> None:
+    assert dumps_exact({"Amount": Decimal("0.10"), "Qty": Decimal("-1.50")}) == (
+        '{"Amount":0.10,"Qty":-1.50}'
+    )
+    with pytest.raises(TypeError, match="never float"):
+        dumps_exact({"Amount": 0.1})
+
+
+def test_a_repeated_post_returns_the_first_invoice_without_a_second_create(
+    tmp_path: Path, fake_qbo: FakeQuickBooks
+) -> None:
+    path = secrets_file(tmp_path)
+    first = billing(fake_qbo, path).post_lines(REQUEST)
+    again = billing(fake_qbo, path).post_lines(REQUEST)  # e.g. a worker retried after a crash
+    assert len(fake_qbo.api_requests("POST", "/invoice")) == 1
+    assert len(fake_qbo.invoices) == 1
+    assert again.invoice_id == first.invoice_id == "130"
+    assert again.already_posted is True
+    assert (again.line_count, again.amount) == (3, Decimal("231.78"))
+
+
+def test_a_retried_create_reuses_the_requestid(tmp_path: Path, fake_qbo: FakeQuickBooks) -> None:
+    path = secrets_file(tmp_path)
+    # The first create times out after QuickBooks saved it ...
+    fake_qbo.failures = [json_response(200, fixture("quickbooks/query_empty.json"))]
+    adapter = billing(fake_qbo, path)
+    real_create = fake_qbo._create
+
+    def create_then_time_out(request: httpx.Request) -> httpx.Response:
+        real_create(request)
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    fake_qbo._create = create_then_time_out  # type: ignore[method-assign]
+    with pytest.raises(BillingUnavailable, match="in time"):
+        adapter.post_lines(REQUEST)
+    fake_qbo._create = real_create  # type: ignore[method-assign]
+    # ... and the retry finds it by DocNumber: no second create.
+    receipt = adapter.post_lines(REQUEST)
+    assert receipt.already_posted is True and len(fake_qbo.invoices) == 1
+    creates = fake_qbo.api_requests("POST", "/invoice")
+    assert len(creates) == 1
+
+
+def test_different_posting_keys_get_different_requestids_and_docnumbers(tmp_path: Path) -> None:
+    adapter = QuickBooksBilling(CONFIG, SecretsFileTokens(secrets_file(tmp_path)))
+    assert request_id("hdb:35436:r1") != request_id("hdb:35436:r2")
+    first = adapter.doc_number("35436", "hdb:35436:r1")
+    second = adapter.doc_number("35436", "hdb:35436:r2")
+    assert first != second and first[:13] == second[:13]  # same ticket prefix
+    assert len(first) == 21
+
+
+def test_an_unknown_customer_is_rejected_without_creating(
+    tmp_path: Path, fake_qbo: FakeQuickBooks
+) -> None:
+    with pytest.raises(BillingRejected, match="'77' does not exist in QuickBooks"):
+        billing(fake_qbo, secrets_file(tmp_path)).post_lines(
+            PostRequest("hdb:35436:r1", "35436", "77", LINES)
+        )
+    assert fake_qbo.api_requests("POST") == []
+    assert billing(fake_qbo, secrets_file(tmp_path)).customer_exists("CUST-9001") is False
+
+
+def test_an_unmapped_service_code_is_named(tmp_path: Path, fake_qbo: FakeQuickBooks) -> None:
+    line = BillableLine(
+        "te-3",
+        "labor",
+        "LAB-EMERG",
+        "x",
+        Decimal("1"),
+        Decimal("190.00"),
+        Decimal("190.00"),
+        taxable=False,
+    )
+    with pytest.raises(BillingRejected, match="'LAB-EMERG' has no QuickBooks item"):
+        billing(fake_qbo, secrets_file(tmp_path)).post_lines(
+            PostRequest("hdb:2:r1", "2", "58", [line])
+        )
+    assert fake_qbo.requests == []
+
+
+def test_throttling_is_unavailable_with_the_retry_after_delay(
+    tmp_path: Path, fake_qbo: FakeQuickBooks
+) -> None:
+    fake_qbo.failures = [
+        json_response(429, fixture("quickbooks/fault_429_throttled.json"), {"Retry-After": "60"})
+    ]
+    with pytest.raises(QuickBooksThrottled, match="retry after 60 s") as caught:
+        billing(fake_qbo, secrets_file(tmp_path)).post_lines(REQUEST)
+    assert isinstance(caught.value, BillingUnavailable)
+    assert caught.value.retry_after == 60.0
+    assert fake_qbo.invoices == []
+
+
+def test_server_errors_and_timeouts_are_unavailable(
+    tmp_path: Path, fake_qbo: FakeQuickBooks
+) -> None:
+    fake_qbo.failures = [httpx.Response(503, text="Service Unavailable")]
+    with pytest.raises(BillingUnavailable, match="503"):
+        billing(fake_qbo, secrets_file(tmp_path)).customer_exists("58")
+
+    def timeout(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectTimeout("timed out", request=request)
+
+    adapter = QuickBooksBilling(
+        CONFIG,
+        SecretsFileTokens(secrets_file(tmp_path)),
+        transport=httpx.MockTransport(timeout),
+        now=lambda: NOW,
+    )
+    with pytest.raises(BillingUnavailable, match="in time") as caught:
+        adapter.customer_exists("58")
+    assert not isinstance(caught.value, BillingRejected)
+
+
+def test_a_validation_fault_is_rejected_with_its_detail(
+    tmp_path: Path, fake_qbo: FakeQuickBooks
+) -> None:
+    path = secrets_file(tmp_path)
+    adapter = billing(fake_qbo, path)
+    real_create = fake_qbo._create
+    fake_qbo._create = lambda request: json_response(  # type: ignore[method-assign]
+        400, fixture("quickbooks/fault_400_business_validation.json")
+    )
+    with pytest.raises(BillingRejected) as caught:
+        adapter.post_lines(REQUEST)
+    message = str(caught.value)
+    assert "Select a product or service for each line with an amount." in message
+    assert "code 6000" in message and "ValidationFault" in message
+    fake_qbo._create = real_create  # type: ignore[method-assign]
+
+
+def test_a_fault_in_a_200_response_is_still_a_fault(
+    tmp_path: Path, fake_qbo: FakeQuickBooks
+) -> None:
+    fake_qbo.failures = [
+        json_response(200, fixture("quickbooks/fault_400_business_validation.json"))
+    ]
+    with pytest.raises(BillingRejected, match="Business Validation Error"):
+        billing(fake_qbo, secrets_file(tmp_path)).customer_exists("58")
+
+
+# ---- reading back -------------------------------------------------------------------------------
+
+
+def test_ticket_lines_read_back_exactly_what_was_posted(
+    tmp_path: Path, fake_qbo: FakeQuickBooks
+) -> None:
+    path = secrets_file(tmp_path)
+    billing(fake_qbo, path).post_lines(REQUEST)
+    credit = BillableLine(
+        "te-2",
+        "labor",
+        "LAB-ONSITE",
+        "Adjustment: reverses ...",
+        Decimal("-0.33"),
+        Decimal("95.55"),
+        Decimal("-31.53"),
+        taxable=False,
+        line_type=LineType.CREDIT,
+    )
+    billing(fake_qbo, path).post_lines(PostRequest("hdb:35436:r2", "35436", "58", [credit]))
+
+    posted = billing(fake_qbo, path).ticket_lines("35436")
+    query = fake_qbo.api_requests("GET", "/query")[-1].url.params["query"]
+    assert query.startswith("select * from Invoice where DocNumber LIKE 'H3MHWCGIL54QC-%'")
+    assert [p.line.identity for p in posted] == [line.identity for line in [*LINES, credit]]
+    assert [p.line.line_type for p in posted][-1] is LineType.CREDIT
+    assert {(p.invoice_id, p.posting_key) for p in posted} == {
+        ("130", "hdb:35436:r1"),
+        ("131", "hdb:35436:r2"),
+    }
+    assert all(p.billing_customer_id == "58" and p.ticket_id == "35436" for p in posted)
+    assert posted[0].posted_at == datetime(2026, 11, 24, 21, 16, 17, tzinfo=UTC)
+    assert posted[0].invoice_status == "open"
+    # The posting diff sees nothing left to post: re-posting is idempotent end to end.
+    desired = [LINES[0], LINES[2]]
+    assert lines_to_post(desired, [p.line for p in posted]) == []
+    assert billing(fake_qbo, path).ticket_lines("99999") == []
+
+
+def test_lines_read_back_from_a_recorded_invoice_keep_exact_decimals(tmp_path: Path) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        invoice = fixture("quickbooks/invoice_create_response.json")["Invoice"]
+        return json_response(200, {"QueryResponse": {"Invoice": [invoice]}})
+
+    adapter = QuickBooksBilling(
+        CONFIG,
+        SecretsFileTokens(secrets_file(tmp_path)),
+        transport=httpx.MockTransport(answer),
+        now=lambda: NOW,
+    )
+    posted = adapter.posted_lines(since=NOW - timedelta(days=1), until=NOW + timedelta(days=1))
+    assert [p.line for p in posted] == LINES  # UnitPrice 95 from QuickBooks equals 95.00
+    assert posted[0].line.quantity == Decimal("0.75")
+    assert posted[2].line.taxable is True and posted[0].line.taxable is False
+
+
+def test_posted_lines_filter_by_creation_time(tmp_path: Path, fake_qbo: FakeQuickBooks) -> None:
+    path = secrets_file(tmp_path)
+    billing(fake_qbo, path).post_lines(REQUEST)
+    adapter = billing(fake_qbo, path)
+    assert (
+        len(adapter.posted_lines(since=NOW - timedelta(hours=1), until=NOW + timedelta(hours=1)))
+        == 3
+    )
+    query = fake_qbo.api_requests("GET", "/query")[-1].url.params["query"]
+    assert "MetaData.CreateTime >= '2026-11-24T20:16:17+00:00'" in query
+    assert "MetaData.CreateTime < '2026-11-24T22:16:17+00:00'" in query
+    assert adapter.posted_lines(since=NOW + timedelta(seconds=1)) == []
+    assert len(adapter.posted_lines(ticket_ids=["35436"])) == 3
+
+
+def test_an_invoice_edited_in_quickbooks_is_reported_not_misread(
+    tmp_path: Path, fake_qbo: FakeQuickBooks
+) -> None:
+    path = secrets_file(tmp_path)
+    billing(fake_qbo, path).post_lines(REQUEST)
+    del fake_qbo.invoices[0]["Line"][1]  # someone deleted a line in QuickBooks
+    with pytest.raises(
+        BillingUnavailable, match="invoice 130 has 2 item lines but was posted with 3"
+    ):
+        billing(fake_qbo, path).ticket_lines("35436")
+
+
+def test_list_customers_reads_the_query_endpoint(tmp_path: Path) -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return json_response(200, fixture("quickbooks/query_customers_all.json"))
+
+    adapter = QuickBooksBilling(
+        CONFIG,
+        SecretsFileTokens(secrets_file(tmp_path)),
+        transport=httpx.MockTransport(answer),
+        now=lambda: NOW,
+    )
+    assert adapter.list_customers() == [
+        BillingCustomer("58", "Acme Dental"),
+        BillingCustomer("59", "Birch Law LLP"),
+    ]
+    assert seen[0].url.params["query"] == "select * from Customer STARTPOSITION 1 MAXRESULTS 1000"
