@@ -214,7 +214,7 @@ class DjangoHelpdeskMapper:
             if not isinstance(followup, dict):
                 raise _fail(f"ticket.followup_set[{index}]", "expected an object")
             if followup.get("id") == followup_id:
-                return self.followup_events(ticket, followup)
+                return self.followup_events(ticket, followup, f"ticket.followup_set[{index}].")
         raise _fail("followup_id", f"{followup_id} is not in ticket.followup_set")
 
     def opened_events(self, ticket: Mapping[str, Any]) -> list[HelpdeskEvent]:
@@ -248,16 +248,15 @@ class DjangoHelpdeskMapper:
             raise _fail(f"ticket.{ACCOUNT_FIELD}", _first_message(error)) from None
 
     def followup_events(
-        self, ticket: Mapping[str, Any], followup: Mapping[str, Any]
+        self, ticket: Mapping[str, Any], followup: Mapping[str, Any], path: str = "followup."
     ) -> list[HelpdeskEvent]:
         """``ticket.opened`` (a missed new-ticket webhook is made good here), then the follow-up's
         time as ``time.logged`` and its status change as ``ticket.closed``/``ticket.reopened``.
-        Our own follow-ups map to nothing."""
+        Our own follow-ups map to nothing. ``path`` locates the follow-up in error messages."""
         if is_own_followup(followup, self.config.integration_user_id):
             return []
         number = _get(ticket, "id", "ticket.", int)
         ticket_id = self.config.ticket_id(number)
-        path = "followup."
         followup_id = _get(followup, "id", path, int)
         at = _timestamp(followup, "date", path)
         comment = followup.get("comment") if isinstance(followup.get("comment"), str) else ""

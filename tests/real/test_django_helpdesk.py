@@ -567,11 +567,11 @@ def test_partial_minutes_count_and_days_are_minutes() -> None:
         (json.dumps({"ticket": TICKET, "followup_id": 99}).encode(), "followup_id"),
         (
             body(followup_set=[dict(TICKET["followup_set"][0], time_spent="lots")]),  # type: ignore[arg-type]
-            "followup.time_spent",
+            "ticket.followup_set[0].time_spent",
         ),
         (
             body(followup_set=[dict(TICKET["followup_set"][0], date="yesterday")]),  # type: ignore[arg-type]
-            "followup.date",
+            "ticket.followup_set[0].date",
         ),
         (body(custom_billing_account="org 100"), "ticket.custom_billing_account"),
     ],
