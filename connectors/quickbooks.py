@@ -502,6 +502,33 @@ class QuickBooksBilling:
                 return
             start += QUERY_PAGE
 
+    # -- setup --
+
+    def check_setup(self) -> list[str]:
+        """What stops this company from taking our invoices, in words an admin can act on
+        (empty when ready): custom transaction numbers must be on (our DocNumbers are the
+        idempotency reference) and every mapped Item must exist."""
+        problems = []
+        preferences = self._api("GET", "preferences").get("Preferences") or {}
+        if not (preferences.get("SalesFormsPrefs") or {}).get("CustomTxnNumbers"):
+            problems.append(
+                "turn on Custom transaction numbers (Settings → Account and settings → Sales → "
+                "Sales form content): invoices are numbered by the connector"
+            )
+        wanted = {item: code for code, item in self._config.items.items.items()}
+        if self._config.items.default_item is not None:
+            wanted.setdefault(self._config.items.default_item, "(default item)")
+        if wanted:
+            ids = ", ".join(_quoted(item) for item in sorted(wanted))
+            found = {
+                str(row.get("Id")) for row in self._query(f"select * from Item where Id in ({ids})")
+            }
+            for item in sorted(set(wanted) - found):
+                problems.append(
+                    f"QuickBooks has no Item {item} (mapped from {wanted[item]}): fix the item map"
+                )
+        return problems
+
     # -- BillingAdapter --
 
     def customer_exists(self, billing_customer_id: str) -> bool:

@@ -19,6 +19,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -40,6 +41,8 @@ from billing.events import (
 )
 from billing.problems import Problem, key_path, problems_from, shown
 from connectors.helpdesk import Organization
+
+log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
@@ -555,7 +558,9 @@ class ZendeskHelpdesk:
         if fields.hold_reason is not None:
             wanted[fields.hold_reason] = hold_reason or ""
         # Read first: an unchanged status writes nothing (no audit, no trigger, no webhook).
-        ticket = self._request("GET", f"/api/v2/tickets/{number}.json").get("ticket") or {}
+        ticket = self._writable_ticket(number)
+        if ticket is None:
+            return
         shown_now = {
             item.get("id"): item.get("value") or ""
             for item in ticket.get("custom_fields") or []
@@ -586,11 +591,24 @@ class ZendeskHelpdesk:
                 if isinstance(comment, Mapping) and marker in str(comment.get("body") or ""):
                     return  # added by an earlier attempt
             url, params = _next_page(page)
+        if self._writable_ticket(number) is None:
+            return
         self._request(
             "PUT",
             f"/api/v2/tickets/{number}.json",
             json={"ticket": {"comment": {"body": f"{text}\n\n{marker}", "public": False}}},
         )
+
+    def _writable_ticket(self, number: str) -> dict[str, Any] | None:
+        """The ticket, or None when it is closed: Zendesk refuses every update to a closed
+        ticket (it was solved long enough ago), so there is nothing left to write."""
+        ticket = self._request("GET", f"/api/v2/tickets/{number}.json").get("ticket") or {}
+        if ticket.get("status") == "closed":
+            log.warning(
+                "Zendesk ticket %s is closed: its billing status and notes stay as they are", number
+            )
+            return None
+        return ticket
 
     def list_organizations(self) -> list[Organization]:
         organizations: list[Organization] = []

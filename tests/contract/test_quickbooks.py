@@ -539,3 +539,46 @@ def test_list_customers_reads_the_query_endpoint(tmp_path: Path) -> None:
         BillingCustomer("59", "Birch Law LLP"),
     ]
     assert seen[0].url.params["query"] == "select * from Customer STARTPOSITION 1 MAXRESULTS 1000"
+
+
+def test_check_setup_names_what_an_admin_must_fix(tmp_path: Path) -> None:
+    seen: list[httpx.Request] = []
+    preferences = fixture("quickbooks/preferences.json")
+    preferences["Preferences"]["SalesFormsPrefs"]["CustomTxnNumbers"] = False
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path.endswith("/preferences"):
+            return json_response(200, preferences)
+        return json_response(200, fixture("quickbooks/query_items.json"))
+
+    adapter = QuickBooksBilling(
+        CONFIG,
+        SecretsFileTokens(secrets_file(tmp_path)),
+        transport=httpx.MockTransport(answer),
+        now=lambda: NOW,
+    )
+    problems = adapter.check_setup()
+    assert len(problems) == 2
+    assert "Custom transaction numbers" in problems[0]
+    assert problems[1].startswith("QuickBooks has no Item 12 (mapped from LAB-ONSITE)")
+    assert seen[0].url.path == f"/v3/company/{REALM}/preferences"
+    assert seen[1].url.params["query"] == (
+        "select * from Item where Id in ('11', '12', '21') STARTPOSITION 1 MAXRESULTS 1000"
+    )
+
+
+def test_check_setup_is_empty_when_ready(tmp_path: Path) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/preferences"):
+            return json_response(200, fixture("quickbooks/preferences.json"))
+        return json_response(200, fixture("quickbooks/query_items.json"))
+
+    config = QuickBooksConfig(REALM, QuickBooksItems({"LAB-REMOTE": "11", "SSD-1TB": "21"}), API)
+    adapter = QuickBooksBilling(
+        config,
+        SecretsFileTokens(secrets_file(tmp_path)),
+        transport=httpx.MockTransport(answer),
+        now=lambda: NOW,
+    )
+    assert adapter.check_setup() == []

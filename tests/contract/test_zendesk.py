@@ -340,13 +340,15 @@ def test_internal_note_is_a_private_comment_with_a_marker() -> None:
             json_response(200, fixture("zendesk/ticket_comments_page_1.json")),
             json_response(200, fixture("zendesk/ticket_comments_page_2.json")),
             json_response(200, fixture("zendesk/ticket_show.json")),
+            json_response(200, fixture("zendesk/ticket_show.json")),
         ]
     )
     helpdesk(recorder, page_size=2).add_internal_note(
         "35436", "hdb:35436:r1:posted", "Invoiced on 130."
     )
-    first, second, put = recorder.requests
+    first, second, ticket, put = recorder.requests
     assert first.url.path == "/api/v2/tickets/35436/comments.json"
+    assert (ticket.method, ticket.url.path) == ("GET", "/api/v2/tickets/35436.json")
     assert first.url.params["page[size]"] == "2"
     assert second.url.params["page[after]"] == "xyz1"  # followed links.next
     assert put.method == "PUT"
@@ -358,6 +360,19 @@ def test_internal_note_is_a_private_comment_with_a_marker() -> None:
             }
         }
     }
+
+
+def test_a_closed_ticket_is_left_alone() -> None:
+    closed = fixture("zendesk/ticket_show.json")
+    closed["ticket"]["status"] = "closed"
+    recorder = Recorder([json_response(200, closed)])
+    helpdesk(recorder).set_billing_status("35436", "posted", None)
+    recorder.responses = [
+        json_response(200, fixture("zendesk/ticket_comments_page_2.json")),
+        json_response(200, closed),
+    ]
+    helpdesk(recorder).add_internal_note("35436", "k", "Invoiced.")
+    assert [r.method for r in recorder.requests] == ["GET", "GET", "GET"]
 
 
 def test_internal_note_already_present_is_not_added_again() -> None:
