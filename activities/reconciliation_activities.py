@@ -6,14 +6,12 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from datetime import UTC, datetime
-from decimal import Decimal
 
 from opentelemetry import metrics
 from sqlalchemy.engine import Engine
 from temporalio import activity
 
-from billing.invoice_run import FEE_KIND
-from billing.reconciliation import LedgerFacts, Limits, reconcile
+from billing.reconciliation import Limits, reconcile
 from connectors.billing import BillingAdapter
 from store.reconciliation_records import save_reconciliation, tickets_to_reconcile
 from workflows.messages import ReconcileInput, ReconcileSummary
@@ -46,19 +44,13 @@ class ReconciliationActivities:
     @activity.defn(name="reconcile_period")
     def reconcile_period(self, request: ReconcileInput) -> ReconcileSummary:
         start, end = request.period_start, request.period_end
-        # Monthly fees (the invoice run) belong to no ticket: not compared, never "lines
-        # without a ticket".
-        in_period = [
-            line
-            for line in self._billing.posted_lines(since=start, until=end)
-            if line.line.kind != FEE_KIND
-        ]
-        tickets = tickets_to_reconcile(
-            self._engine, start, end, {line.ticket_id for line in in_period}
-        )
+        # The billing system's side is read back from it as per-ticket totals (summed there,
+        # not here: a month holds 100,000 lines, bench/reports.py).
+        posted_in_period = self._billing.tickets_posted(since=start, until=end)
+        tickets = tickets_to_reconcile(self._engine, start, end, posted_in_period)
         # Whole tickets on the billing side: every line of each ticket, whenever posted.
-        ids = sorted({t.ticket_id for t in tickets} | {line.ticket_id for line in in_period})
-        ledger = _by_ticket(self._billing.posted_lines(ticket_ids=ids) if ids else [])
+        ids = sorted({t.ticket_id for t in tickets} | posted_in_period)
+        ledger = self._billing.ticket_totals(ids) if ids else []
         now = request.checked_at or datetime.now(UTC)
         result = reconcile(
             tickets, ledger, period_start=start, period_end=end, now=now, limits=self._limits
@@ -87,22 +79,6 @@ class ReconciliationActivities:
 
     def all(self) -> list:  # type: ignore[type-arg]
         return [self.reconcile_period]
-
-
-def _by_ticket(lines: list) -> list[LedgerFacts]:  # type: ignore[type-arg]
-    amounts: dict[str, Decimal] = defaultdict(lambda: Decimal("0.00"))
-    counts: dict[str, int] = defaultdict(int)
-    invoices: dict[str, list[str]] = defaultdict(list)
-    customers: dict[str, str] = {}
-    for posted in lines:
-        amounts[posted.ticket_id] += posted.line.amount
-        counts[posted.ticket_id] += 1
-        if posted.invoice_id not in invoices[posted.ticket_id]:
-            invoices[posted.ticket_id].append(posted.invoice_id)
-        customers[posted.ticket_id] = posted.billing_customer_id
-    return [
-        LedgerFacts(t, customers[t], amounts[t], counts[t], tuple(invoices[t])) for t in amounts
-    ]
 
 
 def _count_kinds(result) -> dict[str, int]:  # type: ignore[no-untyped-def]

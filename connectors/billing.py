@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from billing.posting import BillableLine
+from billing.reconciliation import LedgerFacts
 
 
 class BillingRejected(Exception):
@@ -80,6 +81,16 @@ class BillingAdapter(Protocol):
         belonging to ``ticket_ids`` (reconciliation reads them back, never our own records)."""
         ...
 
+    def tickets_posted(self, *, since: datetime, until: datetime) -> set[str]:
+        """The tickets with a line posted in [since, until); monthly fees, which belong to no
+        ticket, are not counted. Reconciliation reads this, then ``ticket_totals``."""
+        ...
+
+    def ticket_totals(self, ticket_ids: list[str]) -> list[LedgerFacts]:
+        """Each ticket's lines as the billing system has them, whenever posted: total, count,
+        invoices. An adapter that can only list lines uses ``totals_from_lines``."""
+        ...
+
     def draft_invoices(self, billing_customer_ids: list[str]) -> list[str]:
         """The ids of the given customers' invoices still in draft (the invoice run finalizes
         them). Added for the monthly invoice run; an adapter for a billing system without drafts
@@ -87,3 +98,23 @@ class BillingAdapter(Protocol):
         ...
 
     def finalize_invoice(self, invoice_id: str) -> None: ...
+
+
+def totals_from_lines(lines: list[PostedLine]) -> list[LedgerFacts]:
+    """Per-ticket totals from a list of posted lines, for adapters whose billing system cannot
+    sum them itself. Invoices keep the order their first line was posted in."""
+    amounts: dict[str, Decimal] = {}
+    counts: dict[str, int] = {}
+    invoices: dict[str, list[str]] = {}
+    customers: dict[str, str] = {}
+    for posted in lines:
+        ticket = posted.ticket_id
+        amounts[ticket] = amounts.get(ticket, Decimal("0.00")) + posted.line.amount
+        counts[ticket] = counts.get(ticket, 0) + 1
+        seen = invoices.setdefault(ticket, [])
+        if posted.invoice_id not in seen:
+            seen.append(posted.invoice_id)
+        customers[ticket] = posted.billing_customer_id
+    return [
+        LedgerFacts(t, customers[t], amounts[t], counts[t], tuple(invoices[t])) for t in amounts
+    ]

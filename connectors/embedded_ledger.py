@@ -9,8 +9,10 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection, Engine, Row
 
+from billing.invoice_run import FEE_KIND
 from billing.money import integer_cents
 from billing.posting import BillableLine, LineType
+from billing.reconciliation import LedgerFacts
 from connectors.billing import (
     BillingCustomer,
     BillingRejected,
@@ -23,6 +25,7 @@ from store.directory import billing_customers
 from store.models import LedgerInvoice, LedgerLine, LedgerPosting
 
 CENTS = Decimal("0.01")
+TOTALS_CHUNK = 2_000
 _INVOICE = LedgerInvoice.__table__  # type: ignore[attr-defined]
 _POSTING = LedgerPosting.__table__  # type: ignore[attr-defined]
 _LINE = LedgerLine.__table__  # type: ignore[attr-defined]
@@ -165,6 +168,48 @@ class EmbeddedLedger:
         if ticket_ids is not None:
             conditions.append(_LINE.c.ticket_id.in_(ticket_ids))
         return self._posted(*conditions)
+
+    def tickets_posted(self, *, since: datetime, until: datetime) -> set[str]:
+        query = (
+            select(_LINE.c.ticket_id)
+            .where(_LINE.c.posted_at >= since, _LINE.c.posted_at < until, _LINE.c.kind != FEE_KIND)
+            .distinct()
+        )
+        with self._engine.connect() as connection:
+            return set(connection.execute(query).scalars())
+
+    def ticket_totals(self, ticket_ids: list[str]) -> list[LedgerFacts]:
+        """One GROUP BY per chunk of tickets (bind parameters are limited: SQLite's to 32,766),
+        by ticket and invoice; a ticket's invoices in the order they were first posted to."""
+        by_ticket: dict[str, list[Any]] = {}
+        with self._engine.connect() as connection:
+            for first in range(0, len(ticket_ids), TOTALS_CHUNK):
+                chunk = ticket_ids[first : first + TOTALS_CHUNK]
+                rows = connection.execute(
+                    select(
+                        _LINE.c.ticket_id,
+                        _LINE.c.invoice_id,
+                        func.min(_LINE.c.billing_customer_id),
+                        func.sum(_LINE.c.amount_cents),
+                        func.count(),
+                        func.min(_LINE.c.id).label("first_line"),
+                    )
+                    .where(_LINE.c.ticket_id.in_(chunk))
+                    .group_by(_LINE.c.ticket_id, _LINE.c.invoice_id)
+                    .order_by(_LINE.c.ticket_id, "first_line")
+                )
+                for ticket, invoice, customer, cents, count, _ in rows:
+                    by_ticket.setdefault(ticket, []).append((invoice, customer, cents, count))
+        return [
+            LedgerFacts(
+                ticket_id=ticket,
+                billing_customer_id=parts[-1][1],
+                amount=Decimal(sum(cents for _, _, cents, _ in parts)) * CENTS,
+                lines=sum(count for _, _, _, count in parts),
+                invoice_ids=tuple(invoice for invoice, _, _, _ in parts),
+            )
+            for ticket, parts in by_ticket.items()
+        ]
 
     def _posted(self, *conditions: Any) -> list[PostedLine]:
         with self._engine.connect() as connection:

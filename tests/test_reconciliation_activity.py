@@ -15,7 +15,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.reconciliation_activities import ReconciliationActivities
 from billing.posting import BillableLine
 from billing.reconciliation import Limits
-from connectors.billing import PostRequest
+from connectors.billing import PostRequest, totals_from_lines
 from connectors.embedded_ledger import EmbeddedLedger
 from store.database import open_store
 from store.reconciliation_records import findings_of
@@ -55,3 +55,31 @@ def test_findings_are_kept_logged_and_counted(
     }
     assert points["reconciliation.findings"] == [({"kind": "lines_without_ticket"}, 1)]
     assert points["reconciliation.alerts"] == [({}, 1)]
+
+
+def test_the_ledger_sums_each_ticket_as_its_lines_add_up(store_url: str) -> None:
+    """``ticket_totals`` (one GROUP BY) says what adding up ``posted_lines`` says: over two
+    invoices (one finalized between postings), a credit, and a monthly fee that is no ticket's."""
+    engine = open_store(store_url)
+    ledger = EmbeddedLedger(engine)
+
+    def line(source: str, amount: str, kind: str = "labor") -> BillableLine:
+        value = Decimal(amount)
+        return BillableLine(source, kind, "LAB-REMOTE", "work", Decimal("1"), value, value, False)
+
+    first = ledger.post_lines(PostRequest("k1", "T-1", "CUST-1", [line("a", "95.00")]))
+    ledger.post_lines(PostRequest("k2", "T-2", "CUST-1", [line("b", "47.50"), line("c", "10")]))
+    ledger.finalize_invoice(first.invoice_id)
+    ledger.post_lines(PostRequest("k3", "T-1", "CUST-1", [line("a", "-20.00"), line("d", "5")]))
+    ledger.post_lines(PostRequest("fee", "fee:c-1", "CUST-1", [line("f", "1500", kind="fee")]))
+
+    ids = ["T-1", "T-2", "T-3"]
+    expected = totals_from_lines(ledger.posted_lines(ticket_ids=ids))
+    assert sorted(ledger.ticket_totals(ids), key=str) == sorted(expected, key=str)
+    [t1] = [facts for facts in expected if facts.ticket_id == "T-1"]
+    assert (t1.amount, t1.lines, len(t1.invoice_ids)) == (Decimal("80.00"), 3, 2)
+
+    day = (NOW - timedelta(days=1), NOW + timedelta(days=1))
+    assert ledger.tickets_posted(since=day[0], until=day[1]) == {"T-1", "T-2"}
+    assert ledger.tickets_posted(since=day[1], until=day[1] + timedelta(days=1)) == set()
+    engine.dispose()
