@@ -340,6 +340,30 @@ class _Manifest:
             return None
 
 
+@dataclass(frozen=True, slots=True)
+class _Document:
+    """An invoice, or a credit memo for a posting that credits more than it charges."""
+
+    entity: str  # as in the query language and the response envelope
+    path: str  # the create endpoint
+    sign: int  # our amounts = sign × the document's amounts
+    prefix: str  # our invoice_id = prefix + the document's Id
+
+    def reference(self, record: Mapping[str, Any]) -> str:
+        return f"{self.prefix}{record.get('Id')}"
+
+    def status(self, record: Mapping[str, Any]) -> str:
+        balance = record.get("Balance")
+        if balance is not None and _decimal(balance, "Balance") == 0:
+            return "applied" if self.sign < 0 else "paid"
+        return "open"
+
+
+INVOICE = _Document("Invoice", "invoice", 1, "")
+CREDIT_MEMO = _Document("CreditMemo", "creditmemo", -1, "CM-")
+DOCUMENTS = (INVOICE, CREDIT_MEMO)
+
+
 class QuickBooksBilling:
     """``BillingAdapter`` over the QuickBooks Online Accounting API (synchronous)."""
 
@@ -547,7 +571,12 @@ class QuickBooksBilling:
     def post_lines(self, request: PostRequest) -> PostReceipt:
         if not request.lines:
             raise BillingRejected(f"posting {request.posting_key!r} has no lines to invoice")
-        lines = [self._invoice_line(line) for line in request.lines]
+        # QuickBooks refuses an invoice whose total is negative: a posting that credits more
+        # than it charges (a reopened ticket billed less) becomes a credit memo, its lines
+        # with the opposite sign.
+        net = sum((line.amount for line in request.lines), Decimal("0.00"))
+        document = CREDIT_MEMO if net < 0 else INVOICE
+        lines = [self._sales_line(line, document.sign) for line in request.lines]
         manifest = _Manifest(
             request.posting_key,
             request.ticket_id,
@@ -560,16 +589,16 @@ class QuickBooksBilling:
             )
         doc_number = self.doc_number(request.ticket_id, request.posting_key)
         # requestid dedup is time-limited: the DocNumber lookup is what makes a late retry safe.
-        for invoice in self._query(
-            f"select * from Invoice where DocNumber = {_quoted(doc_number)}"
-        ):
-            earlier = _Manifest.read(invoice.get("PrivateNote"))
-            if earlier is None or earlier.posting_key != request.posting_key:
-                raise BillingRejected(
-                    f"QuickBooks invoice {invoice.get('Id')} has DocNumber {doc_number} but was "
-                    f"not posted under {request.posting_key!r}: renumber that invoice"
-                )
-            return self._receipt(request.posting_key, invoice, already_posted=True)
+        for kind in DOCUMENTS:
+            lookup = f"select * from {kind.entity} where DocNumber = {_quoted(doc_number)}"
+            for found in self._query(lookup):
+                earlier = _Manifest.read(found.get("PrivateNote"))
+                if earlier is None or earlier.posting_key != request.posting_key:
+                    raise BillingRejected(
+                        f"QuickBooks {kind.entity} {found.get('Id')} has DocNumber {doc_number} "
+                        f"but was not posted under {request.posting_key!r}: renumber it"
+                    )
+                return self._receipt(request.posting_key, kind, found, already_posted=True)
         if not self.customer_exists(request.billing_customer_id):
             raise BillingRejected(
                 f"billing customer {request.billing_customer_id!r} does not exist in QuickBooks "
@@ -577,7 +606,7 @@ class QuickBooksBilling:
             )
         created = self._api(
             "POST",
-            "invoice",
+            document.path,
             params={"requestid": request_id(request.posting_key)},
             body={
                 "CustomerRef": {"value": request.billing_customer_id},
@@ -586,12 +615,14 @@ class QuickBooksBilling:
                 "Line": lines,
             },
         )
-        invoice = created.get("Invoice")
-        if not isinstance(invoice, dict):
-            raise BillingUnavailable("QuickBooks answered the invoice create without an Invoice")
-        return self._receipt(request.posting_key, invoice, already_posted=False)
+        record = created.get(document.entity)
+        if not isinstance(record, dict):
+            raise BillingUnavailable(
+                f"QuickBooks answered the {document.entity} create without a {document.entity}"
+            )
+        return self._receipt(request.posting_key, document, record, already_posted=False)
 
-    def _invoice_line(self, line: BillableLine) -> dict[str, Any]:
+    def _sales_line(self, line: BillableLine, sign: int) -> dict[str, Any]:
         product = line.quantity * line.unit_price
         if product.quantize(CENT, rounding=ROUND_HALF_UP) != line.amount:
             raise BillingRejected(
@@ -602,11 +633,11 @@ class QuickBooksBilling:
         items = self._config.items
         return {
             "DetailType": "SalesItemLineDetail",
-            "Amount": line.amount,
+            "Amount": sign * line.amount,
             "Description": line.description[:DESCRIPTION_MAX],
             "SalesItemLineDetail": {
                 "ItemRef": {"value": items.item_for(line.service_code)},
-                "Qty": line.quantity,
+                "Qty": sign * line.quantity,
                 "UnitPrice": line.unit_price,
                 "TaxCodeRef": {
                     "value": items.taxable_tax_code if line.taxable else items.non_taxable_tax_code
@@ -615,33 +646,38 @@ class QuickBooksBilling:
         }
 
     def _receipt(
-        self, posting_key: str, invoice: Mapping[str, Any], *, already_posted: bool
+        self,
+        posting_key: str,
+        document: _Document,
+        record: Mapping[str, Any],
+        *,
+        already_posted: bool,
     ) -> PostReceipt:
         amounts = [
-            _decimal(line.get("Amount"), "Line.Amount")
-            for line in invoice.get("Line") or []
+            document.sign * _decimal(line.get("Amount"), "Line.Amount")
+            for line in record.get("Line") or []
             if line.get("DetailType") == "SalesItemLineDetail"
         ]
         return PostReceipt(
             posting_key,
-            str(invoice.get("Id")),
+            document.reference(record),
             len(amounts),
             sum(amounts, Decimal("0.00")),
             already_posted=already_posted,
         )
 
     def ticket_lines(self, ticket_id: str) -> list[PostedLine]:
-        statement = (
-            "select * from Invoice where DocNumber LIKE "
-            f"{_quoted(self._ticket_prefix(ticket_id) + '-%')}"
-        )
-        invoices = [
-            invoice
-            for invoice in self._query(statement)
-            if (manifest := _Manifest.read(invoice.get("PrivateNote")))
-            and manifest.ticket_id == ticket_id
-        ]
-        return self._lines_of(invoices)
+        prefix = _quoted(self._ticket_prefix(ticket_id) + "-%")
+        found = []
+        for document in DOCUMENTS:
+            rows = self._query(f"select * from {document.entity} where DocNumber LIKE {prefix}")
+            found.extend(
+                (document, row)
+                for row in rows
+                if (manifest := _Manifest.read(row.get("PrivateNote")))
+                and manifest.ticket_id == ticket_id
+            )
+        return self._lines_of(found)
 
     def posted_lines(
         self,
@@ -651,7 +687,7 @@ class QuickBooksBilling:
         ticket_ids: list[str] | None = None,
     ) -> list[PostedLine]:
         if ticket_ids is not None:
-            found = [line for ticket in ticket_ids for line in self.ticket_lines(ticket)]
+            posted = [line for ticket in ticket_ids for line in self.ticket_lines(ticket)]
         else:
             conditions = []
             if since is not None:
@@ -659,39 +695,45 @@ class QuickBooksBilling:
             if until is not None:
                 conditions.append(f"MetaData.CreateTime < {_quoted(_qbo_time(until))}")
             where = f" where {' and '.join(conditions)}" if conditions else ""
-            found = self._lines_of(list(self._query(f"select * from Invoice{where}")))
+            posted = self._lines_of(
+                [
+                    (document, row)
+                    for document in DOCUMENTS
+                    for row in self._query(f"select * from {document.entity}{where}")
+                ]
+            )
         return [
             line
-            for line in found
+            for line in posted
             if (since is None or line.posted_at >= since)
             and (until is None or line.posted_at < until)
         ]
 
-    def _lines_of(self, invoices: list[dict[str, Any]]) -> list[PostedLine]:
+    def _lines_of(self, records: list[tuple[_Document, dict[str, Any]]]) -> list[PostedLine]:
         posted: list[PostedLine] = []
-        for invoice in invoices:
-            manifest = _Manifest.read(invoice.get("PrivateNote"))
+        for document, record in records:
+            manifest = _Manifest.read(record.get("PrivateNote"))
             if manifest is None:
                 continue  # not ours
             sales = [
                 line
-                for line in invoice.get("Line") or []
+                for line in record.get("Line") or []
                 if line.get("DetailType") == "SalesItemLineDetail"
             ]
+            reference = document.reference(record)
             if len(sales) != len(manifest.lines):
                 raise BillingUnavailable(
-                    f"QuickBooks invoice {invoice.get('Id')} has {len(sales)} item lines but was "
-                    f"posted with {len(manifest.lines)}: it was edited in QuickBooks; restore it "
-                    "or void it and re-post the ticket"
+                    f"QuickBooks {document.entity} {record.get('Id')} has {len(sales)} item lines "
+                    f"but was posted with {len(manifest.lines)}: it was edited in QuickBooks; "
+                    "restore it, or void it and re-post the ticket"
                 )
-            created = _parse_time(invoice, "MetaData.CreateTime")
-            balance = invoice.get("Balance")
-            status = "paid" if balance is not None and _decimal(balance, "Balance") == 0 else "open"
+            created = _parse_time(record, "MetaData.CreateTime")
             for line, (source_id, kind, service_code, line_type) in zip(
                 sales, manifest.lines, strict=True
             ):
                 detail = line.get("SalesItemLineDetail") or {}
                 tax_code = (detail.get("TaxCodeRef") or {}).get("value")
+                sign = document.sign
                 posted.append(
                     PostedLine(
                         BillableLine(
@@ -699,16 +741,16 @@ class QuickBooksBilling:
                             kind=kind,
                             service_code=service_code,
                             description=str(line.get("Description") or ""),
-                            quantity=_decimal(detail.get("Qty"), "Line.Qty"),
+                            quantity=sign * _decimal(detail.get("Qty"), "Line.Qty"),
                             unit_price=_decimal(detail.get("UnitPrice"), "Line.UnitPrice"),
-                            amount=_decimal(line.get("Amount"), "Line.Amount"),
+                            amount=sign * _decimal(line.get("Amount"), "Line.Amount"),
                             taxable=tax_code == self._config.items.taxable_tax_code,
                             line_type=line_type,
                         ),
                         manifest.ticket_id,
-                        str((invoice.get("CustomerRef") or {}).get("value", "")),
-                        str(invoice.get("Id")),
-                        status,
+                        str((record.get("CustomerRef") or {}).get("value", "")),
+                        reference,
+                        document.status(record),
                         manifest.posting_key,
                         created,
                     )

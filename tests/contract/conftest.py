@@ -86,6 +86,7 @@ class FakeQuickBooks:
     access_tokens: set[str] = field(default_factory=lambda: {"valid-access-token"})
     refresh_token: str = "refresh-0"
     invoices: list[dict[str, Any]] = field(default_factory=list)
+    credit_memos: list[dict[str, Any]] = field(default_factory=list)
     by_request_id: dict[str, dict[str, Any]] = field(default_factory=dict)
     failures: list[httpx.Response] = field(default_factory=list)
     requests: list[httpx.Request] = field(default_factory=list)
@@ -118,6 +119,8 @@ class FakeQuickBooks:
             return self._query(request.url.params["query"])
         if path == f"/v3/company/{REALM}/invoice" and request.method == "POST":
             return self._create(request)
+        if path == f"/v3/company/{REALM}/creditmemo" and request.method == "POST":
+            return self._create(request, "CreditMemo")
         raise AssertionError(f"unexpected request {request.method} {request.url}")
 
     def _token(self, request: httpx.Request) -> httpx.Response:
@@ -141,6 +144,8 @@ class FakeQuickBooks:
         entity, where = match.group(1), match.group(2)
         if entity == "Customer":
             rows = [{"Id": id_, "DisplayName": name} for id_, name in self.customers.items()]
+        elif entity == "CreditMemo":
+            rows = copy.deepcopy(self.credit_memos)
         else:
             rows = copy.deepcopy(self.invoices)
         for condition in (where or "").split(" and ") if where else []:
@@ -154,10 +159,10 @@ class FakeQuickBooks:
         response = {"QueryResponse": {entity: rows} if rows else {}, "time": CREATED_AT}
         return json_response(200, response)
 
-    def _create(self, request: httpx.Request) -> httpx.Response:
+    def _create(self, request: httpx.Request, entity: str = "Invoice") -> httpx.Response:
         request_id = request.url.params["requestid"]
         if request_id in self.by_request_id:
-            return json_response(200, {"Invoice": self.by_request_id[request_id]})
+            return json_response(200, {entity: self.by_request_id[request_id]})
         body = body_of(request)
         lines = []
         for number, line in enumerate(body["Line"], start=1):
@@ -166,16 +171,18 @@ class FakeQuickBooks:
         lines.append({"Amount": subtotal, "DetailType": "SubTotalLineDetail"})
         invoice = {
             **body,
-            "Id": str(130 + len(self.invoices)),
+            "Id": str(130 + len(self.invoices) + len(self.credit_memos)),
             "SyncToken": "0",
             "MetaData": {"CreateTime": CREATED_AT, "LastUpdatedTime": CREATED_AT},
             "Line": lines,
             "TotalAmt": subtotal,
             "Balance": subtotal,
         }
-        self.invoices.append(invoice)
+        if subtotal < 0:  # as QuickBooks does: no negative totals
+            return json_response(400, fixture("quickbooks/fault_400_business_validation.json"))
+        (self.credit_memos if entity == "CreditMemo" else self.invoices).append(invoice)
         self.by_request_id[request_id] = invoice
-        return json_response(200, {"Invoice": invoice, "time": CREATED_AT})
+        return json_response(200, {entity: invoice, "time": CREATED_AT})
 
 
 @pytest.fixture

@@ -237,10 +237,13 @@ def test_create_sends_the_documented_invoice_with_a_deterministic_requestid(
     )
     receipt = adapter.post_lines(REQUEST)
 
-    lookup, customer, create = requests
+    lookup, memo_lookup, customer, create = requests
     assert lookup.url.params["query"] == (
         "select * from Invoice where DocNumber = 'H3MHWCGIL54QC-LAALZKM' "
         "STARTPOSITION 1 MAXRESULTS 1000"
+    )
+    assert memo_lookup.url.params["query"].startswith(
+        "select * from CreditMemo where DocNumber = 'H3MHWCGIL54QC-LAALZKM'"
     )
     assert customer.url.params["query"] == (
         "select * from Customer where Id = '58' STARTPOSITION 1 MAXRESULTS 1000"
@@ -460,13 +463,14 @@ def test_ticket_lines_read_back_exactly_what_was_posted(
     billing(fake_qbo, path).post_lines(PostRequest("hdb:35436:r2", "35436", "58", [credit]))
 
     posted = billing(fake_qbo, path).ticket_lines("35436")
-    query = fake_qbo.api_requests("GET", "/query")[-1].url.params["query"]
-    assert query.startswith("select * from Invoice where DocNumber LIKE 'H3MHWCGIL54QC-%'")
+    invoices, memos = (r.url.params["query"] for r in fake_qbo.api_requests("GET", "/query")[-2:])
+    assert invoices.startswith("select * from Invoice where DocNumber LIKE 'H3MHWCGIL54QC-%'")
+    assert memos.startswith("select * from CreditMemo where DocNumber LIKE 'H3MHWCGIL54QC-%'")
     assert [p.line.identity for p in posted] == [line.identity for line in [*LINES, credit]]
     assert [p.line.line_type for p in posted][-1] is LineType.CREDIT
     assert {(p.invoice_id, p.posting_key) for p in posted} == {
         ("130", "hdb:35436:r1"),
-        ("131", "hdb:35436:r2"),
+        ("CM-131", "hdb:35436:r2"),  # a credit on its own is a credit memo
     }
     assert all(p.billing_customer_id == "58" and p.ticket_id == "35436" for p in posted)
     assert posted[0].posted_at == datetime(2026, 11, 24, 21, 16, 17, tzinfo=UTC)
@@ -502,7 +506,8 @@ def test_posted_lines_filter_by_creation_time(tmp_path: Path, fake_qbo: FakeQuic
         len(adapter.posted_lines(since=NOW - timedelta(hours=1), until=NOW + timedelta(hours=1)))
         == 3
     )
-    query = fake_qbo.api_requests("GET", "/query")[-1].url.params["query"]
+    query = fake_qbo.api_requests("GET", "/query")[-2].url.params["query"]
+    assert query.startswith("select * from Invoice where MetaData.CreateTime")
     assert "MetaData.CreateTime >= '2026-11-24T20:16:17+00:00'" in query
     assert "MetaData.CreateTime < '2026-11-24T22:16:17+00:00'" in query
     assert adapter.posted_lines(since=NOW + timedelta(seconds=1)) == []
@@ -516,7 +521,7 @@ def test_an_invoice_edited_in_quickbooks_is_reported_not_misread(
     billing(fake_qbo, path).post_lines(REQUEST)
     del fake_qbo.invoices[0]["Line"][1]  # someone deleted a line in QuickBooks
     with pytest.raises(
-        BillingUnavailable, match="invoice 130 has 2 item lines but was posted with 3"
+        BillingUnavailable, match="Invoice 130 has 2 item lines but was posted with 3"
     ):
         billing(fake_qbo, path).ticket_lines("35436")
 
@@ -582,3 +587,58 @@ def test_check_setup_is_empty_when_ready(tmp_path: Path) -> None:
         now=lambda: NOW,
     )
     assert adapter.check_setup() == []
+
+
+def test_a_posting_that_credits_more_than_it_charges_is_a_credit_memo(
+    tmp_path: Path, fake_qbo: FakeQuickBooks
+) -> None:
+    path = secrets_file(tmp_path)
+    billing(fake_qbo, path).post_lines(REQUEST)
+    # The ticket was reopened and the onsite entry dropped; the remote entry shortened.
+    credits = [
+        BillableLine(
+            line.source_id,
+            line.kind,
+            line.service_code,
+            f"Adjustment: reverses {line.description}",
+            -line.quantity,
+            line.unit_price,
+            -line.amount,
+            line.taxable,
+            LineType.CREDIT,
+        )
+        for line in LINES[:2]
+    ]
+    shorter = BillableLine(
+        "te-1",
+        "labor",
+        "LAB-REMOTE",
+        "Printer offline: driver",
+        Decimal("0.50"),
+        Decimal("95.00"),
+        Decimal("47.50"),
+        taxable=False,
+    )
+    receipt = billing(fake_qbo, path).post_lines(
+        PostRequest("hdb:35436:r2", "35436", "58", [*credits, shorter])
+    )
+    [memo_create] = fake_qbo.api_requests("POST", "/creditmemo")
+    assert memo_create.url.params["requestid"] == request_id("hdb:35436:r2")
+    lines = body_of(memo_create)["Line"]
+    # On the memo a credit is a positive line and a charge a negative one.
+    assert [(ln["SalesItemLineDetail"]["Qty"], ln["Amount"]) for ln in lines] == [
+        (Decimal("0.75"), Decimal("71.25")),
+        (Decimal("0.33"), Decimal("31.53")),
+        (Decimal("-0.50"), Decimal("-47.50")),
+    ]
+    assert receipt.invoice_id == "CM-131"
+    assert receipt.amount == Decimal("-55.28")  # as we count it: a net credit
+
+    posted = billing(fake_qbo, path).ticket_lines("35436")
+    assert [p.line for p in posted][3:] == [*credits, shorter]
+    assert lines_to_post([shorter, LINES[2]], [p.line for p in posted]) == []
+    again = billing(fake_qbo, path).post_lines(
+        PostRequest("hdb:35436:r2", "35436", "58", [*credits, shorter])
+    )
+    assert again.already_posted and again.invoice_id == "CM-131"
+    assert len(fake_qbo.api_requests("POST")) == 2
