@@ -4,6 +4,8 @@ re-posting, throttling, faults, exact Decimal amounts, lines read back."""
 from __future__ import annotations
 
 import base64
+import dataclasses
+import inspect
 import json
 import stat
 from datetime import UTC, datetime, timedelta
@@ -103,8 +105,13 @@ def billing(fake: FakeQuickBooks, path: Path, now: datetime = NOW) -> QuickBooks
 
 
 def test_the_adapter_satisfies_the_protocol(tmp_path: Path, fake_qbo: FakeQuickBooks) -> None:
-    adapter: BillingAdapter = billing(fake_qbo, secrets_file(tmp_path))
+    for name, method in inspect.getmembers(BillingAdapter, inspect.isfunction):
+        if not name.startswith("_"):
+            assert inspect.signature(getattr(QuickBooksBilling, name)) == inspect.signature(method)
+    adapter = billing(fake_qbo, secrets_file(tmp_path))
     assert adapter.draft_invoices(["58"]) == []
+    adapter.finalize_invoice("130")
+    assert fake_qbo.requests == []  # no drafts in QuickBooks: nothing to ask
 
 
 # ---- OAuth 2 ------------------------------------------------------------------------------------
@@ -642,3 +649,40 @@ def test_a_posting_that_credits_more_than_it_charges_is_a_credit_memo(
     )
     assert again.already_posted and again.invoice_id == "CM-131"
     assert len(fake_qbo.api_requests("POST")) == 2
+
+
+def test_reconciliation_reads_tickets_and_totals_but_not_fees(
+    tmp_path: Path, fake_qbo: FakeQuickBooks
+) -> None:
+    path = secrets_file(tmp_path)
+    billing(fake_qbo, path).post_lines(REQUEST)
+    fee = BillableLine(
+        "fee:acme-msp:2026-11",
+        "fee",
+        "FEE-acme-msp",
+        "Managed services, November 2026",
+        Decimal("1"),
+        Decimal("1500.00"),
+        Decimal("1500.00"),
+        taxable=False,
+    )
+    items = QuickBooksItems({**ITEMS.items, "FEE-acme-msp": "31"})
+    adapter = QuickBooksBilling(
+        dataclasses.replace(CONFIG, items=items),
+        SecretsFileTokens(path),
+        transport=fake_qbo.transport(),
+        now=lambda: NOW,
+    )
+    adapter.post_lines(
+        PostRequest("hdb:fee:acme-msp:58:2026-11", "fee:acme-msp:2026-11", "58", [fee])
+    )
+    day = (NOW - timedelta(hours=12), NOW + timedelta(hours=12))
+    assert adapter.tickets_posted(since=day[0], until=day[1]) == {"35436"}
+    [facts] = adapter.ticket_totals(["35436"])
+    assert (facts.ticket_id, facts.billing_customer_id) == ("35436", "58")
+    assert (facts.amount, facts.lines, facts.invoice_ids) == (Decimal("231.78"), 3, ("130",))
+    # Many tickets: one scan of each document type, not two queries per ticket.
+    before = len(fake_qbo.api_requests("GET", "/query"))
+    many = ["35436", *(str(n) for n in range(1, 40))]
+    assert [f.amount for f in adapter.ticket_totals(many)] == [Decimal("231.78")]
+    assert len(fake_qbo.api_requests("GET", "/query")) - before == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import inspect
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -291,8 +292,9 @@ def helpdesk(recorder: Recorder, page_size: int = 100) -> ZendeskHelpdesk:
 
 
 def test_the_adapter_satisfies_the_protocol() -> None:
-    adapter: HelpdeskAdapter = helpdesk(Recorder())
-    assert adapter is not None
+    for name, method in inspect.getmembers(HelpdeskAdapter, inspect.isfunction):
+        if not name.startswith("_"):
+            assert inspect.signature(getattr(ZendeskHelpdesk, name)) == inspect.signature(method)
 
 
 def test_set_billing_status_puts_the_custom_fields() -> None:
