@@ -741,6 +741,10 @@ class QuickBooksBilling:
                 if line.get("DetailType") == "SalesItemLineDetail"
             ]
             reference = document.reference(record)
+            if sales and all(_decimal(ln.get("Amount"), "Line.Amount") == 0 for ln in sales):
+                # Voided in QuickBooks (amounts zeroed; we never post a zero line): it holds
+                # nothing, so the ticket's lines are posted again on its next posting.
+                continue
             if len(sales) != len(manifest.lines):
                 raise BillingUnavailable(
                     f"QuickBooks {document.entity} {record.get('Id')} has {len(sales)} item lines "

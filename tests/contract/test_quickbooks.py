@@ -686,3 +686,15 @@ def test_reconciliation_reads_tickets_and_totals_but_not_fees(
     many = ["35436", *(str(n) for n in range(1, 40))]
     assert [f.amount for f in adapter.ticket_totals(many)] == [Decimal("231.78")]
     assert len(fake_qbo.api_requests("GET", "/query")) - before == 2
+
+
+def test_a_voided_invoice_holds_no_lines(tmp_path: Path, fake_qbo: FakeQuickBooks) -> None:
+    path = secrets_file(tmp_path)
+    billing(fake_qbo, path).post_lines(REQUEST)
+    voided = fake_qbo.invoices[0]
+    voided["PrivateNote"] = "Voided - " + voided["PrivateNote"]
+    for line in voided["Line"]:
+        line["Amount"] = Decimal("0")
+        if "SalesItemLineDetail" in line:
+            line["SalesItemLineDetail"]["Qty"] = Decimal("0")
+    assert billing(fake_qbo, path).ticket_lines("35436") == []  # the next revision bills again
