@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo stop test lint format bench bench-live bench-ingest clean help
+.PHONY: setup demo stop test lint format bench bench-live bench-ingest bench-reports clean help
 
 help:
 	@echo "make demo   set up, start Temporal + a worker, bill the example events, print a summary"
@@ -14,6 +14,7 @@ help:
 	@echo "make bench  rating benchmark (bench/rating.py)"
 	@echo "make bench-live  1,000 tickets through a dev server vs a baseline workflow (bench/live.py)"
 	@echo "make bench-ingest  6,000 signed events into the webhook vs a bare endpoint (bench/ingest.py)"
+	@echo "make bench-reports  every report and the reconciliation over 50,000 tickets, SQLite and PostgreSQL (bench/reports.py)"
 	@echo "make clean  remove the virtualenv and local data"
 
 # The venv is rebuilt only when pyproject.toml changes, so repeated runs are quick.
@@ -51,6 +52,9 @@ bench-live: $(STAMP)
 
 bench-ingest: $(STAMP)
 	$(PY) bench/ingest.py
+
+bench-reports: $(STAMP)
+	$(PY) bench/reports.py
 
 clean:
 	-test -x $(PY) && $(PY) starter.py stop
