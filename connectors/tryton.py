@@ -173,6 +173,28 @@ def _amount_problem(line: BillableLine, unit_rounding: Decimal) -> str | None:
     return None
 
 
+def _line_values(
+    line: BillableLine, product: dict[str, Any], company: int, currency: int
+) -> dict[str, Any]:
+    """The line with our quantity, price and description on Tryton's defaults for its product;
+    the product's taxes only where the book says the line is taxable."""
+    if problem := _amount_problem(line, product["rounding"]):
+        raise BillingRejected(f"line {line.source_id} ({line.description}): {problem}")
+    return {
+        "type": "line",
+        "company": company,
+        "currency": currency,
+        "product": product["product"],
+        "unit": product["unit"],
+        "account": product["account"],
+        # Tryton stores quantities as floats; hour fractions survive the round trip.
+        "quantity": float(line.quantity),
+        "unit_price": line.unit_price,
+        "description": line.description,
+        "taxes": [("add", product["taxes"] if line.taxable else [])],
+    }
+
+
 def _attempt_of(line: dict[str, Any]) -> str | None:
     fields = _note_fields(line["note"])
     return fields.get("attempt") if fields else None
@@ -394,10 +416,20 @@ class TrytonBilling:
         id the notes carry. Retried once if the draft was posted in between (the invoice run
         finalizing it)."""
         attempt = uuid.uuid4().hex
-        rows = [
-            {**self._line_values(line, party), "note": _note(request, line, attempt)}
-            for line in request.lines
-        ]
+        company, currency = self._company_currency()
+        products: dict[str, dict[str, Any]] = {}
+        rows = []
+        for line in request.lines:
+            if line.service_code not in products:
+                products[line.service_code] = self._product_defaults(
+                    line.service_code, party, company, currency
+                )
+            rows.append(
+                {
+                    **_line_values(line, products[line.service_code], company, currency),
+                    "note": _note(request, line, attempt),
+                }
+            )
         for retry in (False, True):
             invoice_id = self._draft_invoice(party)
             try:
@@ -415,18 +447,17 @@ class TrytonBilling:
         """Change lines through their invoice: Tryton then updates the draft's tax lines."""
         self._rejecting("model.account.invoice.write", [invoice_id], {"lines": actions})
 
-    def _line_values(self, line: BillableLine, party: dict[str, Any]) -> dict[str, Any]:
-        """A line as Tryton's own product on-change fills it (account, unit, taxes), with our
-        quantity, price and description; taxes only where the book says the line is taxable."""
-        products = self._search_read(
-            "product.product", [("code", "=", line.service_code)], ["code"]
-        )
+    def _product_defaults(
+        self, code: str, party: dict[str, Any], company: int, currency: int
+    ) -> dict[str, Any]:
+        """What Tryton's own product on-change fills in for a customer line of ``code`` (account,
+        unit, taxes), and the unit's rounding."""
+        products = self._search_read("product.product", [("code", "=", code)], ["code"])
         if not products:
             raise BillingRejected(
-                f"Tryton has no product with code {line.service_code!r}: create it (a service "
-                "product for labor, goods for parts) with an accounting category"
+                f"Tryton has no product with code {code!r}: create it (a service product for "
+                "labor, goods for parts) with an accounting category"
             )
-        company, currency = self._company_currency()
         changes = self._rejecting(
             "model.account.invoice.line.on_change",
             {
@@ -436,7 +467,7 @@ class TrytonBilling:
                 "party": party["id"],
                 "company": company,
                 "currency": currency,
-                "quantity": float(line.quantity),
+                "quantity": 1.0,
                 "unit": None,
                 "account": None,
                 "taxes": [],
@@ -449,25 +480,16 @@ class TrytonBilling:
         )
         if not changes.get("account"):
             raise BillingRejected(
-                f"product {line.service_code!r} has no revenue account in Tryton: give it an "
-                "accounting category with one"
+                f"product {code!r} has no revenue account in Tryton: give it an accounting "
+                "category with one"
             )
         (unit,) = self._search_read("product.uom", [("id", "=", changes["unit"])], ["rounding"])
-        if problem := _amount_problem(line, Decimal(str(unit["rounding"]))):
-            raise BillingRejected(f"line {line.source_id} ({line.description}): {problem}")
-        tax_ids = [added[1]["id"] for added in changes.get("taxes", {}).get("add", [])]
         return {
-            "type": "line",
-            "company": company,
-            "currency": currency,
             "product": products[0]["id"],
             "unit": changes["unit"],
             "account": changes["account"],
-            # Tryton stores quantities as floats; hour fractions survive the round trip.
-            "quantity": float(line.quantity),
-            "unit_price": line.unit_price,
-            "description": line.description,
-            "taxes": [("add", tax_ids if line.taxable else [])],
+            "taxes": [added[1]["id"] for added in changes.get("taxes", {}).get("add", [])],
+            "rounding": Decimal(str(unit["rounding"])),
         }
 
     def _company_currency(self) -> tuple[int, int]:

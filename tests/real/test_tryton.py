@@ -247,6 +247,40 @@ def test_two_attempts_racing_past_the_search_leave_one_set_of_lines(
     assert len(billing.ticket_lines(posting.ticket_id)) == 2
 
 
+class InvoiceRunFinishesMeanwhile(TrytonBilling):
+    """The invoice run posts the customer's draft just after this attempt found it."""
+
+    posted_once = False
+
+    def _draft_invoice(self, party: dict) -> int:
+        invoice_id = super()._draft_invoice(party)
+        if not self.posted_once:
+            self.posted_once = True
+            self.finalize_invoice(str(invoice_id))
+        return invoice_id
+
+
+def test_lines_for_a_draft_posted_meanwhile_go_on_a_new_draft(
+    tryton_server: TrytonServer, billing: TrytonBilling, admin: TrytonBilling
+) -> None:
+    earlier = billing.post_lines(request(ACME, labor("w1", "1", "95.00")))
+    posting = request(ACME, part("p1", 1))
+    meanwhile = InvoiceRunFinishesMeanwhile(
+        tryton_server.url,
+        tryton_server.database,
+        tryton_server.login,
+        tryton_server.password,
+        instance_id=INSTANCE,
+    )
+
+    receipt = meanwhile.post_lines(posting)
+
+    assert meanwhile.posted_once
+    assert receipt.invoice_id != earlier.invoice_id
+    assert len(invoice_lines(admin, earlier.invoice_id)) == 1
+    assert billing.draft_invoices([ACME]) == [receipt.invoice_id]
+
+
 def test_an_unknown_customer_is_rejected_with_its_id(billing: TrytonBilling) -> None:
     assert billing.customer_exists(ACME)
     assert not billing.customer_exists("CUST-0000")
