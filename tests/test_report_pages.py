@@ -16,16 +16,10 @@ from itertools import count
 import httpx
 import pytest
 
-from api.app import create_app
 from api.charts import Bar, column_chart, share_chart
-from api.security import issue_token
 from billing.roles import Role
-from service.dev_server import free_port
-from settings import Settings
-from store.database import open_store
 from store.reports import REPORTS
-from tests.live.api_server import hidden, serving
-from tests.rated_store import EXAMPLES, seed_examples
+from tests.live.api_server import ServedStore, hidden, served_examples
 
 # The examples close in November 2026; the ledger posts today. The period covers both.
 LAST_DAY = max(datetime.now(UTC).date(), date(2026, 11, 30))
@@ -34,42 +28,25 @@ DAYS = (LAST_DAY - date(2026, 11, 1)).days + 1
 PEOPLE = count(1)
 
 
-class Site:
-    def __init__(self, url: str, engine) -> None:  # type: ignore[no-untyped-def]
-        self.url = url
-        self.engine = engine
-
-    @contextmanager
-    def logged_in(self, role: Role) -> Iterator[httpx.Client]:
-        """A browser-like client with a session for a new token of ``role``."""
-        token = issue_token(self.engine, f"{role.value}-{next(PEOPLE)}", role)
-        with httpx.Client(base_url=self.url, timeout=30) as http:
-            form = http.get("/login")
-            login = {"token": token, "login_csrf": hidden(form.text, "login_csrf")}
-            response = http.post("/login", data=login)
-            assert response.status_code == 303, response.text
-            yield http
+@contextmanager
+def logged_in(site: ServedStore, role: Role) -> Iterator[httpx.Client]:
+    """A browser-like client with a session for a new token of ``role``."""
+    with httpx.Client(base_url=site.url, timeout=30) as http:
+        form = http.get("/login")
+        login = {"token": site.token(role), "login_csrf": hidden(form.text, "login_csrf")}
+        response = http.post("/login", data=login)
+        assert response.status_code == 303, response.text
+        yield http
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    directory = tmp_path_factory.mktemp("reports-site")
-    url = f"sqlite:///{directory / 'store.db'}"
-    engine = open_store(url)
-    seed_examples(engine)
-    settings = Settings(
-        database_url=url,
-        book_path=EXAMPLES / "book.toml",
-        secrets_dir=directory / "secrets",
-        otel_exporter="none",
-    )
-    port = free_port()
-    with serving(create_app(settings, engine=engine), port) as base:
-        yield Site(base, engine)
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedStore]:
+    with served_examples(tmp_path_factory.mktemp("reports-site")) as served:
+        yield served
 
 
-def test_finance_sees_every_report_with_charts_for_the_period(site: Site) -> None:
-    with site.logged_in(Role.FINANCE) as http:
+def test_finance_sees_every_report_with_charts_for_the_period(site: ServedStore) -> None:
+    with logged_in(site, Role.FINANCE) as http:
         page = http.get("/reports", params=NOVEMBER)
     assert page.status_code == 200, page.text
     html = page.text
@@ -90,8 +67,8 @@ def test_finance_sees_every_report_with_charts_for_the_period(site: Site) -> Non
     assert re.search(r"cedar-ret 2026-11.*?of 2 h", html, re.S)
 
 
-def test_each_report_downloads_as_csv_with_its_columns(site: Site) -> None:
-    with site.logged_in(Role.MANAGER) as http:
+def test_each_report_downloads_as_csv_with_its_columns(site: ServedStore) -> None:
+    with logged_in(site, Role.MANAGER) as http:
         for name in REPORTS:
             response = http.get(f"/reports/{name}.csv", params=NOVEMBER)
             assert response.status_code == 200, (name, response.text)
@@ -115,12 +92,12 @@ def test_each_report_downloads_as_csv_with_its_columns(site: Site) -> None:
     ] in (leakage)
 
 
-def test_support_may_not_see_revenue_and_a_stranger_is_sent_to_log_in(site: Site) -> None:
-    with site.logged_in(Role.SUPPORT) as http:
+def test_support_may_not_see_revenue_and_a_stranger_is_sent_to_log_in(site: ServedStore) -> None:
+    with logged_in(site, Role.SUPPORT) as http:
         assert http.get("/reports").status_code == 403
         assert http.get("/reports/leakage.csv").status_code == 403
         assert 'href="/reports"' not in http.get("/exceptions").text
-    with site.logged_in(Role.OPERATOR) as http:
+    with logged_in(site, Role.OPERATOR) as http:
         assert http.get("/reports").status_code == 200
         assert 'href="/reports"' in http.get("/exceptions").text
     with httpx.Client(base_url=site.url) as stranger:
@@ -128,8 +105,8 @@ def test_support_may_not_see_revenue_and_a_stranger_is_sent_to_log_in(site: Site
     assert (response.status_code, response.headers["location"]) == (303, "/login")
 
 
-def test_a_bad_period_is_a_clear_400_naming_the_parameter(site: Site) -> None:
-    with site.logged_in(Role.FINANCE) as http:
+def test_a_bad_period_is_a_clear_400_naming_the_parameter(site: ServedStore) -> None:
+    with logged_in(site, Role.FINANCE) as http:
         bad_day = http.get("/reports", params={"from": "2026-13-01"})
         backwards = http.get("/reports", params={"from": "2026-11-30", "to": "2026-11-01"})
         unknown = http.get("/reports/nothing.csv")

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
 from api.app import create_app
@@ -25,7 +26,9 @@ from api.security import issue_token
 from billing.roles import Role
 from service.dev_server import DevServer, free_port
 from settings import Settings
+from store.database import open_store
 from tests.live.stack import BillingStack, running_stack
+from tests.rated_store import EXAMPLES, seed_examples
 
 START_TIMEOUT_SECONDS = 10
 
@@ -96,3 +99,33 @@ def hidden(html: str, name: str) -> str:
     match = re.search(rf'name="{name}" value="([^"]*)"', html)
     assert match, f"the page has no {name} field"
     return match.group(1)
+
+
+@dataclass
+class ServedStore:
+    """The app over a store alone (no worker): pages that only read, such as the reports."""
+
+    url: str
+    engine: Engine
+    issued: int = 0
+
+    def token(self, role: Role) -> str:
+        self.issued += 1
+        return issue_token(self.engine, f"{role.value}-{self.issued}", role)
+
+
+@contextmanager
+def served_examples(directory: Path) -> Iterator[ServedStore]:
+    """The example tickets recorded the worker's way (two posted), served on a free port."""
+    url = f"sqlite:///{directory / 'store.db'}"
+    engine = open_store(url)
+    seed_examples(engine)
+    settings = Settings(
+        database_url=url,
+        book_path=EXAMPLES / "book.toml",
+        secrets_dir=directory / "secrets",
+        otel_exporter="none",
+    )
+    with serving(create_app(settings, engine=engine), free_port()) as base:
+        yield ServedStore(base, engine)
+    engine.dispose()

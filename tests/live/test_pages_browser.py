@@ -19,16 +19,11 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 from temporalio.client import Client
 
-from api.app import create_app
-from api.security import issue_token
 from billing.roles import Role
-from service.dev_server import DevServer, free_port
-from settings import Settings
-from store.database import open_store
+from service.dev_server import DevServer
 from tests.billing.builders import book_text, closed, disputed, logged, opened, part
-from tests.live.api_server import ServedStack, served_stack, serving
+from tests.live.api_server import ServedStack, ServedStore, served_examples, served_stack
 from tests.live.stack import BillingStack
-from tests.rated_store import EXAMPLES, seed_examples
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -65,7 +60,9 @@ async def new_page(chromium: Browser) -> tuple[BrowserContext, Page]:
     return context, await context.new_page()
 
 
-async def log_in(page: Page, served: ServedStack, role: Role, shot: Path | None = None) -> None:
+async def log_in(
+    page: Page, served: ServedStack | ServedStore, role: Role, shot: Path | None = None
+) -> None:
     await page.goto(f"{served.url}/login")
     await page.get_by_label("Your API token").fill(served.token(role))
     if shot is not None:
@@ -205,20 +202,9 @@ async def test_finance_reads_the_reports_page_with_its_charts(
 ) -> None:
     """The page reads the store only: the example tickets recorded the worker's way, with two
     posted, are enough (no worker needed)."""
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    engine = open_store(url)
-    seed_examples(engine)
-    settings = Settings(
-        database_url=url,
-        book_path=EXAMPLES / "book.toml",
-        secrets_dir=tmp_path / "secrets",
-        otel_exporter="none",
-    )
-    port = free_port()
-    with serving(create_app(settings, engine=engine), port) as base:
-        served = ServedReports(base, engine)
+    with served_examples(tmp_path) as served:
         context, page = await new_page(chromium)
-        await log_in(page, served, Role.FINANCE)  # type: ignore[arg-type]
+        await log_in(page, served, Role.FINANCE)
         await page.get_by_role("link", name="Reports").click()
         await page.get_by_label("From", exact=True).fill("2026-11-01")
         await page.get_by_label("To", exact=True).fill("2026-11-30")
@@ -249,14 +235,3 @@ async def test_finance_reads_the_reports_page_with_its_charts(
         assert saved.name == "prepaid_2026-11-01_2026-11-30.csv"
         assert saved.read_text().splitlines()[1].startswith("cedar-ret,2026-11,")
         await context.close()
-
-
-class ServedReports:
-    """Enough of a served stack for ``log_in``: the URL and tokens on the store."""
-
-    def __init__(self, url: str, engine) -> None:  # type: ignore[no-untyped-def]
-        self.url = url
-        self.engine = engine
-
-    def token(self, role: Role) -> str:
-        return issue_token(self.engine, f"{role.value}-reader", role)
