@@ -38,9 +38,9 @@ from connectors.billing import (
 
 CENTS = Decimal("0.01")
 PRICE_PLACES = Decimal("0.0001")
-# Starts every note the connector writes: the lines (and drafts) it owns are searched by it.
+# Starts the note of every line the connector writes (notes are not printed on invoices): the
+# lines it owns, and the drafts holding them, are searched by it.
 LINE_MARKER = "helpdesk-billing "
-DRAFT_MARKER = "helpdesk-billing draft invoice"
 # Tryton states as the service names them (the embedded ledger's "draft" and "finalized").
 INVOICE_STATUS = {
     "draft": "draft",
@@ -432,6 +432,9 @@ class TrytonBilling:
             )
         for retry in (False, True):
             invoice_id = self._draft_invoice(party)
+            if invoice_id is None:
+                self._create_invoice(party, rows)
+                return attempt
             try:
                 self._write_lines(invoice_id, [("create", rows)])
                 return attempt
@@ -502,20 +505,25 @@ class TrytonBilling:
         companies = self._search_read("company.company", [("id", "=", company)], ["currency"])
         return int(company), int(companies[0]["currency"])
 
-    def _draft_invoice(self, party: dict[str, Any]) -> int:
+    def _draft_invoice(self, party: dict[str, Any]) -> int | None:
+        """The customer's draft holding lines the service wrote, the oldest if several."""
         drafts = self._search_read(
             "account.invoice",
             [
                 ("type", "=", "out"),
                 ("party", "=", party["id"]),
                 ("state", "=", "draft"),
-                ("comment", "=", DRAFT_MARKER),
+                ("lines.note", "like", f"{_like(LINE_MARKER)}%"),
             ],
             [],
             [("id", "ASC")],
         )
-        if drafts:
-            return int(drafts[0]["id"])
+        return int(drafts[0]["id"]) if drafts else None
+
+    def _create_invoice(self, party: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+        """A new draft for the customer, created with its first lines in one call: a draft the
+        service made always holds its lines (that is how it is recognised; a comment would be
+        printed on the invoice)."""
         company, currency = self._company_currency()
         values: dict[str, Any] = {
             "type": "out",
@@ -550,10 +558,9 @@ class TrytonBilling:
             "account": changes["account"],
             "invoice_address": changes["invoice_address"],
             "payment_term": changes.get("payment_term"),
-            "comment": DRAFT_MARKER,
+            "lines": [("create", rows)],
         }
-        (invoice_id,) = self._rejecting("model.account.invoice.create", [invoice])
-        return int(invoice_id)
+        self._rejecting("model.account.invoice.create", [invoice])
 
     # -- reading back -------------------------------------------------------------------------
 
@@ -665,8 +672,8 @@ class TrytonBilling:
             [
                 ("type", "=", "out"),
                 ("state", "=", "draft"),
-                ("comment", "=", DRAFT_MARKER),
                 ("party.code", "in", sorted(set(billing_customer_ids))),
+                ("lines.note", "like", f"{_like(LINE_MARKER)}%"),
             ],
             [],
             [("id", "ASC")],

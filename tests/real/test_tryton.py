@@ -5,6 +5,7 @@ rejections; posting on the invoice run; lines read back for reconciliation."""
 from __future__ import annotations
 
 import inspect
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -168,37 +169,47 @@ def test_the_same_posting_key_twice_posts_one_set_of_lines(
     assert len(billing.ticket_lines(posting.ticket_id)) == 2
 
 
-class LosesLineCreateReplies(httpx.BaseTransport):
-    """Delivers every request, but loses Tryton's answer to the write that adds lines: they
-    exist and the caller never learns it (a crash or a dropped connection after the commit)."""
+class LosesLineWriteReplies(httpx.BaseTransport):
+    """Delivers every request, but loses Tryton's answer to the call that adds lines (a new
+    draft created with them, or lines written to the draft): they exist and the caller never
+    learns it (a crash or a dropped connection after the commit)."""
 
     def __init__(self) -> None:
         self._inner = httpx.HTTPTransport()
-        self.lost = 0
+        self.lost: list[str] = []
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = self._inner.handle_request(request)
-        if b'"model.account.invoice.write"' in request.content and b'"create"' in request.content:
+        method = json.loads(request.content)["method"]
+        if method in ("model.account.invoice.create", "model.account.invoice.write"):
             response.read()
-            self.lost += 1
+            self.lost.append(method)
             raise httpx.ReadTimeout("reply lost", request=request)
         return response
 
 
-def test_a_retry_after_the_reply_to_the_create_was_lost_posts_nothing_more(
-    tryton_server: TrytonServer, billing: TrytonBilling, admin: TrytonBilling
+@pytest.mark.parametrize("draft_exists", [False, True], ids=["new draft", "existing draft"])
+def test_a_retry_after_the_reply_to_the_write_was_lost_posts_nothing_more(
+    tryton_server: TrytonServer, billing: TrytonBilling, admin: TrytonBilling, draft_exists: bool
 ) -> None:
+    if draft_exists:
+        billing.post_lines(request(CEDAR, labor("w0", "1", "95.00")))
     posting = request(CEDAR, labor("w1", "1", "95.00"), part("p1", 3, "CAT6-3M", "6.00"))
-    lossy = connector(tryton_server, transport=LosesLineCreateReplies())
+    transport = LosesLineWriteReplies()
+    lossy = connector(tryton_server, transport=transport)
 
     with pytest.raises(BillingUnavailable):
         lossy.post_lines(posting)
     retried = lossy.post_lines(posting)
 
+    assert transport.lost == [
+        "model.account.invoice.write" if draft_exists else "model.account.invoice.create"
+    ]
     assert retried.already_posted is True
     assert (retried.line_count, retried.amount) == (2, Decimal("113.00"))
-    assert len(invoice_lines(admin, retried.invoice_id)) == 2
+    assert len(invoice_lines(admin, retried.invoice_id)) == (3 if draft_exists else 2)
     assert len(billing.ticket_lines(posting.ticket_id)) == 2
+    assert billing.draft_invoices([CEDAR]) == [retried.invoice_id]
 
 
 def test_the_create_step_done_but_unreported_is_found_by_the_next_post(
@@ -252,9 +263,9 @@ class InvoiceRunFinishesMeanwhile(TrytonBilling):
 
     posted_once = False
 
-    def _draft_invoice(self, party: dict) -> int:
+    def _draft_invoice(self, party: dict) -> int | None:
         invoice_id = super()._draft_invoice(party)
-        if not self.posted_once:
+        if invoice_id is not None and not self.posted_once:
             self.posted_once = True
             self.finalize_invoice(str(invoice_id))
         return invoice_id
@@ -279,6 +290,37 @@ def test_lines_for_a_draft_posted_meanwhile_go_on_a_new_draft(
     assert receipt.invoice_id != earlier.invoice_id
     assert len(invoice_lines(admin, earlier.invoice_id)) == 1
     assert billing.draft_invoices([ACME]) == [receipt.invoice_id]
+
+
+def test_a_draft_an_accountant_made_by_hand_is_neither_extended_nor_finalized(
+    billing: TrytonBilling, admin: TrytonBilling
+) -> None:
+    party = admin._party(BIRCH)
+    company, currency = admin._company_currency()
+    product = admin._product_defaults("LAB-REMOTE", party, company, currency)
+    manual_line = {
+        "type": "line",
+        "product": product["product"],
+        "unit": product["unit"],
+        "account": product["account"],
+        "quantity": 1.0,
+        "unit_price": Decimal("50.00"),
+        "description": "Entered by hand",
+    }
+    admin._create_invoice(party, [manual_line])
+    (manual,) = admin._call(
+        "model.account.invoice.search",
+        [("party", "=", party["id"]), ("state", "=", "draft")],
+        0,
+        None,
+        None,
+    )
+
+    receipt = billing.post_lines(request(BIRCH, labor("w1", "1", "95.00")))
+
+    assert receipt.invoice_id != str(manual)
+    assert billing.draft_invoices([BIRCH]) == [receipt.invoice_id]
+    admin._call("model.account.invoice.cancel", [manual])
 
 
 def test_an_unknown_customer_is_rejected_with_its_id(billing: TrytonBilling) -> None:
