@@ -10,6 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -77,12 +78,21 @@ class Settings(BaseModel):
     # Reconciliation: the daily run's hour (UTC), and how many findings raise the alert.
     reconciliation_hour_utc: int = 2
     reconciliation_alert_findings: int = 1
+    # Sync health (every sync_health_interval): alert when this share of help desk or billing
+    # calls failed in the last two hours, or a day's calls are over volume_factor × the usual
+    # (or under the usual / volume_factor); judged only from sync_alert_min_calls calls.
+    sync_health_interval: timedelta = timedelta(minutes=15)
+    sync_alert_failure_rate: Decimal = Decimal("0.2")
+    sync_alert_min_calls: int = 20
+    sync_alert_volume_factor: Decimal = Decimal(3)
 
     otel_exporter: Literal["console", "otlp", "none"] = "console"
     # Spans go to a file by default, so they never mix with command output.
     otel_console_file: Path | None = ROOT / ".data" / "traces.log"
 
-    @field_validator("grace_period", "settle_period", "signoff_link_ttl", mode="before")
+    @field_validator(
+        "grace_period", "settle_period", "signoff_link_ttl", "sync_health_interval", mode="before"
+    )
     @classmethod
     def _duration(cls, value: object) -> object:
         return parse_duration(value) if isinstance(value, str) else value
@@ -101,6 +111,20 @@ class Settings(BaseModel):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("sync_alert_failure_rate")
+    @classmethod
+    def _rate(cls, value: Decimal) -> Decimal:
+        if not 0 < value <= 1:
+            raise ValueError("use a share between 0 and 1, such as 0.2 for 20%")
+        return value
+
+    @field_validator("sync_alert_volume_factor")
+    @classmethod
+    def _factor(cls, value: Decimal) -> Decimal:
+        if value <= 1:
+            raise ValueError("use a factor above 1, such as 3")
+        return value
 
     @field_validator("instance_id")
     @classmethod

@@ -52,6 +52,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         )
         async with worker:
             await stop.wait()
+    parts.counter.flush()  # the last seconds of call counts, for the sync-health check
 
 
 def main() -> int:

@@ -15,7 +15,7 @@ import hmac
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -47,6 +47,7 @@ from service.tickets import VIEW
 from store.database import as_utc
 from store.models import TicketRecord
 from store.reconciliation_records import latest_alert
+from store.sync_health import alerts_since
 from store.ticket_records import audit_trail, ticket_record, ticket_records
 from workflows.assessment import FINANCE_HOLD
 from workflows.messages import Approvals, BillingStatus, TicketBillingView
@@ -185,6 +186,12 @@ def _render(
         )
         if session is not None
         else None,
+        # Sync alerts of the last day: calls to the help desk or billing failing, or odd volume.
+        "sync_alerts": alerts_since(
+            context_of(request).engine, datetime.now(UTC) - timedelta(days=1)
+        )
+        if session is not None
+        else [],
         **values,
     }
     return templates.TemplateResponse(request, template, context, status_code=http_status)

@@ -7,6 +7,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 
+class HelpdeskRejected(Exception):
+    """The help desk refused the request for good (e.g. the ticket no longer exists); a retry
+    cannot change that. Connectors raise it, or a subclass of it."""
+
+
 @dataclass(frozen=True, slots=True)
 class Organization:
     """A help desk organization: its stable ID (what tickets carry as ``customer_id``) and name."""

@@ -11,6 +11,7 @@ from temporalio.client import (
     ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
     ScheduleCalendarSpec,
+    ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleRange,
@@ -21,9 +22,11 @@ from settings import Settings
 from workflows.invoice_run import INVOICE_RUN_WORKFLOW_ID, MonthlyInvoiceRunWorkflow
 from workflows.messages import InvoiceRunRequest, ReconciliationRequest
 from workflows.reconciliation import RECONCILIATION_WORKFLOW_ID, ReconciliationWorkflow
+from workflows.sync_health import SYNC_HEALTH_WORKFLOW_ID, SyncHealthWorkflow
 
 DAILY_RECONCILIATION = "daily-reconciliation"
 MONTHLY_INVOICE_RUN = "monthly-invoice-run"
+SYNC_HEALTH = "sync-health"
 
 
 async def ensure_schedules(client: Client, settings: Settings) -> list[str]:
@@ -70,6 +73,18 @@ async def ensure_schedules(client: Client, settings: Settings) -> list[str]:
     )
     if await _create_if_missing(client, MONTHLY_INVOICE_RUN, invoice_run):
         created.append(MONTHLY_INVOICE_RUN)
+    sync_health = Schedule(
+        action=ScheduleActionStartWorkflow(
+            SyncHealthWorkflow.run,
+            id=SYNC_HEALTH_WORKFLOW_ID + "-scheduled",
+            task_queue=settings.task_queue,
+            static_summary="Sync health: failure rates and volumes of help desk and billing calls",
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=settings.sync_health_interval)]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+    if await _create_if_missing(client, SYNC_HEALTH, sync_health):
+        created.append(SYNC_HEALTH)
     return created
 
 

@@ -12,16 +12,20 @@ from activities.book_source import BookSource
 from activities.invoice_run_activities import InvoiceRunActivities
 from activities.prepaid_gateway import PrepaidGateway
 from activities.reconciliation_activities import ReconciliationActivities
+from activities.sync_health_activities import Counted, SyncCounter, SyncHealthActivities
 from activities.ticket_activities import TicketActivities
 from billing.reconciliation import Limits
+from billing.sync_alerts import SyncThresholds
 from connectors.billing import BillingAdapter
 from connectors.embedded_helpdesk import EmbeddedHelpdesk
 from connectors.embedded_ledger import EmbeddedLedger
+from connectors.helpdesk import HelpdeskAdapter
 from settings import Settings
 from store.database import open_store
 from workflows.invoice_run import MonthlyInvoiceRunWorkflow
 from workflows.prepaid_balance import PrepaidBalanceWorkflow
 from workflows.reconciliation import ReconciliationWorkflow
+from workflows.sync_health import SyncHealthWorkflow
 from workflows.ticket_billing import TicketBillingWorkflow
 
 WORKFLOWS = [
@@ -29,6 +33,7 @@ WORKFLOWS = [
     PrepaidBalanceWorkflow,
     ReconciliationWorkflow,
     MonthlyInvoiceRunWorkflow,
+    SyncHealthWorkflow,
 ]
 
 
@@ -38,9 +43,16 @@ class WorkerParts:
     activities: TicketActivities
     reconciliation: ReconciliationActivities
     invoice_run: InvoiceRunActivities
+    sync_health: SyncHealthActivities
+    counter: SyncCounter
 
     def all_activities(self) -> list:  # type: ignore[type-arg]
-        return [*self.activities.all(), *self.reconciliation.all(), *self.invoice_run.all()]
+        return [
+            *self.activities.all(),
+            *self.reconciliation.all(),
+            *self.invoice_run.all(),
+            *self.sync_health.all(),
+        ]
 
 
 def build_parts(
@@ -50,12 +62,15 @@ def build_parts(
 ) -> WorkerParts:
     """``billing`` builds the billing adapter from the store's engine (the embedded ledger)."""
     engine = open_store(settings.database_url)
-    billing_adapter = billing(engine)
+    # Every call to either system is counted, for the sync-health alerts.
+    counter = SyncCounter(engine)
+    billing_adapter: BillingAdapter = Counted(billing(engine), counter, "billing")  # type: ignore[assignment]
+    helpdesk: HelpdeskAdapter = Counted(EmbeddedHelpdesk(engine), counter, "helpdesk")  # type: ignore[assignment]
     book = BookSource(settings.book_path)
     activities = TicketActivities(
         book=book,
         billing=billing_adapter,
-        helpdesk=EmbeddedHelpdesk(engine),
+        helpdesk=helpdesk,
         prepaid=PrepaidGateway(client, settings.task_queue),
         engine=engine,
         instance_id=settings.instance_id,
@@ -74,4 +89,13 @@ def build_parts(
         instance_id=settings.instance_id,
         mode_override=settings.mode_override,
     )
-    return WorkerParts(engine, activities, reconciliation, invoice_run)
+    sync_health = SyncHealthActivities(
+        engine=engine,
+        counter=counter,
+        thresholds=SyncThresholds(
+            failure_rate=settings.sync_alert_failure_rate,
+            min_calls=settings.sync_alert_min_calls,
+            volume_factor=settings.sync_alert_volume_factor,
+        ),
+    )
+    return WorkerParts(engine, activities, reconciliation, invoice_run, sync_health, counter)

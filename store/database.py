@@ -18,7 +18,7 @@ from sqlalchemy import event, select
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, SQLModel, create_engine
 
-from store import directory, models  # noqa: F401  (registers the tables)
+from store import directory, models, sync_health  # noqa: F401  (registers the tables)
 
 _IMMEDIATE = "sqlite_begin_immediate"
 

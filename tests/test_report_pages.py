@@ -9,7 +9,7 @@ import io
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import count
 
@@ -18,7 +18,9 @@ import pytest
 
 from api.charts import Bar, column_chart, share_chart
 from billing.roles import Role
+from billing.sync_alerts import AlertKind, SyncAlert
 from store.reports import REPORTS
+from store.sync_health import save_alerts
 from tests.live.api_server import ServedStore, hidden, served_examples
 
 # The examples close in November 2026; the ledger posts today. The period covers both.
@@ -130,3 +132,16 @@ def test_charts_escape_labels_and_scale_bars_to_the_largest() -> None:
     shares = str(share_chart("Prepaid", [Bar("a", Decimal("1.5"), "1.5 of 2 h")], Decimal(2)))
     widths = [float(w) for w in re.findall(r'class="bar"[^>]*width="([\d.]+)"', shares)]
     assert widths == [pytest.approx(0.75 * (720 - 220 - 80))]
+
+
+def test_a_sync_alert_of_the_last_day_is_a_banner_on_every_page(site: ServedStore) -> None:
+    alert = SyncAlert("billing", AlertKind.FAILURE_RATE, "billing: 40% of calls failed <now>")
+    save_alerts(site.engine, datetime.now(UTC), [alert])
+    old = SyncAlert("helpdesk", AlertKind.VOLUME_LOW, "helpdesk: 0 calls, two days ago")
+    save_alerts(site.engine, datetime.now(UTC) - timedelta(days=2), [old])  # too old to show
+    with logged_in(site, Role.FINANCE) as http:
+        for path in ("/reports", "/exceptions", "/review"):
+            html = http.get(path).text
+            assert html.count("data-sync-alert") == 1, path
+            assert "Sync alert: billing: 40% of calls failed &lt;now&gt;" in html, path
+            assert "two days ago" not in html

@@ -447,3 +447,17 @@ class InvoiceRunSummary:
     @property
     def fees_added(self) -> int:
         return sum(1 for fee in self.fees if not fee.already_posted)
+
+
+# ---- sync health --------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class SyncHealthInput:
+    checked_at: datetime
+
+
+@dataclass(slots=True)
+class SyncHealthSummary:
+    calls: dict[str, int]  # "billing:ok" → calls in the recent window
+    alerts: list[str]

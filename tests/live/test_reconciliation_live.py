@@ -21,6 +21,7 @@ from tests.billing.builders import book_text, closed, logged, opened
 from tests.live.stack import running_stack
 from workflows.messages import ReconciliationRequest
 from workflows.reconciliation import ReconciliationWorkflow
+from workflows.sync_health import SyncHealthWorkflow
 
 # The tickets close on 2026-11-30 (tests/billing/builders.closed()); their lines are posted
 # when the test runs. The period covers both.
@@ -92,3 +93,28 @@ async def test_the_workflow_finds_what_was_changed_in_the_billing_system(
             (FindingKind.POSTED_NOT_IN_BILLING, lost),
             (FindingKind.LINES_WITHOUT_TICKET, ghost),
         }
+
+
+async def test_the_worker_counts_its_calls_and_the_sync_health_workflow_reports_them(
+    time_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """The worker's adapters are counted (build_parts wraps them): one posted ticket is calls
+    to billing and to the help desk, all ok, and no alert with so few calls."""
+    book = tmp_path / "book.toml"
+    book.write_text(book_text())
+    async with running_stack(time_env.client, tmp_path, book) as stack:
+        ticket = stack.ticket("counted")
+        await stack.send(
+            opened(ticket_id=ticket), logged("te-1", 60, ticket_id=ticket), closed(ticket_id=ticket)
+        )
+        assert (await stack.settled(ticket)).status == "posted"
+        with time_env.auto_time_skipping_disabled():
+            summary = await stack.client.execute_workflow(
+                SyncHealthWorkflow.run,
+                id=f"{stack.prefix}-sync-health",
+                task_queue=stack.settings.task_queue,
+            )
+        assert summary.alerts == []
+        assert set(summary.calls) == {"billing:ok", "helpdesk:ok"}
+        assert summary.calls["billing:ok"] >= 2  # read what is posted, then post
+        assert summary.calls["helpdesk:ok"] >= 2  # the status shown, then the posted one
