@@ -53,8 +53,16 @@ class Settings(BaseModel):
 
     book_path: Path = ROOT / "examples" / "book.toml"
     database_url: str = f"sqlite:///{ROOT / '.data' / 'helpdesk-billing.db'}"
-    billing_adapter: Literal["embedded"] = "embedded"
-    helpdesk_adapter: Literal["embedded"] = "embedded"
+    # Which systems this deployment talks to (connectors/selection.py). Each connector reads
+    # its own HDB_* variables too (README, "Connecting your systems").
+    billing_adapter: Literal["embedded", "tryton", "quickbooks"] = "embedded"
+    helpdesk_adapter: Literal["embedded", "django-helpdesk", "zendesk"] = "embedded"
+    # Tryton (billing_adapter = tryton); the password is HDB_TRYTON_PASSWORD or a secrets file.
+    tryton_url: str | None = None
+    tryton_database: str | None = None
+    tryton_login: str | None = None
+    # How often the django-helpdesk polling sync catches what its webhooks missed.
+    helpdesk_sync_interval: timedelta = timedelta(minutes=5)
     # Prefixes invoice references: ticket ids repeat across help desk instances.
     instance_id: str = "hdb"
 
@@ -91,7 +99,12 @@ class Settings(BaseModel):
     otel_console_file: Path | None = ROOT / ".data" / "traces.log"
 
     @field_validator(
-        "grace_period", "settle_period", "signoff_link_ttl", "sync_health_interval", mode="before"
+        "grace_period",
+        "settle_period",
+        "signoff_link_ttl",
+        "sync_health_interval",
+        "helpdesk_sync_interval",
+        mode="before",
     )
     @classmethod
     def _duration(cls, value: object) -> object:
@@ -106,6 +119,9 @@ class Settings(BaseModel):
         "otel_console_file",
         "webhook_secret",
         "signing_key",
+        "tryton_url",
+        "tryton_database",
+        "tryton_login",
         mode="before",
     )
     @classmethod

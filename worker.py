@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.worker import Worker
 
+from connectors.selection import ConnectorSetupError
 from service.client import ConnectionProblem, connect
 from service.schedules import ensure_schedules
 from service.telemetry import TelemetryError, configure_tracing
@@ -75,6 +76,9 @@ def main() -> int:
     except (ConnectionProblem, TelemetryError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except ConnectorSetupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 from decimal import Decimal
 
 from temporalio import activity
@@ -38,6 +41,24 @@ from workflows.messages import (
 )
 
 BILLING_REJECTED = "BillingRejected"
+
+
+@contextmanager
+def waits_as_asked() -> Iterator[None]:
+    """A throttled system says when to come back (``Retry-After``, carried by the connector's
+    error as ``retry_after`` seconds): the next attempt waits that long, not the backoff's
+    guess. Other failures are left to the activity's retry policy."""
+    try:
+        yield
+    except Exception as error:
+        retry_after = getattr(error, "retry_after", None)
+        if isinstance(retry_after, int | float) and retry_after > 0:
+            raise ApplicationError(
+                str(error),
+                type=type(error).__name__,
+                next_retry_delay=timedelta(seconds=retry_after),
+            ) from error
+        raise
 
 
 class TicketActivities:
@@ -96,6 +117,10 @@ class TicketActivities:
 
     @activity.defn(name="post_invoice_lines")
     def post_invoice_lines(self, request: PostInput) -> PostResult:
+        with waits_as_asked():
+            return self._post_invoice_lines(request)
+
+    def _post_invoice_lines(self, request: PostInput) -> PostResult:
         already = self._billing.ticket_lines(request.ticket_id)
         delta = lines_to_post(request.lines, [posted.line for posted in already])
         invoice_id = already[-1].invoice_id if already else None
@@ -123,11 +148,12 @@ class TicketActivities:
 
     @activity.defn(name="update_helpdesk")
     def update_helpdesk(self, request: HelpdeskUpdateInput) -> None:
-        self._helpdesk.set_billing_status(
-            request.ticket_id, request.billing_status, request.hold_reason
-        )
-        if request.note and request.note_key:
-            self._helpdesk.add_internal_note(request.ticket_id, request.note_key, request.note)
+        with waits_as_asked():
+            self._helpdesk.set_billing_status(
+                request.ticket_id, request.billing_status, request.hold_reason
+            )
+            if request.note and request.note_key:
+                self._helpdesk.add_internal_note(request.ticket_id, request.note_key, request.note)
 
     @activity.defn(name="record_ticket")
     def record_ticket(self, request: RecordInput) -> None:

@@ -40,7 +40,7 @@ from billing.events import (
     TimeLogged,
 )
 from billing.problems import Problem, key_path, problems_from, shown
-from connectors.helpdesk import Organization
+from connectors.helpdesk import HelpdeskRejected, Organization
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ class ZendeskUnavailable(Exception):
         self.retry_after = retry_after
 
 
-class ZendeskRejected(Exception):
+class ZendeskRejected(HelpdeskRejected):
     """Zendesk refused the request and a retry will not change that (bad token, missing
     permission, unknown ticket, invalid field value): a person must fix the configuration."""
 

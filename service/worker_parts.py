@@ -16,9 +16,8 @@ from activities.sync_health_activities import Counted, SyncCounter, SyncHealthAc
 from activities.ticket_activities import TicketActivities
 from billing.reconciliation import Limits
 from billing.sync_alerts import SyncThresholds
+from connectors import selection
 from connectors.billing import BillingAdapter
-from connectors.embedded_helpdesk import EmbeddedHelpdesk
-from connectors.embedded_ledger import EmbeddedLedger
 from connectors.helpdesk import HelpdeskAdapter
 from settings import Settings
 from store.database import open_store
@@ -58,19 +57,23 @@ class WorkerParts:
 def build_parts(
     client: Client,
     settings: Settings,
-    billing: Callable[[Engine], BillingAdapter] = EmbeddedLedger,
+    billing: Callable[[Engine], BillingAdapter] | None = None,
+    helpdesk: Callable[[Engine], HelpdeskAdapter] | None = None,
 ) -> WorkerParts:
-    """``billing`` builds the billing adapter from the store's engine (the embedded ledger)."""
+    """The adapters are the ones the settings choose (connectors/selection.py), unless a test
+    passes its own builders (each takes the store's engine)."""
     engine = open_store(settings.database_url)
+    chosen_billing = billing(engine) if billing else selection.billing_adapter(settings, engine)
+    chosen_helpdesk = helpdesk(engine) if helpdesk else selection.helpdesk_adapter(settings, engine)
     # Every call to either system is counted, for the sync-health alerts.
     counter = SyncCounter(engine)
-    billing_adapter: BillingAdapter = Counted(billing(engine), counter, "billing")  # type: ignore[assignment]
-    helpdesk: HelpdeskAdapter = Counted(EmbeddedHelpdesk(engine), counter, "helpdesk")  # type: ignore[assignment]
+    billing_adapter: BillingAdapter = Counted(chosen_billing, counter, "billing")  # type: ignore[assignment]
+    helpdesk_adapter: HelpdeskAdapter = Counted(chosen_helpdesk, counter, "helpdesk")  # type: ignore[assignment]
     book = BookSource(settings.book_path)
     activities = TicketActivities(
         book=book,
         billing=billing_adapter,
-        helpdesk=helpdesk,
+        helpdesk=helpdesk_adapter,
         prepaid=PrepaidGateway(client, settings.task_queue),
         engine=engine,
         instance_id=settings.instance_id,
