@@ -12,6 +12,7 @@ from temporalio.client import Client
 
 from api import pages, report_pages, signoff, tickets, webhooks
 from api.context import ApiContext
+from api.helpdesk_webhooks import mount_helpdesk_webhooks
 from api.security import Unauthorized
 from billing.problems import key_path
 from settings import Settings
@@ -42,6 +43,7 @@ def create_app(
         settings, engine if engine is not None else open_store(settings.database_url), client
     )
     app.include_router(webhooks.router)
+    mount_helpdesk_webhooks(app, settings)
     app.include_router(tickets.router)
     app.include_router(signoff.router)
     app.include_router(pages.router)

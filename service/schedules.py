@@ -19,6 +19,7 @@ from temporalio.client import (
 )
 
 from settings import Settings
+from workflows.helpdesk_sync import HELPDESK_SYNC_WORKFLOW_ID, HelpdeskSyncWorkflow
 from workflows.invoice_run import INVOICE_RUN_WORKFLOW_ID, MonthlyInvoiceRunWorkflow
 from workflows.messages import InvoiceRunRequest, ReconciliationRequest
 from workflows.reconciliation import RECONCILIATION_WORKFLOW_ID, ReconciliationWorkflow
@@ -27,6 +28,7 @@ from workflows.sync_health import SYNC_HEALTH_WORKFLOW_ID, SyncHealthWorkflow
 DAILY_RECONCILIATION = "daily-reconciliation"
 MONTHLY_INVOICE_RUN = "monthly-invoice-run"
 SYNC_HEALTH = "sync-health"
+HELPDESK_SYNC = "helpdesk-sync"
 
 
 async def ensure_schedules(client: Client, settings: Settings) -> list[str]:
@@ -85,6 +87,22 @@ async def ensure_schedules(client: Client, settings: Settings) -> list[str]:
     )
     if await _create_if_missing(client, SYNC_HEALTH, sync_health):
         created.append(SYNC_HEALTH)
+    if settings.helpdesk_adapter == "django-helpdesk":
+        # Its webhooks have no id and no retry: a poll catches what they missed.
+        helpdesk_sync = Schedule(
+            action=ScheduleActionStartWorkflow(
+                HelpdeskSyncWorkflow.run,
+                id=HELPDESK_SYNC_WORKFLOW_ID + "-scheduled",
+                task_queue=settings.task_queue,
+                static_summary="Help desk polling sync: changes the webhooks missed",
+            ),
+            spec=ScheduleSpec(
+                intervals=[ScheduleIntervalSpec(every=settings.helpdesk_sync_interval)]
+            ),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+        )
+        if await _create_if_missing(client, HELPDESK_SYNC, helpdesk_sync):
+            created.append(HELPDESK_SYNC)
     return created
 
 

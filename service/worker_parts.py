@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
 from activities.book_source import BookSource
+from activities.helpdesk_sync_activities import HelpdeskSyncActivities
 from activities.invoice_run_activities import InvoiceRunActivities
 from activities.prepaid_gateway import PrepaidGateway
 from activities.reconciliation_activities import ReconciliationActivities
@@ -21,6 +22,7 @@ from connectors.billing import BillingAdapter
 from connectors.helpdesk import HelpdeskAdapter
 from settings import Settings
 from store.database import open_store
+from workflows.helpdesk_sync import HelpdeskSyncWorkflow
 from workflows.invoice_run import MonthlyInvoiceRunWorkflow
 from workflows.prepaid_balance import PrepaidBalanceWorkflow
 from workflows.reconciliation import ReconciliationWorkflow
@@ -33,6 +35,7 @@ WORKFLOWS = [
     ReconciliationWorkflow,
     MonthlyInvoiceRunWorkflow,
     SyncHealthWorkflow,
+    HelpdeskSyncWorkflow,
 ]
 
 
@@ -44,6 +47,7 @@ class WorkerParts:
     invoice_run: InvoiceRunActivities
     sync_health: SyncHealthActivities
     counter: SyncCounter
+    helpdesk_sync: HelpdeskSyncActivities
 
     def all_activities(self) -> list:  # type: ignore[type-arg]
         return [
@@ -51,6 +55,7 @@ class WorkerParts:
             *self.reconciliation.all(),
             *self.invoice_run.all(),
             *self.sync_health.all(),
+            *self.helpdesk_sync.all(),
         ]
 
 
@@ -101,4 +106,7 @@ def build_parts(
             volume_factor=settings.sync_alert_volume_factor,
         ),
     )
-    return WorkerParts(engine, activities, reconciliation, invoice_run, sync_health, counter)
+    helpdesk_sync = HelpdeskSyncActivities(engine=engine, settings=settings)
+    return WorkerParts(
+        engine, activities, reconciliation, invoice_run, sync_health, counter, helpdesk_sync
+    )

@@ -461,3 +461,10 @@ class SyncHealthInput:
 class SyncHealthSummary:
     calls: dict[str, int]  # "billing:ok" → calls in the recent window
     alerts: list[str]
+
+
+@dataclass(slots=True)
+class HelpdeskSyncResult:
+    followups: int  # read after the cursor
+    events: int  # delivered (redeliveries are no-ops)
+    problems: list[str]  # follow-ups skipped, each with its reason
