@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
-from api import pages, report_pages, signoff, tickets, webhooks
+from api import health, pages, report_pages, signoff, tickets, webhooks
 from api.context import ApiContext
 from api.helpdesk_webhooks import mount_helpdesk_webhooks
 from api.security import Unauthorized
@@ -42,6 +42,7 @@ def create_app(
     app.state.context = ApiContext.build(
         settings, engine if engine is not None else open_store(settings.database_url), client
     )
+    app.include_router(health.router)
     app.include_router(webhooks.router)
     mount_helpdesk_webhooks(app, settings)
     app.include_router(tickets.router)
