@@ -4,10 +4,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo stop test lint format bench bench-live bench-ingest bench-reports clean help
+.PHONY: setup demo demo-real stop test lint format bench bench-live bench-ingest bench-reports clean help
 
 help:
 	@echo "make demo   set up, start Temporal + a worker, bill the example events, print a summary"
+	@echo "make demo-real  the same against a local django-helpdesk 2.6 and Tryton 8.2 (tests/real/demo.py)"
 	@echo "make stop   stop the Temporal server and worker that make demo started"
 	@echo "make test   set up and run the test suite"
 	@echo "make lint   ruff lint and format check"
@@ -29,6 +30,9 @@ setup: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) starter.py demo
+
+demo-real: $(STAMP)
+	$(PY) -m tests.real.demo
 
 stop: $(STAMP)
 	$(PY) starter.py stop
