@@ -101,9 +101,21 @@ def zendesk_config(settings: Settings, environ: Mapping[str, str]):  # type: ign
     from connectors.zendesk import config_from_env
 
     try:
-        return config_from_env(environ, lambda name: read_secret(settings, name, environ))
+        config = config_from_env(environ, lambda name: read_secret(settings, name, environ))
     except ValueError as problem:
         raise ConnectorSetupError(f"help desk adapter zendesk: {problem}") from None
+    # An empty webhook secret would let anyone sign a webhook: both secrets are required.
+    missing = [
+        f"HDB_{name.upper()} (or the file {name} in HDB_SECRETS_DIR)"
+        for name, value in (
+            ("zendesk_api_token", config.api_token),
+            ("zendesk_webhook_secret", config.webhook_secret),
+        )
+        if not value
+    ]
+    if missing:
+        raise ConnectorSetupError(f"help desk adapter zendesk: set {', '.join(missing)}")
+    return config
 
 
 def _quickbooks(settings: Settings, environ: Mapping[str, str]) -> BillingAdapter:
