@@ -1,8 +1,10 @@
 """The live commands of `starter.py` as people run them, against a real Temporal dev server, a real
 worker and a real SQLite store: ingest, show, decisions, queue and ledger, and their errors.
 
-``main`` calls ``asyncio.run``, and these tests already run in pytest-asyncio's event loop, so
-each command runs in a thread of its own, with its own loop, as it would in its own process.
+Each command runs in a process of its own, as people run it: in-process, each command's Temporal
+client lived in a thread and event loop of its own and was freed later by the garbage collector
+on another thread, which once crashed the test process (a segfault in a clean-clone run; the SDK
+does not support a client outliving its loop).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
+import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,13 +27,15 @@ from temporalio.client import Client
 from billing.events import parse_event
 from cli.ingest_command import save_undelivered
 from cli.input_files import read_events
-from cli.main import main
 from cli.progress import ProgressBar
 from service.dev_server import DevServer, free_port
 from service.ingest import Undelivered
 from tests.billing.builders import book_text, closed, logged, opened
+from tests.conftest import REPO
 from tests.live.stack import BillingStack, running_stack
 from workflows.messages import ticket_workflow_id
+
+COMMAND_TIMEOUT_SECONDS = 120
 
 
 @dataclass
@@ -40,18 +46,26 @@ class Result:
 
 
 class Cli:
-    """Runs `starter.py` commands in-process with the stack's settings in the environment."""
+    """Runs `starter.py` commands as processes with the stack's settings in the environment."""
 
-    def __init__(self, capsys: pytest.CaptureFixture[str], directory: Path) -> None:
-        self._capsys = capsys
+    def __init__(self, directory: Path) -> None:
         self._directory = directory
 
     async def run(self, *args: str) -> Result:
-        self._capsys.readouterr()  # drop whatever earlier steps printed
-        code = await asyncio.to_thread(main, list(args))
-        captured = self._capsys.readouterr()
-        assert "Traceback" not in captured.err
-        return Result(code, captured.out, captured.err)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(REPO / "starter.py"),
+            *args,
+            cwd=REPO,
+            env=dict(os.environ),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), COMMAND_TIMEOUT_SECONDS)
+        assert process.returncode is not None
+        result = Result(process.returncode, out.decode(), err.decode())
+        assert "Traceback" not in result.err, result.err
+        return result
 
     def events_file(self, name: str, *events: dict[str, Any], extra_line: str = "") -> str:
         path = self._directory / f"{name}.jsonl"
@@ -79,7 +93,6 @@ def seconds(duration: timedelta) -> str:
 def cli_environment(
     dev_server: DevServer,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> Environment:
     """Points the commands at a stack through the ``HDB_*`` variables, as a user would."""
@@ -97,7 +110,7 @@ def cli_environment(
         }
         for name, value in variables.items():
             monkeypatch.setenv(name, value)
-        return Cli(capsys, tmp_path)
+        return Cli(tmp_path)
 
     return environment_for
 
