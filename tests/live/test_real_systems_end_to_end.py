@@ -43,8 +43,11 @@ ACME_CONTRACT = 'id = "acme-tm"\ntype = "time_and_materials"\n'
 T = TypeVar("T")
 
 
-async def eventually(check: Callable[[], Awaitable[T] | T], what: str, timeout: float = 90) -> T:
-    """``check()``'s first truthy answer, polled until ``timeout`` seconds."""
+async def eventually(
+    check: Callable[[], Awaitable[T] | T], what: str, timeout: float = 90, log: Path | None = None
+) -> T:
+    """``check()``'s first truthy answer, polled until ``timeout`` seconds; on a timeout the
+    failure shows the end of ``log`` (the workers')."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         answer = check()
@@ -53,7 +56,8 @@ async def eventually(check: Callable[[], Awaitable[T] | T], what: str, timeout: 
         if answer:
             return answer  # type: ignore[return-value]
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+            raise AssertionError(f"timed out waiting for {what}\n{tail}")
         await asyncio.sleep(0.5)
 
 
@@ -173,7 +177,10 @@ async def test_a_help_desk_ticket_becomes_one_taxed_tryton_line_even_if_the_work
                 number = open_and_resolve(desk, desk_server.queue_id, "Printer offline")
                 ticket_id = f"dh{prefix}-{number}"
                 lines = await eventually(
-                    lambda: tryton.ticket_lines(ticket_id), "the line in Tryton", timeout=120
+                    lambda: tryton.ticket_lines(ticket_id),
+                    "the line in Tryton",
+                    timeout=120,
+                    log=log,
                 )
                 # Posted, and the write-back is failing: the moment to kill the worker.
                 await asyncio.sleep(2)
@@ -186,6 +193,7 @@ async def test_a_help_desk_ticket_becomes_one_taxed_tryton_line_even_if_the_work
                     lambda: integration.get_ticket(number).get("custom_billing_status"),
                     "the billing status on the help desk ticket",
                     timeout=120,
+                    log=log,
                 )
                 assert shown.startswith("posted"), shown
 
@@ -205,7 +213,9 @@ async def test_a_help_desk_ticket_becomes_one_taxed_tryton_line_even_if_the_work
                 task_queue=settings.task_queue,
             )
             assert synced.events >= 3 and not synced.problems, synced
-            await eventually(lambda: tryton.ticket_lines(missed_id), "the synced ticket's line")
+            await eventually(
+                lambda: tryton.ticket_lines(missed_id), "the synced ticket's line", log=log
+            )
             await eventually(
                 lambda: any(
                     NOTE_MARKER in (f.get("comment") or "")
