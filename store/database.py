@@ -3,6 +3,9 @@
 Write transactions that read before they write (find the draft invoice, then add to it) must
 not interleave. On SQLite they begin with ``BEGIN IMMEDIATE``, taking the write lock up front
 (the recipe in SQLAlchemy's pysqlite notes); read-only sessions keep WAL's non-blocking reads.
+
+The schema is Alembic's (store/migrations): ``open_store`` brings the store to the code's
+revision when it is behind, under a lock, so several processes may start at once.
 """
 
 from __future__ import annotations
@@ -14,17 +17,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
-from store import directory, models, sync_health  # noqa: F401  (registers the tables)
+from store import directory, migrations, models, sync_health  # noqa: F401  (registers the tables)
 
 _IMMEDIATE = "sqlite_begin_immediate"
+# PostgreSQL advisory lock keys (any 64-bit numbers, the same in every process).
+MIGRATION_LOCK = 0x48_44_42_4D_49_47  # "HDBMIG"
 
 
-def open_store(database_url: str) -> Engine:
-    """An engine with every table created; safe to call from several processes at once."""
+def open_store(database_url: str, *, migrate: bool = True) -> Engine:
+    """An engine on a store at the code's schema revision (migrated first if it was behind);
+    safe to call from several processes at once. ``migrate=False`` leaves the schema alone
+    (``starter.py db current``)."""
     if database_url.startswith("sqlite:///"):
         Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
@@ -49,8 +56,22 @@ def open_store(database_url: str) -> Engine:
         # datetime written to a column without a zone.
         options = {"options": "-c timezone=UTC"} if database_url.startswith("postgresql") else {}
         engine = create_engine(database_url, pool_pre_ping=True, connect_args=options)
-    SQLModel.metadata.create_all(engine)
+    if migrate:
+        with engine.connect() as connection:
+            at_head = migrations.current_revision(connection) == migrations.HEAD
+        if not at_head:
+            migrate_store(engine)
     return engine
+
+
+def migrate_store(engine: Engine) -> migrations.Upgrade:
+    """Bring the store to the code's head revision in one transaction that holds the write
+    lock (SQLite: BEGIN IMMEDIATE) or the migration advisory lock (PostgreSQL): a process
+    that waited finds the work done (the revision is read again under the lock)."""
+    with _writer(engine).begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        return migrations.upgrade(connection)
 
 
 def as_utc(moment: datetime) -> datetime:

@@ -1,0 +1,221 @@
+"""Schema migrations (store/migrations) on SQLite and PostgreSQL: a fresh store reaches head, a
+store made by the old ``create_all`` is adopted without losing data, upgrading twice changes
+nothing, concurrent starts migrate once, and the migrated schema is exactly the models'."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, insert, inspect, select, text
+from sqlalchemy.engine import Engine
+
+from cli import db_command
+from store import migrations
+from store.database import migrate_store, open_store
+from store.migrations import SchemaError
+
+AT = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
+
+
+def raw_engine(url: str) -> Engine:
+    return create_engine(url)
+
+
+def legacy_store(url: str, *, with_sync_cursor: bool = False) -> Engine:
+    """A store as the old open_store left it: create_all of the baseline tables, no version
+    table (and no help desk sync cursor unless the django-helpdesk connector had run)."""
+    baseline = migrations._baseline()
+    schema = baseline.schema()
+    if not with_sync_cursor:
+        schema.remove(schema.tables["helpdesk_sync_cursor"])
+    engine = raw_engine(url)
+    schema.create_all(engine)
+    audit = schema.tables["audit_entry"]
+    with engine.begin() as connection:
+        connection.execute(
+            insert(schema.tables["ticket"]),
+            [
+                {
+                    "ticket_id": "T-1",
+                    "status": "posted",
+                    "chargeable_cents": 9500,
+                    "posted_cents": 9500,
+                    "revision": 1,
+                    "status_since": AT,
+                    "updated_at": AT,
+                    "detail_json": "{}",
+                    "sequence": 3,
+                }
+            ],
+        )
+        connection.execute(
+            insert(audit),
+            [
+                {
+                    "entry_key": f"T-1:{n}",
+                    "ticket_id": "T-1",
+                    "at": AT,
+                    "actor": "system",
+                    "role": "system",
+                    "action": action,
+                    "outcome": "system",
+                    "reason": "",
+                    "detail": f"step {n}",
+                }
+                for n, action in enumerate(["closed", "rated", "post"])
+            ],
+        )
+    return engine
+
+
+def revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return migrations.current_revision(connection)
+
+
+def schema_diff(engine: Engine) -> list[object]:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return compare_metadata(context, migrations.target_metadata())
+
+
+def test_head_constant_is_the_newest_revision() -> None:
+    scripts = ScriptDirectory.from_config(migrations.alembic_config())
+    assert scripts.get_heads() == [migrations.HEAD]
+    assert scripts.get_base() == migrations.BASELINE
+
+
+def test_fresh_store_is_migrated_to_head(store_url: str) -> None:
+    engine = open_store(store_url)
+    assert revision(engine) == migrations.HEAD
+    tables = set(inspect(engine).get_table_names())
+    assert set(migrations.target_metadata().tables) <= tables
+    assert "helpdesk_sync_cursor" in tables  # the baseline makes it everywhere now
+
+
+def test_migrated_schema_matches_the_models(store_url: str) -> None:
+    engine = open_store(store_url)
+    assert schema_diff(engine) == []
+
+
+def test_legacy_store_is_stamped_and_upgraded_without_data_loss(store_url: str) -> None:
+    legacy_store(store_url).dispose()
+    engine = open_store(store_url)
+    assert revision(engine) == migrations.HEAD
+    assert schema_diff(engine) == []  # the missing sync cursor table was created
+    with engine.connect() as connection:
+        ticket = connection.execute(text("SELECT status, posted_cents FROM ticket")).one()
+        details = (
+            connection.execute(text("SELECT detail FROM audit_entry ORDER BY id")).scalars().all()
+        )
+    assert tuple(ticket) == ("posted", 9500)
+    assert details == ["step 0", "step 1", "step 2"]
+
+
+def test_legacy_store_with_the_sync_cursor_is_adopted(store_url: str) -> None:
+    legacy_store(store_url, with_sync_cursor=True).dispose()
+    engine = open_store(store_url)
+    assert revision(engine) == migrations.HEAD
+    assert schema_diff(engine) == []
+
+
+def test_legacy_store_missing_a_column_is_refused(store_url: str) -> None:
+    engine = legacy_store(store_url)
+    with engine.begin() as connection:
+        connection.execute(text("ALTER TABLE ticket DROP COLUMN sequence"))
+    engine.dispose()
+    with pytest.raises(SchemaError, match=r"ticket\.sequence"):
+        open_store(store_url)
+
+
+def test_upgrading_twice_is_a_no_op(store_url: str) -> None:
+    engine = open_store(store_url)
+    again = migrate_store(engine)
+    assert (again.before, again.after, again.adopted) == (migrations.HEAD, migrations.HEAD, False)
+    open_store(store_url)
+    with engine.connect() as connection:
+        versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    assert [tuple(v) for v in versions] == [(migrations.HEAD,)]
+
+
+def test_a_store_from_a_newer_release_is_refused(store_url: str) -> None:
+    engine = open_store(store_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(SchemaError, match="9999"):
+        open_store(store_url)
+
+
+def test_processes_starting_at_once_migrate_once(store_url: str) -> None:
+    """Four engines (as four processes would have) open the same fresh store together."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def start() -> None:
+        try:
+            barrier.wait()
+            open_store(store_url).dispose()
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    engine = open_store(store_url)
+    assert revision(engine) == migrations.HEAD
+    assert schema_diff(engine) == []
+
+
+def test_open_store_without_migrating_leaves_the_schema_alone(store_url: str) -> None:
+    engine = open_store(store_url, migrate=False)
+    assert revision(engine) is None
+    assert "ticket" not in inspect(engine).get_table_names()
+
+
+def db(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="starter.py")
+    db_command.add_parser(parser.add_subparsers(required=True))
+    args = parser.parse_args(["db", *argv])
+    return args.run(args)
+
+
+def test_db_commands(store_url: str, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("HDB_DATABASE_URL", store_url)
+    assert db("current") == 0
+    assert "no revision" in capsys.readouterr().out
+    assert db("upgrade") == 0
+    out = capsys.readouterr().out
+    assert "empty store: created the schema" in out and f"now at {migrations.HEAD}" in out
+    assert db("upgrade") == 0
+    assert "nothing to do" in capsys.readouterr().out
+    assert db("current") == 0
+    assert f"at {migrations.HEAD}" in capsys.readouterr().out
+    assert db("history") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == [r for r, _ in migrations.history()]
+    assert "(newest, current)" in lines[-1]
+
+
+def test_db_upgrade_adopts_a_legacy_store(
+    store_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys,  # type: ignore[no-untyped-def]
+) -> None:
+    legacy_store(store_url).dispose()
+    monkeypatch.setenv("HDB_DATABASE_URL", store_url)
+    assert db("upgrade") == 0
+    out = capsys.readouterr().out
+    assert "made before migrations" in out and f"stamped at {migrations.BASELINE}" in out
+    engine = open_store(store_url, migrate=False)
+    with engine.connect() as connection:
+        count = connection.execute(select(text("count(*)")).select_from(text("ticket"))).scalar()
+    assert count == 1
