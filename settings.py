@@ -98,6 +98,35 @@ class Settings(BaseModel):
     # Spans go to a file by default, so they never mix with command output.
     otel_console_file: Path | None = ROOT / ".data" / "traces.log"
 
+    # ---- Payload encryption (service/encryption.py, docs/encryption.md) ----------------------
+    # The key file (JSON {"current": "k2", "keys": {"k1": "<base64 32 bytes>", ...}}): set, every
+    # payload the service puts in Temporal is AES-256-GCM encrypted; unset, encryption is off. A
+    # relative path is read from secrets_dir (where a Kubernetes Secret is mounted).
+    encryption_keys_file: Path | None = None
+    # Origins allowed to call the codec endpoint (/codec/decode) from a browser: the Temporal
+    # Web UI, by either name. Comma-separated in HDB_CODEC_CORS_ORIGINS.
+    codec_cors_origins: tuple[str, ...] = ("http://localhost:8233", "http://127.0.0.1:8233")
+
+    @field_validator("encryption_keys_file", mode="before")
+    @classmethod
+    def _keys_file_empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("codec_cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip().rstrip("/") for part in value.split(",") if part.strip())
+        return value
+
+    @property
+    def encryption_keys_path(self) -> Path | None:
+        """The key file, a relative path taken under ``secrets_dir``; None when off."""
+        path = self.encryption_keys_file
+        return None if path is None else path if path.is_absolute() else self.secrets_dir / path
+
+    # ---- end of payload encryption ------------------------------------------------------------
+
     @field_validator(
         "grace_period",
         "settle_period",

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
-from api import health, pages, report_pages, signoff, tickets, webhooks
+from api import codec, health, pages, report_pages, signoff, tickets, webhooks
 from api.context import ApiContext
 from api.helpdesk_webhooks import mount_helpdesk_webhooks
 from api.security import Unauthorized
@@ -49,6 +49,7 @@ def create_app(
     app.include_router(signoff.router)
     app.include_router(pages.router)
     app.include_router(report_pages.router)
+    app.include_router(codec.router_for(settings))  # no routes unless encryption is on
     _install_error_handlers(app)
     return app
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from temporalio.client import Client, Interceptor
 from temporalio.service import TLSConfig
 
-from service.payloads import data_converter
+from service.payloads import data_converter_for
 from settings import Settings
 
 
@@ -33,7 +33,7 @@ async def connect(settings: Settings, interceptors: list[Interceptor] | None = N
         return await Client.connect(
             settings.temporal_address,
             namespace=settings.temporal_namespace,
-            data_converter=data_converter,
+            data_converter=data_converter_for(settings),
             tls=_tls(settings),
             api_key=settings.temporal_api_key,
             interceptors=interceptors or [],

@@ -12,8 +12,9 @@ and the worker outside it ask with the very same type objects.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
 from temporalio.api.common.v1 import Payload
@@ -21,9 +22,13 @@ from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter
 from temporalio.converter import (
     CompositePayloadConverter,
     DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
     DefaultPayloadConverter,
     JSONPlainPayloadConverter,
 )
+
+if TYPE_CHECKING:
+    from settings import Settings
 
 # Our own types number in the tens; the bound only keeps a stray per-run type from piling up.
 _CACHED_ADAPTERS = 512
@@ -60,3 +65,25 @@ class SharedCachePydanticPayloadConverter(CompositePayloadConverter):
 
 
 data_converter = DataConverter(payload_converter_class=SharedCachePydanticPayloadConverter)
+
+
+def data_converter_for(settings: Settings) -> DataConverter:
+    """``data_converter``, encrypting every payload when ``HDB_ENCRYPTION_KEYS_FILE`` is set
+    (service/encryption.py): the same pydantic payload converter, with the AES-GCM codec, and
+    failure messages and stack traces moved into (encrypted) payloads too."""
+    path = settings.encryption_keys_path
+    if path is None:
+        return data_converter
+    # Imported here: cryptography loads only in processes that encrypt.
+    from service.encryption import EncryptionProblem, codec_from_file
+    from settings import SettingsError
+
+    try:
+        codec = codec_from_file(path)
+    except EncryptionProblem as problem:
+        raise SettingsError(f"HDB_ENCRYPTION_KEYS_FILE: {problem}") from None
+    return dataclasses.replace(
+        data_converter,
+        payload_codec=codec,
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
