@@ -75,34 +75,39 @@ async def ensure_schedules(client: Client, settings: Settings) -> list[str]:
     )
     if await _create_if_missing(client, MONTHLY_INVOICE_RUN, invoice_run):
         created.append(MONTHLY_INVOICE_RUN)
-    sync_health = Schedule(
-        action=ScheduleActionStartWorkflow(
+    periodic = [
+        (
+            SYNC_HEALTH,
             SyncHealthWorkflow.run,
-            id=SYNC_HEALTH_WORKFLOW_ID + "-scheduled",
-            task_queue=settings.task_queue,
-            static_summary="Sync health: failure rates and volumes of help desk and billing calls",
-        ),
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=settings.sync_health_interval)]),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
-    )
-    if await _create_if_missing(client, SYNC_HEALTH, sync_health):
-        created.append(SYNC_HEALTH)
+            SYNC_HEALTH_WORKFLOW_ID,
+            settings.sync_health_interval,
+            "Sync health: failure rates and volumes of help desk and billing calls",
+        )
+    ]
     if settings.helpdesk_adapter == "django-helpdesk":
         # Its webhooks have no id and no retry: a poll catches what they missed.
-        helpdesk_sync = Schedule(
-            action=ScheduleActionStartWorkflow(
+        periodic.append(
+            (
+                HELPDESK_SYNC,
                 HelpdeskSyncWorkflow.run,
-                id=HELPDESK_SYNC_WORKFLOW_ID + "-scheduled",
+                HELPDESK_SYNC_WORKFLOW_ID,
+                settings.helpdesk_sync_interval,
+                "Help desk polling sync: changes the webhooks missed",
+            )
+        )
+    for schedule_id, run, workflow_id, every, summary in periodic:
+        every_few_minutes = Schedule(
+            action=ScheduleActionStartWorkflow(
+                run,
+                id=workflow_id + "-scheduled",
                 task_queue=settings.task_queue,
-                static_summary="Help desk polling sync: changes the webhooks missed",
+                static_summary=summary,
             ),
-            spec=ScheduleSpec(
-                intervals=[ScheduleIntervalSpec(every=settings.helpdesk_sync_interval)]
-            ),
+            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
             policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
         )
-        if await _create_if_missing(client, HELPDESK_SYNC, helpdesk_sync):
-            created.append(HELPDESK_SYNC)
+        if await _create_if_missing(client, schedule_id, every_few_minutes):
+            created.append(schedule_id)
     return created
 
 

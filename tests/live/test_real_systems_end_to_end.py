@@ -15,9 +15,6 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -32,8 +29,10 @@ from connectors.django_helpdesk import NOTE_MARKER, DjangoHelpdeskClient, Helpde
 from connectors.tryton import TrytonBilling
 from service.dev_server import DevServer, free_port
 from settings import Settings
-from tests.conftest import EXAMPLES, REPO
+from tests.conftest import EXAMPLES
 from tests.live.api_server import serving
+from tests.live.worker_process import kill_hard, start_worker
+from tests.real.environment import real_systems_environment
 from tests.real.helpdesk_server import WEBHOOK_PATH, running_helpdesk
 from tests.real.tryton_server import TrytonServer, tryton_server  # noqa: F401  (fixture)
 from workflows.helpdesk_sync import HelpdeskSyncWorkflow
@@ -59,18 +58,6 @@ async def eventually(
             tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
             raise AssertionError(f"timed out waiting for {what}\n{tail}")
         await asyncio.sleep(0.5)
-
-
-def start_worker(environment: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as output:
-        return subprocess.Popen(
-            [sys.executable, str(REPO / "worker.py")],
-            cwd=REPO,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
 
 
 def open_and_resolve(desk: DjangoHelpdeskClient, queue: int, title: str) -> int:
@@ -106,11 +93,6 @@ def _latest_ticket(desk: DjangoHelpdeskClient, title: str) -> int:
     return max(t["id"] for t in desk.iter_tickets() if t["title"] == title)
 
 
-def kill_hard(worker: subprocess.Popen[bytes]) -> None:
-    os.killpg(worker.pid, signal.SIGKILL)
-    worker.wait()
-
-
 async def test_a_help_desk_ticket_becomes_one_taxed_tryton_line_even_if_the_worker_dies(
     dev_server: DevServer,
     dev_client: Client,
@@ -134,23 +116,13 @@ async def test_a_help_desk_ticket_becomes_one_taxed_tryton_line_even_if_the_work
     webhook_url = f"http://127.0.0.1:{api_port}{WEBHOOK_PATH}?token={webhook_token}"
     with running_helpdesk(tmp_path / "helpdesk", webhook_url) as desk_server:
         connector_env = {
-            "HDB_HELPDESK_ADAPTER": "django-helpdesk",
-            "HDB_BILLING_ADAPTER": "tryton",
-            "HDB_DJANGO_HELPDESK_URL": desk_server.base_url,
-            "HDB_DJANGO_HELPDESK_TOKEN": desk_server.token,
+            **real_systems_environment(
+                desk_server, tryton_server, webhook_token, instance_id=instance, data=tmp_path
+            ),
             "HDB_DJANGO_HELPDESK_INSTANCE": f"dh{prefix}",
-            "HDB_DJANGO_HELPDESK_WEBHOOK_TOKEN": webhook_token,
-            "HDB_TRYTON_URL": tryton_server.url,
-            "HDB_TRYTON_DATABASE": tryton_server.database,
-            "HDB_TRYTON_LOGIN": tryton_server.login,
-            "HDB_TRYTON_PASSWORD": tryton_server.password,
-            "HDB_INSTANCE_ID": instance,
             "HDB_TEMPORAL_ADDRESS": dev_server.address,
             "HDB_TASK_QUEUE": f"e2e-{prefix}",
             "HDB_BOOK_PATH": str(book),
-            "HDB_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}",
-            "HDB_SECRETS_DIR": str(tmp_path / "secrets"),
-            "HDB_OTEL_EXPORTER": "none",
         }
         for name, value in connector_env.items():
             monkeypatch.setenv(name, value)

@@ -7,9 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import signal
-import subprocess
-import sys
 import uuid
 from collections import defaultdict
 from decimal import Decimal
@@ -30,8 +27,8 @@ from settings import Settings
 from store.database import open_store
 from store.models import TicketRecord
 from tests.billing.builders import book_text, closed, logged, opened, part
-from tests.conftest import REPO
 from tests.live.stack import BillingStack
+from tests.live.worker_process import kill_hard, start_worker
 
 BLOCK = '[[contracts]]\nid = "blk"\ntype = "block"\nblock_hours = "10"\n'
 BLOCK_CUSTOMER = (
@@ -57,29 +54,12 @@ def ticket_events(ticket: str, number: int) -> list[dict[str, Any]]:
     return [*events, closing]
 
 
-def start_worker(environment: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as output:
-        return subprocess.Popen(
-            [sys.executable, str(REPO / "worker.py")],
-            cwd=REPO,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
 def settled_count(engine: Engine) -> int:
     with Session(engine) as session:
         rows = session.exec(
             select(TicketRecord).where(col(TicketRecord.status).in_(["posted", "no_charge"]))
         )
         return len(list(rows))
-
-
-def kill_hard(worker: subprocess.Popen[bytes]) -> None:
-    os.killpg(worker.pid, signal.SIGKILL)
-    worker.wait()
 
 
 async def test_killing_the_worker_loses_nothing_and_posts_nothing_twice(

@@ -28,6 +28,7 @@ from pathlib import Path
 from connectors.django_helpdesk import NOTE_MARKER, DjangoHelpdeskClient
 from connectors.tryton import TrytonBilling
 from service.dev_server import free_port, port_open, start_dev_server
+from tests.real.environment import real_systems_environment
 from tests.real.helpdesk_server import WEBHOOK_PATH, running_helpdesk
 from tests.real.tryton_server import prepared_database, start_server, stop_server
 
@@ -93,19 +94,9 @@ def main() -> int:
         with running_helpdesk(FOLDER / "helpdesk", webhook) as desk_server:
             environment = {
                 **os.environ,
-                "HDB_HELPDESK_ADAPTER": "django-helpdesk",
-                "HDB_BILLING_ADAPTER": "tryton",
-                "HDB_DJANGO_HELPDESK_URL": desk_server.base_url,
-                "HDB_DJANGO_HELPDESK_TOKEN": desk_server.token,
-                "HDB_DJANGO_HELPDESK_WEBHOOK_TOKEN": token,
-                "HDB_TRYTON_URL": tryton.url,
-                "HDB_TRYTON_DATABASE": tryton.database,
-                "HDB_TRYTON_LOGIN": tryton.login,
-                "HDB_TRYTON_PASSWORD": tryton.password,
-                "HDB_INSTANCE_ID": "demo-real",
-                "HDB_DATABASE_URL": f"sqlite:///{FOLDER / 'store.db'}",
-                "HDB_SECRETS_DIR": str(FOLDER / "secrets"),
-                "HDB_OTEL_EXPORTER": "none",
+                **real_systems_environment(
+                    desk_server, tryton, token, instance_id="demo-real", data=FOLDER
+                ),
             }
             say("starting Temporal (UI on http://localhost:8233), the worker and the API…")
             server = start_dev_server(FOLDER / "temporal.db", log_file=FOLDER / "temporal.log")
