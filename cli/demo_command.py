@@ -234,6 +234,7 @@ def summary(
             f"  billing review queue   {web}/review\n"
             f"  exception queue        {web}/exceptions\n"
             f"  ticket page            {web}/tickets/T-1010\n"
+            f"  reports and charts     {web}/reports?from=2026-11-01\n"
             f"  API docs               {web}/api/docs\n"
             f"Demo tokens (kept in {settings.secrets_dir / 'demo-tokens.json'}):\n"
             + "\n".join(f"  {role.value:<9} {token}" for role, token in tokens.items())
