@@ -26,6 +26,7 @@ from store import directory, migrations, models, sync_health  # noqa: F401  (reg
 _IMMEDIATE = "sqlite_begin_immediate"
 # PostgreSQL advisory lock keys (any 64-bit numbers, the same in every process).
 MIGRATION_LOCK = 0x48_44_42_4D_49_47  # "HDBMIG"
+AUDIT_CHAIN_LOCK = 0x48_44_42_41_55_44  # "HDBAUD"
 
 
 def open_store(database_url: str, *, migrate: bool = True) -> Engine:

@@ -49,6 +49,23 @@ class AuditEntry(SQLModel, table=True):
     outcome: str  # accepted | refused | system
     reason: str = ""
     detail: str = ""
+    # Tamper evidence (store/audit_chain.py): the entry before it in id order's hash, and the
+    # SHA-256 of that and this entry's fields. NULL only on rows inserted around the store.
+    prev_hash: str | None = None
+    entry_hash: str | None = None
+
+
+class AuditChainAnchor(SQLModel, table=True):
+    """Where the audit chain starts after a purge: the hash of the last purged entry (one row)."""
+
+    __tablename__ = "audit_chain_anchor"
+
+    id: int = Field(default=1, primary_key=True)
+    anchor_hash: str
+    last_purged_id: int  # entries up to this id were purged
+    last_purged_at: datetime  # the newest ``at`` among them
+    purged_entries: int  # in all purges so far
+    updated_at: datetime
 
 
 class ManualEdit(SQLModel, table=True):

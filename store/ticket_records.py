@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import col, select
 
 from billing.money import integer_cents
+from store import audit_chain
 from store.database import keys_present, read_session, write_session, write_transaction
 from store.models import AuditEntry, ManualEdit, RatedLine, TicketArchive, TicketRecord
 from workflows.messages import AuditItem, RecordInput, TicketState
@@ -67,12 +68,7 @@ def record_ticket(engine: Engine, record: RecordInput) -> None:
                 )
             if stored is None or stored.revision != projection.revision:
                 _replace_rated_lines(connection, projection.ticket_id, projection.detail_json)
-        _insert_new(
-            connection,
-            _AUDIT,
-            _AUDIT.c.entry_key,
-            [dataclasses.asdict(item) for item in record.audit],
-        )
+        _append_audit(connection, [dataclasses.asdict(item) for item in record.audit])
         _insert_new(
             connection, _EDIT, _EDIT.c.edit_key, [dataclasses.asdict(e) for e in record.edits]
         )
@@ -151,6 +147,16 @@ def _insert_new(connection: Connection, table: Any, key_column: Any, rows: list[
         connection.execute(insert(table), new)
 
 
+def _append_audit(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """``_insert_new`` for the audit log: the new entries are linked into its hash chain
+    (store/audit_chain.py) first, in the order they are inserted."""
+    present = keys_present(connection, _AUDIT.c.entry_key, [row["entry_key"] for row in rows])
+    new = [row for row in rows if row["entry_key"] not in present]
+    if new:
+        audit_chain.link(connection, new)
+        connection.execute(insert(_AUDIT), new)
+
+
 def archive_ticket(engine: Engine, ticket_id: str, state: TicketState) -> None:
     with write_session(engine) as session:
         row = session.get(TicketArchive, ticket_id) or TicketArchive(
@@ -207,6 +213,4 @@ def audit_trail(engine: Engine, ticket_id: str) -> list[AuditEntry]:
 def append_audit(engine: Engine, items: list[AuditItem]) -> None:
     """Audit entries written outside a ticket's workflow (e.g. the API refusing a role)."""
     with write_transaction(engine) as connection:
-        _insert_new(
-            connection, _AUDIT, _AUDIT.c.entry_key, [dataclasses.asdict(item) for item in items]
-        )
+        _append_audit(connection, [dataclasses.asdict(item) for item in items])

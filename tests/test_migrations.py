@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, insert, inspect, select, text
 from sqlalchemy.engine import Engine
 
 from cli import db_command
-from store import migrations
+from store import audit_chain, migrations
 from store.database import migrate_store, open_store
 from store.migrations import SchemaError
 
@@ -116,6 +116,9 @@ def test_legacy_store_is_stamped_and_upgraded_without_data_loss(store_url: str) 
         )
     assert tuple(ticket) == ("posted", 9500)
     assert details == ["step 0", "step 1", "step 2"]
+    # The migration chained the entries that were already there, in id order.
+    result = audit_chain.verify(engine)
+    assert result.ok and result.verified == 3
 
 
 def test_legacy_store_with_the_sync_cursor_is_adopted(store_url: str) -> None:
