@@ -1,9 +1,10 @@
 """The pages people work from: log in with an API token, the billing review queue (finance),
 the exception queue (whoever clears holds and approvals), and one ticket in full.
 
-Server-rendered, no JavaScript needed. A session is a signed cookie holding the token's name
-and role and a CSRF value; it is self-contained, so it needs no table, and a revoked token's
-session lasts until it expires (``SESSION_TTL``). Every form carries the CSRF value and every
+Server-rendered, no JavaScript needed. A session is a signed cookie holding the token's id,
+name and role and a CSRF value; it needs no session table, and each page checks that its token
+is not revoked, so revoking a token ends its sessions at once. A session expires after
+``SESSION_TTL``. Every form carries the CSRF value and every
 POST checks it. Decisions go through the API's own ``decide``, so a page refuses, audits and
 reports exactly what the API would.
 """
@@ -34,6 +35,7 @@ from api.security import (
     Unauthorized,
     authenticate,
     sign,
+    token_active,
     unsign,
 )
 from api.templating import templates
@@ -88,12 +90,16 @@ def read_session(request: Request) -> Session | None:
     except Unauthorized:
         return None
     name, role, csrf = payload.get("name"), payload.get("role"), payload.get("csrf")
+    token_id = payload.get("tid")
     # The same key signs signoff links and flashes: only a value signed as a session counts.
     if payload.get("kind") != "session" or role not in STAFF_ROLES:
         return None
     if not isinstance(name, str) or not isinstance(csrf, str) or not csrf:
         return None
-    return Session(Principal(name, Role(str(role))), csrf)
+    # A revoked token's sessions end with it (one primary-key read per page).
+    if not isinstance(token_id, int) or not token_active(context_of(request).engine, token_id):
+        return None
+    return Session(Principal(name, Role(str(role)), token_id), csrf)
 
 
 def _session_cookie(request: Request, principal: Principal) -> str:
@@ -102,6 +108,7 @@ def _session_cookie(request: Request, principal: Principal) -> str:
         "kind": "session",
         "name": principal.name,
         "role": principal.role.value,
+        "tid": principal.token_id,
         "csrf": secrets.token_hex(16),
         "exp": expires,
     }

@@ -70,6 +70,7 @@ class Principal:
 
     name: str
     role: Role
+    token_id: int | None = None  # the API token it came from (a page session re-checks it)
 
 
 def hash_token(token: str) -> str:
@@ -123,13 +124,24 @@ def list_tokens(engine: Engine) -> list[tuple[str, str, datetime, datetime | Non
 def authenticate(engine: Engine, token: str) -> Principal:
     with engine.connect() as connection:
         row = connection.execute(
-            select(_TOKEN.c.name, _TOKEN.c.role).where(
+            select(_TOKEN.c.id, _TOKEN.c.name, _TOKEN.c.role).where(
                 _TOKEN.c.token_hash == hash_token(token), _TOKEN.c.revoked_at.is_(None)
             )
         ).first()
     if row is None:
         raise Unauthorized("unknown or revoked API token")
-    return Principal(row.name, Role(row.role))
+    return Principal(row.name, Role(row.role), row.id)
+
+
+def token_active(engine: Engine, token_id: int) -> bool:
+    """Whether the token is still unrevoked: a page session ends when its token is revoked."""
+    with engine.connect() as connection:
+        return (
+            connection.execute(
+                select(_TOKEN.c.id).where(_TOKEN.c.id == token_id, _TOKEN.c.revoked_at.is_(None))
+            ).first()
+            is not None
+        )
 
 
 def bearer_token(authorization: str | None) -> str:

@@ -20,7 +20,7 @@ import pytest
 from temporalio.client import Client
 
 from api.pages import SESSION_COOKIE
-from api.security import issue_signoff_link, secret, sign, unsign
+from api.security import issue_signoff_link, revoke_token, secret, sign, unsign
 from billing.reconciliation import Finding, FindingKind, Reconciliation
 from billing.roles import Role
 from service.dev_server import DevServer
@@ -169,6 +169,18 @@ async def test_logout_ends_the_session(site: ServedStack) -> None:
         response = await http.post("/logout", data={"csrf": csrf})
         assert (response.status_code, response.headers["location"]) == (303, "/login")
         assert SESSION_COOKIE not in http.cookies
+        assert (await http.get("/exceptions")).headers["location"] == "/login"
+
+
+async def test_revoking_the_token_ends_its_page_sessions_at_once(site: ServedStack) -> None:
+    async with browser(site) as http:
+        await log_in(http, site, Role.MANAGER)
+        assert (await http.get("/exceptions")).status_code == 200
+        assert revoke_token(site.stack.engine, f"{Role.MANAGER.value}-person")
+        assert (await http.get("/exceptions")).headers["location"] == "/login"
+        # A new token under the same name does not revive the old session either.
+        site.tokens.pop(Role.MANAGER)
+        site.token(Role.MANAGER)
         assert (await http.get("/exceptions")).headers["location"] == "/login"
 
 
