@@ -1,0 +1,14 @@
+#!/bin/sh
+# Create the secret files deploy/compose.yaml mounts (once; an existing file is kept).
+# They are readable by the container's user (uid 10001), since compose bind-mounts them as they
+# are; the folder itself is yours only.
+set -eu
+cd "$(dirname "$0")/secrets"
+chmod 700 .
+for name in webhook_secret signing_key; do
+    if [ ! -s "$name" ]; then
+        python3 -c 'import secrets; print(secrets.token_urlsafe(32))' > "$name"
+        echo "created deploy/secrets/$name"
+    fi
+    chmod 644 "$name"
+done
