@@ -58,14 +58,19 @@ def link(connection: Connection, rows: list[dict[str, Any]]) -> None:
     """Give new audit rows, in the order they will be inserted, their place in the chain.
 
     Call inside the write transaction that inserts them, right before the insert."""
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_CHAIN_LOCK})
+    lock(connection)
     head = connection.execute(_HEAD).first()
     prev = (head.entry_hash or GENESIS) if head is not None else anchor_hash(connection)
     for row in rows:
         row["at"] = utc(row["at"])
         row["prev_hash"] = prev
         row["entry_hash"] = prev = entry_hash(prev, row)
+
+
+def lock(connection: Connection) -> None:
+    """Hold the chain until the transaction ends (SQLite: its write lock already does)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_CHAIN_LOCK})
 
 
 def anchor_hash(connection: Connection) -> str:
@@ -179,6 +184,11 @@ def _broken(
     count: int, expected: str, anchor_id: int | None, row: Any, kind: str, message: str
 ) -> Verification:
     return Verification(count, expected, anchor_id, Break(row.id, row.ticket_id, kind, message))
+
+
+def entries(connection: Connection, up_to_id: int | None = None) -> Iterator[Any]:
+    """The entries with what verifying needs, in chain order (up to ``up_to_id``)."""
+    return _entries(connection, up_to_id)
 
 
 def _entries(connection: Connection, up_to_id: int | None) -> Iterator[Any]:

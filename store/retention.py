@@ -1,0 +1,191 @@
+"""Retention: purging audit entries and raw ticket events past their retention.
+
+What the store keeps that counts as raw events: ``ticket_archive``, the folded state of each
+settled ticket (its time entries, parts, notes and decisions as the help desk sent them, as
+JSON). There is no table of raw webhook events: the ticket's events live in its workflow's
+history in Temporal (whose own namespace retention applies) and, once it settles, in this
+archive. ``helpdesk_note`` is the embedded help desk's own data, not events, and is kept.
+
+Purging an archive has a consequence: an event arriving later for that ticket finds no earlier
+state and starts the ticket afresh (its posting key then repeats the first run's, so the
+embedded ledger returns the earlier posting instead of billing the difference). Choose an event
+retention longer than any ticket stays open to late changes in the help desk.
+
+Audit entries are purged from the start of the chain only (store/audit_chain.py): every entry
+before the first one still inside the retention, so the rest stays one verifiable chain. The
+purged part is verified first (a broken chain is not purged: that would hide the break), and the
+hash of the last purged entry becomes the chain's anchor.
+
+Both retentions default to "keep forever"; they are ``HDB_AUDIT_RETENTION`` and
+``HDB_EVENT_RETENTION`` (durations such as ``400d``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from settings import Settings, SettingsError, parse_duration
+from store import audit_chain
+from store.database import write_transaction
+from store.models import AuditChainAnchor, AuditEntry, TicketArchive
+
+_AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
+_ANCHOR = AuditChainAnchor.__table__  # type: ignore[attr-defined]
+_ARCHIVE = TicketArchive.__table__  # type: ignore[attr-defined]
+
+AUDIT_RETENTION = "HDB_AUDIT_RETENTION"
+EVENT_RETENTION = "HDB_EVENT_RETENTION"
+
+
+class PurgeRefused(RuntimeError):
+    """The purge would hide a problem; the message says what to look at."""
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    audit: timedelta | None = None  # None: keep forever
+    events: timedelta | None = None
+
+
+def retention_settings(
+    settings: Settings | None = None, environ: Mapping[str, str] | None = None
+) -> Retention:
+    """The retentions: from ``settings`` once it has ``audit_retention`` and
+    ``event_retention`` fields, else from the environment (unset or empty: keep forever)."""
+    environ = os.environ if environ is None else environ
+    return Retention(
+        _setting(settings, "audit_retention", AUDIT_RETENTION, environ),
+        _setting(settings, "event_retention", EVENT_RETENTION, environ),
+    )
+
+
+def _setting(
+    settings: Settings | None, field: str, variable: str, environ: Mapping[str, str]
+) -> timedelta | None:
+    if settings is not None and field in type(settings).model_fields:
+        value = getattr(settings, field)
+    else:
+        text = environ.get(variable, "").strip()
+        if not text:
+            return None
+        try:
+            value = parse_duration(text)
+        except ValueError as error:
+            raise SettingsError(
+                f"bad settings in the environment:\n  {variable}: {error}"
+            ) from None
+    if value is not None and value <= timedelta(0):
+        raise SettingsError(
+            f"bad settings in the environment:\n  {variable}: use a duration longer than 0, "
+            "such as 400d, or leave it unset to keep everything"
+        )
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPurge:
+    cutoff: datetime
+    entries: int  # purged (or, in a dry run, that would be)
+    through_id: int | None  # the last purged entry: the chain's new anchor
+    kept_older: int  # older than the cutoff but after a newer entry: kept until it goes
+
+
+@dataclass(frozen=True, slots=True)
+class EventPurge:
+    cutoff: datetime
+    archives: int
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeResult:
+    audit: AuditPurge | None  # None: no audit retention set
+    events: EventPurge | None  # None: no event retention set
+    dry_run: bool
+
+
+def purge(
+    engine: Engine, retention: Retention, *, now: datetime | None = None, dry_run: bool = False
+) -> PurgeResult:
+    now = now or datetime.now(UTC)
+    audit = events = None
+    if retention.audit is not None:
+        audit = purge_audit(engine, now - retention.audit, dry_run=dry_run)
+    if retention.events is not None:
+        events = purge_archives(engine, now - retention.events, dry_run=dry_run)
+    return PurgeResult(audit, events, dry_run)
+
+
+def purge_audit(engine: Engine, cutoff: datetime, *, dry_run: bool = False) -> AuditPurge:
+    """Purge the chain's entries before the first one at or after ``cutoff``."""
+    with write_transaction(engine) as connection:
+        audit_chain.lock(connection)  # no entry is appended while the anchor moves
+        first_kept = connection.execute(
+            select(func.min(_AUDIT.c.id)).where(_AUDIT.c.at >= cutoff)
+        ).scalar()
+        bound = _AUDIT.c.id < first_kept if first_kept is not None else _AUDIT.c.id.isnot(None)
+        through, count, newest = connection.execute(
+            select(func.max(_AUDIT.c.id), func.count(), func.max(_AUDIT.c.at)).where(bound)
+        ).one()
+        kept_older = 0
+        if first_kept is not None:
+            kept_older = connection.execute(
+                select(func.count()).where(_AUDIT.c.id > first_kept, _AUDIT.c.at < cutoff)
+            ).scalar_one()
+        if through is None:
+            return AuditPurge(cutoff, 0, None, kept_older)
+        anchor = connection.execute(select(_ANCHOR)).first()
+        checked = audit_chain.verify_rows(
+            audit_chain.entries(connection, through),
+            anchor.anchor_hash if anchor else audit_chain.GENESIS,
+            anchor.last_purged_id if anchor else None,
+        )
+        if checked.broken is not None:
+            raise PurgeRefused(
+                f"not purging the audit log: the part to purge does not verify. "
+                f"{checked.broken.message}. Investigate (`audit verify`) before purging"
+            )
+        if not dry_run:
+            _move_anchor(connection, anchor, checked.last_hash, through, count, newest)
+            connection.execute(delete(_AUDIT).where(_AUDIT.c.id <= through))
+    return AuditPurge(cutoff, count, through, kept_older)
+
+
+def _move_anchor(
+    connection: Connection,
+    anchor: object | None,
+    anchor_hash: str,
+    through: int,
+    count: int,
+    newest: datetime,
+) -> None:
+    values = {
+        "anchor_hash": anchor_hash,
+        "last_purged_id": through,
+        "last_purged_at": audit_chain.utc(newest),
+        "updated_at": datetime.now(UTC),
+    }
+    if anchor is None:
+        connection.execute(insert(_ANCHOR).values(id=1, purged_entries=count, **values))
+    else:
+        connection.execute(
+            update(_ANCHOR)
+            .where(_ANCHOR.c.id == 1)
+            .values(purged_entries=_ANCHOR.c.purged_entries + count, **values)
+        )
+
+
+def purge_archives(engine: Engine, cutoff: datetime, *, dry_run: bool = False) -> EventPurge:
+    """Delete the archived state of tickets settled (archived) before ``cutoff``."""
+    old = _ARCHIVE.c.archived_at < cutoff
+    with write_transaction(engine) as connection:
+        if dry_run:
+            count = connection.execute(select(func.count()).where(old)).scalar_one()
+        else:
+            count = connection.execute(delete(_ARCHIVE).where(old)).rowcount
+    return EventPurge(cutoff, count)
