@@ -1,19 +1,23 @@
 """Payload encryption on a real dev server: a worker with encryption on bills a ticket end to
 end; the history Temporal keeps holds no plaintext of it; the codec endpoint (real uvicorn)
-decodes a real payload from that history for an operator and refuses anyone else."""
+decodes a real payload from that history for an operator and refuses anyone else; the
+Temporal CLI and the Temporal Web UI (in Chromium) show the history decrypted through it."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import json
+import shutil
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
+import pytest
 from google.protobuf import json_format
 from google.protobuf.message import Message
+from playwright.async_api import async_playwright, expect
 from sqlalchemy.engine import Engine
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.client import Client
@@ -23,7 +27,13 @@ from api.app import create_app
 from api.security import issue_token
 from billing.roles import Role
 from connectors.embedded_ledger import EmbeddedLedger
-from service.dev_server import DevServer, free_port, temporal_cli
+from service.dev_server import (
+    DevServer,
+    connect_when_serving,
+    free_port,
+    start_dev_server,
+    temporal_cli,
+)
 from service.encryption import ENCODING, KEY_ID, Keyring, write_keyring
 from service.payloads import data_converter_for
 from settings import Settings
@@ -250,3 +260,85 @@ async def test_a_billing_refusal_reaches_temporal_as_an_encrypted_failure(
         assert failed.cause.application_failure_info.type == "BillingRejected"
         stored = failed.SerializeToString()
         assert BILLING_CUSTOMER.encode() not in stored and b"Traceback" not in stored
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason=f"{CHROMIUM} is missing")
+async def test_the_temporal_web_ui_decrypts_through_the_codec_for_a_signed_in_operator(
+    tmp_path: Path,
+) -> None:
+    """The Web UI's own flow: the operator signs in to our pages, then in the UI's codec
+    settings gives our endpoint and turns on "Include cross-origin credentials"."""
+    keys = tmp_path / "payload-keys.json"
+    write_keyring(keys, Keyring.generate("k1"))
+    ui_port, api_port = free_port(), free_port()
+    server = start_dev_server(
+        tmp_path / "temporal.db",
+        port=free_port(),
+        ui_port=ui_port,
+        log_file=tmp_path / "server.log",
+    )
+    try:
+        converter = data_converter_for(Settings(encryption_keys_file=keys))
+        client = await connect_when_serving(server.address, data_converter=converter)
+        book = tmp_path / "book.toml"
+        book.write_text(BOOK)
+        async with running_stack(client, tmp_path, book, encryption_keys_file=keys) as stack:
+            ticket = stack.ticket("ui")
+            await stack.send(
+                opened(CUSTOMER, ticket_id=ticket, subject=SUBJECT),
+                logged("te-1", 60, ticket_id=ticket, note=NOTE),
+                closed(ticket_id=ticket),
+            )
+            assert (await stack.settled(ticket)).status == "posted"
+            api = f"http://localhost:{api_port}"
+            settings = stack.settings.model_copy(
+                update={
+                    "temporal_address": server.address,
+                    "secrets_dir": tmp_path / "secrets",
+                    "public_url": api,
+                    "codec_cors_origins": (f"http://localhost:{ui_port}",),
+                }
+            )
+            token = issue_token(stack.engine, "olga", Role.OPERATOR)
+            with serving(create_app(settings, engine=stack.engine), api_port):
+                async with async_playwright() as playwright:
+                    browser = await playwright.chromium.launch(
+                        executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
+                    )
+                    try:
+                        page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+                        page.set_default_timeout(20_000)
+                        await page.goto(f"{api}/login")
+                        await page.get_by_label("Your API token").fill(token)
+                        await page.get_by_role("button", name="Log in").click()
+                        await expect(page.locator("header .who")).to_contain_text("operator")
+
+                        workflow = ticket_workflow_id(ticket)
+                        await page.goto(
+                            f"http://localhost:{ui_port}/namespaces/default/workflows/{workflow}"
+                        )
+                        posting = page.get_by_text(f"to {BILLING_CUSTOMER}")
+                        await expect(page.get_by_text("post_invoice_lines").first).to_be_visible()
+                        assert await posting.count() == 0  # ciphertext, without the codec
+                        await page.get_by_role("button", name="Codec Server").first.click()
+                        await page.get_by_text("Use my browser setting").click()
+                        await page.get_by_placeholder("Paste your endpoint here").fill(
+                            f"{api}/codec"
+                        )
+                        await page.get_by_text("Include cross-origin credentials").click()
+                        await page.get_by_role("button", name="Apply").first.click()
+                        await page.reload()
+                        # The activity's summary, decrypted: "post revision 1 (...) to CUST-…".
+                        await expect(posting.first).to_be_visible()
+                        await page.get_by_role("tab", name="User Metadata").click()
+                        # The static summary (rendered as Markdown in a sandboxed frame).
+                        summary = page.frame_locator("iframe").first
+                        await expect(summary.get_by_text(SUBJECT)).to_be_visible()
+                        await page.screenshot(path=str(tmp_path / "temporal-ui-decoded.png"))
+                    finally:
+                        await browser.close()
+    finally:
+        server.stop()
