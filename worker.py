@@ -76,7 +76,7 @@ def main() -> int:
     except (ConnectionProblem, TelemetryError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    except ConnectorSetupError as error:
+    except (ConnectorSetupError, SettingsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -286,7 +286,7 @@ class TicketBillingWorkflow:
         wanted: list[tuple[SearchAttributeKey, object]] = [  # type: ignore[type-arg]
             (keys.BILLING_STATUS, assessment.status.value),
             (keys.CHARGEABLE_CENTS, integer_cents(rating.chargeable_total) if rating else 0),
-            (keys.WAITING_FOR, assessment.waiting_for[:_MAX_KEYWORD]),
+            (keys.WAITING_FOR, _waiting_for_attribute(assessment)),
             (keys.HOLD_REASON, assessment.hold.code if assessment.hold else None),
             (keys.HOLD_OWNER, assessment.hold.owner.value if assessment.hold else None),
         ]
@@ -737,3 +737,13 @@ class TicketBillingWorkflow:
             request_id=signal.request_id,
         )
         self._wake = True
+
+
+def _waiting_for_attribute(assessment: Assessment) -> str:
+    """What the ``WaitingFor`` search attribute shows. Search attributes are never encrypted,
+    and a hold's message can quote people and customers (who rejected it and why, a refusal
+    naming the customer), so a hold shows its owner and code only; the full text is in the
+    current details, which the payload codec encrypts."""
+    if assessment.hold is not None:
+        return f"{assessment.hold.owner.value} to act: {assessment.hold.code}"[:_MAX_KEYWORD]
+    return assessment.waiting_for[:_MAX_KEYWORD]
