@@ -11,6 +11,8 @@ revision when it is behind, under a lock, so several processes may start at once
 from __future__ import annotations
 
 import functools
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -43,9 +45,9 @@ def open_store(database_url: str, *, migrate: bool = True) -> Engine:
         def _on_connect(connection, _record) -> None:  # type: ignore[no-untyped-def]
             connection.isolation_level = None  # SQLAlchemy, not pysqlite, emits BEGIN
             cursor = connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
+            _use_wal(cursor)
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -73,6 +75,21 @@ def migrate_store(engine: Engine) -> migrations.Upgrade:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         return migrations.upgrade(connection)
+
+
+def _use_wal(cursor: sqlite3.Cursor) -> None:
+    """Switch the file to WAL (it stays so). Only a new file needs it, and switching fails at
+    once, without waiting, while another connection is in a transaction: processes starting
+    together on a new file (each migrating it) retry for a while."""
+    for attempt in range(200):
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == 199:
+                raise
+            time.sleep(0.05)
 
 
 def as_utc(moment: datetime) -> datetime:
