@@ -10,8 +10,9 @@ The first entry chains from ``GENESIS``, or, after a purge (store/retention.py),
 of the last purged entry kept in ``audit_chain_anchor``.
 
 Appending needs a single order: SQLite's ``BEGIN IMMEDIATE`` already serializes writers; on
-PostgreSQL the append takes a transaction-level advisory lock before reading the chain's head,
-so two writers never link to the same entry. This is not a signature: someone who can write the
+PostgreSQL the append takes a transaction-level advisory lock before reading the chain's head
+(both in one call of the ``audit_chain_head()`` function, migration 0003), so two writers never
+link to the same entry. This is not a signature: someone who can write the
 database and knows the formula can rebuild the whole chain. Keep the latest ``entry_hash``
 elsewhere (``starter.py audit verify`` prints it) to detect that too.
 """
@@ -37,6 +38,9 @@ FIELDS = ("entry_key", "ticket_id", "at", "actor", "role", "action", "outcome", 
 _AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
 _ANCHOR = AuditChainAnchor.__table__  # type: ignore[attr-defined]
 _HEAD = select(_AUDIT.c.id, _AUDIT.c.entry_hash).order_by(_AUDIT.c.id.desc()).limit(1)
+# PostgreSQL: takes the chain's lock, then reads the head (migration 0003).
+HEAD_FUNCTION = "audit_chain_head"
+_LOCKED_HEAD = text(f"SELECT {HEAD_FUNCTION}()")
 
 
 def utc(moment: datetime) -> datetime:
@@ -58,9 +62,11 @@ def link(connection: Connection, rows: list[dict[str, Any]]) -> None:
     """Give new audit rows, in the order they will be inserted, their place in the chain.
 
     Call inside the write transaction that inserts them, right before the insert."""
-    lock(connection)
-    head = connection.execute(_HEAD).first()
-    prev = (head.entry_hash or GENESIS) if head is not None else anchor_hash(connection)
+    if connection.dialect.name == "postgresql":
+        prev = connection.execute(_LOCKED_HEAD).scalar_one()  # lock, then read: one round trip
+    else:
+        head = connection.execute(_HEAD).first()
+        prev = (head.entry_hash or GENESIS) if head is not None else anchor_hash(connection)
     for row in rows:
         row["at"] = utc(row["at"])
         row["prev_hash"] = prev

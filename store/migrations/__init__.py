@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 BASELINE = "0001"
-HEAD = "0002"
+HEAD = "0003"
 VERSION_TABLE = "alembic_version"
 DIRECTORY = Path(__file__).resolve().parent
 
