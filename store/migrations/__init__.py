@@ -14,6 +14,7 @@ into ``versions/`` to review; set ``HEAD`` below to its id (a test checks they a
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 BASELINE = "0001"
 HEAD = "0003"
@@ -79,12 +81,8 @@ def upgrade(connection: Connection) -> Upgrade:
     """Bring the store to ``HEAD`` on ``connection``, already in a transaction that holds the
     migration lock. A store made by the old ``create_all`` (tables, no version table) is
     checked against the baseline, given any baseline table it lacks, and stamped first."""
-    from alembic import command
-    from alembic.script import ScriptDirectory
-
-    config = alembic_config(connection)
     before = _version(connection)
-    known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+    known = {script.revision for script in _scripts().walk_revisions()}
     if before is not None and before not in known:
         raise SchemaError(
             f"the store's schema is at revision {before}, which this version of "
@@ -93,18 +91,48 @@ def upgrade(connection: Connection) -> Upgrade:
         )
     adopted = False
     if before is None and _has_tables(connection):
-        _adopt_legacy(connection, config)
+        _adopt_legacy(connection)
         adopted = True
     if before != HEAD:
-        command.upgrade(config, "head")
+        _run(connection, "upgrade", "head")
     return Upgrade(before, HEAD, adopted)
+
+
+@functools.cache
+def _scripts() -> ScriptDirectory:
+    """The revisions, read once per process (reading them is most of a migration's cost)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def _run(connection: Connection, action: str, destination: str) -> None:
+    """``alembic upgrade`` or ``alembic stamp`` on ``connection``: what ``env.py`` does, with
+    the revisions already read (``alembic.command`` would read them again each time)."""
+    from alembic.runtime.environment import EnvironmentContext
+
+    scripts = _scripts()
+
+    def steps(revision: Any, _context: Any) -> Any:
+        if action == "upgrade":
+            return scripts._upgrade_revs(destination, revision)
+        return scripts._stamp_revs(destination, revision)
+
+    with EnvironmentContext(
+        alembic_config(connection), scripts, fn=steps, destination_rev=destination
+    ) as environment:
+        environment.configure(
+            connection=connection,
+            target_metadata=target_metadata(),
+            render_as_batch=connection.dialect.name == "sqlite",
+        )
+        with environment.begin_transaction():
+            environment.run_migrations()
 
 
 def history() -> list[tuple[str, str]]:
     """Every revision as (id, its title), oldest first."""
-    from alembic.script import ScriptDirectory
-
-    scripts = ScriptDirectory.from_config(alembic_config())
+    scripts = _scripts()
     return [
         (script.revision, (script.doc or "").strip().splitlines()[0])
         for script in reversed(list(scripts.walk_revisions()))
@@ -126,18 +154,14 @@ def _has_tables(connection: Connection) -> bool:
 
 
 def _baseline() -> Any:
-    from alembic.script import ScriptDirectory
-
-    return ScriptDirectory.from_config(alembic_config()).get_revision(BASELINE).module
+    return _scripts().get_revision(BASELINE).module
 
 
-def _adopt_legacy(connection: Connection, config: Config) -> None:
+def _adopt_legacy(connection: Connection) -> None:
     """A store the old ``create_all`` made: the baseline's tables with their columns (that is
     all create_all ever did). Refuse one that lacks a column (it predates a change create_all
     could not make); create the tables it lacks (the help desk sync cursor was created only
     where the django-helpdesk connector ran); then record it as at the baseline."""
-    from alembic import command
-
     baseline = _baseline()
     inspector = inspect(connection)
     present = set(inspector.get_table_names())
@@ -154,4 +178,4 @@ def _adopt_legacy(connection: Connection, config: Config) -> None:
             "from an empty store, or add the columns by hand and open it again"
         )
     baseline.create_missing_tables(connection)
-    command.stamp(config, BASELINE)
+    _run(connection, "stamp", BASELINE)
