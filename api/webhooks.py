@@ -71,6 +71,8 @@ def parse_batch(body: bytes) -> list[HelpdeskEvent]:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
         raise BatchError([Problem(field="", message=f"the body is not JSON: {error}")]) from None
+    except RecursionError:
+        raise BatchError([Problem(field="", message="the body is nested too deeply")]) from None
     items = data if isinstance(data, list) else [data]
     if not items:
         raise BatchError([Problem(field="", message="the batch is empty")])

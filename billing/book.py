@@ -46,6 +46,10 @@ class BookError(ValueError):
         super().__init__(f"billing book {source} has {count}:\n{listing}")
 
 
+MAX_DIGITS_BEFORE_POINT = 12
+MAX_DECIMALS = 6
+
+
 def _exact_decimal(value: object) -> Decimal:
     # Floats are refused: "0.1" in a TOML float is already inexact before we ever see it.
     if isinstance(value, bool):
@@ -68,6 +72,14 @@ def _exact_decimal(value: object) -> Decimal:
         raise ValueError(f'expected a decimal string like "95.00", got {type(value).__name__}')
     if not parsed.is_finite():
         raise ValueError(f"{value!r} is not a finite decimal number")
+    # Rating computes in 28 significant digits: a value this large could not be rated (and is
+    # surely a typo: no rate, price or multiplier is a trillion).
+    decimals = -int(parsed.as_tuple().exponent)
+    if parsed.adjusted() >= MAX_DIGITS_BEFORE_POINT or decimals > MAX_DECIMALS:
+        raise ValueError(
+            f"{value!r} is out of range: use at most {MAX_DIGITS_BEFORE_POINT} digits before "
+            f"the decimal point and {MAX_DECIMALS} after it"
+        )
     return parsed
 
 
@@ -341,7 +353,8 @@ def _reference_problems(raw: dict[str, Any]) -> list[Problem]:
     parts = _table(raw.get("parts"))
     customers = _tables(raw.get("customers"))
     contracts = _tables(raw.get("contracts"))
-    contract_ids = {c.get("id") for c in contracts}
+    # Ids of the wrong type are reported by the model; only text ids can be referred to.
+    contract_ids = {c.get("id") for c in contracts if isinstance(c.get("id"), str)}
     problems = _duplicate_problems(customers, "customers", "helpdesk_id")
     problems += _duplicate_problems(contracts, "contracts", "id")
 
@@ -400,6 +413,8 @@ def parse_book(text: str, source: str = "book.toml") -> BillingBook:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise BookError(source, [Problem("", f"not valid TOML: {error}")]) from None
+    except RecursionError:
+        raise BookError(source, [Problem("", "not a usable book: nested too deeply")]) from None
 
     problems = _reference_problems(raw)
     book: BillingBook | None = None

@@ -27,6 +27,8 @@ from pydantic import (
 
 from billing.problems import Problem, problems_from, shown
 
+FIRST_YEAR, LAST_YEAR = 1970, 2999
+
 
 def _rfc3339(value: object) -> datetime:
     # Only text is accepted: a bare number could be seconds or milliseconds, and a naive
@@ -45,6 +47,10 @@ def _rfc3339(value: object) -> datetime:
         ) from None
     if parsed.tzinfo is None:
         raise ValueError(f"{shown(value)} has no UTC offset: add one, e.g. 'Z' or '-05:00'")
+    # Far outside any billing period, and at the calendar's edges a conversion to the
+    # customer's timezone would overflow: refuse here, naming the field.
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        raise ValueError(f"{shown(value)} is outside the years {FIRST_YEAR}–{LAST_YEAR}")
     return parsed
 
 
@@ -240,6 +246,9 @@ def parse_event_lines(lines: Iterable[str]) -> ParsedEvents:
                     number, None, Problem("", f"not valid JSON: {error.msg} (column {error.colno})")
                 )
             )
+            continue
+        except RecursionError:
+            problems.append(LineProblem(number, None, Problem("", "nested too deeply")))
             continue
         try:
             events.append(parse_event(data))

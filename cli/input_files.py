@@ -17,7 +17,12 @@ class InputError(Exception):
 
 def _read_text(path: str, what: str) -> str:
     if path == "-":
-        return sys.stdin.read()
+        try:
+            return sys.stdin.buffer.read().decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise InputError(
+                f"{what} on standard input is not UTF-8 text (bad byte at offset {error.start})"
+            ) from None
     return read_text(path, what)
 
 
