@@ -15,6 +15,10 @@ from billing.sensitive import RedactedText, SensitiveKind, may_lead_into_secret,
 
 MAX_DESCRIPTION = 500
 _CONTROL_AND_SPACE_RUNS = re.compile(r"[\s\x00-\x1f\x7f]+")
+# Invisible characters: zero-width ones can split a secret so it escapes redaction, and
+# bidirectional overrides make an invoice line read differently from what it says
+# ("Paid \u202e0001$ refund").
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +43,7 @@ class DescriptionWriter:
         if place in self._checked:
             return self._checked[place]
         if not text.isprintable() or "  " in text:  # isprintable() is False for \n, \t, …
-            text = _CONTROL_AND_SPACE_RUNS.sub(" ", text)
+            text = _CONTROL_AND_SPACE_RUNS.sub(" ", _INVISIBLE.sub("", text))
         text = text.strip()
         result: RedactedText = redact(text)
         if result.kinds:

@@ -55,8 +55,17 @@ def _rfc3339(value: object) -> datetime:
 
 
 Timestamp = Annotated[datetime, BeforeValidator(_rfc3339)]
-# Identifiers end up in workflow IDs, invoice references and URLs: printable, no spaces.
-Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\s\x00-\x1f\x7f]+$")]
+# Identifiers end up in workflow IDs, invoice references and URLs: printable, no spaces, and
+# no invisible characters (a bidirectional override or a zero-width space would make two ids
+# look the same, or one look like another).
+Identifier = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[^\s\x00-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]+$",
+    ),
+]
 ShortText = Annotated[str, Field(max_length=500)]
 LongText = Annotated[str, Field(max_length=20_000)]
 

@@ -551,11 +551,11 @@ EVENT_CASES: list[dict[str, Any]] = [
     dict(
         id="uc_zero_width",
         category="unknown customers",
-        what="customer_id 'org\\u200b-1' (a zero-width space): never matched to org-1",
+        what="customer_id 'org\\u200b-1' (a zero-width space): refused, it would look like org-1",
         lines=ascii_lines(
             opened("H-uc3", customer="org\u200b-1"), logged("H-uc3"), closed("H-uc3")
         ),
-        **accept({"H-uc3": "held"}, holds=["unknown_customer"]),
+        **reject(["customer_id:"], ["customer_id"]),
     ),
     dict(
         id="uc_other_case",
@@ -639,10 +639,10 @@ EVENT_CASES: list[dict[str, Any]] = [
     dict(
         id="un_rtl_in_ticket_id",
         category="unicode",
-        what="ticket_id with an RTL override: admitted (identifiers refuse only spaces and "
-        "C0 controls)",
+        what="ticket_id with an RTL override: refused (identifiers refuse spaces, controls and "
+        "invisible characters)",
         lines=ascii_lines(*[e | {"ticket_id": "H-un9\u202ex"} for e in hour("H-un9")]),
-        **accept({"H-un9\u202ex": "ready"}),
+        **reject(["ticket_id:"], ["ticket_id"]),
     ),
     # -- markup and script
     dict(
