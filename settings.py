@@ -94,6 +94,10 @@ class Settings(BaseModel):
     sync_alert_min_calls: int = 20
     sync_alert_volume_factor: Decimal = Decimal(3)
 
+    # Retention (store/retention.py, `starter.py purge`): unset keeps everything.
+    audit_retention: timedelta | None = None
+    event_retention: timedelta | None = None
+
     otel_exporter: Literal["console", "otlp", "none"] = "console"
     # Spans go to a file by default, so they never mix with command output.
     otel_console_file: Path | None = ROOT / ".data" / "traces.log"
@@ -156,6 +160,13 @@ class Settings(BaseModel):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("audit_retention", "event_retention", mode="before")
+    @classmethod
+    def _retention(cls, value: object) -> object:
+        if isinstance(value, str):
+            return None if not value.strip() else parse_duration(value)
+        return value
 
     @field_validator("sync_alert_failure_rate")
     @classmethod

@@ -7,13 +7,16 @@ import sys
 from collections.abc import Sequence
 
 from cli import (
+    audit_command,
     customers_command,
+    db_command,
     demo_command,
     ingest_command,
     invoice_run_command,
     ledger_command,
     pilot_command,
     preview_command,
+    purge_command,
     queue_command,
     reconcile_command,
     report_command,
@@ -43,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     customers_command.add_parser(commands)
     serve_command.add_parser(commands)
     token_command.add_parser(commands)
+    db_command.add_parser(commands)
+    audit_command.add_parser(commands)
+    purge_command.add_parser(commands)
     return parser
 
 
