@@ -12,3 +12,9 @@ for name in webhook_secret signing_key; do
     fi
     chmod 644 "$name"
 done
+# The payload encryption keyring (docs/encryption.md): one AES-256 key, id k1, current.
+if [ ! -s payload_keys.json ]; then
+    python3 -c 'import base64, json, secrets; print(json.dumps({"current": "k1", "keys": {"k1": base64.b64encode(secrets.token_bytes(32)).decode()}}))' > payload_keys.json
+    echo "created deploy/secrets/payload_keys.json"
+fi
+chmod 644 payload_keys.json
