@@ -44,6 +44,8 @@ class Settings(BaseModel):
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     task_queue: str = "helpdesk-billing"
+    # The worker's name in workflow histories (default: <pid>@<host>).
+    worker_identity: str | None = None
     # Temporal Cloud / mTLS: client certificate and key files, optional CA, or an API key.
     temporal_tls_cert: Path | None = None
     temporal_tls_key: Path | None = None
@@ -152,6 +154,7 @@ class Settings(BaseModel):
         "otel_console_file",
         "webhook_secret",
         "signing_key",
+        "worker_identity",
         "tryton_url",
         "tryton_database",
         "tryton_login",

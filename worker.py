@@ -11,7 +11,9 @@ import asyncio
 import logging
 import signal
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from temporalio.worker import Worker
 
@@ -25,11 +27,26 @@ from settings import Settings, SettingsError
 
 # Posting and store writes are blocking I/O; they run on threads so rating is never starved.
 ACTIVITY_THREADS = 16
+SERVER_PATIENCE = timedelta(minutes=2)
+
+
+async def _connect_patiently(settings: Settings, interceptors):  # type: ignore[no-untyped-def]
+    """Connect, waiting up to ``SERVER_PATIENCE`` for a server that is starting or restarting:
+    a worker started a moment before Temporal (or during a failover) should not just exit."""
+    deadline = time.monotonic() + SERVER_PATIENCE.total_seconds()
+    while True:
+        try:
+            return await connect(settings, interceptors)
+        except ConnectionProblem as problem:
+            if time.monotonic() > deadline:
+                raise
+            logging.warning("Temporal is not reachable yet (%s); retrying", problem)
+            await asyncio.sleep(2)
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
     interceptor = configure_tracing(settings, "helpdesk-billing-worker")
-    client = await connect(settings, [interceptor] if interceptor else None)
+    client = await _connect_patiently(settings, [interceptor] if interceptor else None)
     parts = build_parts(client, settings)
     cache_workflow_bytecode(WORKFLOWS)
     for created in await ensure_schedules(client, settings):
@@ -43,6 +60,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
             activities=parts.all_activities(),
             activity_executor=executor,
             max_concurrent_activities=ACTIVITY_THREADS * 4,
+            identity=settings.worker_identity,
             interceptors=[interceptor] if interceptor else [],
         )
         logging.info(

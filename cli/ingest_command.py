@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from opentelemetry.trace import Status, StatusCode
@@ -23,6 +23,9 @@ from cli.progress import ProgressBar
 from service.ingest import IngestReport, Undelivered, ingest_events
 from service.telemetry import tracer
 from settings import Settings
+
+# A server restarting or failing over comes back within this: keep delivering until then.
+SERVER_PATIENCE = timedelta(minutes=2)
 
 UNDELIVERED_FOLDER = Path(".data")
 
@@ -65,7 +68,9 @@ async def deliver(settings: Settings, events: list[HelpdeskEvent], args: argpars
     progress = ProgressBar("ingest", len(events))
     with tracer().start_as_current_span("ingest") as span:
         span.set_attribute("hdb.events", len(events))
-        report = await ingest_events(client, settings, events, progress.advance)
+        report = await ingest_events(
+            client, settings, events, progress.advance, patience=SERVER_PATIENCE
+        )
         progress.finish()
         span.set_attribute("hdb.delivered", report.delivered)
         span.set_attribute("hdb.undelivered", len(report.undelivered))

@@ -40,7 +40,17 @@ def read_secret(settings: Settings, name: str, environ: Mapping[str, str] | None
 def billing_adapter(
     settings: Settings, engine: Engine, environ: Mapping[str, str] | None = None
 ) -> BillingAdapter:
+    """The chosen billing system; wrapped by the chaos campaign's fault injector only when
+    ``HDB_CHAOS_BILLING_FAILURES`` is set (bench/chaos.py), never otherwise."""
+    from connectors.chaos import maybe_chaotic
+
     environ = os.environ if environ is None else environ
+    return maybe_chaotic(_chosen_billing_adapter(settings, engine, environ), environ)
+
+
+def _chosen_billing_adapter(
+    settings: Settings, engine: Engine, environ: Mapping[str, str]
+) -> BillingAdapter:
     if settings.billing_adapter == "tryton":
         from connectors.tryton import TrytonBilling
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from billing.events import HelpdeskEvent, TicketOpened
 from billing.sensitive import redact
@@ -71,13 +72,35 @@ async def deliver_ticket_events(
         )
 
 
+UNAVAILABLE = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
+
+
+async def _patiently(send: Callable[[], Awaitable[None]], patience: timedelta) -> None:
+    """``send()``, again with backoff while the server is unavailable, for up to ``patience``."""
+    deadline = asyncio.get_running_loop().time() + patience.total_seconds()
+    pause = 0.5
+    while True:
+        try:
+            return await send()
+        except RPCError as error:
+            if error.status not in UNAVAILABLE or asyncio.get_running_loop().time() > deadline:
+                raise
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 5.0)
+
+
 async def ingest_events(
     client: Client,
     settings: Settings,
     events: list[HelpdeskEvent],
     progress: Callable[[int], None] | None = None,
+    patience: timedelta = timedelta(0),
 ) -> IngestReport:
-    """Deliver every event; an event that cannot be delivered is reported, never dropped."""
+    """Deliver every event; an event that cannot be delivered is reported, never dropped.
+
+    ``patience``: how long to keep retrying while the server is unavailable (restarting, a
+    failover). The client's own retries give up after about 10 s; a batch ingest from the
+    command line waits longer, while a webhook answers at once and lets its sender retry."""
     by_ticket: dict[str, list[HelpdeskEvent]] = defaultdict(list)
     for event in events:
         by_ticket[event.ticket_id].append(event)
@@ -88,7 +111,12 @@ async def ingest_events(
         async with gate:
             for index, event in enumerate(ticket_events):
                 try:
-                    await deliver_ticket_events(client, settings, ticket_id, [event])
+                    await _patiently(
+                        lambda event=event: deliver_ticket_events(
+                            client, settings, ticket_id, [event]
+                        ),
+                        patience,
+                    )
                 except RPCError as error:
                     # Later events of this ticket wait too, so they are redelivered in order.
                     problem = f"Temporal refused the signal: {error.message}"
