@@ -168,7 +168,9 @@ class Settings(BaseModel):
     @classmethod
     def _retention(cls, value: object) -> object:
         if isinstance(value, str):
-            return None if not value.strip() else parse_duration(value)
+            value = None if not value.strip() else parse_duration(value)
+        if isinstance(value, timedelta) and value <= timedelta(0):
+            raise ValueError("use a duration longer than 0, such as 400d, or leave it unset")
         return value
 
     @field_validator("sync_alert_failure_rate")

@@ -22,15 +22,13 @@ Both retentions default to "keep forever"; they are ``HDB_AUDIT_RETENTION`` and
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from settings import Settings, SettingsError, parse_duration
+from settings import Settings
 from store import audit_chain
 from store.database import write_transaction
 from store.models import AuditChainAnchor, AuditEntry, TicketArchive
@@ -53,39 +51,9 @@ class Retention:
     events: timedelta | None = None
 
 
-def retention_settings(
-    settings: Settings | None = None, environ: Mapping[str, str] | None = None
-) -> Retention:
-    """The retentions: from ``settings`` once it has ``audit_retention`` and
-    ``event_retention`` fields, else from the environment (unset or empty: keep forever)."""
-    environ = os.environ if environ is None else environ
-    return Retention(
-        _setting(settings, "audit_retention", AUDIT_RETENTION, environ),
-        _setting(settings, "event_retention", EVENT_RETENTION, environ),
-    )
-
-
-def _setting(
-    settings: Settings | None, field: str, variable: str, environ: Mapping[str, str]
-) -> timedelta | None:
-    if settings is not None and field in type(settings).model_fields:
-        value = getattr(settings, field)
-    else:
-        text = environ.get(variable, "").strip()
-        if not text:
-            return None
-        try:
-            value = parse_duration(text)
-        except ValueError as error:
-            raise SettingsError(
-                f"bad settings in the environment:\n  {variable}: {error}"
-            ) from None
-    if value is not None and value <= timedelta(0):
-        raise SettingsError(
-            f"bad settings in the environment:\n  {variable}: use a duration longer than 0, "
-            "such as 400d, or leave it unset to keep everything"
-        )
-    return value
+def retention_settings(settings: Settings) -> Retention:
+    """The retentions the settings hold (unset: keep forever)."""
+    return Retention(settings.audit_retention, settings.event_retention)
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,29 +48,18 @@ def store(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Engine:
     return engine
 
 
-def test_retention_settings_from_the_environment() -> None:
-    assert retention_settings(environ={}) == Retention(None, None)
-    assert retention_settings(
-        environ={"HDB_AUDIT_RETENTION": "400d", "HDB_EVENT_RETENTION": " "}
-    ) == Retention(timedelta(days=400), None)
-    with pytest.raises(SettingsError, match="HDB_EVENT_RETENTION"):
-        retention_settings(environ={"HDB_EVENT_RETENTION": "a year"})
-    with pytest.raises(SettingsError, match="longer than 0"):
-        retention_settings(environ={"HDB_AUDIT_RETENTION": "0"})
+def test_retention_settings_come_from_the_environment_with_clear_errors() -> None:
+    def read(environ: dict[str, str]) -> Retention:
+        return retention_settings(Settings.from_environment(environ))
 
-
-def test_retention_settings_prefer_settings_fields_once_they_exist() -> None:
-    class WithRetention(Settings):
-        audit_retention: timedelta | None = None
-        event_retention: timedelta | None = None
-
-    settings = WithRetention(event_retention=timedelta(days=90))
-    environ = {"HDB_AUDIT_RETENTION": "1d", "HDB_EVENT_RETENTION": "1d"}
-    assert retention_settings(settings, environ) == Retention(None, timedelta(days=90))
-    # Without the fields (today's Settings) the environment is read.
-    assert retention_settings(Settings(), environ) == Retention(
-        timedelta(days=1), timedelta(days=1)
+    assert read({}) == Retention(None, None)
+    assert read({"HDB_AUDIT_RETENTION": "400d", "HDB_EVENT_RETENTION": " "}) == Retention(
+        timedelta(days=400), None
     )
+    with pytest.raises(SettingsError, match="HDB_EVENT_RETENTION"):
+        read({"HDB_EVENT_RETENTION": "a year"})
+    with pytest.raises(SettingsError, match="longer than 0"):
+        read({"HDB_AUDIT_RETENTION": "0"})
 
 
 def test_purging_the_audit_log_keeps_the_chain_verifiable(store: Engine) -> None:
