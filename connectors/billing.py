@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
+from billing.invoice_run import FEE_KIND
 from billing.posting import BillableLine
 from billing.reconciliation import LedgerFacts
 
@@ -98,6 +99,11 @@ class BillingAdapter(Protocol):
         ...
 
     def finalize_invoice(self, invoice_id: str) -> None: ...
+
+
+def tickets_in_lines(lines: list[PostedLine]) -> set[str]:
+    """The tickets among posted lines; monthly fees belong to no ticket."""
+    return {posted.ticket_id for posted in lines if posted.line.kind != FEE_KIND}
 
 
 def totals_from_lines(lines: list[PostedLine]) -> list[LedgerFacts]:

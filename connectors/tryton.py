@@ -23,7 +23,6 @@ from typing import Any
 
 import httpx
 
-from billing.invoice_run import FEE_KIND
 from billing.posting import BillableLine, LineType
 from billing.reconciliation import LedgerFacts
 from connectors.billing import (
@@ -33,6 +32,7 @@ from connectors.billing import (
     PostedLine,
     PostReceipt,
     PostRequest,
+    tickets_in_lines,
     totals_from_lines,
 )
 
@@ -652,11 +652,7 @@ class TrytonBilling:
         }
 
     def tickets_posted(self, *, since: datetime, until: datetime) -> set[str]:
-        return {
-            line.ticket_id
-            for line in self.posted_lines(since=since, until=until)
-            if line.line.kind != FEE_KIND
-        }
+        return tickets_in_lines(self.posted_lines(since=since, until=until))
 
     def ticket_totals(self, ticket_ids: list[str]) -> list[LedgerFacts]:
         # Tryton's search cannot group lines by a value inside their note: sum them here.
