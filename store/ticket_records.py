@@ -67,17 +67,23 @@ def record_ticket(engine: Engine, record: RecordInput) -> None:
                     .values(**values)
                 )
             if stored is None or stored.revision != projection.revision:
-                _replace_rated_lines(connection, projection.ticket_id, projection.detail_json)
+                _replace_rated_lines(
+                    connection, projection.ticket_id, projection.detail_json, fresh=stored is None
+                )
         _append_audit(connection, [dataclasses.asdict(item) for item in record.audit])
         _insert_new(
             connection, _EDIT, _EDIT.c.edit_key, [dataclasses.asdict(e) for e in record.edits]
         )
 
 
-def _replace_rated_lines(connection: Connection, ticket_id: str, detail_json: str) -> None:
+def _replace_rated_lines(
+    connection: Connection, ticket_id: str, detail_json: str, fresh: bool
+) -> None:
     """The ticket's rated lines, once per rating revision (the projection carries the rating
-    as JSON; reading it here keeps the workflow's history unchanged)."""
-    connection.execute(delete(_RATED).where(_RATED.c.ticket_id == ticket_id))
+    as JSON; reading it here keeps the workflow's history unchanged). A ticket new to the
+    store has none to delete."""
+    if not fresh:
+        connection.execute(delete(_RATED).where(_RATED.c.ticket_id == ticket_id))
     rows = rated_line_rows(ticket_id, json.loads(detail_json))
     if rows:
         connection.execute(insert(_RATED), rows)
