@@ -20,6 +20,12 @@ time taken; exits 1 on any mismatch (2 if the run could not be carried out).
 
 ``--short`` is the CI form (150 tickets, 2 kills, one server restart); tests/live/
 test_chaos_short.py runs it.
+
+``--billing tryton`` posts to a real Tryton 8.2 instead of the embedded ledger (started as
+tests/real/tryton_server.py does, from its cached prepared database, in the work folder): the
+ledger compared is then Tryton's invoice lines, read back through ``connectors.tryton``. A line
+Tryton would round differently from the book is refused by the connector, so its ticket is
+expected held, with no lines.
 """
 
 from __future__ import annotations
@@ -58,9 +64,10 @@ from temporalio.service import RPCError
 
 from billing.book import parse_book
 from billing.events import HelpdeskEvent, parse_event
-from billing.posting import charged_lines
+from billing.posting import BillableLine, charged_lines
 from billing.preview import preview
 from billing.rating import TicketStatus
+from connectors.billing import PostedLine
 from connectors.chaos import injected
 from service.dev_server import (
     DevServer,
@@ -107,6 +114,7 @@ class Options:
     timeout: float = 1_800
     worker_script: Path = CHAOS_WORKER
     work: Path | None = None  # a folder for the server, store and logs; default a temporary one
+    billing: str = "embedded"  # or "tryton": a real Tryton 8.2 started in the work folder
 
 
 @dataclass
@@ -132,6 +140,9 @@ class Result:
     billing_calls_failed_by_method: dict[str, int]
     expected_status: dict[str, int]
     problems: list[str] = field(default_factory=list)
+    billing: str = "embedded"
+    expected_refused: int = 0  # tickets expected held: Tryton would round a line differently
+    tryton_start_seconds: float = 0.0  # preparing (or copying) the database and starting trytond
 
     @property
     def ok(self) -> bool:
@@ -145,15 +156,36 @@ def line_key(ticket_id: str, source_id: str, kind: str, quantity: str, amount_ce
     return (ticket_id, source_id, kind, str(Decimal(quantity).normalize()), amount_cents)
 
 
-def expected(events: list[HelpdeskEvent], book_text: str) -> tuple[dict[str, str], Counter]:
-    """Each ticket's status and the ledger lines the preview gives for the same events."""
+# Why the billing system would refuse a line (None: it takes it), given the line and the
+# ticket's billing customer; the embedded ledger refuses nothing.
+Refusal = Callable[[BillableLine, str | None], str | None]
+
+
+def expected(
+    events: list[HelpdeskEvent],
+    book_text: str,
+    refusal: Refusal | None = None,
+    refused: set[str] | None = None,
+) -> tuple[dict[str, str], Counter]:
+    """Each ticket's status and the ledger lines the preview gives for the same events. A ready
+    ticket with a line ``refusal`` names is expected held with none posted: the connector
+    refuses the whole posting (BillingRejected), and the workflow holds the ticket; its id is
+    added to ``refused``."""
     result = preview(parse_book(book_text, source="chaos book"), events)
     statuses: dict[str, str] = {}
     lines: Counter = Counter()
     for rating in result.ratings:
         statuses[rating.ticket_id] = LIVE_STATUS.get(rating.status, rating.status.value)
         if rating.status is TicketStatus.READY:
-            for line in charged_lines(rating.lines):
+            charged = charged_lines(rating.lines)
+            if refusal is not None and any(
+                refusal(line, rating.billing_customer_id) for line in charged
+            ):
+                statuses[rating.ticket_id] = "held"
+                if refused is not None:
+                    refused.add(rating.ticket_id)
+                continue
+            for line in charged:
                 cents = int((line.amount * 100).to_integral_value())
                 lines[
                     line_key(rating.ticket_id, line.source_id, line.kind, str(line.quantity), cents)
@@ -169,6 +201,96 @@ def ledger(engine: Engine) -> Counter:
             text("SELECT ticket_id, source_id, kind, quantity, amount_cents FROM ledger_line")
         ).all()
     return Counter(line_key(*row) for row in rows)
+
+
+def posted_ledger(posted: list[PostedLine]) -> Counter:
+    """A billing system's lines (``BillingAdapter.posted_lines``) as ``ledger`` counts them."""
+    return Counter(
+        line_key(
+            p.ticket_id,
+            p.line.source_id,
+            p.line.kind,
+            str(p.line.quantity),
+            int((p.line.amount * 100).to_integral_value()),
+        )
+        for p in posted
+    )
+
+
+# ---- Tryton ------------------------------------------------------------------------------------
+
+
+class TrytonBillingSystem:
+    """A real Tryton 8.2 in the work folder, as tests/real/tryton_server.py starts it for the
+    tests, and the connector the campaign reads it through (never wrapped in chaos)."""
+
+    def __init__(self, work: Path, instance_id: str) -> None:
+        from tests.real import tryton_server
+
+        self._module = tryton_server
+        self.instance_id = instance_id
+        started = time.monotonic()
+        try:
+            database_file, _ = tryton_server.prepared_database()
+            directory = work / "tryton"
+            directory.mkdir(exist_ok=True)
+            self.server = tryton_server.start_server(database_file, directory)
+        except (RuntimeError, OSError) as problem:
+            raise CampaignProblem(f"cannot start Tryton: {problem}") from problem
+        self.start_seconds = time.monotonic() - started
+        self._unit_roundings: dict[tuple[str, str | None], Decimal] = {}
+        self._billing = self.connector()
+
+    def connector(self):  # type: ignore[no-untyped-def]
+        from connectors.tryton import TrytonBilling
+
+        server = self.server
+        return TrytonBilling(
+            server.url,
+            server.database,
+            server.login,
+            server.password,
+            instance_id=self.instance_id,
+        )
+
+    def worker_env(self) -> dict[str, str]:
+        server = self.server
+        return {
+            "HDB_BILLING_ADAPTER": "tryton",
+            "HDB_TRYTON_URL": server.url,
+            "HDB_TRYTON_DATABASE": server.database,
+            "HDB_TRYTON_LOGIN": server.login,
+            "HDB_TRYTON_PASSWORD": server.password,
+            "HDB_INSTANCE_ID": self.instance_id,
+        }
+
+    def unit_rounding(self, service_code: str, billing_customer_id: str | None) -> Decimal:
+        """The rounding of the unit Tryton gives a customer line of this product (hours or
+        units): what ``post_lines`` passes to ``_amount_problem``, asked of Tryton the same way
+        (``_product_defaults``, its product on-change)."""
+        key = (service_code, billing_customer_id)
+        if key not in self._unit_roundings:
+            billing = self._billing
+            party = billing._party(billing_customer_id or "")
+            if party is None:
+                raise CampaignProblem(f"Tryton has no party {billing_customer_id!r}")
+            company, currency = billing._company_currency()
+            defaults = billing._product_defaults(service_code, party, company, currency)
+            self._unit_roundings[key] = defaults["rounding"]
+        return self._unit_roundings[key]
+
+    def refusal(self, line: BillableLine, billing_customer_id: str | None) -> str | None:
+        """The connector's own verdict on the line (``connectors.tryton._amount_problem``)."""
+        from connectors.tryton import _amount_problem
+
+        return _amount_problem(line, self.unit_rounding(line.service_code, billing_customer_id))
+
+    def ledger(self) -> Counter:
+        return posted_ledger(self._billing.posted_lines())
+
+    def stop(self) -> None:
+        self._billing.close()
+        self._module.stop_server(self.server)
 
 
 def store_statuses(engine: Engine) -> dict[str, str]:
@@ -218,9 +340,12 @@ def compare(
 
 
 class Campaign:
-    def __init__(self, options: Options, work: Path) -> None:
+    def __init__(
+        self, options: Options, work: Path, tryton: TrytonBillingSystem | None = None
+    ) -> None:
         self.options = options
         self.work = work
+        self.tryton = tryton
         self.chance = random.Random(options.seed)
         self.port = free_port()
         self.db_file = work / "temporal.db"
@@ -304,7 +429,8 @@ class Campaign:
     # -- worker --
 
     def worker_env(self) -> dict[str, str]:
-        return {
+        billing = self.tryton.worker_env() if self.tryton is not None else {}
+        return billing | {
             "HDB_TEMPORAL_ADDRESS": self.settings.temporal_address,
             "HDB_TASK_QUEUE": self.settings.task_queue,
             "HDB_DATABASE_URL": self.settings.database_url,
@@ -472,9 +598,32 @@ async def run_campaign(options: Options) -> Result:
     work.mkdir(parents=True, exist_ok=True)
     raw = generated_events(options.tickets, seed=options.seed)
     events = [parse_event(item) for item in raw]
-    wanted_status, wanted_lines = expected(events, EXAMPLE_BOOK.read_text())
-    campaign = Campaign(options, work)
-    say(f"chaos campaign in {work}: {options.tickets:,} tickets ({len(raw):,} events)")
+    tryton: TrytonBillingSystem | None = None
+    if options.billing == "tryton":
+        tryton = await asyncio.to_thread(TrytonBillingSystem, work, f"chaos{options.seed}")
+        say(f"Tryton serving at {tryton.server.url} after {tryton.start_seconds:.1f}s")
+    elif options.billing != "embedded":
+        raise CampaignProblem(f"unknown billing system {options.billing!r}")
+    refused_tickets: set[str] = set()
+    try:
+        wanted_status, wanted_lines = await asyncio.to_thread(
+            expected,
+            events,
+            EXAMPLE_BOOK.read_text(),
+            tryton.refusal if tryton else None,
+            refused_tickets,
+        )
+    except BaseException:
+        if tryton is not None:
+            tryton.stop()
+        raise
+    refused = len(refused_tickets)
+    campaign = Campaign(options, work, tryton)
+    say(
+        f"chaos campaign in {work}: {options.tickets:,} tickets ({len(raw):,} events), "
+        f"billing {options.billing}"
+        + (f" ({refused:,} tickets expected held: Tryton would round a line)" if tryton else "")
+    )
     campaign.start_server()
     engine = open_store(campaign.settings.database_url)
     try:
@@ -496,7 +645,7 @@ async def run_campaign(options: Options) -> Result:
             campaign.done.set()
             await asyncio.gather(monkey, watcher, return_exceptions=True)
         statuses = store_statuses(engine)
-        posted = ledger(engine)
+        posted = await asyncio.to_thread(tryton.ledger) if tryton else ledger(engine)
         problems, duplicates, missing, wrong = compare(
             wanted_status, wanted_lines, statuses, posted
         )
@@ -537,12 +686,17 @@ async def run_campaign(options: Options) -> Result:
             billing_calls_failed_by_method=dict(Counter(str(f["method"]) for f in failures)),
             expected_status=dict(Counter(wanted_status.values())),
             problems=problems,
+            billing=options.billing,
+            expected_refused=refused,
+            tryton_start_seconds=tryton.start_seconds if tryton else 0.0,
         )
     finally:
         if campaign.worker is not None and campaign.worker in _started:
             stop_process_group(campaign.worker, timeout=5)
             _started.remove(campaign.worker)
         campaign.stop_server()
+        if tryton is not None:
+            tryton.stop()
         engine.dispose()
         if options.work is None and not getattr(options, "keep", False):
             shutil.rmtree(work, ignore_errors=True)
@@ -592,7 +746,8 @@ def render(result: Result, options: Options) -> str:
         f"tickets            {result.tickets:,} ({result.events:,} events; expected "
         + ", ".join(f"{k} {v:,}" for k, v in sorted(result.expected_status.items()))
         + ")",
-        f"lines              {result.lines_expected:,} expected, {result.lines_posted:,} posted",
+        f"lines              {result.lines_expected:,} expected, {result.lines_posted:,} posted"
+        + (" (in Tryton's invoice lines)" if result.billing == "tryton" else ""),
         f"duplicates         {result.duplicates:,}",
         f"missing            {result.missing:,}",
         f"wrong state        {result.wrong_status:,}",
@@ -610,6 +765,13 @@ def render(result: Result, options: Options) -> str:
         f"(ingest {result.ingest_seconds:.1f}s)",
         "result             " + ("OK" if result.ok else "FAILED"),
     ]
+    if result.billing == "tryton":
+        lines.insert(
+            1,
+            f"billing            Tryton 8.2 (started in {result.tryton_start_seconds:.1f}s); "
+            f"{result.expected_refused:,} tickets expected held because the connector refuses a "
+            "line Tryton would round differently",
+        )
     lines += [f"  problem: {problem}" for problem in result.problems]
     return "\n".join(lines)
 
@@ -632,6 +794,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the work folder and logs")
     parser.add_argument("--worker-script", type=Path, default=CHAOS_WORKER)
+    parser.add_argument(
+        "--billing",
+        choices=["embedded", "tryton"],
+        default="embedded",
+        help="the billing system: the embedded ledger, or a real Tryton 8.2 (started here)",
+    )
     args = parser.parse_args(argv)
     options = short_options() if args.short else Options(hang_share=0.1)
     overrides: dict[str, Callable[[], Any]] = {
@@ -647,8 +815,12 @@ def main(argv: list[str] | None = None) -> int:
     options.failure_rate = args.failure_rate
     options.seed = args.seed
     options.worker_script = args.worker_script
+    options.billing = args.billing
     if args.keep:
         options.work = Path(tempfile.mkdtemp(prefix="hdb-chaos-"))
+    # A TERM (a run started in the background ignores INT) stops the worker, servers and Tryton
+    # through the same clean-up as a finished run.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         result = asyncio.run(run_campaign(options))
     except CampaignProblem as problem:
