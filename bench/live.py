@@ -812,7 +812,7 @@ async def serve_baseline(address: str, task_queue: str, done_file: Path, threads
             workflows=[BaselineTicketWorkflow],
             activities=BaselineActivities(done_file).all(),
             activity_executor=executor,
-            max_concurrent_activities=threads * 4,
+            max_concurrent_activities=threads,  # as worker.py
         )
         async with worker:
             await stop.wait()
