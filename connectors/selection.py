@@ -9,6 +9,7 @@ Secrets (passwords, tokens, refresh tokens) come from the environment or from a 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -45,7 +46,14 @@ def billing_adapter(
     from connectors.chaos import maybe_chaotic
 
     environ = os.environ if environ is None else environ
-    return maybe_chaotic(_chosen_billing_adapter(settings, engine, environ), environ)
+    chosen = _chosen_billing_adapter(settings, engine, environ)
+    adapter = maybe_chaotic(chosen, environ)
+    if adapter is not chosen:
+        logging.getLogger("helpdesk_billing").warning(
+            "CHAOS: HDB_CHAOS_BILLING_FAILURES is set; billing calls fail on purpose "
+            "(a test campaign, never production)"
+        )
+    return adapter
 
 
 def _chosen_billing_adapter(
