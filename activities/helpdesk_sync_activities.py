@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from temporalio import activity
 
 from connectors import selection
-from service.ingest import ingest_events
+from service.ingest import deliver_all
 from settings import Settings
 from workflows.messages import HelpdeskSyncResult
 
@@ -42,10 +42,7 @@ class HelpdeskSyncActivities:
         client = activity.client()
 
         async def deliver(events):  # type: ignore[no-untyped-def]
-            report = await ingest_events(client, self._settings, events)
-            if report.undelivered:
-                first = report.undelivered[0]
-                raise RuntimeError(f"{len(report.undelivered)} not delivered: {first.problem}")
+            await deliver_all(client, self._settings, events)
 
         batch = await self._syncer().run_once(deliver)
         return HelpdeskSyncResult(batch.followups, len(batch.events), batch.problems)

@@ -22,7 +22,7 @@ from api.context import TemporalUnavailable
 from api.webhooks import BodyTooLarge, read_body
 from billing.events import EventError, HelpdeskEvent
 from connectors import selection
-from service.ingest import ingest_events
+from service.ingest import NotDelivered, deliver_all
 from settings import Settings
 
 logger = logging.getLogger("helpdesk_billing.webhooks")
@@ -52,10 +52,7 @@ def mount_helpdesk_webhooks(app: FastAPI, settings: Settings) -> None:
 
 async def _deliver(app: FastAPI, events: list[HelpdeskEvent]) -> None:
     context = app.state.context
-    report = await ingest_events(await context.temporal(), context.settings, events)
-    if report.undelivered:
-        first = report.undelivered[0]
-        raise RuntimeError(f"{len(report.undelivered)} not delivered, e.g. {first.problem}")
+    await deliver_all(await context.temporal(), context.settings, events)
 
 
 def _zendesk_router(config) -> APIRouter:  # type: ignore[no-untyped-def]
@@ -82,7 +79,7 @@ def _zendesk_router(config) -> APIRouter:  # type: ignore[no-untyped-def]
             return JSONResponse({"error": "invalid body", "problems": problems}, 422)
         try:
             await _deliver(request.app, events)
-        except (TemporalUnavailable, RuntimeError) as problem:
+        except (TemporalUnavailable, NotDelivered) as problem:
             # Zendesk retries a failed webhook; the same body maps to the same event ids.
             return JSONResponse(
                 {"error": f"not delivered: {problem}"},

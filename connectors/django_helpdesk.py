@@ -621,18 +621,12 @@ class DjangoHelpdeskSync:
 
 
 def temporal_delivery(client: Any, settings: Any) -> Deliver:
-    """Deliver events to the ticket workflows (``service.ingest``); raises if any could not be
-    delivered, so a sync keeps its cursor and tries again."""
-    from service.ingest import ingest_events  # Temporal and workflows only when wired.
+    """Deliver events to the ticket workflows (``service.ingest.deliver_all``); raises if any
+    could not be delivered, so a sync keeps its cursor and tries again."""
+    from service.ingest import deliver_all  # Temporal and workflows only when wired.
 
     async def deliver(events: list[HelpdeskEvent]) -> None:
-        report = await ingest_events(client, settings, events)
-        if report.undelivered:
-            first = report.undelivered[0]
-            raise RuntimeError(
-                f"{len(report.undelivered)} event(s) not delivered, e.g. "
-                f"{first.event.event_id}: {first.problem}"
-            )
+        await deliver_all(client, settings, events)
 
     return deliver
 

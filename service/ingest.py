@@ -131,3 +131,19 @@ async def ingest_events(
 
     await asyncio.gather(*(one_ticket(t, evs) for t, evs in by_ticket.items()))
     return report
+
+
+class NotDelivered(RuntimeError):
+    """Some events could not be delivered; the message names the first and why."""
+
+
+async def deliver_all(client: Client, settings: Settings, events: list[HelpdeskEvent]) -> None:
+    """``ingest_events`` for a receiver that must know it all arrived (a webhook route, the
+    polling sync, which keeps its cursor until then): raises ``NotDelivered`` otherwise."""
+    report = await ingest_events(client, settings, events)
+    if report.undelivered:
+        first = report.undelivered[0]
+        raise NotDelivered(
+            f"{len(report.undelivered)} event(s) not delivered, e.g. "
+            f"{first.event.event_id}: {first.problem}"
+        )
