@@ -34,8 +34,9 @@ from api.context import context_of
 from api.pages import read_session
 from api.security import Principal, Unauthorized, authenticate, bearer_token
 from billing.roles import Role
-from service.encryption import EncryptionCodec, EncryptionProblem, codec_from_file
-from settings import Settings, SettingsError
+from service.encryption import EncryptionCodec, EncryptionProblem
+from service.payloads import payload_codec_for
+from settings import Settings
 
 DECODE_ROLES = frozenset({Role.OPERATOR, Role.ADMIN})
 ENCODE_ROLES = frozenset({Role.ADMIN})
@@ -51,13 +52,9 @@ def router_for(settings: Settings) -> APIRouter:
 
     The key file is read here, so a bad one stops the API at start."""
     router = APIRouter(prefix="/codec", tags=["codec"])
-    path = settings.encryption_keys_path
-    if path is None:
+    codec = payload_codec_for(settings)
+    if codec is None:
         return router
-    try:
-        codec = codec_from_file(path)
-    except EncryptionProblem as problem:
-        raise SettingsError(f"HDB_ENCRYPTION_KEYS_FILE: {problem}") from None
     endpoint = _Endpoint(codec, settings.temporal_namespace, frozenset(settings.codec_cors_origins))
     for operation, roles in (("decode", DECODE_ROLES), ("encode", ENCODE_ROLES)):
         run = codec.decode if operation == "decode" else codec.encode

@@ -28,6 +28,7 @@ from temporalio.converter import (
 )
 
 if TYPE_CHECKING:
+    from service.encryption import EncryptionCodec
     from settings import Settings
 
 # Our own types number in the tens; the bound only keeps a stray per-run type from piling up.
@@ -67,21 +68,30 @@ class SharedCachePydanticPayloadConverter(CompositePayloadConverter):
 data_converter = DataConverter(payload_converter_class=SharedCachePydanticPayloadConverter)
 
 
-def data_converter_for(settings: Settings) -> DataConverter:
-    """``data_converter``, encrypting every payload when ``HDB_ENCRYPTION_KEYS_FILE`` is set
-    (service/encryption.py): the same pydantic payload converter, with the AES-GCM codec, and
-    failure messages and stack traces moved into (encrypted) payloads too."""
+def payload_codec_for(settings: Settings) -> EncryptionCodec | None:
+    """The AES-GCM codec when ``HDB_ENCRYPTION_KEYS_FILE`` is set (service/encryption.py), else
+    None; a bad key file is a ``SettingsError`` naming the variable. The data converter and the
+    API's codec endpoint both take it from here."""
     path = settings.encryption_keys_path
     if path is None:
-        return data_converter
+        return None
     # Imported here: cryptography loads only in processes that encrypt.
     from service.encryption import EncryptionProblem, codec_from_file
     from settings import SettingsError
 
     try:
-        codec = codec_from_file(path)
+        return codec_from_file(path)
     except EncryptionProblem as problem:
         raise SettingsError(f"HDB_ENCRYPTION_KEYS_FILE: {problem}") from None
+
+
+def data_converter_for(settings: Settings) -> DataConverter:
+    """``data_converter``, encrypting every payload when ``HDB_ENCRYPTION_KEYS_FILE`` is set:
+    the same pydantic payload converter, with the AES-GCM codec, and failure messages and
+    stack traces moved into (encrypted) payloads too."""
+    codec = payload_codec_for(settings)
+    if codec is None:
+        return data_converter
     return dataclasses.replace(
         data_converter,
         payload_codec=codec,
