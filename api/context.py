@@ -11,6 +11,7 @@ from fastapi import Header, Request
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
+from activities.book_source import BookSource
 from api.security import Principal, Unauthorized, authenticate, bearer_token, secret
 from service.client import ConnectionProblem, connect
 from settings import Settings
@@ -31,6 +32,8 @@ class ApiContext:
     engine: Engine
     webhook_secret: str
     signing_key: str
+    # The book, as the reports page reads it: reloaded only when its file changes.
+    book: BookSource
     _client: Client | None = None
     _connecting: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -41,6 +44,7 @@ class ApiContext:
             engine=engine,
             webhook_secret=secret(settings, "webhook_secret"),
             signing_key=secret(settings, "signing_key"),
+            book=BookSource(settings.book_path),
             _client=client,
         )
 

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 from api.charts import Bar, column_chart, share_chart
 from api.context import context_of
 from api.pages import REPORT_ROLES, Session, _error, _render, _to_login, read_session
-from billing.book import BillingBook, BookError, parse_book
+from billing.book import BillingBook
 from store.reports import REPORTS, Period, Report, as_csv, run_report
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -50,11 +50,9 @@ def _period(start: str | None, end: str | None) -> tuple[date, date, Period]:
 
 
 def _book(request: Request) -> BillingBook | None:
-    path = context_of(request).settings.book_path
-    try:
-        return parse_book(path.read_text(encoding="utf-8"), source=str(path))
-    except (OSError, UnicodeDecodeError, BookError):
-        return None  # the prepaid report still shows hours used
+    """The book, or None when it cannot be loaded: the prepaid report still shows hours used."""
+    book, _problem = context_of(request).book.current()
+    return book
 
 
 def _allowed(request: Request) -> Session | Response:
