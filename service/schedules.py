@@ -4,6 +4,7 @@ every worker (and `starter.py schedules`) may ensure them at start."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import (
     Client,
@@ -34,81 +35,92 @@ HELPDESK_SYNC = "helpdesk-sync"
 async def ensure_schedules(client: Client, settings: Settings) -> list[str]:
     """What was created (nothing when every schedule already exists)."""
     created = []
-    schedule = Schedule(
-        action=ScheduleActionStartWorkflow(
-            ReconciliationWorkflow.run,
-            ReconciliationRequest(),
-            id=RECONCILIATION_WORKFLOW_ID + "-daily",
-            task_queue=settings.task_queue,
-            static_summary="Daily reconciliation of yesterday's tickets and billed lines",
-        ),
-        spec=ScheduleSpec(
-            calendars=[
-                ScheduleCalendarSpec(
-                    hour=[ScheduleRange(settings.reconciliation_hour_utc)],
-                    minute=[ScheduleRange(0)],
-                )
-            ]
-        ),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(days=1)),
-    )
-    if await _create_if_missing(client, DAILY_RECONCILIATION, schedule):
-        created.append(DAILY_RECONCILIATION)
-    invoice_run = Schedule(
-        action=ScheduleActionStartWorkflow(
-            MonthlyInvoiceRunWorkflow.run,
-            InvoiceRunRequest(),
-            id=INVOICE_RUN_WORKFLOW_ID + "-monthly",
-            task_queue=settings.task_queue,
-            static_summary="Monthly invoice run for the previous month: fees, usage, finalize",
-        ),
-        spec=ScheduleSpec(
-            calendars=[
-                ScheduleCalendarSpec(
-                    day_of_month=[ScheduleRange(1)],
-                    hour=[ScheduleRange(3)],
-                    minute=[ScheduleRange(0)],
-                )
-            ]
-        ),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(days=7)),
-    )
-    if await _create_if_missing(client, MONTHLY_INVOICE_RUN, invoice_run):
-        created.append(MONTHLY_INVOICE_RUN)
-    periodic = [
-        (
-            SYNC_HEALTH,
-            SyncHealthWorkflow.run,
-            SYNC_HEALTH_WORKFLOW_ID,
-            settings.sync_health_interval,
-            "Sync health: failure rates and volumes of help desk and billing calls",
-        )
-    ]
-    if settings.helpdesk_adapter == "django-helpdesk":
-        # Its webhooks have no id and no retry: a poll catches what they missed.
-        periodic.append(
-            (
-                HELPDESK_SYNC,
-                HelpdeskSyncWorkflow.run,
-                HELPDESK_SYNC_WORKFLOW_ID,
-                settings.helpdesk_sync_interval,
-                "Help desk polling sync: changes the webhooks missed",
-            )
-        )
-    for schedule_id, run, workflow_id, every, summary in periodic:
-        every_few_minutes = Schedule(
-            action=ScheduleActionStartWorkflow(
-                run,
-                id=workflow_id + "-scheduled",
-                task_queue=settings.task_queue,
-                static_summary=summary,
-            ),
-            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
-            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
-        )
-        if await _create_if_missing(client, schedule_id, every_few_minutes):
+    for schedule_id, schedule in wanted_schedules(settings).items():
+        if await _create_if_missing(client, schedule_id, schedule):
             created.append(schedule_id)
     return created
+
+
+def wanted_schedules(settings: Settings) -> dict[str, Schedule]:
+    """Every schedule this deployment keeps, by id."""
+
+    def start(run: Any, workflow_id: str, summary: str, *args: Any) -> ScheduleActionStartWorkflow:
+        return ScheduleActionStartWorkflow(
+            run, *args, id=workflow_id, task_queue=settings.task_queue, static_summary=summary
+        )
+
+    def every(interval: timedelta) -> ScheduleSpec:
+        return ScheduleSpec(intervals=[ScheduleIntervalSpec(every=interval)])
+
+    wanted = {
+        DAILY_RECONCILIATION: _schedule(
+            start(
+                ReconciliationWorkflow.run,
+                RECONCILIATION_WORKFLOW_ID + "-daily",
+                "Daily reconciliation of yesterday's tickets and billed lines",
+                ReconciliationRequest(),
+            ),
+            ScheduleSpec(
+                calendars=[
+                    ScheduleCalendarSpec(
+                        hour=[ScheduleRange(settings.reconciliation_hour_utc)],
+                        minute=[ScheduleRange(0)],
+                    )
+                ]
+            ),
+            catchup=timedelta(days=1),
+        ),
+        MONTHLY_INVOICE_RUN: _schedule(
+            start(
+                MonthlyInvoiceRunWorkflow.run,
+                INVOICE_RUN_WORKFLOW_ID + "-monthly",
+                "Monthly invoice run for the previous month: fees, usage, finalize",
+                InvoiceRunRequest(),
+            ),
+            ScheduleSpec(
+                calendars=[
+                    ScheduleCalendarSpec(
+                        day_of_month=[ScheduleRange(1)],
+                        hour=[ScheduleRange(3)],
+                        minute=[ScheduleRange(0)],
+                    )
+                ]
+            ),
+            catchup=timedelta(days=7),
+        ),
+        SYNC_HEALTH: _schedule(
+            start(
+                SyncHealthWorkflow.run,
+                SYNC_HEALTH_WORKFLOW_ID + "-scheduled",
+                "Sync health: failure rates and volumes of help desk and billing calls",
+            ),
+            every(settings.sync_health_interval),
+        ),
+    }
+    if settings.helpdesk_adapter == "django-helpdesk":
+        # Its webhooks have no id and no retry: a poll catches what they missed.
+        wanted[HELPDESK_SYNC] = _schedule(
+            start(
+                HelpdeskSyncWorkflow.run,
+                HELPDESK_SYNC_WORKFLOW_ID + "-scheduled",
+                "Help desk polling sync: changes the webhooks missed",
+            ),
+            every(settings.helpdesk_sync_interval),
+        )
+    return wanted
+
+
+def _schedule(
+    action: ScheduleActionStartWorkflow, spec: ScheduleSpec, catchup: timedelta | None = None
+) -> Schedule:
+    """Never two runs at once; a missed run is caught up within ``catchup`` (else the SDK's
+    default)."""
+    policy = (
+        SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=catchup)
+        if catchup is not None
+        else SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP)
+    )
+    return Schedule(action=action, spec=spec, policy=policy)
 
 
 async def _create_if_missing(client: Client, schedule_id: str, schedule: Schedule) -> bool:
