@@ -11,7 +11,7 @@ help:
 	@echo "make demo-real  the same against a local django-helpdesk 2.6 and Tryton 8.2 (tests/real/demo.py)"
 	@echo "make stop   stop the Temporal server and worker that make demo started"
 	@echo "make test   set up and run the test suite"
-	@echo "make lint   ruff lint and format check"
+	@echo "make lint   ruff lint and format check, and the import layers (lint-imports)"
 	@echo "make bench  rating benchmark (bench/rating.py)"
 	@echo "make bench-live  1,000 tickets through a dev server vs a baseline workflow (bench/live.py)"
 	@echo "make bench-ingest  6,000 signed events into the webhook vs a bare endpoint (bench/ingest.py)"
@@ -43,6 +43,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

@@ -18,11 +18,11 @@ from datetime import timedelta
 from temporalio.worker import Worker
 
 from connectors.selection import ConnectorSetupError
-from service.client import ConnectionProblem, connect
-from service.schedules import ensure_schedules
-from service.telemetry import TelemetryError, configure_tracing
-from service.worker_parts import WORKFLOWS, build_parts
-from service.workflow_bytecode import cache_workflow_bytecode
+from runtime.client import ConnectionProblem, connect
+from runtime.schedules import ensure_schedules
+from runtime.telemetry import TelemetryError, configure_tracing
+from runtime.worker_parts import WORKFLOWS, build_parts
+from runtime.workflow_bytecode import cache_workflow_bytecode
 from settings import Settings, SettingsError
 
 # Posting and store writes are blocking I/O; they run on threads so rating is never starved.

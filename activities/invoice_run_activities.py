@@ -11,7 +11,6 @@ from sqlalchemy.engine import Engine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.book_source import BookSource
 from billing.book import BillingBook, BillingMode, ContractType
 from billing.invoice_run import (
     month_key,
@@ -20,14 +19,9 @@ from billing.invoice_run import (
     prepaid_usage,
 )
 from connectors.billing import BillingAdapter, PostRequest
+from messages.runs import FeePosted, FeesResult, FinalizeResult, InvoiceRunInput, UsageResult
+from store.book_source import BookSource
 from store.pilot_source import ratings_closed_between
-from workflows.messages import (
-    FeePosted,
-    FeesResult,
-    FinalizeResult,
-    InvoiceRunInput,
-    UsageResult,
-)
 
 log = logging.getLogger("helpdesk_billing.invoice_run")
 

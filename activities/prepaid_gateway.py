@@ -2,7 +2,8 @@
 
 Workflows cannot send updates to other workflows, so the rating activity does it through the
 client. The entity (``PrepaidBalanceWorkflow``) is started on first use and reused after, and
-its validated Update is the only way a balance changes.
+its validated Update is the only way a balance changes. It is named, not imported: activities
+sit below the workflows (messages/prepaid.py has the names).
 """
 
 from __future__ import annotations
@@ -10,8 +11,14 @@ from __future__ import annotations
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
-from workflows.messages import DrawInput, DrawResult, PrepaidAccountInput, prepaid_workflow_id
-from workflows.prepaid_balance import PrepaidBalanceWorkflow
+from messages.prepaid import (
+    DRAW_UPDATE,
+    PREPAID_WORKFLOW_TYPE,
+    DrawInput,
+    DrawResult,
+    PrepaidAccountInput,
+    prepaid_workflow_id,
+)
 
 
 class PrepaidGateway:
@@ -22,7 +29,7 @@ class PrepaidGateway:
     async def draw(self, contract_id: str, period: str, request: DrawInput) -> DrawResult:
         workflow_id = prepaid_workflow_id(contract_id, period)
         start = WithStartWorkflowOperation(
-            PrepaidBalanceWorkflow.run,
+            PREPAID_WORKFLOW_TYPE,
             PrepaidAccountInput(contract_id, period, request.granted_minutes),
             id=workflow_id,
             task_queue=self._task_queue,
@@ -30,7 +37,8 @@ class PrepaidGateway:
             static_summary=f"Prepaid hours of contract {contract_id}, {period}",
         )
         return await self._client.execute_update_with_start_workflow(
-            PrepaidBalanceWorkflow.draw,
+            DRAW_UPDATE,
             request,
             start_workflow_operation=start,
+            result_type=DrawResult,
         )

@@ -13,8 +13,8 @@ from temporalio import activity
 
 from billing.reconciliation import Limits, reconcile
 from connectors.billing import BillingAdapter
+from messages.runs import ReconcileInput, ReconcileSummary
 from store.reconciliation_records import save_reconciliation, tickets_to_reconcile
-from workflows.messages import ReconcileInput, ReconcileSummary
 
 log = logging.getLogger("helpdesk_billing.reconciliation")
 

@@ -19,8 +19,8 @@ from temporalio import activity
 from billing.sync_alerts import Calls, Outcome, SyncThresholds, sync_alerts
 from connectors.billing import BillingRejected
 from connectors.helpdesk import HelpdeskRejected
+from messages.runs import SyncHealthInput, SyncHealthSummary
 from store.sync_health import add_calls, calls_since, first_hour, save_alerts
-from workflows.messages import SyncHealthInput, SyncHealthSummary
 
 log = logging.getLogger("helpdesk_billing.sync_health")
 SYSTEMS = ("billing", "helpdesk")

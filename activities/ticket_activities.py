@@ -18,7 +18,6 @@ from decimal import Decimal
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.book_source import BookSource
 from activities.prepaid_gateway import PrepaidGateway
 from billing.book import BillingMode
 from billing.decisions import apply_decisions
@@ -27,18 +26,19 @@ from billing.prepaid import PrepaidBalances
 from billing.rating import prepaid_demand, rate_ticket
 from connectors.billing import BillingAdapter, BillingRejected, PostRequest
 from connectors.helpdesk import HelpdeskAdapter
-from store.ticket_records import archive_ticket, load_archived_ticket, record_ticket
-from workflows.messages import (
+from messages.prepaid import DrawInput
+from messages.ticket import TicketState
+from messages.ticket_activities import (
     ArchiveInput,
-    DrawInput,
     HelpdeskUpdateInput,
     PostInput,
     PostResult,
     RateInput,
     RateResult,
     RecordInput,
-    TicketState,
 )
+from store.book_source import BookSource
+from store.ticket_records import archive_ticket, load_archived_ticket, record_ticket
 
 BILLING_REJECTED = "BillingRejected"
 

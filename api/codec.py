@@ -1,6 +1,6 @@
 """The codec server for the Temporal Web UI and CLI: ``POST /codec/decode`` and
 ``POST /codec/encode`` per Temporal's codec server protocol, so people allowed to may read the
-encrypted payloads (service/encryption.py) in the UI.
+encrypted payloads (runtime/encryption.py) in the UI.
 
 Point the UI at it with ``temporal server start-dev --ui-codec-endpoint http://HOST:PORT/codec``
 (or the UI's "Codec Server" setting, or ``TEMPORAL_CODEC_ENDPOINT`` for a self-hosted UI); the UI
@@ -34,8 +34,8 @@ from api.context import context_of
 from api.pages import read_session
 from api.security import Principal, Unauthorized, authenticate, bearer_token
 from billing.roles import Role
-from service.encryption import EncryptionCodec, EncryptionProblem
-from service.payloads import payload_codec_for
+from runtime.data_converter import payload_codec_for
+from runtime.encryption import EncryptionCodec, EncryptionProblem
 from settings import Settings
 
 DECODE_ROLES = frozenset({Role.OPERATOR, Role.ADMIN})

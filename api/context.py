@@ -11,10 +11,10 @@ from fastapi import Header, Request
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
-from activities.book_source import BookSource
 from api.security import Principal, Unauthorized, authenticate, bearer_token, secret
-from service.client import ConnectionProblem, connect
+from runtime.client import ConnectionProblem, connect
 from settings import Settings
+from store.book_source import BookSource
 
 # How long a request waits on Temporal before answering 503: a help desk retries, a person
 # reloads; neither should hang.

@@ -28,31 +28,24 @@ from sqlalchemy.engine import Engine
 
 from api import tickets as api_tickets
 from api.context import context_of
-from api.security import (
-    SESSION_TTL,
-    STAFF_ROLES,
-    Principal,
-    Unauthorized,
-    authenticate,
-    sign,
-    token_active,
-    unsign,
-)
+from api.security import SESSION_TTL, Principal, Unauthorized, authenticate, sign, unsign
 from api.templating import templates
 from billing.decisions import Decision
 from billing.holds import ExceptionCode
 from billing.money import format_decimal
 from billing.problems import key_path
 from billing.roles import ALLOWED, Action, Role
-from service.queues import age_text, chargeable_total, queue_owner, waiting_reason
-from service.tickets import VIEW
+from messages.ticket import Approvals, BillingStatus
+from messages.views import TicketBillingView
 from store.database import as_utc
 from store.models import TicketRecord
 from store.reconciliation_records import latest_alert
 from store.sync_health import alerts_since
 from store.ticket_records import audit_trail, ticket_record, ticket_records
+from store.tokens import STAFF_ROLES, token_active
+from usecases.queues import age_text, chargeable_total, queue_owner, waiting_reason
+from usecases.tickets import VIEW
 from workflows.assessment import FINANCE_HOLD
-from workflows.messages import Approvals, BillingStatus, TicketBillingView
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 

@@ -1,5 +1,6 @@
-"""Who is calling: API tokens (stored hashed, each with a name and a role), the help desk's
-signed webhooks, signed customer signoff links, and signed session cookies for the pages.
+"""Who is calling: API tokens (kept hashed by store/tokens.py), signed customer signoff links,
+and signed session cookies for the pages. The help desk's signed webhooks are checked by
+intake/signed_webhook.py.
 
 Everything here is a pure function of its inputs and the store; the HTTP layer maps the
 exceptions to status codes.
@@ -22,14 +23,11 @@ from sqlalchemy.engine import Engine
 from billing.roles import Role
 from settings import Settings
 from store.database import write_transaction
-from store.models import ApiToken, SignoffLink
+from store.models import SignoffLink
+from store.tokens import token_owner
 
-_TOKEN = ApiToken.__table__  # type: ignore[attr-defined]
 _LINK = SignoffLink.__table__  # type: ignore[attr-defined]
 
-STAFF_ROLES = (Role.SUPPORT, Role.MANAGER, Role.FINANCE, Role.OPERATOR, Role.ADMIN)
-TOKEN_PREFIX = "hdb_"
-WEBHOOK_MAX_AGE = timedelta(minutes=5)
 SESSION_TTL = timedelta(hours=12)
 
 
@@ -73,75 +71,11 @@ class Principal:
     token_id: int | None = None  # the API token it came from (a page session re-checks it)
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def issue_token(engine: Engine, name: str, role: Role) -> str:
-    """A new token for ``name``; only its hash is stored, so this is the one time it is seen."""
-    if role not in STAFF_ROLES:
-        raise ValueError(f"role must be one of {', '.join(STAFF_ROLES)}, not {role!r}")
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    with write_transaction(engine) as connection:
-        taken = connection.execute(
-            select(_TOKEN.c.id).where(_TOKEN.c.name == name, _TOKEN.c.revoked_at.is_(None))
-        ).first()
-        if taken is not None:
-            raise ValueError(f"a token named {name!r} exists; revoke it first")
-        connection.execute(
-            update(_TOKEN)
-            .where(_TOKEN.c.name == name)
-            .values(name=f"{name} (revoked {secrets.token_hex(4)})")
-        )
-        connection.execute(
-            insert(_TOKEN).values(
-                name=name, role=role.value, token_hash=hash_token(token), created_at=_now()
-            )
-        )
-    return token
-
-
-def revoke_token(engine: Engine, name: str) -> bool:
-    with write_transaction(engine) as connection:
-        result = connection.execute(
-            update(_TOKEN)
-            .where(_TOKEN.c.name == name, _TOKEN.c.revoked_at.is_(None))
-            .values(revoked_at=_now())
-        )
-        return result.rowcount > 0
-
-
-def list_tokens(engine: Engine) -> list[tuple[str, str, datetime, datetime | None]]:
-    with engine.connect() as connection:
-        rows = connection.execute(
-            select(_TOKEN.c.name, _TOKEN.c.role, _TOKEN.c.created_at, _TOKEN.c.revoked_at).order_by(
-                _TOKEN.c.created_at
-            )
-        ).all()
-    return [tuple(row) for row in rows]  # type: ignore[misc]
-
-
 def authenticate(engine: Engine, token: str) -> Principal:
-    with engine.connect() as connection:
-        row = connection.execute(
-            select(_TOKEN.c.id, _TOKEN.c.name, _TOKEN.c.role).where(
-                _TOKEN.c.token_hash == hash_token(token), _TOKEN.c.revoked_at.is_(None)
-            )
-        ).first()
-    if row is None:
+    owner = token_owner(engine, token)
+    if owner is None:
         raise Unauthorized("unknown or revoked API token")
-    return Principal(row.name, Role(row.role), row.id)
-
-
-def token_active(engine: Engine, token_id: int) -> bool:
-    """Whether the token is still unrevoked: a page session ends when its token is revoked."""
-    with engine.connect() as connection:
-        return (
-            connection.execute(
-                select(_TOKEN.c.id).where(_TOKEN.c.id == token_id, _TOKEN.c.revoked_at.is_(None))
-            ).first()
-            is not None
-        )
+    return Principal(owner.name, owner.role, owner.token_id)
 
 
 def bearer_token(authorization: str | None) -> str:
@@ -151,36 +85,6 @@ def bearer_token(authorization: str | None) -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("the Authorization header must be 'Bearer <API token>'")
     return token.strip()
-
-
-# ---- webhook signatures ------------------------------------------------------------------------
-
-
-def webhook_signature(secret_key: str, timestamp: str, body: bytes) -> str:
-    digest = hmac.new(secret_key.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + digest.hexdigest()
-
-
-def verify_webhook(
-    secret_key: str,
-    timestamp: str | None,
-    signature: str | None,
-    body: bytes,
-    now: datetime | None = None,
-) -> None:
-    """The help desk signs ``"<timestamp>.<raw body>"``; a signature older than five minutes
-    is a replay, whoever computed it."""
-    if not timestamp or not signature:
-        raise Unauthorized("missing X-Webhook-Timestamp or X-Webhook-Signature header")
-    if not timestamp.isdigit() or len(timestamp) > 12:
-        raise Unauthorized("X-Webhook-Timestamp must be unix seconds")
-    expected = webhook_signature(secret_key, timestamp, body)
-    if not hmac.compare_digest(expected, signature.strip()):
-        raise Unauthorized("the webhook signature does not match the body")
-    sent = datetime.fromtimestamp(int(timestamp), UTC)
-    age = (now or _now()) - sent
-    if age > WEBHOOK_MAX_AGE or age < -WEBHOOK_MAX_AGE:
-        raise Unauthorized("the webhook timestamp is more than 5 minutes away (a replay?)")
 
 
 # ---- signed values: signoff links and session cookies -------------------------------------------

@@ -25,8 +25,9 @@ from api.security import (
 from api.templating import templates
 from billing.money import format_decimal
 from billing.roles import Role
-from service import tickets
-from workflows.messages import SignoffInput, TicketBillingView
+from messages.ticket import SignoffInput
+from messages.views import TicketBillingView
+from usecases import tickets
 from workflows.ticket_billing import TicketBillingWorkflow
 
 router = APIRouter(tags=["customer signoff"])

@@ -23,14 +23,9 @@ from temporalio.service import RPCError
 from api.context import RETRY_AFTER_SECONDS, TemporalUnavailable, caller, context_of
 from api.security import Principal, issue_signoff_link
 from billing.roles import Action, Role, may, refusal
-from service import tickets
-from service.queues import chargeable_total, queue_owner, waiting_reason
-from store.database import as_utc
-from store.ticket_records import append_audit, audit_trail, ticket_records
-from workflows.messages import (
+from messages.ticket import (
     ActorInput,
     ApproveInput,
-    AuditItem,
     DisputeInput,
     LineEditInput,
     MarkNonBillableInput,
@@ -39,8 +34,12 @@ from workflows.messages import (
     ResolveDisputeInput,
     ReviewInput,
     SignoffInput,
-    TicketBillingView,
 )
+from messages.views import AuditItem, TicketBillingView
+from store.database import as_utc
+from store.ticket_records import append_audit, audit_trail, ticket_records
+from usecases import tickets
+from usecases.queues import chargeable_total, queue_owner, waiting_reason
 from workflows.ticket_billing import TicketBillingWorkflow
 
 router = APIRouter(prefix="/api", tags=["tickets"])

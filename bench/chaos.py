@@ -69,15 +69,15 @@ from billing.preview import preview
 from billing.rating import TicketStatus
 from connectors.billing import PostedLine
 from connectors.chaos import injected
-from service.dev_server import (
+from devtools.dev_server import (
     DevServer,
     connect_when_serving,
     free_port,
     port_open,
     start_dev_server,
 )
-from service.ingest import deliver_ticket_events
-from service.payloads import data_converter
+from intake.delivery import deliver_ticket_events
+from messages.payloads import data_converter
 from settings import Settings
 from store.database import open_store
 

@@ -35,7 +35,7 @@ def chaotic_billing_adapter(
     return maybe_chaotic(_chosen(settings, engine, environ), environ)
 
 
-selection.billing_adapter = chaotic_billing_adapter  # service.worker_parts calls it by module
+selection.billing_adapter = chaotic_billing_adapter  # runtime.worker_parts calls it by module
 
 import worker  # noqa: E402  (after the patches, so worker.py uses them)
 

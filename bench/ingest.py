@@ -63,9 +63,9 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from api.security import webhook_signature
-from service.dev_server import DevServer, connect_when_serving, free_port, start_dev_server
-from workflows.messages import ticket_workflow_id
+from devtools.dev_server import DevServer, connect_when_serving, free_port, start_dev_server
+from intake.signed_webhook import webhook_signature
+from messages.ticket import ticket_workflow_id
 
 ROOT = Path(__file__).resolve().parent.parent
 WEBHOOK_PATH = "/webhooks/events"

@@ -5,7 +5,7 @@
 Starts a fresh ``temporal server start-dev`` (SQLite file in a temporary folder), our worker as
 its own process (``python worker.py``, configured by HDB_* variables as in production), and
 ingests N generated tickets the way ``ingest`` does: signal-with-start, one ticket's events in
-order, ``service.ingest.CONCURRENT_TICKETS`` tickets at once. Every ticket is plain remote work
+order, ``intake.delivery.CONCURRENT_TICKETS`` tickets at once. Every ticket is plain remote work
 plus one part for a time-and-materials customer, under the approval threshold, so every ticket
 goes straight to 'posted'. Reported: tickets/s (N over the time from the first event sent until
 the store holds N 'posted' tickets), p50/p95 latency from a ticket's close being delivered to its
@@ -67,14 +67,14 @@ from billing.events import HelpdeskEvent, parse_event
 from billing.prepaid import PrepaidBalances
 from billing.preview import fold_events, rate_in_closing_order, tickets_in_closing_order
 from billing.rating import TicketStatus
-from service.client import connect
-from service.dev_server import DevServer, connect_when_serving, free_port, start_dev_server
-from service.ingest import CONCURRENT_TICKETS, deliver_ticket_events
-from service.payloads import data_converter
-from service.workflow_bytecode import cache_workflow_bytecode
+from devtools.dev_server import DevServer, connect_when_serving, free_port, start_dev_server
+from intake.delivery import CONCURRENT_TICKETS, deliver_ticket_events
+from messages.payloads import data_converter
+from messages.ticket import ticket_workflow_id
+from runtime.client import connect
+from runtime.workflow_bytecode import cache_workflow_bytecode
 from settings import Settings
 from worker import ACTIVITY_THREADS
-from workflows.messages import ticket_workflow_id
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_BOOK = ROOT / "examples" / "book.toml"
@@ -272,7 +272,7 @@ class RunResult:
 async def deliver_all(
     tickets: dict[str, list[Any]], send: Callable[[str, Any], Awaitable[object]]
 ) -> dict[str, datetime]:
-    """service.ingest's delivery loop (each ticket's events in order, CONCURRENT_TICKETS tickets
+    """intake.delivery's delivery loop (each ticket's events in order, CONCURRENT_TICKETS tickets
     at once), also noting when each ticket's last event, its close, was accepted."""
     gate = asyncio.Semaphore(CONCURRENT_TICKETS)
     closed_at: dict[str, datetime] = {}

@@ -45,7 +45,8 @@ from activities.reconciliation_activities import ReconciliationActivities
 from billing.book import parse_book
 from billing.reconciliation import Limits
 from connectors.embedded_ledger import EmbeddedLedger
-from service.local_postgres import local_postgres
+from devtools.local_postgres import local_postgres
+from messages.runs import ReconcileInput
 from store.database import open_store, write_transaction
 from store.models import (
     AuditEntry,
@@ -57,7 +58,6 @@ from store.models import (
     TicketRecord,
 )
 from store.reports import REPORTS, Period, run_report
-from workflows.messages import ReconcileInput
 
 ROOT = Path(__file__).resolve().parent.parent
 MONTH = Period(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))

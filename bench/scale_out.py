@@ -41,11 +41,11 @@ from live import _started, generated_events, say, start_process, stop_process_gr
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from api.security import webhook_signature
 from billing.events import parse_event
-from service.dev_server import DevServer, connect_when_serving, free_port, start_dev_server
+from devtools.dev_server import DevServer, connect_when_serving, free_port, start_dev_server
+from intake.signed_webhook import webhook_signature
+from messages.ticket import ticket_workflow_id
 from store.database import open_store
-from workflows.messages import ticket_workflow_id
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

@@ -26,15 +26,16 @@ from cli.input_files import EXIT_BAD_INPUT, InputError, describe_bad_events, rea
 from cli.live import connect_client, run_command
 from cli.progress import ProgressBar
 from cli.tables import render_table
-from service import local_stack
-from service.client import ConnectionProblem
-from service.demo_tokens import demo_tokens
-from service.dev_server import wait_until_serving
-from service.ingest import ingest_events
-from service.temporal_setup import register_search_attributes
+from devtools import local_stack
+from devtools.demo_tokens import demo_tokens
+from devtools.dev_server import wait_until_serving
+from intake.delivery import ingest_events
+from messages.ticket import BillingStatus, ticket_workflow_id
+from messages.views import TicketBillingView
+from runtime.client import ConnectionProblem
+from runtime.temporal_setup import register_search_attributes
 from settings import ROOT, Settings
 from store.database import open_store
-from workflows.messages import BillingStatus, TicketBillingView, ticket_workflow_id
 from workflows.ticket_billing import TicketBillingWorkflow
 
 EXAMPLE_EVENTS = ROOT / "examples" / "events.jsonl"

@@ -20,8 +20,8 @@ from billing.events import HelpdeskEvent
 from cli.input_files import EXIT_BAD_INPUT, InputError, describe_bad_events, read_events
 from cli.live import EXIT_FAILED, CommandFailed, connect_client, run_async_command
 from cli.progress import ProgressBar
-from service.ingest import IngestReport, Undelivered, ingest_events
-from service.telemetry import tracer
+from intake.delivery import IngestReport, Undelivered, ingest_events
+from runtime.telemetry import tracer
 from settings import Settings
 
 # A server restarting or failing over comes back within this: keep delivering until then.

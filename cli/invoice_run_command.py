@@ -12,9 +12,9 @@ from datetime import UTC, date, datetime
 from billing.invoice_run import month_key, previous_month
 from cli.live import connect_client, run_async_command
 from cli.tables import render_table
+from messages.runs import InvoiceRunRequest, InvoiceRunSummary
 from settings import Settings
 from workflows.invoice_run import INVOICE_RUN_WORKFLOW_ID, MonthlyInvoiceRunWorkflow
-from workflows.messages import InvoiceRunRequest, InvoiceRunSummary
 
 
 def _month(text: str) -> date:

@@ -18,8 +18,8 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from temporalio.client import Client
 from temporalio.exceptions import TemporalError
 
-from service.client import ConnectionProblem, connect
-from service.telemetry import TelemetryError, configure_tracing
+from runtime.client import ConnectionProblem, connect
+from runtime.telemetry import TelemetryError, configure_tracing
 from settings import Settings, SettingsError
 from store.database import open_store
 

@@ -13,10 +13,10 @@ from billing.holds import HoldOwner
 from billing.money import format_decimal
 from cli.live import open_review_store, run_command
 from cli.tables import render_table
-from service.queues import QUEUES, age_text, chargeable_total, queue_owner, waiting_reason
 from settings import Settings
 from store.models import TicketRecord
 from store.ticket_records import ticket_records
+from usecases.queues import QUEUES, age_text, chargeable_total, queue_owner, waiting_reason
 
 OWNERS = [owner.value for owner in HoldOwner]
 

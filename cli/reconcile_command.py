@@ -10,9 +10,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from cli.live import connect_client, open_review_store, run_async_command
 from cli.tables import render_table
+from messages.runs import ReconciliationRequest
 from settings import Settings
 from store.reconciliation_records import findings_of
-from workflows.messages import ReconciliationRequest
 from workflows.reconciliation import RECONCILIATION_WORKFLOW_ID, ReconciliationWorkflow
 
 EXIT_FINDINGS = 3

@@ -29,10 +29,7 @@ from cli.live import (
     run_async_command,
 )
 from cli.tables import render_table
-from service import tickets
-from settings import Settings
-from store.ticket_records import ticket_records
-from workflows.messages import (
+from messages.ticket import (
     ActorInput,
     ApproveInput,
     BillingStatus,
@@ -45,8 +42,11 @@ from workflows.messages import (
     ResolveDisputeInput,
     ReviewInput,
     SignoffInput,
-    TicketBillingView,
 )
+from messages.views import TicketBillingView
+from settings import Settings
+from store.ticket_records import ticket_records
+from usecases import tickets
 from workflows.ticket_billing import TicketBillingWorkflow
 
 EXIT_REFUSED = 3

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import argparse
 
-from api.security import STAFF_ROLES, issue_token, list_tokens, revoke_token
 from billing.roles import Role
 from cli.live import CommandFailed, open_review_store, run_command
 from cli.tables import render_table
 from settings import Settings
+from store.tokens import STAFF_ROLES, issue_token, list_tokens, revoke_token
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:

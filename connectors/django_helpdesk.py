@@ -1,5 +1,7 @@
 """django-helpdesk 2.6 as the help desk: its webhooks and REST API mapped to our events (SPEC §3),
 a polling sync that catches what its webhooks miss, and the write-back (``HelpdeskAdapter``).
+Receiving and delivering the events is the intake's (intake/helpdesk_webhooks.py,
+intake/helpdesk_sync.py).
 
 Its webhooks carry no id, no signature and are never retried, so every event id here is derived
 from the help desk's own ids (instance, ticket, follow-up): the webhook and the polling sync map
@@ -11,7 +13,6 @@ See docs/connector-django-helpdesk.md for setup and the permissions the integrat
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 import math
@@ -24,8 +25,6 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 
 from billing.events import (
@@ -614,61 +613,3 @@ class DjangoHelpdeskSync:
             page += 1
             data = self._client.followups_page(page, size)
         return found, seen
-
-
-# ---------------------------------------------------------------------------------------------
-# Wiring: webhook receiver route and delivery to Temporal.
-
-
-def temporal_delivery(client: Any, settings: Any) -> Deliver:
-    """Deliver events to the ticket workflows (``service.ingest.deliver_all``); raises if any
-    could not be delivered, so a sync keeps its cursor and tries again."""
-    from service.ingest import deliver_all  # Temporal and workflows only when wired.
-
-    async def deliver(events: list[HelpdeskEvent]) -> None:
-        await deliver_all(client, settings, events)
-
-    return deliver
-
-
-WEBHOOK_TIMEOUT_SECONDS = 2.0  # django-helpdesk gives up after HELPDESK_WEBHOOK_TIMEOUT (3 s)
-MAX_WEBHOOK_BYTES = 2 * 1024 * 1024  # the body carries every follow-up of the ticket
-
-
-def webhook_router(
-    mapper: DjangoHelpdeskMapper,
-    deliver: Deliver,
-    secret: str,
-    path: str = "/webhooks/django-helpdesk",
-) -> APIRouter:
-    """A FastAPI router receiving django-helpdesk's webhooks at ``path?token=<secret>``.
-
-    django-helpdesk cannot sign its webhooks, so the secret travels in the URL configured there.
-    It ignores our answer and never retries: a failure here is logged and made good by the
-    polling sync, whose event ids are the same.
-    """
-    router = APIRouter(tags=["webhooks"])
-
-    @router.post(path, summary="django-helpdesk webhook (new ticket or follow-up)")
-    async def receive(request: Request) -> JSONResponse:
-        token = request.query_params.get("token", "")
-        if not secret or not hmac.compare_digest(token.encode(), secret.encode()):
-            return JSONResponse({"error": "missing or wrong ?token="}, status_code=401)
-        body = await request.body()
-        if len(body) > MAX_WEBHOOK_BYTES:
-            return JSONResponse({"error": "body too large"}, status_code=413)
-        try:
-            events = mapper.handle_webhook(body)
-        except EventError as error:
-            logger.warning("django-helpdesk webhook refused: %s", error)
-            problems = [{"field": p.path, "message": p.message} for p in error.problems]
-            return JSONResponse({"error": "invalid body", "problems": problems}, 422)
-        try:
-            if events:
-                await asyncio.wait_for(deliver(events), WEBHOOK_TIMEOUT_SECONDS)
-        except Exception as error:  # any failure: the polling sync delivers these again
-            logger.warning("django-helpdesk webhook not delivered (sync will retry): %s", error)
-            return JSONResponse({"error": f"not delivered: {error}"}, status_code=503)
-        return JSONResponse({"accepted": [event.event_id for event in events]})
-
-    return router

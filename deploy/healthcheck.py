@@ -39,7 +39,7 @@ async def _worker_polling(hostname: str) -> bool:
     from temporalio.api.taskqueue.v1 import TaskQueue
     from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
-    from service.client import connect
+    from runtime.client import connect
     from settings import Settings
 
     settings = Settings.from_environment()

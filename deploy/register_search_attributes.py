@@ -16,8 +16,8 @@ import sys
 
 
 async def register() -> list[str]:
-    from service.client import connect
-    from service.temporal_setup import register_search_attributes
+    from runtime.client import connect
+    from runtime.temporal_setup import register_search_attributes
     from settings import Settings
 
     settings = Settings.from_environment()

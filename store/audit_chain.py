@@ -29,10 +29,11 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.engine import Connection, Engine
 
-from store.database import AUDIT_CHAIN_LOCK
 from store.models import AuditChainAnchor, AuditEntry
 
 GENESIS = "0" * 64
+# PostgreSQL advisory lock key of the chain's head (any 64-bit number, the same everywhere).
+AUDIT_CHAIN_LOCK = 0x48_44_42_41_55_44  # "HDBAUD"
 FIELDS = ("entry_key", "ticket_id", "at", "actor", "role", "action", "outcome", "reason", "detail")
 
 _AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]

@@ -23,12 +23,12 @@ from sqlalchemy import event, select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, create_engine
 
-from store import directory, migrations, models, sync_health  # noqa: F401  (registers the tables)
+from store import migrations
 
 _IMMEDIATE = "sqlite_begin_immediate"
-# PostgreSQL advisory lock keys (any 64-bit numbers, the same in every process).
+# PostgreSQL advisory lock key (any 64-bit number, the same in every process; the audit
+# chain's is in store/audit_chain.py).
 MIGRATION_LOCK = 0x48_44_42_4D_49_47  # "HDBMIG"
-AUDIT_CHAIN_LOCK = 0x48_44_42_41_55_44  # "HDBAUD"
 
 
 def open_store(database_url: str, *, migrate: bool = True) -> Engine:

@@ -10,25 +10,9 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Field, SQLModel
 
-# A module, not its functions: store.database imports this module to register the tables.
 from store import database
-
-
-class HelpdeskOrgRecord(SQLModel, table=True):
-    __tablename__ = "helpdesk_org"
-
-    id: str = Field(primary_key=True)
-    name: str
-
-
-class BillingCustomerRecord(SQLModel, table=True):
-    __tablename__ = "billing_customer"
-
-    id: str = Field(primary_key=True)
-    name: str
-
+from store.models import BillingCustomerRecord, HelpdeskOrgRecord
 
 _HELPDESK_ORG = HelpdeskOrgRecord.__table__  # type: ignore[attr-defined]
 _BILLING_CUSTOMER = BillingCustomerRecord.__table__  # type: ignore[attr-defined]

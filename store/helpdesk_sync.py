@@ -1,8 +1,7 @@
 """Where the django-helpdesk polling sync resumes: one cursor per help desk instance.
 
-The table lives here rather than in ``store.models`` so that only deployments using the
-django-helpdesk connector carry it; ``ensure_sync_table`` creates it on an existing store.
-"""
+The baseline migration creates the table; ``ensure_sync_table`` still creates it on a store
+that predates the migrations."""
 
 from __future__ import annotations
 
@@ -11,25 +10,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Field, SQLModel
+from sqlmodel import SQLModel
 
 from store.database import write_transaction
-
-
-class HelpdeskSyncCursor(SQLModel, table=True):
-    """The last follow-up a sync delivered, per help desk instance (its base URL)."""
-
-    __tablename__ = "helpdesk_sync_cursor"
-
-    source: str = Field(primary_key=True)
-    # Follow-up ids only grow, and every change the sync cares about creates a follow-up
-    # (a new ticket creates its "Ticket Opened" one): the highest delivered id is the cursor.
-    last_followup_id: int = 0
-    # How many follow-ups the help desk listed at that point: where the next sync starts
-    # paging, so it does not re-read the whole history every time.
-    followups_seen: int = 0
-    updated_at: datetime
-
+from store.models import HelpdeskSyncCursor
 
 _CURSOR = HelpdeskSyncCursor.__table__  # type: ignore[attr-defined]
 

@@ -1,10 +1,12 @@
-"""Tables of the review store. Money is stored as integer cents (SQL can sum it exactly);
-quantities as decimal text. Every row a retry might write twice has a unique natural key."""
+"""Tables of the review store, every one of them (the migrations compare the schema with
+these). Money is stored as integer cents (SQL can sum it exactly); quantities as decimal text.
+Every row a retry might write twice has a unique natural key."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -239,3 +241,62 @@ class RatedLine(SQLModel, table=True):
     unit_price_cents: int
     amount_cents: int  # what the customer is charged (0 when covered)
     list_cents: int  # quantity × unit price: what it would have cost
+
+
+# ---- the embedded systems' directories (store/directory.py) ----
+
+
+class HelpdeskOrgRecord(SQLModel, table=True):
+    __tablename__ = "helpdesk_org"
+
+    id: str = Field(primary_key=True)
+    name: str
+
+
+class BillingCustomerRecord(SQLModel, table=True):
+    __tablename__ = "billing_customer"
+
+    id: str = Field(primary_key=True)
+    name: str
+
+
+# ---- sync health (store/sync_health.py) ----
+
+
+class SyncTally(SQLModel, table=True):
+    __tablename__ = "sync_tally"
+    __table_args__ = (UniqueConstraint("hour", "system", "outcome"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    hour: datetime = Field(index=True)  # the start of the UTC hour
+    system: str  # billing | helpdesk
+    outcome: str  # ok | failed | rejected
+    calls: int
+
+
+class SyncAlertRecord(SQLModel, table=True):
+    __tablename__ = "sync_alert"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(index=True)
+    system: str
+    kind: str
+    message: str
+
+
+# ---- the django-helpdesk polling sync's cursor (store/helpdesk_sync.py) ----
+
+
+class HelpdeskSyncCursor(SQLModel, table=True):
+    """The last follow-up a sync delivered, per help desk instance (its base URL)."""
+
+    __tablename__ = "helpdesk_sync_cursor"
+
+    source: str = Field(primary_key=True)
+    # Follow-up ids only grow, and every change the sync cares about creates a follow-up
+    # (a new ticket creates its "Ticket Opened" one): the highest delivered id is the cursor.
+    last_followup_id: int = 0
+    # How many follow-ups the help desk listed at that point: where the next sync starts
+    # paging, so it does not re-read the whole history every time.
+    followups_seen: int = 0
+    updated_at: datetime

@@ -17,11 +17,11 @@ from sqlalchemy import or_, select
 from sqlalchemy.engine import Engine, Row
 
 from billing.rating import TicketRating
+from messages.views import TicketBillingView
 from store.models import TicketRecord
-from workflows.messages import TicketBillingView
 
-# The same adapter as service.tickets.VIEW: detail_json is written by the ticket's workflow
-# with TypeAdapter(TicketBillingView). Built here so the store does not depend on service/.
+# The same adapter as usecases.tickets.VIEW: detail_json is written by the ticket's workflow
+# with TypeAdapter(TicketBillingView). Built here so the store does not depend on usecases/.
 _VIEW = TypeAdapter(TicketBillingView)
 _TICKET = TicketRecord.__table__  # type: ignore[attr-defined]
 _COLUMNS = (

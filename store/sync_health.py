@@ -5,35 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import UniqueConstraint, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, SQLModel
 
 from billing.sync_alerts import SyncAlert
 from store import database
-
-
-class SyncTally(SQLModel, table=True):
-    __tablename__ = "sync_tally"
-    __table_args__ = (UniqueConstraint("hour", "system", "outcome"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    hour: datetime = Field(index=True)  # the start of the UTC hour
-    system: str  # billing | helpdesk
-    outcome: str  # ok | failed | rejected
-    calls: int
-
-
-class SyncAlertRecord(SQLModel, table=True):
-    __tablename__ = "sync_alert"
-
-    id: int | None = Field(default=None, primary_key=True)
-    at: datetime = Field(index=True)
-    system: str
-    kind: str
-    message: str
-
+from store.models import SyncAlertRecord, SyncTally
 
 _TALLY = SyncTally.__table__  # type: ignore[attr-defined]
 _ALERT = SyncAlertRecord.__table__  # type: ignore[attr-defined]

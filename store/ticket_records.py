@@ -15,10 +15,12 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import col, select
 
 from billing.money import integer_cents
+from messages.ticket import TicketState
+from messages.ticket_activities import RecordInput
+from messages.views import AuditItem
 from store import audit_chain
 from store.database import keys_present, read_session, write_session, write_transaction
 from store.models import AuditEntry, ManualEdit, RatedLine, TicketArchive, TicketRecord
-from workflows.messages import AuditItem, RecordInput, TicketState
 
 _STATE = TypeAdapter(TicketState)
 _TICKET = TicketRecord.__table__  # type: ignore[attr-defined]

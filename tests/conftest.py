@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from billing.book import BillingBook, parse_book
-from service.local_postgres import LocalPostgres, local_postgres
+from devtools.local_postgres import LocalPostgres, local_postgres
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"

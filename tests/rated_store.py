@@ -19,16 +19,12 @@ from billing.preview import preview
 from billing.rating import TicketRating
 from connectors.billing import PostRequest
 from connectors.embedded_ledger import EmbeddedLedger
-from service.payloads import type_adapter
+from messages.payloads import type_adapter
+from messages.ticket import Approvals, BillingStatus
+from messages.ticket_activities import RecordInput
+from messages.views import TicketBillingView, TicketProjection
 from store.reports import Period
 from store.ticket_records import record_ticket
-from workflows.messages import (
-    Approvals,
-    BillingStatus,
-    RecordInput,
-    TicketBillingView,
-    TicketProjection,
-)
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NOVEMBER = Period(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))

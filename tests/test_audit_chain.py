@@ -13,10 +13,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from cli import audit_command
+from messages.ticket_activities import RecordInput
+from messages.views import AuditItem, TicketProjection
 from store import audit_chain
 from store.database import open_store
 from store.ticket_records import append_audit, audit_trail, record_ticket
-from workflows.messages import AuditItem, RecordInput, TicketProjection
 
 AT = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
 

@@ -1,5 +1,5 @@
-"""Payload encryption (service/encryption.py), the converter the service connects with
-(service/payloads.py), and the codec server endpoint (api/codec.py) in process."""
+"""Payload encryption (runtime/encryption.py), the converter the service connects with
+(runtime/data_converter.py), and the codec server endpoint (api/codec.py) in process."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from temporalio.api.failure.v1 import Failure
 from temporalio.exceptions import ApplicationError
 
 from api.app import create_app
-from api.security import issue_token
 from billing.roles import Role
-from service.encryption import (
+from messages.payloads import data_converter
+from runtime.data_converter import data_converter_for
+from runtime.encryption import (
     ENCODING,
     KEY_ID,
     EncryptionCodec,
@@ -27,9 +28,9 @@ from service.encryption import (
     UnknownKeyId,
     main,
 )
-from service.payloads import data_converter, data_converter_for
 from settings import Settings, SettingsError
 from store.database import open_store
+from store.tokens import issue_token
 
 SUBJECT = "Printer on floor 3 leaks toner, ask Jane Roe"
 

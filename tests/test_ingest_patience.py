@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from temporalio.service import RPCError, RPCStatusCode
 
-from service.ingest import _patiently
+from intake.delivery import _patiently
 
 
 class Flaky:

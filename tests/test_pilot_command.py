@@ -21,18 +21,13 @@ from billing.holds import HoldOwner
 from billing.preview import preview
 from billing.rating import TicketRating
 from cli import pilot_command
+from messages.ticket import Approvals, BillingStatus, Hold
+from messages.ticket_activities import RecordInput
+from messages.views import TicketBillingView, TicketProjection
 from store.database import open_store
 from store.pilot_source import ratings_closed_between, ratings_of_tickets
 from store.ticket_records import record_ticket
 from tests.conftest import EXAMPLES
-from workflows.messages import (
-    Approvals,
-    BillingStatus,
-    Hold,
-    RecordInput,
-    TicketBillingView,
-    TicketProjection,
-)
 
 MANUAL = EXAMPLES / "manual-lines.csv"
 VIEW = TypeAdapter(TicketBillingView)

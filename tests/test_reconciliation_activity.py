@@ -17,9 +17,9 @@ from billing.posting import BillableLine
 from billing.reconciliation import Limits
 from connectors.billing import PostRequest, totals_from_lines
 from connectors.embedded_ledger import EmbeddedLedger
+from messages.runs import ReconcileInput
 from store.database import open_store
 from store.reconciliation_records import findings_of
-from workflows.messages import ReconcileInput
 
 NOW = datetime.now(UTC)
 

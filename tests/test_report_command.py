@@ -16,9 +16,11 @@ from billing.posting import BillableLine, LineType
 from cli import report_command
 from connectors.billing import PostRequest
 from connectors.embedded_ledger import EmbeddedLedger
+from messages.ticket import EditItem
+from messages.ticket_activities import RecordInput
+from messages.views import TicketProjection
 from store.database import open_store
 from store.ticket_records import record_ticket
-from workflows.messages import EditItem, RecordInput, TicketProjection
 
 NOW = datetime.now(UTC)
 YESTERDAY = NOW - timedelta(days=1)

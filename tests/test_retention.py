@@ -12,13 +12,13 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.engine import Engine
 
 from cli import purge_command
+from messages.views import AuditItem
 from settings import Settings, SettingsError
 from store import audit_chain
 from store.database import open_store
 from store.models import AuditChainAnchor, TicketArchive
 from store.retention import PurgeRefused, Retention, purge, retention_settings
 from store.ticket_records import append_audit, load_archived_ticket
-from workflows.messages import AuditItem
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 OLD = NOW - timedelta(days=500)

@@ -18,9 +18,9 @@ from billing.posting import BillableLine
 from billing.sync_alerts import SyncThresholds
 from connectors.billing import BillingRejected, BillingUnavailable, PostRequest
 from connectors.embedded_ledger import EmbeddedLedger
+from messages.runs import SyncHealthInput
 from store.database import open_store
 from store.sync_health import add_calls, alerts_since, calls_since
-from workflows.messages import SyncHealthInput
 
 NOW = datetime.now(UTC)
 HOUR = NOW.replace(minute=0, second=0, microsecond=0)

@@ -14,7 +14,7 @@ from billing.book import BillingMode
 from billing.decisions import Decision
 from billing.holds import ApproverRole, HoldOwner
 from billing.rating import TicketStatus
-from workflows.messages import BillingStatus, Hold, TicketState
+from messages.ticket import WAITING_TO_CLOSE, BillingStatus, Hold, TicketState
 
 BOOK_UNAVAILABLE = "book_unavailable"
 BILLING_REJECTED = "billing_rejected"
@@ -35,10 +35,6 @@ class Assessment:
 def _valid_for(decision: Decision | None, total: Decimal | None, current: Decimal) -> bool:
     """An approval (or rejection) counts only for the total it was given for."""
     return decision is not None and total == current
-
-
-# What a new ticket waits for; the starter also sets it on the workflow when it starts one.
-WAITING_TO_CLOSE = "the ticket to be closed"
 
 
 def _held(code: str, owner: HoldOwner, message: str) -> Assessment:

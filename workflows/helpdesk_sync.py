@@ -8,8 +8,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.helpdesk_sync_activities import HelpdeskSyncActivities
-    from workflows.messages import HelpdeskSyncResult
+    from intake.helpdesk_sync import HelpdeskSyncActivities
+    from messages.runs import HelpdeskSyncResult
 
 HELPDESK_SYNC_WORKFLOW_ID = "helpdesk-sync"
 

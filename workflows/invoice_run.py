@@ -14,7 +14,7 @@ with workflow.unsafe.imports_passed_through():
     import billing.invoice_run  # noqa: F401  (types crossing the boundary, see prepaid_balance)
     from activities.invoice_run_activities import InvoiceRunActivities
     from billing.invoice_run import month_key, month_of, previous_month
-    from workflows.messages import InvoiceRunInput, InvoiceRunRequest, InvoiceRunSummary
+    from messages.runs import InvoiceRunInput, InvoiceRunRequest, InvoiceRunSummary
 
 INVOICE_RUN_WORKFLOW_ID = "invoice-run"
 

@@ -27,13 +27,8 @@ with workflow.unsafe.imports_passed_through():
     import billing.ticket  # noqa: F401
     from billing.money import hours_from_minutes
     from billing.prepaid import PrepaidAccount
-    from workflows.messages import (
-        DrawInput,
-        DrawResult,
-        PrepaidAccountInput,
-        PrepaidChangedInput,
-        ticket_workflow_id,
-    )
+    from messages.prepaid import DrawInput, DrawResult, PrepaidAccountInput, PrepaidChangedInput
+    from messages.ticket import ticket_workflow_id
 
 
 @workflow.defn

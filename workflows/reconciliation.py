@@ -10,7 +10,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.reconciliation_activities import ReconciliationActivities
-    from workflows.messages import ReconcileInput, ReconcileSummary, ReconciliationRequest
+    from messages.runs import ReconcileInput, ReconcileSummary, ReconciliationRequest
 
 RECONCILIATION_WORKFLOW_ID = "reconcile"
 

@@ -10,7 +10,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.sync_health_activities import SyncHealthActivities
-    from workflows.messages import SyncHealthInput, SyncHealthSummary
+    from messages.runs import SyncHealthInput, SyncHealthSummary
 
 SYNC_HEALTH_WORKFLOW_ID = "sync-health"
 

@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
     import billing.prepaid
     import billing.rating
     import billing.ticket  # noqa: F401
-    import workflows.search_attributes as search_attributes
+    import messages.search_attributes as search_attributes
     from activities.ticket_activities import BILLING_REJECTED, TicketActivities
     from billing.decisions import Decision, LineEdit
     from billing.events import DisputeOpened, HelpdeskEvent
@@ -38,39 +38,39 @@ with workflow.unsafe.imports_passed_through():
     from billing.posting import charged_lines
     from billing.roles import Action, may, refusal
     from billing.ticket import EventOutcome, Ticket
-    from service.payloads import type_adapter
-    from workflows.assessment import BILLING_REJECTED as HOLD_BILLING_REJECTED
-    from workflows.assessment import Assessment, assess
-    from workflows.messages import (
+    from messages.payloads import type_adapter
+    from messages.prepaid import PrepaidChangedInput
+    from messages.ticket import (
         SETTLED_STATUSES,
         ActorInput,
         ApproveInput,
-        ArchiveInput,
-        AuditItem,
         BillingStatus,
         DisputeInput,
         EditItem,
         EventInput,
-        HelpdeskUpdateInput,
         HistoryItem,
         Hold,
         LineEditInput,
         MarkNonBillableInput,
-        PostInput,
-        PrepaidChangedInput,
-        RateInput,
-        RecordInput,
         RejectInput,
         RerateInput,
         ResolveDisputeInput,
         ReviewInput,
         SignoffInput,
-        TicketBillingView,
-        TicketProjection,
         TicketState,
         TicketWorkflowInput,
         ticket_workflow_id,
     )
+    from messages.ticket_activities import (
+        ArchiveInput,
+        HelpdeskUpdateInput,
+        PostInput,
+        RateInput,
+        RecordInput,
+    )
+    from messages.views import AuditItem, TicketBillingView, TicketProjection
+    from workflows.assessment import BILLING_REJECTED as HOLD_BILLING_REJECTED
+    from workflows.assessment import Assessment, assess
 
 # Short start-to-close timeouts: these activities take milliseconds, and when a worker dies
 # mid-activity the timeout is how long the ticket waits before another worker retries it.
@@ -378,7 +378,7 @@ class TicketBillingWorkflow:
             closed_at=state.ticket.closed_at if state.ticket.closed else None,
             changed_at=state.status_since or workflow.now(),
             sequence=len(state.history) * 1_000 + state.revision,
-            # The adapter is built once per worker, not once per run (service/payloads.py).
+            # The adapter is built once per worker, not once per run (messages/payloads.py).
             detail_json=type_adapter(TicketBillingView).dump_json(self.billing_state()).decode(),
         )
         audit = [

@@ -50,8 +50,7 @@ def target_metadata() -> MetaData:
     """Every table the models declare: what the migrations must produce."""
     from sqlmodel import SQLModel
 
-    import store.database
-    import store.helpdesk_sync  # noqa: F401  (its table is created by the baseline too)
+    import store.models  # noqa: F401  (declares every table)
 
     return SQLModel.metadata
 

@@ -138,7 +138,7 @@ STDIN_BUG = (
 DEEP_JSON_BUG = (
     "deeply nested JSON (about 100,000 '[') raises RecursionError from json.loads, which "
     "nothing catches: billing/events.py parse_event_lines() catches only JSONDecodeError "
-    "(preview/ingest print a traceback), api/webhooks.py parse_batch() catches only "
+    "(preview/ingest print a traceback), intake/signed_webhook.py parse_batch() catches only "
     "ValueError/UnicodeDecodeError (the webhook answers 500)"
 )
 
@@ -737,7 +737,7 @@ UNHASHABLE_BUG = (
     "('unhashable type') instead of BookError: billing/book.py _reference_problems() builds "
     "contract_ids = {c.get('id') ...} (and _duplicate_problems skips only non-str for "
     "customers) before the types are validated. Preview prints a traceback; a live worker's "
-    "activities/book_source.py BookSource._load() catches only BookError/OSError/"
+    "store/book_source.py BookSource._load() catches only BookError/OSError/"
     "UnicodeDecodeError, so rate_ticket fails on every attempt instead of holding the ticket "
     "book_unavailable"
 )

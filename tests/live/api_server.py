@@ -22,11 +22,11 @@ from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
 from api.app import create_app
-from api.security import issue_token
 from billing.roles import Role
-from service.dev_server import DevServer, free_port
+from devtools.dev_server import DevServer, free_port
 from settings import Settings
 from store.database import open_store
+from store.tokens import issue_token
 from tests.live.stack import BillingStack, running_stack
 from tests.rated_store import EXAMPLES, seed_examples
 

@@ -10,9 +10,9 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from service.dev_server import DevServer, connect_when_serving, free_port, start_dev_server
-from service.payloads import data_converter
-from service.temporal_setup import register_search_attributes
+from devtools.dev_server import DevServer, connect_when_serving, free_port, start_dev_server
+from messages.payloads import data_converter
+from runtime.temporal_setup import register_search_attributes
 
 BIN = Path(sys.executable).parent
 

@@ -17,12 +17,12 @@ from pathlib import Path
 from temporalio.testing import WorkflowEnvironment
 
 from cli.input_files import read_events
-from service.ingest import ingest_events
-from service.payloads import data_converter
-from service.temporal_setup import register_search_attributes
+from intake.delivery import ingest_events
+from messages.payloads import data_converter
+from messages.ticket import RerateInput, ticket_workflow_id
+from runtime.temporal_setup import register_search_attributes
 from tests.conftest import EXAMPLES
 from tests.live.stack import running_stack
-from workflows.messages import RerateInput, ticket_workflow_id
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
 

@@ -21,11 +21,12 @@ from temporalio.worker import Worker
 from billing.events import parse_event
 from connectors.billing import BillingAdapter
 from connectors.embedded_ledger import EmbeddedLedger
-from service.ingest import ingest_events
-from service.worker_parts import WORKFLOWS, build_parts
+from intake.delivery import ingest_events
+from messages.ticket import ticket_workflow_id
+from messages.views import TicketBillingView
+from runtime.worker_parts import WORKFLOWS, build_parts
 from settings import Settings
 from store.models import HelpdeskNote, HelpdeskStatus, LedgerLine
-from workflows.messages import TicketBillingView, ticket_workflow_id
 from workflows.ticket_billing import TicketBillingWorkflow
 
 

@@ -25,11 +25,12 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.app import create_app
-from api.security import issue_token, webhook_signature
 from billing.roles import ALLOWED, Action, Role
-from service.dev_server import DevServer, free_port
+from devtools.dev_server import DevServer, free_port
+from intake.signed_webhook import webhook_signature
 from settings import Settings
 from store.ticket_records import audit_trail
+from store.tokens import issue_token
 from tests.billing.builders import book_text, closed, logged, opened
 from tests.live import api_server
 from tests.live.stack import BillingStack, running_stack

@@ -31,13 +31,15 @@ import pytest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.security import secret, webhook_signature
+from api.security import secret
 from billing.roles import Role
-from service.dev_server import DevServer
+from devtools.dev_server import DevServer
+from intake.signed_webhook import webhook_signature
+from messages.ticket import ticket_workflow_id
+from messages.views import TicketBillingView
 from tests.billing.builders import book_text, closed, logged, opened, part
 from tests.live.api_server import ServedStack, post_login, served_stack
 from tests.live.stack import BillingStack, running_stack
-from workflows.messages import TicketBillingView, ticket_workflow_id
 
 HOSTILE = Path(__file__).resolve().parent.parent / "hostile"
 INDEX = tomllib.loads((HOSTILE / "index.toml").read_text(encoding="utf-8"))

@@ -13,10 +13,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from connectors.billing import BillingUnavailable, PostReceipt, PostRequest
 from connectors.embedded_ledger import EmbeddedLedger
+from messages.ticket import RerateInput
 from store.models import LedgerPosting
 from tests.billing.builders import book_text, closed, logged, opened
 from tests.live.stack import running_stack
-from workflows.messages import RerateInput
 
 
 class FlakyLedger(EmbeddedLedger):

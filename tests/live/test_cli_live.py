@@ -28,12 +28,12 @@ from billing.events import parse_event
 from cli.ingest_command import save_undelivered
 from cli.input_files import read_events
 from cli.progress import ProgressBar
-from service.dev_server import DevServer, free_port
-from service.ingest import Undelivered
+from devtools.dev_server import DevServer, free_port
+from intake.delivery import Undelivered
+from messages.ticket import ticket_workflow_id
 from tests.billing.builders import book_text, closed, logged, opened
 from tests.conftest import REPO
 from tests.live.stack import BillingStack, running_stack
-from workflows.messages import ticket_workflow_id
 
 COMMAND_TIMEOUT_SECONDS = 120
 

@@ -12,11 +12,11 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from service.dev_server import DevServer, connect_when_serving, free_port, start_dev_server
-from service.payloads import data_converter
+from devtools.dev_server import DevServer, connect_when_serving, free_port, start_dev_server
+from messages.payloads import data_converter
+from messages.ticket import RerateInput, ticket_workflow_id
 from tests.billing.builders import book_text, closed, logged, opened
 from tests.live.stack import BillingStack, running_stack
-from workflows.messages import RerateInput, ticket_workflow_id
 
 SUGGEST_AFTER_EVENTS = 40
 ENTRIES = 30

@@ -24,23 +24,23 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from api.app import create_app
-from api.security import issue_token
 from billing.roles import Role
 from connectors.embedded_ledger import EmbeddedLedger
-from service.dev_server import (
+from devtools.dev_server import (
     DevServer,
     connect_when_serving,
     free_port,
     start_dev_server,
     temporal_cli,
 )
-from service.encryption import ENCODING, KEY_ID, Keyring, write_keyring
-from service.payloads import data_converter_for
+from messages.ticket import ticket_workflow_id
+from runtime.data_converter import data_converter_for
+from runtime.encryption import ENCODING, KEY_ID, Keyring, write_keyring
 from settings import Settings
+from store.tokens import issue_token
 from tests.billing.builders import book_text, closed, logged, opened
 from tests.live.api_server import serving
 from tests.live.stack import running_stack
-from workflows.messages import ticket_workflow_id
 
 SUBJECT = "Zephyr front desk scanner jams on every contract page"
 NOTE = "Cleared the feeder rollers with Dr. Quill watching"

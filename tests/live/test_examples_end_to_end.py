@@ -12,7 +12,7 @@ from pathlib import Path
 from temporalio.client import Client
 
 from cli.input_files import read_events
-from service.ingest import ingest_events
+from intake.delivery import ingest_events
 from store.reports import Period, run_report
 from tests.conftest import EXAMPLES
 from tests.live.stack import running_stack

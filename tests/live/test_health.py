@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 
 from api.app import create_app
-from service.dev_server import DevServer, free_port
+from devtools.dev_server import DevServer, free_port
 from settings import Settings
 from tests.live.api_server import serving
 

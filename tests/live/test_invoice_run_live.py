@@ -12,11 +12,11 @@ from pathlib import Path
 from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
 
+from messages.runs import InvoiceRunRequest, InvoiceRunSummary, ReconciliationRequest
 from store.models import LedgerInvoice, LedgerLine, LedgerPosting
 from tests.billing.builders import book_text, closed, logged, opened
 from tests.live.stack import BillingStack, running_stack
 from workflows.invoice_run import MonthlyInvoiceRunWorkflow
-from workflows.messages import InvoiceRunRequest, InvoiceRunSummary, ReconciliationRequest
 from workflows.reconciliation import ReconciliationWorkflow
 
 

@@ -20,12 +20,13 @@ import pytest
 from temporalio.client import Client
 
 from api.pages import SESSION_COOKIE
-from api.security import issue_signoff_link, revoke_token, secret, sign, unsign
+from api.security import issue_signoff_link, secret, sign, unsign
 from billing.reconciliation import Finding, FindingKind, Reconciliation
 from billing.roles import Role
-from service.dev_server import DevServer
+from devtools.dev_server import DevServer
 from store.reconciliation_records import save_reconciliation
 from store.ticket_records import audit_trail, ticket_record
+from store.tokens import revoke_token
 from tests.billing.builders import book_text, closed, disputed, logged, opened
 from tests.live.api_server import ServedStack, post_login, served_stack
 from tests.live.stack import BillingStack

@@ -20,7 +20,7 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from temporalio.client import Client
 
 from billing.roles import Role
-from service.dev_server import DevServer
+from devtools.dev_server import DevServer
 from tests.billing.builders import book_text, closed, disputed, logged, opened, part
 from tests.live.api_server import ServedStack, ServedStore, served_examples, served_stack
 from tests.live.stack import BillingStack

@@ -27,7 +27,7 @@ from temporalio.client import Client
 from api.app import create_app
 from connectors.django_helpdesk import NOTE_MARKER, DjangoHelpdeskClient, HelpdeskApiError
 from connectors.tryton import TrytonBilling
-from service.dev_server import DevServer, free_port
+from devtools.dev_server import DevServer, free_port
 from settings import Settings
 from tests.conftest import EXAMPLES
 from tests.live.api_server import serving

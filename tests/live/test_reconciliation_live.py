@@ -14,12 +14,12 @@ from billing.posting import BillableLine, LineType
 from billing.reconciliation import FindingKind
 from connectors.billing import PostRequest
 from connectors.embedded_ledger import EmbeddedLedger
+from messages.runs import ReconciliationRequest
 from store.database import write_transaction
 from store.models import LedgerLine
 from store.reconciliation_records import findings_of
 from tests.billing.builders import book_text, closed, logged, opened
 from tests.live.stack import running_stack
-from workflows.messages import ReconciliationRequest
 from workflows.reconciliation import ReconciliationWorkflow
 from workflows.sync_health import SyncHealthWorkflow
 

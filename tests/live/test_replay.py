@@ -9,9 +9,9 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from service.payloads import data_converter
-from service.worker_parts import WORKFLOWS
-from workflows.messages import ticket_workflow_id
+from messages.payloads import data_converter
+from messages.ticket import ticket_workflow_id
+from runtime.worker_parts import WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).resolve().parent / "histories").glob("*.json"))
 

@@ -7,7 +7,7 @@ import contextlib
 from temporalio.client import Client, ScheduleHandle
 from temporalio.service import RPCError
 
-from service.schedules import (
+from runtime.schedules import (
     DAILY_RECONCILIATION,
     HELPDESK_SYNC,
     MONTHLY_INVOICE_RUN,

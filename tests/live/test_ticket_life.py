@@ -14,11 +14,7 @@ import pytest
 from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
 
-from store.models import ManualEdit
-from store.ticket_records import audit_trail, ticket_record
-from tests.billing.builders import book_text, closed, disputed, logged, opened, part
-from tests.live.stack import BillingStack, running_stack
-from workflows.messages import (
+from messages.ticket import (
     ApproveInput,
     LineEditInput,
     MarkNonBillableInput,
@@ -28,6 +24,10 @@ from workflows.messages import (
     SignoffInput,
     ticket_workflow_id,
 )
+from store.models import ManualEdit
+from store.ticket_records import audit_trail, ticket_record
+from tests.billing.builders import book_text, closed, disputed, logged, opened, part
+from tests.live.stack import BillingStack, running_stack
 
 DEC_1 = "2026-12-01T"
 StackFactory = Callable[..., AbstractAsyncContextManager[BillingStack]]

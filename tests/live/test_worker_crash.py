@@ -21,8 +21,8 @@ from billing.book import parse_book
 from billing.events import parse_event
 from billing.preview import preview
 from billing.rating import TicketStatus
-from service.dev_server import DevServer
-from service.ingest import ingest_events
+from devtools.dev_server import DevServer
+from intake.delivery import ingest_events
 from settings import Settings
 from store.database import open_store
 from store.models import TicketRecord

@@ -6,7 +6,7 @@ import asyncio
 import os
 from pathlib import Path
 
-from service.dev_server import free_port, start_dev_server
+from devtools.dev_server import free_port, start_dev_server
 from tests.live.worker_process import kill_hard, start_worker
 
 

@@ -15,11 +15,11 @@ from temporalio.client import Client
 from api.app import create_app
 from connectors.selection import ConnectorSetupError
 from connectors.zendesk import SIGNATURE_HEADER, TIMESTAMP_HEADER, webhook_signature
-from service.dev_server import DevServer, free_port
+from devtools.dev_server import DevServer, free_port
+from messages.ticket import ticket_workflow_id
 from settings import Settings
 from tests.contract.conftest import fixture_text
 from tests.live.api_server import serving
-from workflows.messages import ticket_workflow_id
 
 SECRET = "zendesk-webhook-secret-for-tests"
 ZENDESK_ENV = {

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from connectors.django_helpdesk import NOTE_MARKER, DjangoHelpdeskClient
 from connectors.tryton import TrytonBilling
-from service.dev_server import free_port, port_open, start_dev_server
+from devtools.dev_server import free_port, port_open, start_dev_server
 from tests.real.environment import real_systems_environment
 from tests.real.helpdesk_server import WEBHOOK_PATH, running_helpdesk
 from tests.real.tryton_server import prepared_database, start_server, stop_server

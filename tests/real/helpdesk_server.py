@@ -281,7 +281,8 @@ WEBHOOK_PATH = "/webhooks/django-helpdesk"
 def running_helpdesk(directory: Path, webhook_url: str | None = None) -> Iterator[HelpdeskServer]:
     """A started help desk. Its webhooks go to ``webhook_url``, by default
     ``http://127.0.0.1:<free port>/webhooks/django-helpdesk?token=<random>`` (the path and secret
-    the connector's ``webhook_router`` expects; see ``HelpdeskServer.webhook_secret``)."""
+    ``api.helpdesk_webhooks.django_helpdesk_router`` expects; see
+    ``HelpdeskServer.webhook_secret``)."""
     if webhook_url is None:
         secret = secrets.token_urlsafe(16)
         webhook_url = f"http://127.0.0.1:{free_port()}{WEBHOOK_PATH}?token={secret}"

@@ -20,6 +20,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from api.helpdesk_webhooks import django_helpdesk_router
 from billing.events import (
     EventError,
     HelpdeskEvent,
@@ -38,8 +39,6 @@ from connectors.django_helpdesk import (
     DjangoHelpdeskSync,
     HelpdeskApiError,
     parse_time_spent,
-    temporal_delivery,
-    webhook_router,
 )
 from connectors.helpdesk import HelpdeskAdapter, Organization
 from store.database import open_store
@@ -432,7 +431,7 @@ async def test_a_new_deployment_starts_from_now_not_from_the_history(
     assert [e.event_id for e in got] == [f"dh-{number}-opened"]
 
 
-def test_webhook_router_takes_a_real_body_and_checks_the_token(
+def test_the_django_helpdesk_route_takes_a_real_body_and_checks_the_token(
     django_helpdesk: HelpdeskServer,
     desk: DjangoHelpdeskClient,
     client: DjangoHelpdeskClient,
@@ -448,7 +447,7 @@ def test_webhook_router_takes_a_real_body_and_checks_the_token(
         delivered.extend(events)
 
     app = FastAPI()
-    app.include_router(webhook_router(mapper, deliver, secret="s3cret"))
+    app.include_router(django_helpdesk_router(mapper, deliver, secret="s3cret"))
     with TestClient(app) as api:
         assert api.post("/webhooks/django-helpdesk?token=wrong", content=body).status_code == 401
         assert api.post("/webhooks/django-helpdesk", content=body).status_code == 401
@@ -470,7 +469,9 @@ def test_the_help_desk_calls_the_mounted_router_over_http(
         delivered.extend(events)
 
     app = FastAPI()
-    app.include_router(webhook_router(mapper, deliver, secret=django_helpdesk.webhook_secret))
+    app.include_router(
+        django_helpdesk_router(mapper, deliver, secret=django_helpdesk.webhook_secret)
+    )
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=django_helpdesk.webhook_port, log_level="error")
     )
@@ -491,11 +492,6 @@ def test_the_help_desk_calls_the_mounted_router_over_http(
         f"dh-{number}-opened",
         f"dh-{number}-fu{followup['id']}-time",
     ]
-
-
-def test_temporal_delivery_is_wired_lazily() -> None:
-    # Only the function is built here; delivering needs Temporal (the end-to-end test).
-    assert callable(temporal_delivery(object(), object()))
 
 
 # --- mapping without a server ---------------------------------------------------------------

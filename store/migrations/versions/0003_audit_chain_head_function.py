@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from store.audit_chain import GENESIS, HEAD_FUNCTION
-from store.database import AUDIT_CHAIN_LOCK
+from store.audit_chain import AUDIT_CHAIN_LOCK, GENESIS, HEAD_FUNCTION
 
 revision = "0003"
 down_revision = "0002"

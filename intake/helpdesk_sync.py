@@ -10,9 +10,9 @@ from sqlalchemy.engine import Engine
 from temporalio import activity
 
 from connectors import selection
-from service.ingest import deliver_all
+from intake.delivery import deliver_all
+from messages.runs import HelpdeskSyncResult
 from settings import Settings
-from workflows.messages import HelpdeskSyncResult
 
 
 class HelpdeskSyncActivities:

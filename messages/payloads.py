@@ -8,13 +8,16 @@ fifth of the worker's CPU under load (bench/live.py). Building an adapter is a p
 the type, so one cache per process serves every run. The types that cross the boundary live in
 modules the sandbox passes through (see workflows/ticket_billing.py), so a run in the sandbox
 and the worker outside it ask with the very same type objects.
+
+It lives with the messages because the ticket workflow uses the same cache for its projection;
+the data converter every client uses (with encryption when configured) is
+runtime/data_converter.py's ``data_converter_for``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import TypeAdapter
 from temporalio.api.common.v1 import Payload
@@ -22,14 +25,9 @@ from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter
 from temporalio.converter import (
     CompositePayloadConverter,
     DataConverter,
-    DefaultFailureConverterWithEncodedAttributes,
     DefaultPayloadConverter,
     JSONPlainPayloadConverter,
 )
-
-if TYPE_CHECKING:
-    from service.encryption import EncryptionCodec
-    from settings import Settings
 
 # Our own types number in the tens; the bound only keeps a stray per-run type from piling up.
 _CACHED_ADAPTERS = 512
@@ -66,34 +64,3 @@ class SharedCachePydanticPayloadConverter(CompositePayloadConverter):
 
 
 data_converter = DataConverter(payload_converter_class=SharedCachePydanticPayloadConverter)
-
-
-def payload_codec_for(settings: Settings) -> EncryptionCodec | None:
-    """The AES-GCM codec when ``HDB_ENCRYPTION_KEYS_FILE`` is set (service/encryption.py), else
-    None; a bad key file is a ``SettingsError`` naming the variable. The data converter and the
-    API's codec endpoint both take it from here."""
-    path = settings.encryption_keys_path
-    if path is None:
-        return None
-    # Imported here: cryptography loads only in processes that encrypt.
-    from service.encryption import EncryptionProblem, codec_from_file
-    from settings import SettingsError
-
-    try:
-        return codec_from_file(path)
-    except EncryptionProblem as problem:
-        raise SettingsError(f"HDB_ENCRYPTION_KEYS_FILE: {problem}") from None
-
-
-def data_converter_for(settings: Settings) -> DataConverter:
-    """``data_converter``, encrypting every payload when ``HDB_ENCRYPTION_KEYS_FILE`` is set:
-    the same pydantic payload converter, with the AES-GCM codec, and failure messages and
-    stack traces moved into (encrypted) payloads too."""
-    codec = payload_codec_for(settings)
-    if codec is None:
-        return data_converter
-    return dataclasses.replace(
-        data_converter,
-        payload_codec=codec,
-        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
-    )

@@ -18,7 +18,7 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from service.temporal_setup import dev_server_flags
+from runtime.temporal_setup import dev_server_flags
 
 
 class DevServerProblem(RuntimeError):

@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from billing.book import BillingMode
 from billing.problems import problems_from
 
-ROOT = Path(__file__).resolve().parent
+# The repository (settings/ is a package so the import contract can name it).
+ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "HDB_"
 _DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": "milliseconds", "s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -104,7 +105,7 @@ class Settings(BaseModel):
     # Spans go to a file by default, so they never mix with command output.
     otel_console_file: Path | None = ROOT / ".data" / "traces.log"
 
-    # ---- Payload encryption (service/encryption.py, docs/encryption.md) ----------------------
+    # ---- Payload encryption (runtime/encryption.py, docs/encryption.md) ----------------------
     # The key file (JSON {"current": "k2", "keys": {"k1": "<base64 32 bytes>", ...}}): set, every
     # payload the service puts in Temporal is AES-256-GCM encrypted; unset, encryption is off. A
     # relative path is read from secrets_dir (where a Kubernetes Secret is mounted).

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from service.dev_server import free_port
+from devtools.dev_server import free_port
 
 DATABASE = "helpdesk_billing"
 START_TIMEOUT_SECONDS = 60

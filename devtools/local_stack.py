@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from service.dev_server import DevServer, port_open, start_dev_server
+from devtools.dev_server import DevServer, port_open, start_dev_server
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -23,7 +23,7 @@ The keys come only from the key file, never from settings text or the repository
 
     {"current": "k2", "keys": {"k1": "<base64 of 32 bytes>", "k2": "<base64 of 32 bytes>"}}
 
-``python -m service.encryption new FILE`` writes a new key file (mode 600); ``rotate FILE``
+``python -m runtime.encryption new FILE`` writes a new key file (mode 600); ``rotate FILE``
 adds a new key and makes it current (``--add-only``: adds it only); ``use FILE ID`` makes a key
 the file holds current (docs/encryption.md: rotating with several processes).
 """
@@ -217,7 +217,7 @@ def write_keyring(path: Path, keyring: Keyring) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m service.encryption", description="Make or rotate the payload key file."
+        prog="python -m runtime.encryption", description="Make or rotate the payload key file."
     )
     commands = parser.add_subparsers(dest="command", required=True)
     new = commands.add_parser("new", help="write a new key file with one key")

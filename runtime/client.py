@@ -6,7 +6,7 @@ from __future__ import annotations
 from temporalio.client import Client, Interceptor
 from temporalio.service import TLSConfig
 
-from service.payloads import data_converter_for
+from runtime.data_converter import data_converter_for
 from settings import Settings
 
 

@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
-from activities.book_source import BookSource
-from activities.helpdesk_sync_activities import HelpdeskSyncActivities
 from activities.invoice_run_activities import InvoiceRunActivities
 from activities.prepaid_gateway import PrepaidGateway
 from activities.reconciliation_activities import ReconciliationActivities
@@ -20,7 +18,9 @@ from billing.sync_alerts import SyncThresholds
 from connectors import selection
 from connectors.billing import BillingAdapter
 from connectors.helpdesk import HelpdeskAdapter
+from intake.helpdesk_sync import HelpdeskSyncActivities
 from settings import Settings
+from store.book_source import BookSource
 from store.database import open_store
 from workflows.helpdesk_sync import HelpdeskSyncWorkflow
 from workflows.invoice_run import MonthlyInvoiceRunWorkflow

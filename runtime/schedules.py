@@ -19,10 +19,10 @@ from temporalio.client import (
     ScheduleSpec,
 )
 
+from messages.runs import InvoiceRunRequest, ReconciliationRequest
 from settings import Settings
 from workflows.helpdesk_sync import HELPDESK_SYNC_WORKFLOW_ID, HelpdeskSyncWorkflow
 from workflows.invoice_run import INVOICE_RUN_WORKFLOW_ID, MonthlyInvoiceRunWorkflow
-from workflows.messages import InvoiceRunRequest, ReconciliationRequest
 from workflows.reconciliation import RECONCILIATION_WORKFLOW_ID, ReconciliationWorkflow
 from workflows.sync_health import SYNC_HEALTH_WORKFLOW_ID, SyncHealthWorkflow
 

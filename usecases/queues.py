@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+from messages.ticket import BillingStatus
 from store.models import TicketRecord
-from workflows.messages import BillingStatus
 
 QUEUES: dict[str, list[str]] = {
     "held": [BillingStatus.HELD.value],

@@ -17,9 +17,10 @@ from sqlalchemy.engine import Engine
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
+from messages.ticket import ActorInput, HistoryItem, ticket_workflow_id
+from messages.views import TicketBillingView
 from store.database import as_utc
 from store.ticket_records import ticket_record
-from workflows.messages import ActorInput, HistoryItem, TicketBillingView, ticket_workflow_id
 from workflows.ticket_billing import TicketBillingWorkflow
 
 POLL_SECONDS = 0.2

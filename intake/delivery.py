@@ -15,11 +15,20 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from billing.events import HelpdeskEvent, TicketOpened
 from billing.sensitive import redact
+from messages import search_attributes
+from messages.ticket import (
+    EVENT_SIGNAL,
+    TICKET_WORKFLOW_TYPE,
+    WAITING_TO_CLOSE,
+    EventInput,
+    TicketTimings,
+    TicketWorkflowInput,
+    ticket_workflow_id,
+)
 from settings import Settings
-from workflows import search_attributes
-from workflows.assessment import WAITING_TO_CLOSE
-from workflows.messages import EventInput, TicketTimings, TicketWorkflowInput, ticket_workflow_id
-from workflows.ticket_billing import TicketBillingWorkflow
+
+# What a receiver delivers with: ``deliver_all`` bound to a client and settings.
+Deliver = Callable[[list[HelpdeskEvent]], Awaitable[None]]
 
 # Tickets delivered concurrently. Each ticket's own events still go one at a time, in order.
 CONCURRENT_TICKETS = 32
@@ -60,12 +69,13 @@ async def deliver_ticket_events(
     )
     timings = TicketTimings(settings.grace_period, settings.settle_period)
     for event in events:
+        # By name: the intake sits below the workflows (messages/ticket.py has the names).
         await client.start_workflow(
-            TicketBillingWorkflow.run,
+            TICKET_WORKFLOW_TYPE,
             TicketWorkflowInput(ticket_id, timings),
             id=ticket_workflow_id(ticket_id),
             task_queue=settings.task_queue,
-            start_signal="event",
+            start_signal=EVENT_SIGNAL,
             start_signal_args=[EventInput(event)],
             search_attributes=attributes if event is opened else None,
             static_summary=_summary(ticket_id, opened),

@@ -1,0 +1,214 @@
+"""The ticket workflow's messages: its start input and the state it carries across
+continue-as-new, the signals people and the help desk send it, and the names it is started and
+signalled by. Pure data (dataclasses of the billing package's types), so fields can be added
+with defaults without breaking the histories of running tickets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from billing.decisions import Decision, TicketDecisions
+from billing.events import HelpdeskEvent
+from billing.holds import HoldOwner
+from billing.rating import TicketRating
+from billing.ticket import Ticket
+
+TICKET_WORKFLOW_PREFIX = "ticket-"
+# The names TicketBillingWorkflow is registered and signalled under, for senders below the
+# workflow layer (intake): a test checks they agree with the workflow's definition.
+TICKET_WORKFLOW_TYPE = "TicketBillingWorkflow"
+EVENT_SIGNAL = "event"
+# What a new ticket waits for; the intake also sets it on the workflow when it starts one.
+WAITING_TO_CLOSE = "the ticket to be closed"
+
+
+def ticket_workflow_id(ticket_id: str) -> str:
+    return f"{TICKET_WORKFLOW_PREFIX}{ticket_id}"
+
+
+class BillingStatus(StrEnum):
+    """Where a ticket stands, as operators, queues and the help desk see it."""
+
+    OPEN = "open"
+    GRACE = "grace"  # closed; waiting a little for late time entries
+    HELD = "held"
+    AWAITING_APPROVAL = "awaiting_approval"
+    IN_REVIEW = "in_review"  # review mode: waiting for finance
+    READY = "ready"
+    POSTED = "posted"
+    NO_CHARGE = "no_charge"
+    SHADOW = "shadow"  # rated and recorded; never posted (pilot comparison)
+
+
+SETTLED_STATUSES = frozenset({BillingStatus.POSTED, BillingStatus.NO_CHARGE, BillingStatus.SHADOW})
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Why a ticket waits for a person: a rating exception or a decision (rejected, …)."""
+
+    code: str
+    owner: HoldOwner
+    message: str
+
+
+# ---- workflow input and carried state -------------------------------------------------------
+
+
+@dataclass(slots=True)
+class TicketTimings:
+    grace_period: timedelta = timedelta(0)
+    settle_period: timedelta = timedelta(days=30)
+
+
+@dataclass(slots=True)
+class Approvals:
+    """Approvals given for a specific chargeable total: a re-rating that changes it voids them."""
+
+    manager: Decision | None = None
+    manager_total: Decimal | None = None
+    customer: Decision | None = None
+    customer_total: Decimal | None = None
+    customer_declined: Decision | None = None
+    customer_declined_total: Decimal | None = None
+    finance: Decision | None = None
+    finance_total: Decimal | None = None
+    finance_hold: Decision | None = None
+    rejection: Decision | None = None
+    rejected_total: Decimal | None = None
+
+
+@dataclass(slots=True)
+class HistoryItem:
+    at: datetime
+    actor: str
+    role: str
+    action: str
+    outcome: str  # accepted | refused | system
+    reason: str = ""
+    detail: str = ""
+    request_id: str = ""  # lets the CLI find the outcome of the signal it sent
+
+
+@dataclass(slots=True)
+class EditItem:
+    edit_key: str
+    ticket_id: str
+    source_id: str
+    field: str
+    before: str
+    after: str
+    actor: str
+    role: str
+    reason: str
+    at: datetime
+
+
+@dataclass(slots=True)
+class TicketState:
+    """Everything a ticket's workflow knows; carried whole across continue-as-new."""
+
+    ticket: Ticket
+    decisions: TicketDecisions = field(default_factory=TicketDecisions)
+    approvals: Approvals = field(default_factory=Approvals)
+    rating: TicketRating | None = None
+    revision: int = 0
+    posted_revision: int = 0
+    posted_total: Decimal = Decimal("0.00")
+    invoice_ids: list[str] = field(default_factory=list)
+    history: list[HistoryItem] = field(default_factory=list)
+    audit_sequence: int = 0  # how many history items the review store already has
+    billing_hold: Hold | None = None  # the billing system refused the last posting
+    book_problem: str | None = None  # the book could not be loaded when last rated
+    needs_rating: bool = False  # something changed since the last rating
+    status: BillingStatus = BillingStatus.OPEN
+    status_since: datetime | None = None
+    helpdesk_status: tuple[str, str | None] | None = None  # what the help desk shows now
+    graced_close: datetime | None = None  # the close whose grace period has been waited
+    settled_at: datetime | None = None
+    pending_edits: list[EditItem] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class TicketWorkflowInput:
+    ticket_id: str
+    timings: TicketTimings = field(default_factory=TicketTimings)
+    carried: TicketState | None = None  # set by continue-as-new
+
+
+# ---- signals ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class EventInput:
+    """A help desk event, already validated at the edge (internal fields dropped)."""
+
+    event: HelpdeskEvent
+
+
+@dataclass(slots=True)
+class ActorInput:
+    """Who is acting, in which role, and why. ``requested_at`` is when they asked;
+    ``request_id`` lets the sender find the outcome in the ticket's history."""
+
+    actor: str
+    role: str
+    reason: str = ""
+    requested_at: datetime | None = None
+    request_id: str = ""
+
+
+@dataclass(slots=True)
+class ApproveInput(ActorInput):
+    # The total the approver saw; if the ticket was re-rated since, the approval is refused.
+    expected_total: Decimal | None = None
+
+
+@dataclass(slots=True)
+class RejectInput(ActorInput):
+    pass
+
+
+@dataclass(slots=True)
+class SignoffInput(ActorInput):
+    accepted: bool = True
+    expected_total: Decimal | None = None
+
+
+@dataclass(slots=True)
+class LineEditInput:
+    source_id: str
+    quantity: Decimal | None = None
+    unit_price: Decimal | None = None
+
+
+@dataclass(slots=True)
+class ResolveDisputeInput(ActorInput):
+    outcome: Literal["uphold", "adjust", "write_off"] = "uphold"
+    line_edits: list[LineEditInput] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class MarkNonBillableInput(ActorInput):
+    pass
+
+
+@dataclass(slots=True)
+class ReviewInput(ActorInput):
+    action: Literal["approve", "edit", "hold"] = "approve"
+    line_edits: list[LineEditInput] = field(default_factory=list)
+    expected_total: Decimal | None = None
+
+
+@dataclass(slots=True)
+class RerateInput(ActorInput):
+    pass
+
+
+@dataclass(slots=True)
+class DisputeInput(ActorInput):
+    """A dispute raised from our side (the help desk's own disputes arrive as events)."""

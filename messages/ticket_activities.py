@@ -1,0 +1,67 @@
+"""Inputs and results of the ticket workflow's activities (activities/ticket_activities.py):
+rate, post, write back to the help desk, record, archive."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from billing.decisions import TicketDecisions
+from billing.posting import BillableLine
+from billing.rating import TicketRating
+from billing.ticket import Ticket
+from messages.ticket import EditItem, TicketState
+from messages.views import AuditItem, TicketProjection
+
+
+@dataclass(slots=True)
+class RateInput:
+    ticket: Ticket
+    revision: int
+    decisions: TicketDecisions
+
+
+@dataclass(slots=True)
+class RateResult:
+    rating: TicketRating | None
+    # Set when the book cannot be loaded: the ticket is held for billing until it is fixed.
+    book_problem: str | None = None
+
+
+@dataclass(slots=True)
+class PostInput:
+    ticket_id: str
+    billing_customer_id: str
+    revision: int
+    lines: list[BillableLine]
+
+
+@dataclass(slots=True)
+class PostResult:
+    invoice_id: str | None
+    posted_lines: int
+    posted_amount: Decimal
+    ledger_total: Decimal  # the ticket's charges net of credits, as the billing system has them
+    rejected: str | None = None  # the billing system refused: held for billing
+
+
+@dataclass(slots=True)
+class HelpdeskUpdateInput:
+    ticket_id: str
+    billing_status: str
+    hold_reason: str | None
+    note_key: str | None = None
+    note: str | None = None
+
+
+@dataclass(slots=True)
+class RecordInput:
+    projection: TicketProjection
+    audit: list[AuditItem] = field(default_factory=list)
+    edits: list[EditItem] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ArchiveInput:
+    ticket_id: str
+    state: TicketState

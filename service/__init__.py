@@ -1,1 +1,0 @@
-"""Wiring the service together: Temporal connection, telemetry, and the worker's parts."""
