@@ -35,7 +35,7 @@ from billing.holds import ExceptionCode
 from billing.money import format_decimal
 from billing.problems import key_path
 from billing.roles import ALLOWED, Action, Role
-from messages.ticket import Approvals, BillingStatus
+from messages.ticket import Approvals, BillingStatus, NextActor
 from messages.views import TicketBillingView
 from store.database import as_utc
 from store.models import TicketRecord
@@ -502,11 +502,13 @@ def remedies(record: TicketRecord) -> list[Remedy]:
         # rejected, sensitive text, a missing book or a billing refusal: fixed at the source
         # (a corrected event arrives by itself), or in the book and then re-rated.
         return [RERATE]
-    waiting = record.waiting_for or ""
-    found = [APPROVE] if "manager approval" in waiting else []
-    if "customer signoff" in waiting:
-        found.append(SIGNOFF_LINK)
-    return found
+    if record.status != BillingStatus.AWAITING_APPROVAL:
+        return []
+    if record.next_actor == NextActor.MANAGER:
+        return [APPROVE]
+    if record.next_actor == NextActor.CUSTOMER:
+        return [SIGNOFF_LINK]
+    return []
 
 
 @router.get("/exceptions", response_class=HTMLResponse)

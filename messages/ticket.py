@@ -44,6 +44,17 @@ class BillingStatus(StrEnum):
     SHADOW = "shadow"  # rated and recorded; never posted (pilot comparison)
 
 
+class NextActor(StrEnum):
+    """Who must act next on a ticket, and so whose queue it sits in: a hold's owner (support,
+    billing, manager), finance's review (billing), or the approver whose yes is missing (the
+    manager before the customer)."""
+
+    SUPPORT = "support"
+    BILLING = "billing"
+    MANAGER = "manager"
+    CUSTOMER = "customer"
+
+
 SETTLED_STATUSES = frozenset({BillingStatus.POSTED, BillingStatus.NO_CHARGE, BillingStatus.SHADOW})
 
 

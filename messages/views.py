@@ -53,6 +53,8 @@ class TicketProjection:
     changed_at: datetime
     sequence: int
     detail_json: str
+    # Who acts next (a NextActor value); none while nobody has to. The queues read it.
+    next_actor: str | None = None
 
 
 @dataclass(slots=True)

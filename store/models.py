@@ -24,6 +24,8 @@ class TicketRecord(SQLModel, table=True):
     hold_owner: str | None = Field(default=None, index=True)
     hold_message: str | None = None
     waiting_for: str | None = None
+    # Who acts next (support, billing, manager, customer), the queue the ticket sits in.
+    next_actor: str | None = Field(default=None, index=True)
     chargeable_cents: int = 0
     posted_cents: int = 0
     revision: int = 0

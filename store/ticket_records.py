@@ -50,6 +50,7 @@ def record_ticket(engine: Engine, record: RecordInput) -> None:
                 "hold_owner": projection.hold_owner,
                 "hold_message": projection.hold_message,
                 "waiting_for": projection.waiting_for,
+                "next_actor": projection.next_actor,
                 "chargeable_cents": integer_cents(projection.chargeable_total),
                 "posted_cents": integer_cents(projection.posted_total),
                 "revision": projection.revision,

@@ -226,3 +226,45 @@ def test_db_upgrade_adopts_a_legacy_store(
     with engine.connect() as connection:
         count = connection.execute(select(text("count(*)")).select_from(text("ticket"))).scalar()
     assert count == 1
+
+
+def test_next_actor_is_filled_for_tickets_recorded_before_it(store_url: str) -> None:
+    """Revision 0004 gives rows recorded before it the queue they sit in (hold owner, billing's
+    review, the approver still missing, the manager first); rows nobody must act on get none."""
+    engine = raw_engine(store_url)
+    with engine.begin() as connection:
+        migrations._run(connection, "upgrade", "0003")
+    rows = {
+        "T-held": ("held", "support", "support to act: no time entries"),
+        "T-review": ("in_review", None, "finance review of total 95.00"),
+        "T-both": (
+            "awaiting_approval",
+            None,
+            "manager approval (over 500.00) and customer signoff (onsite)",
+        ),
+        "T-customer": ("awaiting_approval", None, "customer signoff (onsite)"),
+        "T-posted": ("posted", None, "nothing; late changes are still billed"),
+    }
+    with engine.begin() as connection:
+        for ticket_id, (status, owner, waiting) in rows.items():
+            connection.execute(
+                text(
+                    "INSERT INTO ticket (ticket_id, status, hold_owner, waiting_for, "
+                    "chargeable_cents, posted_cents, revision, status_since, updated_at, "
+                    "detail_json, sequence) VALUES (:id, :status, :owner, :waiting, 0, 0, 1, "
+                    ":at, :at, '{}', 1)"
+                ),
+                {"id": ticket_id, "status": status, "owner": owner, "waiting": waiting, "at": AT},
+            )
+    engine.dispose()
+    engine = open_store(store_url)
+    assert revision(engine) == migrations.HEAD
+    with engine.connect() as connection:
+        found = dict(connection.execute(text("SELECT ticket_id, next_actor FROM ticket")).all())
+    assert found == {
+        "T-held": "support",
+        "T-review": "billing",
+        "T-both": "manager",
+        "T-customer": "customer",
+        "T-posted": None,
+    }

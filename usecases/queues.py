@@ -18,16 +18,9 @@ QUEUES["all"] = [status for statuses in QUEUES.values() for status in statuses]
 
 
 def queue_owner(record: TicketRecord) -> str:
-    """Who must act: a hold names its owner; review is finance's (the billing team); an
-    approval is the manager's unless only the customer's signoff is missing."""
-    if record.hold_owner:
-        return record.hold_owner
-    if record.status == BillingStatus.IN_REVIEW:
-        return "billing"
-    if record.status == BillingStatus.AWAITING_APPROVAL:
-        # The projection has no approver field; waiting_for lists each missing approval.
-        return "manager" if "manager approval" in (record.waiting_for or "") else "customer"
-    return ""
+    """Who must act: the projection's ``next_actor`` (a hold's owner, billing for a review, the
+    manager or the customer for an approval)."""
+    return record.next_actor or ""
 
 
 def waiting_reason(record: TicketRecord) -> str:

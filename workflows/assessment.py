@@ -14,7 +14,7 @@ from billing.book import BillingMode
 from billing.decisions import Decision
 from billing.holds import ApproverRole, HoldOwner
 from billing.rating import TicketStatus
-from messages.ticket import WAITING_TO_CLOSE, BillingStatus, Hold, TicketState
+from messages.ticket import WAITING_TO_CLOSE, BillingStatus, Hold, NextActor, TicketState
 
 BOOK_UNAVAILABLE = "book_unavailable"
 BILLING_REJECTED = "billing_rejected"
@@ -30,6 +30,7 @@ class Assessment:
     waiting_for: str
     hold: Hold | None = None
     post: bool = False  # the ticket's current rating should be sent to the billing system
+    next_actor: NextActor | None = None  # whose queue the ticket sits in; none: nobody's
 
 
 def _valid_for(decision: Decision | None, total: Decimal | None, current: Decimal) -> bool:
@@ -39,7 +40,10 @@ def _valid_for(decision: Decision | None, total: Decimal | None, current: Decima
 
 def _held(code: str, owner: HoldOwner, message: str) -> Assessment:
     return Assessment(
-        BillingStatus.HELD, f"{owner.value} to act: {message}", Hold(code, owner, message)
+        BillingStatus.HELD,
+        f"{owner.value} to act: {message}",
+        Hold(code, owner, message),
+        next_actor=NextActor(owner.value),
     )
 
 
@@ -85,18 +89,22 @@ def assess(state: TicketState) -> Assessment:
             HoldOwner.MANAGER,
             f"the customer declined to sign off: {approvals.customer_declined.by()}",
         )
-    missing = []
+    missing, approvers = [], []
     for required in rating.approvals_required:
         if required.role is ApproverRole.MANAGER and not _valid_for(
             approvals.manager, approvals.manager_total, total
         ):
             missing.append(f"manager approval ({required.reason})")
+            approvers.append(NextActor.MANAGER)
         if required.role is ApproverRole.CUSTOMER and not _valid_for(
             approvals.customer, approvals.customer_total, total
         ):
             missing.append(f"customer signoff ({required.reason})")
+            approvers.append(NextActor.CUSTOMER)
     if missing:
-        return Assessment(BillingStatus.AWAITING_APPROVAL, " and ".join(missing))
+        # The manager first: the customer is asked to sign off a total the manager accepts.
+        first = NextActor.MANAGER if NextActor.MANAGER in approvers else NextActor.CUSTOMER
+        return Assessment(BillingStatus.AWAITING_APPROVAL, " and ".join(missing), next_actor=first)
 
     if rating.mode is BillingMode.SHADOW:
         return Assessment(BillingStatus.SHADOW, "nothing: shadow mode rates and records only")
@@ -106,7 +114,11 @@ def assess(state: TicketState) -> Assessment:
                 FINANCE_HOLD, HoldOwner.BILLING, f"held in review by {approvals.finance_hold.by()}"
             )
         if not _valid_for(approvals.finance, approvals.finance_total, total):
-            return Assessment(BillingStatus.IN_REVIEW, f"finance review of total {total}")
+            return Assessment(
+                BillingStatus.IN_REVIEW,
+                f"finance review of total {total}",
+                next_actor=NextActor.BILLING,
+            )
     if state.posted_revision == state.revision:
         if state.posted_total or not nothing_to_bill:
             return Assessment(BillingStatus.POSTED, SETTLING)

@@ -380,6 +380,7 @@ class TicketBillingWorkflow:
             sequence=len(state.history) * 1_000 + state.revision,
             # The adapter is built once per worker, not once per run (messages/payloads.py).
             detail_json=type_adapter(TicketBillingView).dump_json(self.billing_state()).decode(),
+            next_actor=assessment.next_actor.value if assessment.next_actor else None,
         )
         audit = [
             AuditItem(
