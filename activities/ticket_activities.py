@@ -25,7 +25,7 @@ from billing.posting import lines_to_post
 from billing.prepaid import PrepaidBalances
 from billing.rating import prepaid_demand, rate_ticket
 from connectors.billing import BillingAdapter, BillingRejected, PostRequest
-from connectors.helpdesk import HelpdeskAdapter
+from connectors.helpdesk import HelpdeskAdapter, HelpdeskRejected
 from messages.prepaid import DrawInput
 from messages.ticket import TicketState
 from messages.ticket_activities import (
@@ -41,6 +41,7 @@ from store.book_source import BookSource
 from store.ticket_records import archive_ticket, load_archived_ticket, record_ticket
 
 BILLING_REJECTED = "BillingRejected"
+HELPDESK_REJECTED = "HelpdeskRejected"
 
 
 @contextmanager
@@ -148,12 +149,21 @@ class TicketActivities:
 
     @activity.defn(name="update_helpdesk")
     def update_helpdesk(self, request: HelpdeskUpdateInput) -> None:
+        """A refusal no retry can fix (the ticket is gone, a permission is missing) fails at
+        once, non-retryable: the workflow records it in the ticket's history."""
         with waits_as_asked():
-            self._helpdesk.set_billing_status(
-                request.ticket_id, request.billing_status, request.hold_reason
-            )
-            if request.note and request.note_key:
-                self._helpdesk.add_internal_note(request.ticket_id, request.note_key, request.note)
+            try:
+                self._helpdesk.set_billing_status(
+                    request.ticket_id, request.billing_status, request.hold_reason
+                )
+                if request.note and request.note_key:
+                    self._helpdesk.add_internal_note(
+                        request.ticket_id, request.note_key, request.note
+                    )
+            except HelpdeskRejected as error:
+                raise ApplicationError(
+                    str(error), type=HELPDESK_REJECTED, non_retryable=True
+                ) from error
 
     @activity.defn(name="record_ticket")
     def record_ticket(self, request: RecordInput) -> None:

@@ -30,7 +30,11 @@ with workflow.unsafe.imports_passed_through():
     import billing.rating
     import billing.ticket  # noqa: F401
     import messages.search_attributes as search_attributes
-    from activities.ticket_activities import BILLING_REJECTED, TicketActivities
+    from activities.ticket_activities import (
+        BILLING_REJECTED,
+        HELPDESK_REJECTED,
+        TicketActivities,
+    )
     from billing.decisions import Decision, LineEdit
     from billing.events import DisputeOpened, HelpdeskEvent
     from billing.holds import ApproverRole, HoldOwner
@@ -335,12 +339,26 @@ class TicketBillingWorkflow:
                 f"Billed {state.posted_total} on {', '.join(state.invoice_ids)} "
                 f"(rating revision {state.revision})."
             )
-        await workflow.execute_activity_method(
-            TicketActivities.update_helpdesk,
-            HelpdeskUpdateInput(state.ticket.ticket_id, shown[0], shown[1], note_key, note),
-            summary=f"show billing status {shown[0]!r} on the help desk ticket",
-            **_STORE_ACTIVITY,
-        )
+        try:
+            await workflow.execute_activity_method(
+                TicketActivities.update_helpdesk,
+                HelpdeskUpdateInput(state.ticket.ticket_id, shown[0], shown[1], note_key, note),
+                summary=f"show billing status {shown[0]!r} on the help desk ticket",
+                **_STORE_ACTIVITY,
+            )
+        except ActivityError as error:
+            cause = error.cause
+            if not (isinstance(cause, ApplicationError) and cause.type == HELPDESK_REJECTED):
+                raise
+            # Refused for good: visible in the ticket's history (and the audit log), and billing
+            # goes on. The status counts as shown, so the same refusal is not asked for again.
+            self._history(
+                "system",
+                "system",
+                "update_helpdesk",
+                "refused",
+                detail=f"the help desk refused status {shown[0]!r}: {cause.message}",
+            )
         state.helpdesk_status = shown
 
     async def _record(self, assessment: Assessment) -> None:

@@ -20,7 +20,9 @@ from temporalio.worker import Worker
 
 from billing.events import parse_event
 from connectors.billing import BillingAdapter
+from connectors.embedded_helpdesk import EmbeddedHelpdesk
 from connectors.embedded_ledger import EmbeddedLedger
+from connectors.helpdesk import HelpdeskAdapter
 from intake.delivery import ingest_events
 from messages.ticket import ticket_workflow_id
 from messages.views import TicketBillingView
@@ -104,6 +106,7 @@ async def running_stack(
     directory: Path,
     book: Path,
     billing: Callable[[Engine], BillingAdapter] = EmbeddedLedger,
+    helpdesk: Callable[[Engine], HelpdeskAdapter] = EmbeddedHelpdesk,
     **settings: Any,
 ) -> AsyncIterator[BillingStack]:
     """A worker on its own task queue with its own store, stopped at the end."""
@@ -115,7 +118,7 @@ async def running_stack(
         otel_exporter="none",
         **settings,
     )
-    parts = build_parts(client, config, billing)
+    parts = build_parts(client, config, billing, helpdesk)
     with ThreadPoolExecutor(max_workers=8) as executor:
         worker = Worker(
             client,
