@@ -6,8 +6,6 @@ signal-with-start as our own webhook, so a duplicate is a no-op.
 
 from __future__ import annotations
 
-import os
-
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -38,7 +36,7 @@ def mount_helpdesk_webhooks(app: FastAPI, settings: Settings) -> None:
         await deliver_all(client, context.settings, events)
 
     if settings.helpdesk_adapter == "django-helpdesk":
-        config = selection.django_helpdesk_config(os.environ)
+        config = selection.django_helpdesk_config(settings)
         token = selection.read_secret(settings, "django_helpdesk_webhook_token")
         if not token:
             raise selection.ConnectorSetupError(
@@ -48,7 +46,7 @@ def mount_helpdesk_webhooks(app: FastAPI, settings: Settings) -> None:
             )
         app.include_router(django_helpdesk_router(DjangoHelpdeskMapper(config), deliver, token))
     elif settings.helpdesk_adapter == "zendesk":
-        app.include_router(zendesk_router(selection.zendesk_config(settings, os.environ), deliver))
+        app.include_router(zendesk_router(selection.zendesk_config(settings), deliver))
 
 
 def django_helpdesk_router(

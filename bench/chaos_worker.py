@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -29,10 +28,8 @@ from settings import Settings
 _chosen = selection.billing_adapter
 
 
-def chaotic_billing_adapter(
-    settings: Settings, engine: Engine, environ: Mapping[str, str] | None = None
-) -> BillingAdapter:
-    return maybe_chaotic(_chosen(settings, engine, environ), environ)
+def chaotic_billing_adapter(settings: Settings, engine: Engine) -> BillingAdapter:
+    return maybe_chaotic(_chosen(settings, engine), settings)
 
 
 selection.billing_adapter = chaotic_billing_adapter  # runtime.worker_parts calls it by module

@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 from billing.reconciliation import LedgerFacts
 from connectors.billing import (
@@ -48,8 +48,10 @@ from connectors.billing import (
     PostReceipt,
     PostRequest,
 )
+from settings import Settings
 
 ENV = "HDB_CHAOS_BILLING_"
+_T = TypeVar("_T")
 KINDS = ("unavailable", "throttled", "timeout", "lost_reply")
 # How the failures divide between the kinds (the lost reply only where there is a reply to lose).
 DEFAULT_SHARES = {"unavailable": 0.3, "throttled": 0.2, "timeout": 0.2, "lost_reply": 0.3}
@@ -105,31 +107,25 @@ class ChaosConfig:
             raise ValueError(f"failure shares must be positive and among {KINDS}")
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> ChaosConfig | None:
-        """None unless ``HDB_CHAOS_BILLING_FAILURES`` is set."""
-        environ = os.environ if environ is None else environ
-
-        def get(name: str) -> str:
-            return environ.get(ENV + name, "").strip()
-
-        rate = get("FAILURES")
-        if not rate:
+    def from_settings(cls, settings: Settings) -> ChaosConfig | None:
+        """None unless ``HDB_CHAOS_BILLING_FAILURES`` is set; unset values keep the defaults."""
+        if settings.chaos_billing_failures is None:
             return None
         defaults = cls()
-        methods = get("METHODS")
+        methods = settings.chaos_billing_methods
         return cls(
-            failure_rate=float(rate),
-            seed=int(get("SEED") or defaults.seed),
+            failure_rate=settings.chaos_billing_failures,
+            seed=_or(settings.chaos_billing_seed, defaults.seed),
             methods=(
                 frozenset(m.strip() for m in methods.split(",") if m.strip())
                 if methods
                 else defaults.methods
             ),
-            retry_after=float(get("RETRY_AFTER") or defaults.retry_after),
-            timeout_delay=float(get("TIMEOUT") or defaults.timeout_delay),
-            hang_seconds=float(get("HANG") or defaults.hang_seconds),
-            hang_share=float(get("HANG_SHARE") or defaults.hang_share),
-            log_file=Path(get("LOG")) if get("LOG") else None,
+            retry_after=_or(settings.chaos_billing_retry_after, defaults.retry_after),
+            timeout_delay=_or(settings.chaos_billing_timeout, defaults.timeout_delay),
+            hang_seconds=_or(settings.chaos_billing_hang, defaults.hang_seconds),
+            hang_share=_or(settings.chaos_billing_hang_share, defaults.hang_share),
+            log_file=settings.chaos_billing_log,
         )
 
 
@@ -305,12 +301,14 @@ class ChaoticBilling:
         self._call("finalize_invoice", invoice_id, lambda: self._inner.finalize_invoice(invoice_id))
 
 
-def maybe_chaotic(
-    adapter: BillingAdapter, environ: Mapping[str, str] | None = None
-) -> BillingAdapter:
+def _or(value: _T | None, default: _T) -> _T:
+    return default if value is None else value
+
+
+def maybe_chaotic(adapter: BillingAdapter, settings: Settings) -> BillingAdapter:
     """``adapter`` wrapped in ``ChaoticBilling`` when ``HDB_CHAOS_BILLING_FAILURES`` is set,
     else ``adapter`` itself."""
-    config = ChaosConfig.from_environment(environ)
+    config = ChaosConfig.from_settings(settings)
     return adapter if config is None else ChaoticBilling(adapter, config)  # type: ignore[return-value]
 
 

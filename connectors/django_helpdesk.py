@@ -16,7 +16,6 @@ import asyncio
 import json
 import logging
 import math
-import os
 import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -73,32 +72,6 @@ class DjangoHelpdeskConfig:
     # Follow-ups by this help desk user are ignored too (besides the marker), if set.
     integration_user_id: int | None = None
     timeout_seconds: float = 10.0
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> DjangoHelpdeskConfig:
-        """``HDB_DJANGO_HELPDESK_URL``, ``HDB_DJANGO_HELPDESK_TOKEN`` (or ``…_TOKEN_FILE``),
-        optional ``…_INSTANCE``, ``…_ROLE``, ``…_WORK_TYPE``, ``…_USER_ID``."""
-        environ = os.environ if environ is None else environ
-        prefix = "HDB_DJANGO_HELPDESK_"
-        missing = [name for name in ("URL",) if not environ.get(prefix + name)]
-        token = environ.get(prefix + "TOKEN", "")
-        if not token and environ.get(prefix + "TOKEN_FILE"):
-            with open(environ[prefix + "TOKEN_FILE"], encoding="utf-8") as secret:
-                token = secret.read().strip()
-        if not token:
-            missing.append("TOKEN (or TOKEN_FILE)")
-        if missing:
-            names = ", ".join(prefix + name for name in missing)
-            raise ValueError(f"set {names} to use the django-helpdesk connector")
-        user_id = environ.get(prefix + "USER_ID")
-        return cls(
-            base_url=environ[prefix + "URL"],
-            token=token,
-            instance=environ.get(prefix + "INSTANCE", "dh"),
-            default_role=environ.get(prefix + "ROLE", "technician"),
-            default_work_type=environ.get(prefix + "WORK_TYPE", "remote"),
-            integration_user_id=int(user_id) if user_id else None,
-        )
 
     def ticket_id(self, helpdesk_ticket_id: int) -> str:
         return f"{self.instance}-{helpdesk_ticket_id}"

@@ -1,7 +1,8 @@
 """Which help desk and billing system this deployment talks to (``HDB_HELPDESK_ADAPTER``,
-``HDB_BILLING_ADAPTER``), built from settings and the connector's own ``HDB_*`` variables.
+``HDB_BILLING_ADAPTER``), built from the connector's settings (``Settings``, read from the
+``HDB_*`` environment like every other setting and validated there).
 
-Secrets (passwords, tokens, refresh tokens) come from the environment or from a file under
+Secrets (passwords, tokens, refresh tokens) come from the settings or from a file under
 ``HDB_SECRETS_DIR``, never from the book or the repository. Anything missing is one
 ``ConnectorSetupError`` naming every variable to set, raised when the worker or API starts.
 """
@@ -10,8 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-from collections.abc import Mapping
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -27,27 +26,27 @@ class ConnectorSetupError(ValueError):
     """A chosen connector cannot be built: the message names what to set."""
 
 
-def read_secret(settings: Settings, name: str, environ: Mapping[str, str] | None = None) -> str:
-    """``HDB_<NAME>`` from the environment, else the file ``<secrets_dir>/<name>``; '' if
-    neither exists (the caller says which it needed)."""
-    environ = os.environ if environ is None else environ
-    value = environ.get(f"HDB_{name.upper()}", "").strip()
+def read_secret(settings: Settings, name: str) -> str:
+    """The setting ``name`` (``HDB_<NAME>``), else the file ``<secrets_dir>/<name>``; '' if
+    neither is there (the caller says which it needed)."""
+    value = getattr(settings, name)
     if value:
-        return value
+        return str(value)
     path = settings.secrets_dir / name
     return path.read_text(encoding="utf-8").strip() if path.is_file() else ""
 
 
-def billing_adapter(
-    settings: Settings, engine: Engine, environ: Mapping[str, str] | None = None
-) -> BillingAdapter:
+def _or_file(name: str) -> str:
+    return f"HDB_{name.upper()} (or the file {name} in HDB_SECRETS_DIR)"
+
+
+def billing_adapter(settings: Settings, engine: Engine) -> BillingAdapter:
     """The chosen billing system; wrapped by the chaos campaign's fault injector only when
     ``HDB_CHAOS_BILLING_FAILURES`` is set (bench/chaos.py), never otherwise."""
     from connectors.chaos import maybe_chaotic
 
-    environ = os.environ if environ is None else environ
-    chosen = _chosen_billing_adapter(settings, engine, environ)
-    adapter = maybe_chaotic(chosen, environ)
+    chosen = _chosen_billing_adapter(settings, engine)
+    adapter = maybe_chaotic(chosen, settings)
     if adapter is not chosen:
         logging.getLogger("helpdesk_billing").warning(
             "CHAOS: HDB_CHAOS_BILLING_FAILURES is set; billing calls fail on purpose "
@@ -56,13 +55,11 @@ def billing_adapter(
     return adapter
 
 
-def _chosen_billing_adapter(
-    settings: Settings, engine: Engine, environ: Mapping[str, str]
-) -> BillingAdapter:
+def _chosen_billing_adapter(settings: Settings, engine: Engine) -> BillingAdapter:
     if settings.billing_adapter == "tryton":
         from connectors.tryton import TrytonBilling
 
-        password = read_secret(settings, "tryton_password", environ)
+        password = read_secret(settings, "tryton_password")
         missing = [
             name
             for name, value in (
@@ -83,60 +80,106 @@ def _chosen_billing_adapter(
             instance_id=settings.instance_id,
         )
     if settings.billing_adapter == "quickbooks":
-        return _quickbooks(settings, environ)
+        return _quickbooks(settings)
     return EmbeddedLedger(engine)
 
 
-def helpdesk_adapter(
-    settings: Settings, engine: Engine, environ: Mapping[str, str] | None = None
-) -> HelpdeskAdapter:
-    environ = os.environ if environ is None else environ
+def helpdesk_adapter(settings: Settings, engine: Engine) -> HelpdeskAdapter:
     if settings.helpdesk_adapter == "django-helpdesk":
         from connectors.django_helpdesk import (
             DjangoHelpdesk,
             DjangoHelpdeskClient,
         )
 
-        config = django_helpdesk_config(environ)
+        config = django_helpdesk_config(settings)
         return DjangoHelpdesk(DjangoHelpdeskClient.from_config(config), config)
     if settings.helpdesk_adapter == "zendesk":
         from connectors.zendesk import ZendeskHelpdesk
 
-        return ZendeskHelpdesk(zendesk_config(settings, environ))
+        return ZendeskHelpdesk(zendesk_config(settings))
     return EmbeddedHelpdesk(engine)
 
 
-def django_helpdesk_config(environ: Mapping[str, str]):  # type: ignore[no-untyped-def]
+def django_helpdesk_config(settings: Settings):  # type: ignore[no-untyped-def]
+    """``HDB_DJANGO_HELPDESK_URL``, ``HDB_DJANGO_HELPDESK_TOKEN`` (or ``…_TOKEN_FILE``, or the
+    file ``django_helpdesk_token`` in ``HDB_SECRETS_DIR``), optional ``…_INSTANCE``, ``…_ROLE``,
+    ``…_WORK_TYPE``, ``…_USER_ID``."""
     from connectors.django_helpdesk import DjangoHelpdeskConfig
 
-    try:
-        return DjangoHelpdeskConfig.from_environment(environ)
-    except (ValueError, OSError) as problem:
-        raise ConnectorSetupError(f"help desk adapter django-helpdesk: {problem}") from None
+    token = read_secret(settings, "django_helpdesk_token")
+    token_file = settings.django_helpdesk_token_file
+    if not token and token_file is not None:
+        try:
+            token = token_file.read_text(encoding="utf-8").strip()
+        except OSError as problem:
+            raise ConnectorSetupError(
+                f"help desk adapter django-helpdesk: HDB_DJANGO_HELPDESK_TOKEN_FILE "
+                f"{str(token_file)!r} cannot be read: {problem.strerror}"
+            ) from None
+    missing = [
+        name
+        for name, value in (
+            ("HDB_DJANGO_HELPDESK_URL", settings.django_helpdesk_url),
+            ("HDB_DJANGO_HELPDESK_TOKEN (or HDB_DJANGO_HELPDESK_TOKEN_FILE)", token),
+        )
+        if not value
+    ]
+    if missing:
+        raise ConnectorSetupError(f"help desk adapter django-helpdesk: set {', '.join(missing)}")
+    return DjangoHelpdeskConfig(
+        base_url=str(settings.django_helpdesk_url),
+        token=token,
+        instance=settings.django_helpdesk_instance,
+        default_role=settings.django_helpdesk_role,
+        default_work_type=settings.django_helpdesk_work_type,
+        integration_user_id=settings.django_helpdesk_user_id,
+    )
 
 
-def zendesk_config(settings: Settings, environ: Mapping[str, str]):  # type: ignore[no-untyped-def]
-    from connectors.zendesk import config_from_env
+def zendesk_config(settings: Settings):  # type: ignore[no-untyped-def]
+    from connectors.zendesk import ZendeskConfig, ZendeskFields
 
-    try:
-        config = config_from_env(environ, lambda name: read_secret(settings, name, environ))
-    except ValueError as problem:
-        raise ConnectorSetupError(f"help desk adapter zendesk: {problem}") from None
+    api_token = read_secret(settings, "zendesk_api_token")
+    webhook_secret = read_secret(settings, "zendesk_webhook_secret")
     # An empty webhook secret would let anyone sign a webhook: both secrets are required.
     missing = [
-        f"HDB_{name.upper()} (or the file {name} in HDB_SECRETS_DIR)"
+        name
         for name, value in (
-            ("zendesk_api_token", config.api_token),
-            ("zendesk_webhook_secret", config.webhook_secret),
+            ("HDB_ZENDESK_SUBDOMAIN", settings.zendesk_subdomain),
+            ("HDB_ZENDESK_EMAIL", settings.zendesk_email),
+            ("HDB_ZENDESK_TOTAL_TIME_FIELD", settings.zendesk_total_time_field),
+            ("HDB_ZENDESK_LAST_UPDATE_TIME_FIELD", settings.zendesk_last_update_time_field),
+            ("HDB_ZENDESK_BILLING_STATUS_FIELD", settings.zendesk_billing_status_field),
+            (_or_file("zendesk_api_token"), api_token),
+            (_or_file("zendesk_webhook_secret"), webhook_secret),
         )
         if not value
     ]
     if missing:
         raise ConnectorSetupError(f"help desk adapter zendesk: set {', '.join(missing)}")
-    return config
+    return ZendeskConfig(
+        subdomain=str(settings.zendesk_subdomain),
+        email=str(settings.zendesk_email),
+        api_token=api_token,
+        webhook_secret=webhook_secret,
+        fields=ZendeskFields(
+            total_time=settings.zendesk_total_time_field or 0,
+            time_last_update=settings.zendesk_last_update_time_field or 0,
+            billing_status=settings.zendesk_billing_status_field or 0,
+            hold_reason=settings.zendesk_hold_reason_field,
+            customer=settings.zendesk_customer_field,
+            work_type=settings.zendesk_work_type_field,
+            warranty=settings.zendesk_warranty_field,
+        ),
+        integration_user_id=settings.zendesk_integration_user_id,
+        default_role=settings.zendesk_default_role,
+        default_work_type=settings.zendesk_default_work_type,
+        ticket_id_prefix=settings.zendesk_ticket_prefix,
+        organization_key=settings.zendesk_organization_key,
+    )
 
 
-def _quickbooks(settings: Settings, environ: Mapping[str, str]) -> BillingAdapter:
+def _quickbooks(settings: Settings) -> BillingAdapter:
     from connectors.quickbooks import (
         PRODUCTION_URL,
         SANDBOX_URL,
@@ -147,11 +190,11 @@ def _quickbooks(settings: Settings, environ: Mapping[str, str]) -> BillingAdapte
         SecretsFileTokens,
     )
 
-    realm = environ.get("HDB_QBO_REALM_ID", "").strip()
-    items_file = environ.get("HDB_QBO_ITEMS_FILE", "").strip()
+    realm = settings.qbo_realm_id
+    items_file = settings.qbo_items_file
     problems = [] if realm else ["set HDB_QBO_REALM_ID (the company id)"]
     items = QuickBooksItems()
-    if not items_file:
+    if items_file is None:
         problems.append(
             'set HDB_QBO_ITEMS_FILE (JSON: {"items": {service code: Item Id}, '
             '"default_item", "taxable_tax_code", "non_taxable_tax_code"})'
@@ -161,25 +204,28 @@ def _quickbooks(settings: Settings, environ: Mapping[str, str]) -> BillingAdapte
             mapping = json.loads(Path(items_file).read_text(encoding="utf-8"))
             items = QuickBooksItems(**mapping)
         except (OSError, ValueError, TypeError) as problem:
-            problems.append(f"HDB_QBO_ITEMS_FILE {items_file!r} is not usable: {problem}")
-    secrets_file = environ.get("HDB_QBO_SECRETS_FILE", "").strip() or str(
-        settings.secrets_dir / "quickbooks.json"
-    )
+            problems.append(f"HDB_QBO_ITEMS_FILE {str(items_file)!r} is not usable: {problem}")
+    secrets_file = settings.qbo_secrets_file or settings.secrets_dir / "quickbooks.json"
     try:
         tokens = (
             SecretsFileTokens(Path(secrets_file))
             if Path(secrets_file).is_file()
-            else EnvironmentTokens(environ)
+            else EnvironmentTokens(
+                {
+                    "HDB_QBO_CLIENT_ID": read_secret(settings, "qbo_client_id"),
+                    "HDB_QBO_CLIENT_SECRET": read_secret(settings, "qbo_client_secret"),
+                    "HDB_QBO_REFRESH_TOKEN": read_secret(settings, "qbo_refresh_token"),
+                }
+            )
         )
     except ValueError as problem:
         problems.append(f"{problem}, or a secrets file at {secrets_file}")
     if problems:
         raise ConnectorSetupError("billing adapter quickbooks: " + "; ".join(problems))
-    sandbox = environ.get("HDB_QBO_ENVIRONMENT", "production").strip() == "sandbox"
     config = QuickBooksConfig(
-        realm_id=realm,
+        realm_id=str(realm),
         items=items,
-        base_url=SANDBOX_URL if sandbox else PRODUCTION_URL,
+        base_url=SANDBOX_URL if settings.qbo_environment == "sandbox" else PRODUCTION_URL,
         reference_prefix=settings.instance_id,
     )
     return QuickBooksBilling(config, tokens)

@@ -22,7 +22,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -634,56 +634,3 @@ def _next_page(page: Mapping[str, Any]) -> tuple[str | None, dict[str, Any] | No
         return None, None
     next_page = page.get("next_page")
     return (str(next_page), None) if next_page else (None, None)
-
-
-def config_from_env(environ: Mapping[str, str], read_secret: Callable[[str], str]) -> ZendeskConfig:
-    """A ``ZendeskConfig`` from ``HDB_ZENDESK_*`` variables; ``read_secret(name)`` supplies the
-    API token and webhook secret (from the environment or a secrets file, never the repo)."""
-    problems = []
-
-    def need(name: str) -> str:
-        value = environ.get(name, "").strip()
-        if not value:
-            problems.append(f"{name} is required")
-        return value
-
-    def number(name: str, required: bool = True) -> int | None:
-        value = environ.get(name, "").strip()
-        if not value and not required:
-            return None
-        if not value.isdigit():
-            problems.append(f"{name} must be a Zendesk field id (a number), got {value!r}")
-            return 0
-        return int(value)
-
-    subdomain = need("HDB_ZENDESK_SUBDOMAIN")
-    email = need("HDB_ZENDESK_EMAIL")
-    fields = ZendeskFields(
-        total_time=number("HDB_ZENDESK_TOTAL_TIME_FIELD") or 0,
-        time_last_update=number("HDB_ZENDESK_LAST_UPDATE_TIME_FIELD") or 0,
-        billing_status=number("HDB_ZENDESK_BILLING_STATUS_FIELD") or 0,
-        hold_reason=number("HDB_ZENDESK_HOLD_REASON_FIELD", required=False),
-        customer=number("HDB_ZENDESK_CUSTOMER_FIELD", required=False),
-        work_type=number("HDB_ZENDESK_WORK_TYPE_FIELD", required=False),
-        warranty=number("HDB_ZENDESK_WARRANTY_FIELD", required=False),
-    )
-    integration_user = number("HDB_ZENDESK_INTEGRATION_USER_ID", required=False)
-    organization_key = environ.get("HDB_ZENDESK_ORGANIZATION_KEY", "id")
-    if organization_key not in ("id", "external_id"):
-        problems.append(
-            f"HDB_ZENDESK_ORGANIZATION_KEY must be id or external_id, got {organization_key!r}"
-        )
-    if problems:
-        raise ValueError("; ".join(problems))
-    return ZendeskConfig(
-        subdomain=subdomain,
-        email=email,
-        api_token=read_secret("zendesk_api_token"),
-        webhook_secret=read_secret("zendesk_webhook_secret"),
-        fields=fields,
-        integration_user_id=integration_user,
-        default_role=environ.get("HDB_ZENDESK_DEFAULT_ROLE", "technician"),
-        default_work_type=environ.get("HDB_ZENDESK_DEFAULT_WORK_TYPE", "remote"),
-        ticket_id_prefix=environ.get("HDB_ZENDESK_TICKET_PREFIX", ""),
-        organization_key=organization_key,
-    )

@@ -4,8 +4,6 @@ tickets' workflows, with the same event ids as the webhooks, so nothing is doubl
 
 from __future__ import annotations
 
-import os
-
 from sqlalchemy.engine import Engine
 from temporalio import activity
 
@@ -29,7 +27,7 @@ class HelpdeskSyncActivities:
                 DjangoHelpdeskSync,
             )
 
-            config = selection.django_helpdesk_config(os.environ)
+            config = selection.django_helpdesk_config(self._settings)
             self._sync = DjangoHelpdeskSync(
                 self._engine, DjangoHelpdeskClient.from_config(config), DjangoHelpdeskMapper(config)
             )

@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from billing.book import BillingMode
 from billing.problems import problems_from
@@ -56,16 +56,67 @@ class Settings(BaseModel):
 
     book_path: Path = ROOT / "examples" / "book.toml"
     database_url: str = f"sqlite:///{ROOT / '.data' / 'helpdesk-billing.db'}"
-    # Which systems this deployment talks to (connectors/selection.py). Each connector reads
-    # its own HDB_* variables too (README, "Connecting your systems").
+    # Which systems this deployment talks to (connectors/selection.py); each connector's own
+    # settings are below (README, "Connecting your help desk and billing system").
     billing_adapter: Literal["embedded", "tryton", "quickbooks"] = "embedded"
     helpdesk_adapter: Literal["embedded", "django-helpdesk", "zendesk"] = "embedded"
     # Tryton (billing_adapter = tryton); the password is HDB_TRYTON_PASSWORD or a secrets file.
     tryton_url: str | None = None
     tryton_database: str | None = None
     tryton_login: str | None = None
+    tryton_password: str | None = Field(default=None, repr=False)
     # How often the django-helpdesk polling sync catches what its webhooks missed.
     helpdesk_sync_interval: timedelta = timedelta(minutes=5)
+
+    # ---- Connectors' own settings (connectors/selection.py checks what the chosen one needs) --
+    # Secrets (tokens, passwords) may be unset here and kept instead in a file of the same name,
+    # lower-case, under secrets_dir (e.g. secrets/zendesk_api_token).
+    # django-helpdesk (docs/connector-django-helpdesk.md).
+    django_helpdesk_url: str | None = None
+    django_helpdesk_token: str | None = Field(default=None, repr=False)
+    django_helpdesk_token_file: Path | None = None
+    django_helpdesk_instance: str = "dh"
+    django_helpdesk_role: str = "technician"
+    django_helpdesk_work_type: str = "remote"
+    django_helpdesk_user_id: int | None = None
+    django_helpdesk_webhook_token: str | None = Field(default=None, repr=False)
+    # Zendesk (docs/connectors-saas.md): the custom field ids are numbers.
+    zendesk_subdomain: str | None = None
+    zendesk_email: str | None = None
+    zendesk_api_token: str | None = Field(default=None, repr=False)
+    zendesk_webhook_secret: str | None = Field(default=None, repr=False)
+    zendesk_total_time_field: int | None = None
+    zendesk_last_update_time_field: int | None = None
+    zendesk_billing_status_field: int | None = None
+    zendesk_hold_reason_field: int | None = None
+    zendesk_customer_field: int | None = None
+    zendesk_work_type_field: int | None = None
+    zendesk_warranty_field: int | None = None
+    zendesk_integration_user_id: int | None = None
+    zendesk_organization_key: Literal["id", "external_id"] = "id"
+    zendesk_default_role: str = "technician"
+    zendesk_default_work_type: str = "remote"
+    zendesk_ticket_prefix: str = ""
+    # QuickBooks Online (docs/connectors-saas.md): OAuth secrets in qbo_secrets_file (default
+    # secrets/quickbooks.json, where the rotated refresh token is kept) or the three below.
+    qbo_realm_id: str | None = None
+    qbo_items_file: Path | None = None
+    qbo_secrets_file: Path | None = None
+    qbo_environment: Literal["production", "sandbox"] = "production"
+    qbo_client_id: str | None = Field(default=None, repr=False)
+    qbo_client_secret: str | None = Field(default=None, repr=False)
+    qbo_refresh_token: str | None = Field(default=None, repr=False)
+    # The chaos campaign's fault injector (bench/chaos.py, docs/chaos.md; never production):
+    # unset failures, it is off.
+    chaos_billing_failures: float | None = Field(default=None, ge=0, le=1)
+    chaos_billing_seed: int | None = None
+    chaos_billing_methods: str | None = None
+    chaos_billing_retry_after: float | None = None
+    chaos_billing_timeout: float | None = None
+    chaos_billing_hang: float | None = None
+    chaos_billing_hang_share: float | None = Field(default=None, ge=0, le=1)
+    chaos_billing_log: Path | None = None
+    # ---- end of the connectors' settings -----------------------------------------------------
     # Prefixes invoice references: ticket ids repeat across help desk instances.
     instance_id: str = "hdb"
 
@@ -163,6 +214,48 @@ class Settings(BaseModel):
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator(
+        "tryton_password",
+        "django_helpdesk_url",
+        "django_helpdesk_token",
+        "django_helpdesk_token_file",
+        "django_helpdesk_user_id",
+        "django_helpdesk_webhook_token",
+        "zendesk_subdomain",
+        "zendesk_email",
+        "zendesk_api_token",
+        "zendesk_webhook_secret",
+        "zendesk_total_time_field",
+        "zendesk_last_update_time_field",
+        "zendesk_billing_status_field",
+        "zendesk_hold_reason_field",
+        "zendesk_customer_field",
+        "zendesk_work_type_field",
+        "zendesk_warranty_field",
+        "zendesk_integration_user_id",
+        "qbo_realm_id",
+        "qbo_items_file",
+        "qbo_secrets_file",
+        "qbo_client_id",
+        "qbo_client_secret",
+        "qbo_refresh_token",
+        "chaos_billing_failures",
+        "chaos_billing_seed",
+        "chaos_billing_methods",
+        "chaos_billing_retry_after",
+        "chaos_billing_timeout",
+        "chaos_billing_hang",
+        "chaos_billing_hang_share",
+        "chaos_billing_log",
+        mode="before",
+    )
+    @classmethod
+    def _connector_value(cls, value: object) -> object:
+        """As the connectors always read them: surrounding blanks dropped, empty is unset."""
+        if isinstance(value, str):
+            value = value.strip()
         return None if value == "" else value
 
     @field_validator("audit_retention", "event_retention", mode="before")

@@ -23,6 +23,7 @@ from connectors.chaos import (
     injected,
     maybe_chaotic,
 )
+from settings import Settings, SettingsError
 
 LINE = BillableLine(
     source_id="te-1",
@@ -135,19 +136,21 @@ def test_a_throttled_call_sets_temporals_next_retry_delay() -> None:
 
 def test_off_unless_the_variable_is_set(tmp_path: Path) -> None:
     inner = Recorder()
-    assert maybe_chaotic(inner, {}) is inner  # type: ignore[arg-type]
-    wrapped = maybe_chaotic(
-        inner,  # type: ignore[arg-type]
+    assert maybe_chaotic(inner, Settings.from_environment({})) is inner  # type: ignore[arg-type]
+    settings = Settings.from_environment(
         {
             "HDB_CHAOS_BILLING_FAILURES": "0.5",
             "HDB_CHAOS_BILLING_SEED": "9",
             "HDB_CHAOS_BILLING_METHODS": "post_lines",
             "HDB_CHAOS_BILLING_LOG": str(tmp_path / "log"),
-        },
+        }
     )
+    wrapped = maybe_chaotic(inner, settings)  # type: ignore[arg-type]
     assert isinstance(wrapped, ChaoticBilling)
     assert wrapped.decide("ticket_lines", "T-1", 1) is None
     with pytest.raises(ValueError, match="FAILURES"):
         ChaosConfig(failure_rate=1.5)
+    with pytest.raises(SettingsError, match="HDB_CHAOS_BILLING_FAILURES: must be at most 1"):
+        Settings.from_environment({"HDB_CHAOS_BILLING_FAILURES": "1.5"})
     with pytest.raises(ValueError, match="no such billing call"):
         ChaosConfig(methods=frozenset({"drop_tables"}))

@@ -7,6 +7,7 @@ import dataclasses
 import inspect
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -21,6 +22,7 @@ from billing.events import (
     parse_event,
 )
 from connectors.helpdesk import HelpdeskAdapter, Organization
+from connectors.selection import ConnectorSetupError, zendesk_config
 from connectors.zendesk import (
     WebhookSignatureInvalid,
     ZendeskConfig,
@@ -28,11 +30,11 @@ from connectors.zendesk import (
     ZendeskHelpdesk,
     ZendeskRejected,
     ZendeskUnavailable,
-    config_from_env,
     map_webhook,
     verify_webhook,
     webhook_signature,
 )
+from settings import Settings, SettingsError
 from tests.contract.conftest import Recorder, body_of, fixture, fixture_text, json_response
 
 SECRET = "dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ=="
@@ -466,7 +468,7 @@ def test_a_non_zendesk_ticket_id_is_refused_before_any_request() -> None:
     assert recorder.requests == []
 
 
-def test_config_from_env_reads_secrets_through_the_callback() -> None:
+def test_the_config_comes_from_settings_and_secrets_from_files(tmp_path: Path) -> None:
     env = {
         "HDB_ZENDESK_SUBDOMAIN": "acme-msp",
         "HDB_ZENDESK_EMAIL": "billing-bot@msp.example",
@@ -474,11 +476,21 @@ def test_config_from_env_reads_secrets_through_the_callback() -> None:
         "HDB_ZENDESK_LAST_UPDATE_TIME_FIELD": "360001235",
         "HDB_ZENDESK_BILLING_STATUS_FIELD": "360001236",
         "HDB_ZENDESK_INTEGRATION_USER_ID": "20979999",
+        "HDB_ZENDESK_API_TOKEN": "tok-3f9a",
+        "HDB_SECRETS_DIR": str(tmp_path),
     }
-    secrets = {"zendesk_api_token": "tok", "zendesk_webhook_secret": "sec"}
-    config = config_from_env(env, secrets.__getitem__)
-    assert config.api_token == "tok" and config.webhook_secret == "sec"
+    (tmp_path / "zendesk_webhook_secret").write_text("sec\n")
+    settings = Settings.from_environment(env)
+    config = zendesk_config(settings)
+    assert config.api_token == "tok-3f9a" and config.webhook_secret == "sec"
     assert config.fields.billing_status == 360001236 and config.integration_user_id == 20979999
-    assert "tok" not in repr(config) and "sec" not in repr(config)
-    with pytest.raises(ValueError, match="HDB_ZENDESK_TOTAL_TIME_FIELD must be"):
-        config_from_env({**env, "HDB_ZENDESK_TOTAL_TIME_FIELD": "total"}, secrets.__getitem__)
+    assert "tok-3f9a" not in repr(config) and "sec" not in repr(config)
+    assert "tok-3f9a" not in repr(settings)
+    with pytest.raises(SettingsError, match="HDB_ZENDESK_TOTAL_TIME_FIELD: expected a whole"):
+        Settings.from_environment({**env, "HDB_ZENDESK_TOTAL_TIME_FIELD": "total"})
+    (tmp_path / "zendesk_webhook_secret").unlink()
+    unsigned = {k: v for k, v in env.items() if k != "HDB_ZENDESK_EMAIL"}
+    with pytest.raises(ConnectorSetupError) as missing:
+        zendesk_config(Settings.from_environment(unsigned))
+    assert "HDB_ZENDESK_EMAIL" in str(missing.value)
+    assert "HDB_ZENDESK_WEBHOOK_SECRET" in str(missing.value)
