@@ -42,7 +42,7 @@ RUN groupadd --system --gid 10001 hdb \
     && chown -R hdb:hdb /var/lib/helpdesk-billing /etc/helpdesk-billing/book \
     && chmod 700 /var/lib/helpdesk-billing/secrets
 
-# Container defaults; every one is a setting the service reads (settings.py). Compose and
+# Container defaults; every one is a setting the service reads (settings/). Compose and
 # Kubernetes override them (PostgreSQL, mounted secrets, the Temporal address).
 ENV HDB_BOOK_PATH=/etc/helpdesk-billing/book/book.toml \
     HDB_DATABASE_URL=sqlite:////var/lib/helpdesk-billing/helpdesk-billing.db \

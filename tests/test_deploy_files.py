@@ -670,7 +670,7 @@ def test_the_image_holds_what_it_runs_and_nothing_local() -> None:
     for kept in (
         "worker.py",
         "starter.py",
-        "settings.py",
+        "settings/__init__.py",
         "pyproject.toml",
         "README.md",
         "examples/book.toml",
