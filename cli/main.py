@@ -11,6 +11,7 @@ from cli import (
     customers_command,
     db_command,
     demo_command,
+    histories_command,
     ingest_command,
     invoice_run_command,
     ledger_command,
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     db_command.add_parser(commands)
     audit_command.add_parser(commands)
     purge_command.add_parser(commands)
+    histories_command.add_parser(commands)
     return parser
 
 
