@@ -49,6 +49,13 @@ class TicketDecisions:
     written_off: Decision | None = None
     line_edits: list[LineEdit] = field(default_factory=list)
 
+    def add_line_edits(self, edits: list[LineEdit]) -> None:
+        """Add people's line edits. Only a line's latest edit counts (``apply_decisions``), so
+        an edit replaces the earlier one of its line: a line edited a hundred times carries one
+        edit, not a hundred, into every rating (each edit is in the audit log as it was made)."""
+        edited = {edit.source_id for edit in edits}
+        self.line_edits[:] = [e for e in self.line_edits if e.source_id not in edited] + edits
+
     @property
     def zeroed_by(self) -> tuple[str, Decision] | None:
         if self.written_off is not None:

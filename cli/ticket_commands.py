@@ -274,7 +274,13 @@ def _history_section(view: TicketBillingView) -> str:
         for item in view.history
     ]
     headers = ["AT (UTC)", "ACTOR", "ROLE", "ACTION", "OUTCOME", "REASON", "DETAIL"]
-    return "history\n" + render_table(headers, rows)
+    earlier = (
+        f"({view.earlier_history} earlier entries are in the audit log: the ticket's page, "
+        f"or GET /api/tickets/{view.ticket_id})\n"
+        if view.earlier_history
+        else ""
+    )
+    return "history\n" + earlier + render_table(headers, rows)
 
 
 def _notices_section(view: TicketBillingView) -> str:

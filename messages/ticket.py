@@ -77,6 +77,18 @@ class TicketTimings:
 
 
 @dataclass(slots=True)
+class TicketLimits:
+    """How much one run of a ticket's workflow may grow before it continues as new, and how
+    many history items it keeps in its state (every item is in the review store's audit log,
+    written before it is dropped). Well under Temporal's own suggestion (4 MB or 4,096 events),
+    so a busy ticket continues as new between decisions, not when the server insists."""
+
+    history_events: int = 2_000
+    history_bytes: int = 2 * 1024 * 1024
+    history_items: int = 100
+
+
+@dataclass(slots=True)
 class Approvals:
     """Approvals given for a specific chargeable total: a re-rating that changes it voids them."""
 
@@ -131,8 +143,10 @@ class TicketState:
     posted_revision: int = 0
     posted_total: Decimal = Decimal("0.00")
     invoice_ids: list[str] = field(default_factory=list)
+    # The latest items only (TicketLimits.history_items); the ones before are in the audit log.
     history: list[HistoryItem] = field(default_factory=list)
     audit_sequence: int = 0  # how many history items the review store already has
+    history_dropped: int = 0  # items dropped from the front of ``history``, all recorded
     billing_hold: Hold | None = None  # the billing system refused the last posting
     book_problem: str | None = None  # the book could not be loaded when last rated
     needs_rating: bool = False  # something changed since the last rating
@@ -149,6 +163,7 @@ class TicketWorkflowInput:
     ticket_id: str
     timings: TicketTimings = field(default_factory=TicketTimings)
     carried: TicketState | None = None  # set by continue-as-new
+    limits: TicketLimits = field(default_factory=TicketLimits)
 
 
 # ---- signals ------------------------------------------------------------------------------

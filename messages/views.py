@@ -33,6 +33,8 @@ class TicketBillingView:
     events_seen: int = 0  # distinct events folded in, so a sender can tell all have arrived
     at_rest: bool = False  # nothing left to do until a person or a new event acts
     status_since: datetime | None = None
+    # ``history`` holds the latest items; this many earlier ones are in the audit log only.
+    earlier_history: int = 0
 
 
 @dataclass(slots=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from typing import NoReturn
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
@@ -88,6 +89,11 @@ _POST_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=10), non_retryable_error_types=[BILLING_REJECTED]
 )
 _MAX_KEYWORD = 250
+# Since 2026-12: a run continues as new on its own budget (TicketLimits), checked each time
+# round the loop, so a stream of decisions (each one a rating) cannot grow one run towards
+# Temporal's 50 MB limit: before, a run only continued when the server suggested it and it was
+# idle. Asked only once over budget, so runs that never get there record no marker.
+CONTINUE_ON_BUDGET = "continue-as-new-on-budget"
 
 
 @workflow.defn
@@ -95,6 +101,7 @@ class TicketBillingWorkflow:
     @workflow.init
     def __init__(self, start: TicketWorkflowInput) -> None:
         self._timings = start.timings
+        self._limits = start.limits
         self._state = start.carried or TicketState(ticket=Ticket(start.ticket_id))
         # A fresh run first loads the archive of an earlier, settled run of the same ticket;
         # signals wait for that, so a late event lands on the ticket as it was billed.
@@ -122,6 +129,8 @@ class TicketBillingWorkflow:
                 self._history("system", "system", "restored", "system", detail="from the archive")
             self._restored = True
         while True:
+            if self._over_budget() and workflow.patched(CONTINUE_ON_BUDGET):
+                await self._continue_as_new(start)
             if state.ticket.closed and state.needs_rating:
                 await self._grace_then_rate()
                 continue
@@ -138,10 +147,22 @@ class TicketBillingWorkflow:
                     if not self._wake and not state.needs_rating:
                         return f"{state.status.value} {state.posted_total}"
             elif outcome == "continue_as_new":
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(
-                    TicketWorkflowInput(start.ticket_id, self._timings, carried=state)
-                )
+                await self._continue_as_new(start)
+
+    async def _continue_as_new(self, start: TicketWorkflowInput) -> NoReturn:
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(
+            TicketWorkflowInput(
+                start.ticket_id, self._timings, carried=self._state, limits=self._limits
+            )
+        )
+
+    def _over_budget(self) -> bool:
+        info, limits = workflow.info(), self._limits
+        return (
+            info.get_current_history_length() > limits.history_events
+            or info.get_current_history_size() > limits.history_bytes
+        )
 
     async def _wait_for_change(self, assessment: Assessment) -> str:
         """Sleep until something needs doing; a settled ticket sleeps at most until it ends."""
@@ -364,13 +385,13 @@ class TicketBillingWorkflow:
     async def _record(self, assessment: Assessment) -> None:
         state = self._state
         rating = state.rating
-        new_history = state.history[state.audit_sequence :]
+        new_history = state.history[state.audit_sequence - state.history_dropped :]
         fingerprint = (
             assessment,
             state.revision,
             state.posted_total,
             rating.chargeable_total if rating else None,
-            len(state.history),
+            _history_count(state),
         )
         if fingerprint == self._recorded_fingerprint and not state.pending_edits:
             return
@@ -395,7 +416,7 @@ class TicketBillingWorkflow:
             revision=state.revision,
             closed_at=state.ticket.closed_at if state.ticket.closed else None,
             changed_at=state.status_since or workflow.now(),
-            sequence=len(state.history) * 1_000 + state.revision,
+            sequence=_history_count(state) * 1_000 + state.revision,
             # The adapter is built once per worker, not once per run (messages/payloads.py).
             detail_json=type_adapter(TicketBillingView).dump_json(self.billing_state()).decode(),
             next_actor=assessment.next_actor.value if assessment.next_actor else None,
@@ -424,6 +445,15 @@ class TicketBillingWorkflow:
         state.audit_sequence += len(new_history)
         del state.pending_edits[: len(edits)]
         self._recorded_fingerprint = fingerprint
+        # The audit log has every item now: keep only the latest in the state that travels
+        # into every continue-as-new and query answer.
+        droppable = min(
+            len(state.history) - self._limits.history_items,
+            state.audit_sequence - state.history_dropped,
+        )
+        if droppable > 0:
+            del state.history[:droppable]
+            state.history_dropped += droppable
 
     @workflow.query
     def billing_state(self) -> TicketBillingView:
@@ -447,6 +477,7 @@ class TicketBillingWorkflow:
             events_seen=len(state.ticket.seen_event_ids),
             at_rest=self._idle and not self._something_to_do(),
             status_since=state.status_since,
+            earlier_history=state.history_dropped,
         )
 
     # ---- signals: help desk events and people's decisions --------------------------------
@@ -574,7 +605,7 @@ class TicketBillingWorkflow:
             edits = self._line_edits(signal, Action.RESOLVE_DISPUTE, signal.line_edits, decision)
             if edits is None:
                 return
-            state.decisions.line_edits.extend(edits)
+            state.decisions.add_line_edits(edits)
         elif signal.outcome == "write_off":
             state.decisions.written_off = decision
         state.ticket.resolve_dispute()
@@ -618,7 +649,7 @@ class TicketBillingWorkflow:
             edits = self._line_edits(signal, Action.REVIEW, signal.line_edits, decision)
             if edits is None:
                 return
-            state.decisions.line_edits.extend(edits)
+            state.decisions.add_line_edits(edits)
             state.needs_rating = True
             self._accept(signal, Action.REVIEW, f"{len(edits)} lines edited")
 
@@ -702,7 +733,7 @@ class TicketBillingWorkflow:
                 if after is not None and after != before:
                     self._state.pending_edits.append(
                         EditItem(
-                            edit_key=f"{ticket_id}:{len(self._state.history)}:{edit.source_id}:{name}",
+                            edit_key=f"{ticket_id}:{_history_count(self._state)}:{edit.source_id}:{name}",
                             ticket_id=ticket_id,
                             source_id=edit.source_id,
                             field=name,
@@ -756,6 +787,11 @@ class TicketBillingWorkflow:
             request_id=signal.request_id,
         )
         self._wake = True
+
+
+def _history_count(state: TicketState) -> int:
+    """Every history item the ticket ever had: the kept ones and those only in the audit log."""
+    return state.history_dropped + len(state.history)
 
 
 def _waiting_for_attribute(assessment: Assessment) -> str:

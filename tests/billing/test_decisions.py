@@ -107,3 +107,24 @@ def test_role_matrix_is_the_documented_one(action: Action, role: Role) -> None:
 
 def test_an_unknown_role_may_do_nothing() -> None:
     assert not any(may("intern", action) for action in Action)
+
+
+def test_a_line_edited_again_keeps_only_its_latest_edit_and_rates_the_same() -> None:
+    book = make_book()
+    rating = rate(book, logged("te-1", 60), logged("te-2", 60))
+    every_edit = [
+        LineEdit("te-1", BY_MANAGER, quantity=D("0.50")),
+        LineEdit("te-2", BY_MANAGER, unit_price=D("80.00")),
+        LineEdit("te-1", BY_MANAGER, quantity=D("0.25")),
+    ]
+    compacted = TicketDecisions()
+    for edit in every_edit:
+        compacted.add_line_edits([edit])
+    assert [(e.source_id, e.quantity, e.unit_price) for e in compacted.line_edits] == [
+        ("te-2", None, D("80.00")),
+        ("te-1", D("0.25"), None),
+    ]
+    # What rating makes of them is what it made of every edit kept.
+    kept_all = apply_decisions(rating, TicketDecisions(line_edits=every_edit), book)
+    assert apply_decisions(rating, compacted, book) == kept_all
+    assert kept_all.chargeable_total == D("103.75")  # 0.25 h × 95 + 1 h × 80

@@ -1,0 +1,159 @@
+"""A busy ticket stays bounded: it continues as new on its own budget even while people keep it
+busy, keeps only the latest history items in its state (every item is in the audit log first),
+and bills exactly as before. The change is behind ``workflow.patched``: histories recorded before
+it replay unchanged even when every run is over budget, and without the patch they would not."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from temporalio import workflow
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHistory
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
+from temporalio.workflow import NondeterminismError
+
+from messages.payloads import data_converter
+from messages.ticket import (
+    RerateInput,
+    TicketLimits,
+    TicketTimings,
+    TicketWorkflowInput,
+    ticket_workflow_id,
+)
+from messages.views import TicketBillingView
+from runtime.worker_parts import WORKFLOWS
+from store.ticket_records import audit_trail
+from tests.billing.builders import book_text, closed, logged, opened
+from tests.live.stack import BillingStack, running_stack
+from tests.live.test_replay import RECORDED
+from workflows.ticket_billing import CONTINUE_ON_BUDGET, TicketBillingWorkflow
+
+LIMITS = TicketLimits(history_events=120, history_bytes=2 * 1024 * 1024, history_items=8)
+RERATES = 40
+
+
+async def runs_of(client: Client, workflow_id: str) -> list[WorkflowHistory]:
+    """Every run's history, oldest first, following the continue-as-new chain."""
+    latest = (await client.get_workflow_handle(workflow_id).describe()).run_id
+    histories: list[WorkflowHistory] = []
+    run_id: str | None = latest
+    while run_id:
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        histories.append(history)
+        run_id = (
+            history.events[0].workflow_execution_started_event_attributes.continued_execution_run_id
+            or None
+        )
+    return list(reversed(histories))
+
+
+async def test_a_ticket_kept_busy_continues_on_budget_and_keeps_a_bounded_history(
+    time_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    book = tmp_path / "book.toml"
+    book.write_text(book_text())
+    async with running_stack(time_env.client, tmp_path, book) as stack:
+        ticket = stack.ticket("busy")
+        workflow_id = ticket_workflow_id(ticket)
+        await stack.client.start_workflow(
+            TicketBillingWorkflow.run,
+            TicketWorkflowInput(ticket, TicketTimings(), limits=LIMITS),
+            id=workflow_id,
+            task_queue=stack.settings.task_queue,
+        )
+        await stack.send(
+            opened(ticket_id=ticket), logged("te-1", 60, ticket_id=ticket), closed(ticket_id=ticket)
+        )
+        assert (await stack.settled(ticket)).status == "posted"
+        handle = stack.client.get_workflow_handle(workflow_id)
+        # Decisions faster than the ticket rates: it is busy rating between them, never idle.
+        for n in range(RERATES):
+            await handle.signal("rerate", RerateInput("fin", "finance", f"check {n}"))
+        view = await settle_after_decisions(stack, ticket, RERATES)
+
+        histories = await runs_of(stack.client, workflow_id)
+        assert len(histories) >= 2, "the ticket never continued as new on its budget"
+        for history in histories[:-1]:
+            assert history.events[-1].event_type == (
+                EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+            )
+            markers = [
+                e.marker_recorded_event_attributes
+                for e in history.events
+                if e.HasField("marker_recorded_event_attributes")
+            ]
+            assert markers, "continued on budget without the patch's marker"
+            # Continued on our budget, with the server far from suggesting it.
+            assert len(history.events) <= LIMITS.history_events + 60
+        # The state keeps the latest items; the audit log has them all, each once.
+        assert len(view.history) <= LIMITS.history_items + 4
+        assert view.earlier_history > 0
+        trail = audit_trail(stack.engine, ticket)
+        assert len(trail) == view.earlier_history + len(view.history)
+        rerates = [entry for entry in trail if entry.action == "rerate"]
+        assert len(rerates) == RERATES and all(e.outcome == "accepted" for e in rerates)
+        assert [e.reason for e in rerates] == [f"check {n}" for n in range(RERATES)]
+        # Billed once, as before.
+        assert view.status == "posted" and stack.ledger_total(ticket) == Decimal("95.00")
+        # The new path's own histories replay deterministically.
+        replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter)
+        for history in histories:
+            await replayer.replay_workflow(history)
+
+
+async def settle_after_decisions(
+    stack: BillingStack, ticket: str, decisions: int
+) -> TicketBillingView:
+    """The ticket's view once the audit log has every decision and the ticket is at rest."""
+    for _ in range(600):
+        view = await stack.state(ticket)
+        trail = audit_trail(stack.engine, ticket)
+        if view.at_rest and sum(1 for e in trail if e.action == "rerate") == decisions:
+            return view
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{ticket} did not act on {decisions} decisions")
+
+
+# ---- the patch keeps old histories as they were -----------------------------------------------
+
+
+@workflow.defn(name="TicketBillingWorkflow", sandboxed=False)
+class EveryRunOverBudget(TicketBillingWorkflow):
+    """Today's workflow, as if every run of the committed histories were over its budget."""
+
+    @workflow.run
+    async def run(self, start: TicketWorkflowInput) -> str:
+        return await super().run(start)
+
+    def _over_budget(self) -> bool:
+        return True
+
+
+async def replay_tickets(workflow_class: type) -> list[BaseException | None]:
+    replayer = Replayer(
+        workflows=[workflow_class],
+        data_converter=data_converter,
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    )
+    failures = []
+    for recorded in RECORDED:
+        if recorded.workflow_type != "TicketBillingWorkflow" or recorded.encrypted:
+            continue
+        result = await replayer.replay_workflow(recorded.history(), raise_on_replay_failure=False)
+        failures.append(result.replay_failure)
+    return failures
+
+
+async def test_histories_from_before_the_patch_replay_even_when_over_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert set(await replay_tickets(EveryRunOverBudget)) == {None}
+    # Without the patch the same change breaks tickets in flight: the gate would catch it.
+    monkeypatch.setattr(workflow, "patched", lambda patch_id: patch_id == CONTINUE_ON_BUDGET)
+    failures = await replay_tickets(EveryRunOverBudget)
+    assert any(isinstance(failure, NondeterminismError) for failure in failures), failures
