@@ -114,6 +114,7 @@ class TicketBillingWorkflow:
 
     @workflow.run
     async def run(self, start: TicketWorkflowInput) -> str:
+        self._started_size = workflow.info().get_current_history_size()
         state = self._state
         if not self._restored:
             archived = await workflow.execute_activity_method(
@@ -158,10 +159,13 @@ class TicketBillingWorkflow:
         )
 
     def _over_budget(self) -> bool:
+        """Whether this run has grown past its budget. Bytes count from the run's start: the
+        carried state is in every run's first event, and a run that began over budget would
+        otherwise continue as new again at once, for ever."""
         info, limits = workflow.info(), self._limits
         return (
             info.get_current_history_length() > limits.history_events
-            or info.get_current_history_size() > limits.history_bytes
+            or info.get_current_history_size() - self._started_size > limits.history_bytes
         )
 
     async def _wait_for_change(self, assessment: Assessment) -> str:

@@ -106,6 +106,32 @@ async def test_a_ticket_kept_busy_continues_on_budget_and_keeps_a_bounded_histor
             await replayer.replay_workflow(history)
 
 
+async def test_a_run_over_its_byte_budget_from_its_first_event_still_gets_work_done(
+    dev_client: Client, tmp_path: Path
+) -> None:
+    """The carried state is in a run's first event: counted against the budget, a big ticket
+    would continue as new at once, for ever. Growth counts from the run's start instead."""
+    book = tmp_path / "book.toml"
+    book.write_text(book_text())
+    async with running_stack(dev_client, tmp_path, book) as stack:
+        ticket = stack.ticket("tight")
+        workflow_id = ticket_workflow_id(ticket)
+        await stack.client.start_workflow(
+            TicketBillingWorkflow.run,
+            TicketWorkflowInput(ticket, TicketTimings(), limits=TicketLimits(history_bytes=1)),
+            id=workflow_id,
+            task_queue=stack.settings.task_queue,
+        )
+        await stack.send(
+            opened(ticket_id=ticket), logged("te-1", 60, ticket_id=ticket), closed(ticket_id=ticket)
+        )
+        view = await stack.settled(ticket)
+        assert view.status == "posted" and stack.ledger_total(ticket) == Decimal("95.00")
+        runs = await runs_of(stack.client, workflow_id)
+        # A run per step of work at most (rate, post, publish), not an endless chain.
+        assert 2 <= len(runs) <= 10, len(runs)
+
+
 async def settle_after_decisions(
     stack: BillingStack, ticket: str, decisions: int
 ) -> TicketBillingView:
