@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -38,8 +38,10 @@ class SyncCounter:
         engine: Engine,
         flush_every: timedelta = timedelta(seconds=30),
         meter: metrics.Meter | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._engine = engine
+        self._now = now  # the clock that picks each call's hour (tests pass a fixed one)
         self._flush_every = flush_every.total_seconds()
         self._lock = threading.Lock()
         self._pending: dict[tuple[datetime, str, str], int] = {}
@@ -64,7 +66,7 @@ class SyncCounter:
 
     def record(self, system: str, outcome: Outcome) -> None:
         self._calls.add(1, {"system": system, "outcome": outcome.value})
-        hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        hour = self._now().replace(minute=0, second=0, microsecond=0)
         with self._lock:
             key = (hour, system, outcome.value)
             self._pending[key] = self._pending.get(key, 0) + 1

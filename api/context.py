@@ -4,8 +4,9 @@ use, so the API starts and answers 503 while Temporal is down), and the caller."
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from fastapi import Header, Request
 from sqlalchemy.engine import Engine
@@ -26,6 +27,10 @@ class TemporalUnavailable(Exception):
     """Temporal cannot be reached now: the caller gets 503 with Retry-After."""
 
 
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass
 class ApiContext:
     settings: Settings
@@ -34,17 +39,26 @@ class ApiContext:
     signing_key: str
     # The book, as the reports page reads it: reloaded only when its file changes.
     book: BookSource
+    # The clock the pages read "today" and ages from (tests pass a fixed one).
+    now: Callable[[], datetime] = wall_clock
     _client: Client | None = None
     _connecting: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
-    def build(cls, settings: Settings, engine: Engine, client: Client | None = None) -> ApiContext:
+    def build(
+        cls,
+        settings: Settings,
+        engine: Engine,
+        client: Client | None = None,
+        now: Callable[[], datetime] = wall_clock,
+    ) -> ApiContext:
         return cls(
             settings=settings,
             engine=engine,
             webhook_secret=secret(settings, "webhook_secret"),
             signing_key=secret(settings, "signing_key"),
             book=BookSource(settings.book_path),
+            now=now,
             _client=client,
         )
 

@@ -188,7 +188,7 @@ def _render(
         else None,
         # Sync alerts of the last day: calls to the help desk or billing failing, or odd volume.
         "sync_alerts": alerts_since(
-            context_of(request).engine, datetime.now(UTC) - timedelta(days=1)
+            context_of(request).engine, context_of(request).now() - timedelta(days=1)
         )
         if session is not None
         else [],
@@ -309,7 +309,7 @@ def review_page(request: Request) -> Response:
     if session.principal.role not in REVIEW_ROLES:
         return _error(request, session, "The billing review queue is for finance and admin.", 403)
     records = ticket_records(context_of(request).engine, statuses=[BillingStatus.IN_REVIEW.value])
-    now = datetime.now(UTC)
+    now = context_of(request).now()
     return _render(request, "review.html", session, items=[_review_item(r, now) for r in records])
 
 
@@ -524,7 +524,7 @@ def _exceptions(
 ) -> HTMLResponse:
     owner = owner if owner in OWNERS else ""
     records = ticket_records(context_of(request).engine, statuses=EXCEPTION_STATUSES)
-    now = datetime.now(UTC)
+    now = context_of(request).now()
     rows = [
         _exception_row(record, now, session.principal.role)
         for record in records

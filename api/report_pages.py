@@ -27,11 +27,11 @@ class PeriodProblem(ValueError):
     pass
 
 
-def _period(start: str | None, end: str | None) -> tuple[date, date, Period]:
-    """The UTC days asked for (``to`` inclusive; default the last 30 days), or a problem that
-    names the parameter."""
+def _period(start: str | None, end: str | None, today: date) -> tuple[date, date, Period]:
+    """The UTC days asked for (``to`` inclusive; default the 30 days up to ``today``), or a
+    problem that names the parameter."""
     try:
-        last = date.fromisoformat(end) if end else datetime.now(UTC).date()
+        last = date.fromisoformat(end) if end else today
     except ValueError:
         raise PeriodProblem(f"to: {end!r} is not a date like 2026-11-30") from None
     try:
@@ -70,13 +70,14 @@ def reports_page(request: Request) -> Response:
     if isinstance(session, Response):
         return session
     query = request.query_params
+    context = context_of(request)
+    now = context.now()
     try:
-        first, last, period = _period(query.get("from"), query.get("to"))
+        first, last, period = _period(query.get("from"), query.get("to"), now.date())
     except PeriodProblem as problem:
         return _error(request, session, f"Bad period: {problem}", 400)
-    engine = context_of(request).engine
     book = _book(request)
-    reports = {name: run_report(name, engine, period, book) for name in REPORTS}
+    reports = {name: run_report(name, context.engine, period, book, now=now) for name in REPORTS}
     return _render(
         request,
         "reports.html",
@@ -97,11 +98,13 @@ def report_csv(name: str, request: Request) -> Response:
     if name not in REPORTS:
         return _error(request, session, f"No report is called {name!r}.", 404)
     query = request.query_params
+    context = context_of(request)
+    now = context.now()
     try:
-        first, last, period = _period(query.get("from"), query.get("to"))
+        first, last, period = _period(query.get("from"), query.get("to"), now.date())
     except PeriodProblem as problem:
         return _error(request, session, f"Bad period: {problem}", 400)
-    report = run_report(name, context_of(request).engine, period, _book(request))
+    report = run_report(name, context.engine, period, _book(request), now=now)
     return Response(
         as_csv(report),
         media_type="text/csv; charset=utf-8",

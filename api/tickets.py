@@ -90,7 +90,7 @@ def list_tickets(
 ) -> list[TicketSummary]:
     context = context_of(request)
     records = ticket_records(context.engine, statuses=status, customer_id=customer)
-    now = datetime.now(UTC)
+    now = context.now()
     out = []
     for record in records:
         age = now - as_utc(record.status_since)

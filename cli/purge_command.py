@@ -5,6 +5,8 @@ log's chain stays verifiable: the last purged entry's hash becomes its anchor.""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from cli.live import CommandFailed, open_review_store, run_command
 from settings import Settings
@@ -17,7 +19,11 @@ from store.retention import (
 )
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
+def add_parser(
+    commands: argparse._SubParsersAction,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> None:
+    """``now``: the clock retentions count back from (tests pass a fixed one)."""
     parser = commands.add_parser(
         "purge",
         help="delete audit entries and archived ticket events past their retention",
@@ -28,10 +34,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--dry-run", action="store_true", help="count what would go; delete nothing"
     )
-    parser.set_defaults(run=lambda args: run_command(lambda s: _purge(s, args.dry_run)))
+    parser.set_defaults(run=lambda args: run_command(lambda s: _purge(s, args.dry_run, now())))
 
 
-def _purge(settings: Settings, dry_run: bool) -> int:
+def _purge(settings: Settings, dry_run: bool, now: datetime) -> int:
     retention = retention_settings(settings)
     if retention.audit is None and retention.events is None:
         print(
@@ -40,7 +46,7 @@ def _purge(settings: Settings, dry_run: bool) -> int:
         )
         return 0
     try:
-        result = purge(open_review_store(settings), retention, dry_run=dry_run)
+        result = purge(open_review_store(settings), retention, now=now, dry_run=dry_run)
     except PurgeRefused as error:
         raise CommandFailed(str(error)) from None
     verb = "would delete" if dry_run else "deleted"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -24,7 +25,12 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-01") from None
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
+def add_parser(
+    commands: argparse._SubParsersAction,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> None:
+    """``now``: the clock the default period ends on and the held report ages from (tests pass a
+    fixed one)."""
     parser = commands.add_parser(
         "report",
         help="finance reports: closed by day, ready, held, invoice lines, close to invoice…",
@@ -38,22 +44,18 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--format", choices=["table", "json", "csv"], default="table", help="default: table"
     )
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=lambda args: run_command(lambda s: show(s, args, now())))
 
 
-def run(args: argparse.Namespace) -> int:
-    return run_command(lambda settings: show(settings, args))
-
-
-def show(settings: Settings, args: argparse.Namespace) -> int:
-    today = datetime.now(UTC).date()
-    last = args.end or today
+def show(settings: Settings, args: argparse.Namespace, now: datetime) -> int:
+    last = args.end or now.date()
     first = args.start or last - timedelta(days=29)
     period = Period(
         datetime.combine(first, time(0), UTC),
         datetime.combine(last + timedelta(days=1), time(0), UTC),
     )
-    report = run_report(args.name, open_review_store(settings), period, _book(settings, args.name))
+    store = open_review_store(settings)
+    report = run_report(args.name, store, period, _book(settings, args.name), now=now)
     if args.format == "json":
         print(json.dumps(as_json(report, first, last), indent=2))
     elif args.format == "csv":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -51,11 +52,19 @@ class EmbeddedLedger:
     ``known_customers``: billing customer ids that exist; None accepts any (the demo default).
     ``list_customers`` reads the customer directory (``starter.py customers import``), which
     ``customer_exists`` does not consult.
+    ``now``: the clock that stamps postings and finalized invoices (tests pass a fixed one).
     """
 
-    def __init__(self, engine: Engine, known_customers: set[str] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        known_customers: set[str] | None = None,
+        *,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._engine = engine
         self._known_customers = known_customers
+        self._now = now
 
     def customer_exists(self, billing_customer_id: str) -> bool:
         return self._known_customers is None or billing_customer_id in self._known_customers
@@ -85,7 +94,7 @@ class EmbeddedLedger:
                     f"billing customer {request.billing_customer_id!r} does not exist in the "
                     "billing system"
                 )
-            now = datetime.now(UTC)
+            now = self._now()
             invoice_id = self._draft_invoice(connection, request.billing_customer_id, now)
             connection.execute(
                 insert(_POSTING).values(
@@ -254,6 +263,6 @@ class EmbeddedLedger:
                 raise BillingRejected(f"invoice {invoice_id!r} does not exist")
             if invoice.status != "finalized":
                 invoice.status = "finalized"
-                invoice.finalized_at = datetime.now(UTC)
+                invoice.finalized_at = self._now()
                 session.add(invoice)
                 session.commit()

@@ -450,6 +450,8 @@ REPORTS: dict[str, Callable[[Engine, Period], Report]] = {
 }
 # Reports that read the book as well as the store (the CLI and the page pass it).
 NEEDS_BOOK = frozenset({"prepaid"})
+# Reports that age what they count against the caller's clock (default: the wall clock).
+NEEDS_NOW = frozenset({"held"})
 
 
 def as_csv(report: Report) -> str:
@@ -464,8 +466,15 @@ def as_csv(report: Report) -> str:
 
 
 def run_report(
-    name: str, engine: Engine, period: Period, book: BillingBook | None = None
+    name: str,
+    engine: Engine,
+    period: Period,
+    book: BillingBook | None = None,
+    *,
+    now: datetime | None = None,
 ) -> Report:
     if name in NEEDS_BOOK:
         return REPORTS[name](engine, period, book)  # type: ignore[call-arg]
+    if name in NEEDS_NOW:
+        return REPORTS[name](engine, period, now)  # type: ignore[call-arg]
     return REPORTS[name](engine, period)

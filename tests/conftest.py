@@ -47,3 +47,26 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+# ---- which tests start a Temporal server -------------------------------------------------------
+
+# The Temporal servers (the time-skipping test server and `temporal server start-dev`) are Go
+# binaries, which libfaketime cannot shift, so `make test-shifted-clocks` runs everything else:
+# `pytest -m "not temporal"`. A test is marked when it uses one of these fixtures (directly or
+# through another fixture); a module that starts a server itself says so with
+# `pytestmark = pytest.mark.temporal`.
+TEMPORAL_FIXTURES = frozenset({"time_env", "dev_server", "dev_client"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "temporal: starts a Temporal server (a Go binary: not run under shifted clocks)",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if TEMPORAL_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.temporal)

@@ -29,6 +29,9 @@ from store.ticket_records import record_ticket
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NOVEMBER = Period(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
 POSTED = {"T-1001", "T-1003"}  # pretend these reached an invoice
+# The ledger's clock when it took the posted examples: the end of their month, whatever day the
+# tests run (the reports page over them reads "today" from the same clock).
+EXAMPLES_NOW = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)
 
 # One more ticket with time nobody may bill, so the non-billable reason has something to show.
 EXTRA_EVENTS = [
@@ -126,7 +129,7 @@ def record(engine, rating: TicketRating, closed_at: datetime, revision: int, seq
 def seed_examples(engine: Engine) -> list[TicketRating]:
     """Record every example rating; post the POSTED tickets' charged lines to the ledger."""
     ratings, closed = example_ratings()
-    ledger = EmbeddedLedger(engine)
+    ledger = EmbeddedLedger(engine, now=lambda: EXAMPLES_NOW)
     for rating in ratings:
         record(engine, rating, closed[rating.ticket_id], revision=1, sequence=1001)
         if rating.ticket_id in POSTED:

@@ -21,14 +21,15 @@ from messages.runs import ReconcileInput
 from store.database import open_store
 from store.reconciliation_records import findings_of
 
-NOW = datetime.now(UTC)
+# The ledger's clock: fixed, so no test depends on the day it runs.
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 def test_findings_are_kept_logged_and_counted(
     store_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     engine = open_store(store_url)
-    ledger = EmbeddedLedger(engine)
+    ledger = EmbeddedLedger(engine, now=lambda: NOW)
     amount = Decimal("42.50")
     line = BillableLine("x", "labor", "LAB-REMOTE", "by hand", Decimal("1"), amount, amount, False)
     ledger.post_lines(PostRequest("manual", "T-ghost", "CUST-1", [line]))
@@ -61,7 +62,7 @@ def test_the_ledger_sums_each_ticket_as_its_lines_add_up(store_url: str) -> None
     """``ticket_totals`` (one GROUP BY) says what adding up ``posted_lines`` says: over two
     invoices (one finalized between postings), a credit, and a monthly fee that is no ticket's."""
     engine = open_store(store_url)
-    ledger = EmbeddedLedger(engine)
+    ledger = EmbeddedLedger(engine, now=lambda: NOW)
 
     def line(source: str, amount: str, kind: str = "labor") -> BillableLine:
         value = Decimal(amount)

@@ -22,7 +22,8 @@ from messages.views import TicketProjection
 from store.database import open_store
 from store.ticket_records import record_ticket
 
-NOW = datetime.now(UTC)
+# The command's and the ledger's clock: no test depends on the day it runs.
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 YESTERDAY = NOW - timedelta(days=1)
 
 
@@ -91,7 +92,7 @@ def store(store_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-u
         ),
     )
     record_ticket(engine, RecordInput(projection("T-4", "no_charge", "0.00", YESTERDAY), [], []))
-    ledger = EmbeddedLedger(engine)
+    ledger = EmbeddedLedger(engine, now=lambda: NOW)
     ledger.post_lines(PostRequest("k1", "T-1", "CUST-1", [line("te-1", "95.00")]))
     ledger.post_lines(
         PostRequest(
@@ -101,9 +102,10 @@ def store(store_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-u
     return engine
 
 
-def report(*argv: str) -> int:
+def report(*argv: str, now: datetime = NOW) -> int:
+    """``starter.py report`` with its clock at ``now``."""
     parser = argparse.ArgumentParser(prog="starter.py")
-    report_command.add_parser(parser.add_subparsers(required=True))
+    report_command.add_parser(parser.add_subparsers(required=True), now=lambda: now)
     args = parser.parse_args(["report", *argv])
     return args.run(args)
 
@@ -148,6 +150,15 @@ def test_close_to_invoice_and_edits_and_credits(store, capsys) -> None:  # type:
     assert report("credits") == 0
     table = capsys.readouterr().out
     assert "Credits and write-offs" in table and "-10.00" in table
+
+
+def test_the_default_period_and_the_ages_follow_the_commands_clock(store, capsys) -> None:  # type: ignore[no-untyped-def]
+    later = NOW + timedelta(days=200)  # in 2027
+    assert report("closed-by-day", "--format", "json", now=later) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["period"] == ["2027-05-15", "2027-06-13"] and shown["rows"] == []
+    assert report("held", "--format", "csv", now=NOW - timedelta(days=3, hours=12)) == 0
+    assert "disputed,manager,under 1 day,1,30.00" in capsys.readouterr().out
 
 
 def test_an_empty_period_says_so(store, capsys) -> None:  # type: ignore[no-untyped-def]

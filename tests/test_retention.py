@@ -149,8 +149,9 @@ def test_purging_settled_ticket_archives(store: Engine) -> None:
 
 
 def run_purge(*argv: str) -> int:
+    """``starter.py purge`` with its clock at NOW."""
     parser = argparse.ArgumentParser(prog="starter.py")
-    purge_command.add_parser(parser.add_subparsers(required=True))
+    purge_command.add_parser(parser.add_subparsers(required=True), now=lambda: NOW)
     args = parser.parse_args(["purge", *argv])
     return args.run(args)
 
@@ -158,13 +159,14 @@ def run_purge(*argv: str) -> int:
 def test_purge_command(store: Engine, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
     assert run_purge() == 0
     assert "nothing to purge" in capsys.readouterr().out
-    archive(store, "T-old", datetime.now(UTC) - timedelta(days=500))
+    archive(store, "T-old", OLD)
     monkeypatch.setenv("HDB_AUDIT_RETENTION", "400d")
     monkeypatch.setenv("HDB_EVENT_RETENTION", "90d")
     assert run_purge("--dry-run") == 0
     out = capsys.readouterr().out
-    assert "audit log: would delete 4 entries" in out
-    assert "ticket archives: would delete 1 settled tickets" in out
+    # The retentions count back from the command's clock, not from the day the test runs.
+    assert "audit log: would delete 4 entries before 2025-10-21 12:00 UTC" in out
+    assert "ticket archives: would delete 1 settled tickets archived before 2026-08-27" in out
     assert len(keys(store)) == 7
     assert run_purge() == 0
     out = capsys.readouterr().out

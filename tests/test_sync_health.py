@@ -22,7 +22,8 @@ from messages.runs import SyncHealthInput
 from store.database import open_store
 from store.sync_health import add_calls, alerts_since, calls_since
 
-NOW = datetime.now(UTC)
+# The counter's clock and the check's: fixed, so no call is counted in the hour after NOW.
+NOW = datetime(2026, 11, 25, 12, 30, tzinfo=UTC)
 HOUR = NOW.replace(minute=0, second=0, microsecond=0)
 
 
@@ -53,7 +54,7 @@ def test_calls_are_counted_by_outcome_and_a_failing_billing_system_raises_the_al
     engine = open_store(store_url)
     reader = InMemoryMetricReader()
     meter = MeterProvider(metric_readers=[reader]).get_meter("test")
-    counter = SyncCounter(engine, flush_every=timedelta(hours=1), meter=meter)
+    counter = SyncCounter(engine, flush_every=timedelta(hours=1), meter=meter, now=lambda: NOW)
     billing = Counted(FlakyLedger(engine), counter, "billing")
     for number in range(27):
         post(billing, number)
@@ -94,7 +95,7 @@ def test_a_silent_help_desk_against_its_usual_volume_raises_the_low_volume_alert
     add_calls(engine, {(first + timedelta(days=d), "helpdesk", "ok"): 200 for d in range(3)})
     add_calls(engine, {(HOUR, "helpdesk", "ok"): 10, (HOUR, "billing", "ok"): 10})
     check = SyncHealthActivities(
-        engine=engine, counter=SyncCounter(engine), thresholds=SyncThresholds()
+        engine=engine, counter=SyncCounter(engine, now=lambda: NOW), thresholds=SyncThresholds()
     )
     summary = check.check_sync_health(SyncHealthInput(NOW))
     assert summary.alerts == [

@@ -12,7 +12,11 @@ import time
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 from tests.conftest import REPO
+
+pytestmark = pytest.mark.temporal  # starts its own Temporal server
 
 
 def bench_chaos() -> ModuleType:

@@ -18,6 +18,8 @@ from messages.ticket import RerateInput, ticket_workflow_id
 from tests.billing.builders import book_text, closed, logged, opened
 from tests.live.stack import BillingStack, running_stack
 
+pytestmark = pytest.mark.temporal  # starts its own Temporal server
+
 SUGGEST_AFTER_EVENTS = 40
 ENTRIES = 30
 

@@ -42,6 +42,8 @@ from tests.billing.builders import book_text, closed, logged, opened
 from tests.live.api_server import serving
 from tests.live.stack import running_stack
 
+pytestmark = pytest.mark.temporal  # starts its own Temporal server
+
 SUBJECT = "Zephyr front desk scanner jams on every contract page"
 NOTE = "Cleared the feeder rollers with Dr. Quill watching"
 CUSTOMER = "org-zephyr-4417"

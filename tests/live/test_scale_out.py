@@ -11,7 +11,11 @@ import time
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 from tests.conftest import REPO
+
+pytestmark = pytest.mark.temporal  # starts its own Temporal server
 
 TICKETS = 200
 

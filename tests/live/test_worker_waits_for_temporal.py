@@ -6,8 +6,12 @@ import asyncio
 import os
 from pathlib import Path
 
+import pytest
+
 from devtools.dev_server import free_port, start_dev_server
 from tests.live.worker_process import kill_hard, start_worker
+
+pytestmark = pytest.mark.temporal  # starts its own Temporal server
 
 
 async def test_a_worker_started_before_the_server_waits_and_then_serves(tmp_path: Path) -> None:
