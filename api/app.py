@@ -4,6 +4,9 @@ review and exception pages. ``create_app`` builds it from settings; ``starter.py
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -11,7 +14,7 @@ from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
 from api import codec, health, pages, report_pages, signoff, tickets, webhooks
-from api.context import ApiContext
+from api.context import ApiContext, wall_clock
 from api.helpdesk_webhooks import mount_helpdesk_webhooks
 from api.security import Unauthorized
 from billing.problems import key_path
@@ -29,8 +32,13 @@ DESCRIPTION = """Help desk events in, approved invoice lines out.
 
 
 def create_app(
-    settings: Settings, *, engine: Engine | None = None, client: Client | None = None
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    client: Client | None = None,
+    now: Callable[[], datetime] = wall_clock,
 ) -> FastAPI:
+    """The app; ``now`` is the clock the pages take "today" and ages from (tests fix it)."""
     app = FastAPI(
         title="helpdesk-billing",
         version="0.1.0",
@@ -40,7 +48,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.context = ApiContext.build(
-        settings, engine if engine is not None else open_store(settings.database_url), client
+        settings, engine if engine is not None else open_store(settings.database_url), client, now
     )
     app.include_router(health.router)
     app.include_router(webhooks.router)

@@ -1,6 +1,7 @@
 """The reports page over HTTP on a real uvicorn, reading a store the worker's way: who may see
 it, the charts and tables it shows for a period, each report as CSV, and a bad period named.
-The page reads the store only, so no Temporal server is needed here."""
+The page reads the store only, so no Temporal server is needed here. The app's clock is fixed
+(by default at the end of the examples' month): no test depends on the day it runs."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import io
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import count
+from pathlib import Path
 
 import httpx
 import pytest
@@ -22,11 +24,11 @@ from billing.sync_alerts import AlertKind, SyncAlert
 from store.reports import REPORTS
 from store.sync_health import save_alerts
 from tests.live.api_server import ServedStore, hidden, served_examples
+from tests.rated_store import EXAMPLES_NOW
 
-# The examples close in November 2026; the ledger posts today. The period covers both.
-LAST_DAY = max(datetime.now(UTC).date(), date(2026, 11, 30))
-NOVEMBER = {"from": "2026-11-01", "to": LAST_DAY.isoformat()}
-DAYS = (LAST_DAY - date(2026, 11, 1)).days + 1
+# The examples close in November 2026 and the ledger took the posted ones on its last day.
+NOVEMBER = {"from": "2026-11-01", "to": "2026-11-30"}
+MARCH_2027 = {"from": "2027-03-01", "to": "2027-03-31"}
 PEOPLE = count(1)
 
 
@@ -52,19 +54,19 @@ def test_finance_sees_every_report_with_charts_for_the_period(site: ServedStore)
         page = http.get("/reports", params=NOVEMBER)
     assert page.status_code == 200, page.text
     html = page.text
-    assert f"2026-11-01 – {LAST_DAY}" in html
+    assert "2026-11-01 – 2026-11-30" in html
     assert set(re.findall(r'data-report="([^"]+)"', html)) == set(REPORTS)
     assert html.count('<svg class="chart"') == 5
     # One bar per day of the month in the closed-by-day and invoiced-by-day charts.
     closed_chart = html[html.index('aria-label="Billable tickets closed by day') :]
-    assert closed_chart[: closed_chart.index("</svg>")].count('class="bar"') == DAYS
+    assert closed_chart[: closed_chart.index("</svg>")].count('class="bar"') == 30
     # The posted examples are in the invoice lines table with what they charged.
     section = html[html.index('data-report="invoice-lines"') :]
     section = section[: section.index("</section>")]
-    # The ledger stamps lines with today: one row for the customer, both tickets in it.
+    # Both posted on the same day: one row for the customer, both tickets in it.
     assert section.count("<tr>") == 2  # the header, and the row
     assert '<td class="num">2</td><td class="num">328.75</td>' in section  # 47.50 + 281.25
-    assert 'href="/reports/invoice-lines.csv?from=2026-11-01&amp;to=' in section
+    assert 'href="/reports/invoice-lines.csv?from=2026-11-01&amp;to=2026-11-30"' in section
     # Prepaid hours against what the book grants: cedar's retainer grants 2 h a month.
     assert re.search(r"cedar-ret 2026-11.*?of 2 h", html, re.S)
 
@@ -92,6 +94,49 @@ def test_each_report_downloads_as_csv_with_its_columns(site: ServedStore) -> Non
         "0.75",
         "71.25",
     ] in (leakage)
+
+
+def test_a_period_in_2027_is_shown_and_downloaded_with_nothing_in_it(site: ServedStore) -> None:
+    with logged_in(site, Role.FINANCE) as http:
+        page = http.get("/reports", params=MARCH_2027)
+        response = http.get("/reports/invoice-lines.csv", params=MARCH_2027)
+    assert page.status_code == 200, page.text
+    assert "2027-03-01 – 2027-03-31" in page.text
+    closed_chart = page.text[page.text.index('aria-label="Billable tickets closed by day') :]
+    assert closed_chart[: closed_chart.index("</svg>")].count('class="bar"') == 31
+    assert (
+        'filename="invoice-lines_2027-03-01_2027-03-31.csv"'
+        in (response.headers["content-disposition"])
+    )
+    assert list(csv.reader(io.StringIO(response.text))) == [
+        ["day", "billing customer", "lines", "tickets", "charged", "credited"]
+    ]
+
+
+def test_the_default_period_and_the_ages_follow_the_apps_clock(tmp_path: Path) -> None:
+    """Without from/to the page shows the 30 days up to the app's today, and the held report
+    ages tickets from the app's now: two days after T-1011 was held, then in 2028."""
+    today = [datetime(2026, 11, 20, 12, 0, tzinfo=UTC)]
+    with (
+        served_examples(tmp_path, now=lambda: today[0]) as later,
+        logged_in(later, Role.FINANCE) as http,
+    ):
+        november = http.get("/reports").text
+        held_in_november = list(csv.reader(io.StringIO(http.get("/reports/held.csv").text)))
+        today[0] = datetime(2028, 6, 30, 12, 0, tzinfo=UTC)
+        june_2028 = http.get("/reports").text
+        lines_2028 = http.get("/reports/invoice-lines.csv")
+        held_in_2028 = http.get("/reports/held.csv", params=NOVEMBER).text
+    assert "2026-10-22 – 2026-11-20" in november
+    assert ["sensitive_text", "support", "1-3 days", "1", "47.50"] in held_in_november
+    assert ["disputed", "manager", "over 7 days", "1", "71.25"] in held_in_november
+    assert "2028-06-01 – 2028-06-30" in june_2028
+    assert (
+        'filename="invoice-lines_2028-06-01_2028-06-30.csv"'
+        in (lines_2028.headers["content-disposition"])
+    )
+    assert len(list(csv.reader(io.StringIO(lines_2028.text)))) == 1  # the header only
+    assert "sensitive_text,support,over 7 days,1,47.50" in held_in_2028
 
 
 def test_support_may_not_see_revenue_and_a_stranger_is_sent_to_log_in(site: ServedStore) -> None:
@@ -136,9 +181,9 @@ def test_charts_escape_labels_and_scale_bars_to_the_largest() -> None:
 
 def test_a_sync_alert_of_the_last_day_is_a_banner_on_every_page(site: ServedStore) -> None:
     alert = SyncAlert("billing", AlertKind.FAILURE_RATE, "billing: 40% of calls failed <now>")
-    save_alerts(site.engine, datetime.now(UTC), [alert])
+    save_alerts(site.engine, EXAMPLES_NOW, [alert])  # the site's now
     old = SyncAlert("helpdesk", AlertKind.VOLUME_LOW, "helpdesk: 0 calls, two days ago")
-    save_alerts(site.engine, datetime.now(UTC) - timedelta(days=2), [old])  # too old to show
+    save_alerts(site.engine, EXAMPLES_NOW - timedelta(days=2), [old])  # too old to show
     with logged_in(site, Role.FINANCE) as http:
         for path in ("/reports", "/exceptions", "/review"):
             html = http.get(path).text

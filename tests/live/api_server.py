@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -28,7 +29,7 @@ from settings import Settings
 from store.database import open_store
 from store.tokens import issue_token
 from tests.live.stack import BillingStack, running_stack
-from tests.rated_store import EXAMPLES, seed_examples
+from tests.rated_store import EXAMPLES, EXAMPLES_NOW, seed_examples
 
 START_TIMEOUT_SECONDS = 10
 
@@ -115,8 +116,11 @@ class ServedStore:
 
 
 @contextmanager
-def served_examples(directory: Path) -> Iterator[ServedStore]:
-    """The example tickets recorded the worker's way (two posted), served on a free port."""
+def served_examples(
+    directory: Path, now: Callable[[], datetime] = lambda: EXAMPLES_NOW
+) -> Iterator[ServedStore]:
+    """The example tickets recorded the worker's way (two posted), served on a free port by an
+    app whose "today" is ``now()`` (by default the end of the examples' month)."""
     url = f"sqlite:///{directory / 'store.db'}"
     engine = open_store(url)
     seed_examples(engine)
@@ -126,6 +130,6 @@ def served_examples(directory: Path) -> Iterator[ServedStore]:
         secrets_dir=directory / "secrets",
         otel_exporter="none",
     )
-    with serving(create_app(settings, engine=engine), free_port()) as base:
+    with serving(create_app(settings, engine=engine, now=now), free_port()) as base:
         yield ServedStore(base, engine)
     engine.dispose()
