@@ -57,7 +57,7 @@ def create_app(
     app.include_router(signoff.router)
     app.include_router(pages.router)
     app.include_router(report_pages.router)
-    app.include_router(codec.router_for(settings))  # no routes unless encryption is on
+    app.include_router(codec.router_for(settings))  # compressed and encrypted payloads
     _install_error_handlers(app)
     return app
 

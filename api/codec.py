@@ -1,6 +1,7 @@
 """The codec server for the Temporal Web UI and CLI: ``POST /codec/decode`` and
-``POST /codec/encode`` per Temporal's codec server protocol, so people allowed to may read the
-encrypted payloads (runtime/encryption.py) in the UI.
+``POST /codec/encode`` per Temporal's codec server protocol, so people allowed to may read, in
+the UI, the payloads the service compressed (runtime/compression.py: those over 32 KiB) or
+encrypted (runtime/encryption.py).
 
 Point the UI at it with ``temporal server start-dev --ui-codec-endpoint http://HOST:PORT/codec``
 (or the UI's "Codec Server" setting, or ``TEMPORAL_CODEC_ENDPOINT`` for a self-hosted UI); the UI
@@ -9,7 +10,9 @@ http://HOST:PORT/codec --codec-auth "Bearer hdb_…"`` (``/codec/{namespace}`` w
 
 Body and answer are the ``Payloads`` message in protobuf JSON: ``{"payloads": [{"metadata":
 {"encoding": "<base64>"}, "data": "<base64>"}]}``. The ``X-Namespace`` header, when sent, must
-name the namespace this deployment uses: our keys are for our payloads only.
+name the namespace this deployment uses: our keys are for our payloads only. The routes are
+always there: even with compression and encryption off, payloads written while they were on may
+still be in Temporal.
 
 Who may: decoding shows customer data, so only **operator** and **admin** decode; encoding (the UI
 starting or signalling a workflow with typed input) is a change, so only **admin**. The caller
@@ -34,8 +37,9 @@ from api.context import context_of
 from api.pages import read_session
 from api.security import Principal, Unauthorized, authenticate, bearer_token
 from billing.roles import Role
-from runtime.data_converter import payload_codec_for
-from runtime.encryption import EncryptionCodec, EncryptionProblem
+from runtime.compression import CompressionProblem
+from runtime.data_converter import PayloadCodecChain, payload_codec_for
+from runtime.encryption import EncryptionProblem
 from settings import Settings
 
 DECODE_ROLES = frozenset({Role.OPERATOR, Role.ADMIN})
@@ -48,13 +52,12 @@ log = logging.getLogger(__name__)
 
 
 def router_for(settings: Settings) -> APIRouter:
-    """The codec routes when encryption is on (``HDB_ENCRYPTION_KEYS_FILE``); no routes else.
+    """The codec routes, with the deployment's codec (runtime/data_converter.py): compression,
+    and encryption when ``HDB_ENCRYPTION_KEYS_FILE`` is set.
 
     The key file is read here, so a bad one stops the API at start."""
     router = APIRouter(prefix="/codec", tags=["codec"])
     codec = payload_codec_for(settings)
-    if codec is None:
-        return router
     endpoint = _Endpoint(codec, settings.temporal_namespace, frozenset(settings.codec_cors_origins))
     for operation, roles in (("decode", DECODE_ROLES), ("encode", ENCODE_ROLES)):
         run = codec.decode if operation == "decode" else codec.encode
@@ -77,7 +80,7 @@ Run = Callable[[list[Payload]], Awaitable[list[Payload]]]
 
 
 class _Endpoint:
-    def __init__(self, codec: EncryptionCodec, namespace: str, origins: frozenset[str]) -> None:
+    def __init__(self, codec: PayloadCodecChain, namespace: str, origins: frozenset[str]) -> None:
         self.codec = codec
         self.namespace = namespace
         self.origins = origins
@@ -140,7 +143,7 @@ class _Endpoint:
                 )
             try:
                 result = await run(list(payloads.payloads))
-            except EncryptionProblem as problem:
+            except (EncryptionProblem, CompressionProblem) as problem:
                 return refuse(422, str(problem))
             log.info(
                 "codec %s: %d payloads for %s (%s)",

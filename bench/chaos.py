@@ -77,7 +77,7 @@ from devtools.dev_server import (
     start_dev_server,
 )
 from intake.delivery import deliver_ticket_events
-from messages.payloads import data_converter
+from runtime.data_converter import data_converter_for
 from settings import Settings
 from store.database import open_store
 
@@ -628,7 +628,9 @@ async def run_campaign(options: Options) -> Result:
     engine = open_store(campaign.settings.database_url)
     try:
         client = await connect_when_serving(
-            campaign.settings.temporal_address, data_converter=data_converter
+            # The worker's converter: it compresses payloads over 32 KiB, a query answer too.
+            campaign.settings.temporal_address,
+            data_converter=data_converter_for(campaign.settings),
         )
         campaign.start_worker()
         await campaign.wait_for_worker(client)

@@ -156,6 +156,25 @@ class Settings(BaseModel):
     # Spans go to a file by default, so they never mix with command output.
     otel_console_file: Path | None = ROOT / ".data" / "traces.log"
 
+    # ---- Payload compression (runtime/compression.py, docs/encryption.md) ---------------------
+    # Payloads over 32 KiB go to Temporal zlib-compressed (a long ticket's rating, its
+    # continue-as-new input). Turn it off (false) for the first deploy of the release that brought
+    # it, so rolling back to an older build, which cannot inflate them, stays possible; compressed
+    # payloads are read whatever this says.
+    payload_compression: bool = True
+
+    @field_validator("payload_compression", mode="before")
+    @classmethod
+    def _switch(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        word = value.strip().lower()
+        if word in {"", "1", "true", "yes", "on"}:  # empty is unset: on, the default
+            return True
+        if word in {"0", "false", "no", "off"}:
+            return False
+        raise ValueError(f"{value!r} is not a switch: use true or false")
+
     # ---- Payload encryption (runtime/encryption.py, docs/encryption.md) ----------------------
     # The key file (JSON {"current": "k2", "keys": {"k1": "<base64 32 bytes>", ...}}): set, every
     # payload the service puts in Temporal is AES-256-GCM encrypted; unset, encryption is off. A

@@ -18,7 +18,8 @@ from temporalio.exceptions import ApplicationError
 from api.app import create_app
 from billing.roles import Role
 from messages.payloads import data_converter
-from runtime.data_converter import data_converter_for
+from runtime.compression import CompressionCodec
+from runtime.data_converter import PayloadCodecChain, data_converter_for, encryption_codec_for
 from runtime.encryption import (
     ENCODING,
     KEY_ID,
@@ -135,7 +136,7 @@ def test_the_key_file_command_makes_and_rotates_keys(tmp_path: Path) -> None:
 def test_settings_turn_encryption_on_with_a_key_file_under_the_secrets_dir(
     tmp_path: Path,
 ) -> None:
-    assert data_converter_for(Settings()) is data_converter
+    assert encryption_codec_for(Settings()) is None
     key_file(tmp_path / "payload-keys.json", keyring("k1"))
     settings = Settings.from_environment(
         {
@@ -147,7 +148,9 @@ def test_settings_turn_encryption_on_with_a_key_file_under_the_secrets_dir(
     assert settings.encryption_keys_path == tmp_path / "payload-keys.json"
     assert settings.codec_cors_origins == ("http://localhost:8233", "https://temporal.example.com")
     converter = data_converter_for(settings)
-    assert isinstance(converter.payload_codec, EncryptionCodec)
+    assert isinstance(converter.payload_codec, PayloadCodecChain)
+    [compression, encryption] = converter.payload_codec.codecs  # compress, then encrypt
+    assert isinstance(compression, CompressionCodec) and isinstance(encryption, EncryptionCodec)
     # The shared pydantic payload converter (and its adapter cache) is kept.
     assert converter.payload_converter_class is data_converter.payload_converter_class
     off = Settings.from_environment({"HDB_ENCRYPTION_KEYS_FILE": ""})
@@ -291,10 +294,3 @@ def test_the_web_ui_origin_passes_cors_and_others_do_not(codec_app: CodecApp) ->
     )
     assert refused.status_code == 401
     assert refused.headers["Access-Control-Allow-Origin"] == "http://localhost:8233"
-
-
-def test_without_encryption_there_is_no_codec_endpoint(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    settings = Settings(database_url=url, secrets_dir=tmp_path / "s", otel_exporter="none")
-    http = TestClient(create_app(settings, engine=open_store(url)))
-    assert http.post("/codec/decode", json={"payloads": []}).status_code == 404

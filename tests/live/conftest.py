@@ -1,4 +1,7 @@
-"""Temporal servers for the live tests: the time-skipping test server, started once per run."""
+"""Temporal servers for the live tests: the time-skipping test server, started once per run.
+
+Their clients use the converter production uses with default settings (``data_converter_for``:
+payloads over 32 KiB compressed), so the workers the tests run on them compress for real."""
 
 from __future__ import annotations
 
@@ -11,8 +14,9 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from devtools.dev_server import DevServer, connect_when_serving, free_port, start_dev_server
-from messages.payloads import data_converter
+from runtime.data_converter import data_converter_for
 from runtime.temporal_setup import register_search_attributes
+from settings import Settings
 
 BIN = Path(sys.executable).parent
 
@@ -21,7 +25,7 @@ BIN = Path(sys.executable).parent
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(BIN / "temporal-test-server"),
-        data_converter=data_converter,
+        data_converter=data_converter_for(Settings()),
     )
     await register_search_attributes(env.client, "default")
     yield env
@@ -44,4 +48,6 @@ def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
 
 @pytest.fixture(scope="session")
 async def dev_client(dev_server: DevServer) -> Client:
-    return await connect_when_serving(dev_server.address, data_converter=data_converter)
+    return await connect_when_serving(
+        dev_server.address, data_converter=data_converter_for(Settings())
+    )
