@@ -21,7 +21,7 @@ from connectors.selection import ConnectorSetupError
 from runtime.client import ConnectionProblem, connect
 from runtime.schedules import ensure_schedules
 from runtime.telemetry import TelemetryError, configure_tracing
-from runtime.worker_parts import WORKFLOWS, build_parts
+from runtime.worker_parts import WORKFLOWS, build_parts, worker_deployment_config, workflows_for
 from runtime.workflow_bytecode import cache_workflow_bytecode
 from settings import Settings, SettingsError
 
@@ -49,15 +49,18 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     interceptor = configure_tracing(settings, "helpdesk-billing-worker")
     client = await _connect_patiently(settings, [interceptor] if interceptor else None)
     parts = build_parts(client, settings)
-    cache_workflow_bytecode(WORKFLOWS)
+    workflows = workflows_for(settings)
+    # The versioned twins' module imports the plain classes' modules: the sandbox reimports both.
+    cache_workflow_bytecode([*WORKFLOWS, *workflows])
     for created in await ensure_schedules(client, settings):
         logging.info("created schedule %s", created)
+    deployment = worker_deployment_config(settings)
     stop = stop or asyncio.Event()
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
         worker = Worker(
             client,
             task_queue=settings.task_queue,
-            workflows=WORKFLOWS,
+            workflows=workflows,
             activities=parts.all_activities(),
             activity_executor=executor,
             # No more than the threads can run: an activity waiting for a thread inside the
@@ -66,6 +69,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
             max_concurrent_activities=ACTIVITY_THREADS,
             identity=settings.worker_identity,
             interceptors=[interceptor] if interceptor else [],
+            deployment_config=deployment,
         )
         logging.info(
             "worker on %s, task queue %s, book %s",
@@ -73,6 +77,17 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
             settings.task_queue,
             settings.book_path,
         )
+        if deployment is not None:
+            name, build = deployment.version.deployment_name, deployment.version.build_id
+            logging.info(
+                "Worker Versioning on: deployment %s, build %s; it gets tasks once current or "
+                "ramping (temporal worker deployment set-current-version --deployment-name %s "
+                "--build-id %s; docs/worker-versioning.md)",
+                name,
+                build,
+                name,
+                build,
+            )
         async with worker:
             await stop.wait()
     parts.counter.flush()  # the last seconds of call counts, for the sync-health check

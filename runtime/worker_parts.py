@@ -1,4 +1,5 @@
-"""The worker's parts, built from settings: store, adapters, book, activities, workflows."""
+"""The worker's parts, built from settings: store, adapters, book, activities, workflows, and
+its Worker Deployment Version when Worker Versioning is on."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
+from temporalio.worker import WorkerDeploymentConfig
 
 from activities.invoice_run_activities import InvoiceRunActivities
 from activities.prepaid_gateway import PrepaidGateway
@@ -28,6 +31,7 @@ from workflows.prepaid_balance import PrepaidBalanceWorkflow
 from workflows.reconciliation import ReconciliationWorkflow
 from workflows.sync_health import SyncHealthWorkflow
 from workflows.ticket_billing import TicketBillingWorkflow
+from workflows.versioned import VERSIONED_WORKFLOWS
 
 WORKFLOWS = [
     TicketBillingWorkflow,
@@ -37,6 +41,29 @@ WORKFLOWS = [
     SyncHealthWorkflow,
     HelpdeskSyncWorkflow,
 ]
+
+
+def worker_deployment_config(settings: Settings) -> WorkerDeploymentConfig | None:
+    """The worker's Worker Deployment Version when a build id is set (docs/worker-versioning.md);
+    None, an unversioned worker, when it is not.
+
+    No default behaviour: each workflow type registered declares AUTO_UPGRADE or PINNED
+    (workflows/versioned.py), and with the default left UNSPECIFIED the SDK refuses to start a
+    versioned worker with a workflow type that declares neither."""
+    if settings.worker_build_id is None:
+        return None
+    return WorkerDeploymentConfig(
+        version=WorkerDeploymentVersion(settings.worker_deployment_name, settings.worker_build_id),
+        use_worker_versioning=True,
+        default_versioning_behavior=VersioningBehavior.UNSPECIFIED,
+    )
+
+
+def workflows_for(settings: Settings) -> list[type]:
+    """The workflow classes to register: with Worker Versioning on, the twins that declare their
+    versioning behaviour; off, the plain classes (Temporal refuses a behaviour from an
+    unversioned worker)."""
+    return VERSIONED_WORKFLOWS if settings.worker_build_id is not None else WORKFLOWS
 
 
 @dataclass(frozen=True)

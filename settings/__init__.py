@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from billing.book import BillingMode
 from billing.problems import problems_from
@@ -23,6 +23,8 @@ from billing.problems import problems_from
 ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "HDB_"
 _DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d)?\s*$")
+# Temporal's limit.workerBuildIdSize default: the SQL stores' column holds no more.
+_MAX_DEPLOYMENT_VERSION_PART = 255
 _UNITS = {"ms": "milliseconds", "s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
@@ -47,6 +49,11 @@ class Settings(BaseModel):
     task_queue: str = "helpdesk-billing"
     # The worker's name in workflow histories (default: <pid>@<host>).
     worker_identity: str | None = None
+    # Worker Versioning (docs/worker-versioning.md): a build id (the image tag) turns it on, and
+    # the worker joins the Worker Deployment worker_deployment_name as version <name>:<build id>;
+    # unset, the worker is unversioned.
+    worker_build_id: str | None = None
+    worker_deployment_name: str = "helpdesk-billing"
     # Temporal Cloud / mTLS: client certificate and key files, optional CA, or an API key.
     temporal_tls_cert: Path | None = None
     temporal_tls_key: Path | None = None
@@ -298,6 +305,32 @@ class Settings(BaseModel):
     def _factor(cls, value: Decimal) -> Decimal:
         if value <= 1:
             raise ValueError("use a factor above 1, such as 3")
+        return value
+
+    @field_validator("worker_build_id", "worker_deployment_name")
+    @classmethod
+    def _deployment_version_part(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """What Temporal accepts in a Worker Deployment Version (server worker_versioning.go):
+        not empty, no leading '__', a deployment name without '.' or ':'; no whitespace, so a
+        stray blank never makes a second version; at most 255 bytes (limit.workerBuildIdSize's
+        default, the width of the SQL stores' column)."""
+        if value is None:
+            return value
+        if not value.strip():
+            raise ValueError(
+                "is empty: set the build's id (e.g. the image tag), or leave it unset to run "
+                "without Worker Versioning"
+                if info.field_name == "worker_build_id"
+                else "is empty: name the Worker Deployment, or leave it unset for helpdesk-billing"
+            )
+        if any(character.isspace() for character in value):
+            raise ValueError("contains whitespace (a stray blank or line break?): remove it")
+        if len(value.encode()) > _MAX_DEPLOYMENT_VERSION_PART:
+            raise ValueError(f"is longer than {_MAX_DEPLOYMENT_VERSION_PART} bytes")
+        if value.startswith("__"):
+            raise ValueError("starts with '__', which Temporal reserves")
+        if info.field_name == "worker_deployment_name" and ("." in value or ":" in value):
+            raise ValueError("contains '.' or ':', which Temporal does not allow in the name")
         return value
 
     @field_validator("instance_id")

@@ -1,7 +1,8 @@
 """The deployment files (Dockerfile, deploy/compose.yaml, deploy/k8s/) checked without Docker or a
 cluster: they parse, have the structure their tools need, set only HDB_* variables the service
-reads, mount secrets from files and Secret objects, probe health endpoints the API serves, and run
-files that exist in the repository and in the image.
+reads, mount secrets from files and Secret objects, probe health endpoints the API serves, run
+files that exist in the repository and in the image, and give each worker slot (deploy/k8s and its
+blue-green/ green slot) the build id of the image it runs.
 
 Each check is a function returning a list of problems; the tests assert the real files have none,
 and that a broken copy of each file has the problem the check is there to catch.
@@ -24,6 +25,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from billing.book import parse_book
 from settings import Settings
@@ -31,6 +33,7 @@ from settings import Settings
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY = REPO / "deploy"
 K8S = DEPLOY / "k8s"
+GREEN = K8S / "blue-green"  # the second worker slot of a blue-green rollout
 DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
 COMPOSE = DEPLOY / "compose.yaml"
@@ -597,6 +600,117 @@ def _probe_problems(where: str, container: dict[str, Any], routes: set[str]) -> 
     return problems
 
 
+# ---- Worker Versioning: each worker slot runs the build its image tag names ---------------------
+
+BUILD_ID = "HDB_WORKER_BUILD_ID"
+SLOT_FIELDS = "the name, the labels, the image tag and HDB_WORKER_BUILD_ID"
+
+
+def split_image(image: str) -> tuple[str, str | None]:
+    """``registry:5000/name:tag`` → (``registry:5000/name``, ``tag``): a port is not a tag."""
+    head, _, last = image.rpartition("/")
+    name, colon, tag = last.partition("@")[0].partition(":")
+    return (f"{head}/{name}" if head else name), (tag if colon and "@" not in last else None)
+
+
+def kustomized_image(image: str, kustomization: dict[str, Any]) -> str:
+    """``image`` as the kustomization's ``images:`` rewrites it (new name, tag or digest)."""
+    name, tag = split_image(image)
+    for entry in kustomization.get("images") or []:
+        if entry.get("name") == name:
+            new_name = entry.get("newName", name)
+            if entry.get("digest"):
+                return f"{new_name}@{entry['digest']}"
+            return f"{new_name}:{entry.get('newTag', tag)}"
+    return image
+
+
+def worker_deployment(objects: list[dict[str, Any]]) -> dict[str, Any] | None:
+    found = [
+        item
+        for item in objects
+        if item.get("kind") == "Deployment"
+        and _containers(item)[0].get("command") == WORKER_COMMAND
+    ]
+    return found[0] if len(found) == 1 else None
+
+
+def build_id_problems(deployment: dict[str, Any], kustomization: dict[str, Any]) -> list[str]:
+    """The worker's HDB_WORKER_BUILD_ID is the tag of the image it runs, once kustomized: the
+    image tag names the code, the build id tells Temporal which code it is."""
+    where = f"k8s {deployment['metadata']['name']}"
+    container = _containers(deployment)[0]
+    values = [v.get("value") for v in container.get("env") or [] if v.get("name") == BUILD_ID]
+    if not values or not isinstance(values[0], str):
+        return [f"{where} does not set {BUILD_ID} to a literal value beside its image"]
+    build_id = values[0]
+    problems = []
+    try:
+        Settings(worker_build_id=build_id)
+    except ValidationError:
+        problems.append(f"{where}: {BUILD_ID} {build_id!r} is not a valid build id")
+    image = kustomized_image(container.get("image", ""), kustomization)
+    tag = split_image(image)[1]
+    if tag != build_id:
+        problems.append(
+            f"{where}: {BUILD_ID} {build_id!r} is not the tag of its image {image}: "
+            "change the two together"
+        )
+    return problems
+
+
+def _slot_shape(deployment: dict[str, Any]) -> dict[str, Any]:
+    """The Deployment with what may differ between the slots blanked out."""
+    shape = copy.deepcopy(deployment)
+    shape["metadata"]["name"] = "SLOT"
+    for labels in (
+        shape["metadata"].get("labels") or {},
+        shape["spec"]["selector"].get("matchLabels") or {},
+        shape["spec"]["template"]["metadata"].get("labels") or {},
+    ):
+        if "app.kubernetes.io/name" in labels:
+            labels["app.kubernetes.io/name"] = "SLOT"
+    for container in _containers(shape):
+        container["image"] = split_image(container.get("image", ""))[0]
+        for variable in container.get("env") or []:
+            if variable.get("name") == BUILD_ID:
+                variable["value"] = "BUILD"
+    return shape
+
+
+def blue_green_problems(
+    base: list[dict[str, Any]],
+    base_kustomization: dict[str, Any],
+    green: list[dict[str, Any]],
+    green_kustomization: dict[str, Any],
+) -> list[str]:
+    """Both worker slots run the build their image tags name; the green one is the blue one under
+    another name (so it runs alike and their pods never mix); the build id is per slot, never in
+    the ConfigMap both share."""
+    blue_worker, green_worker = worker_deployment(base), worker_deployment(green)
+    if blue_worker is None or green_worker is None:
+        return ["k8s: expected one worker Deployment in deploy/k8s and one in blue-green/"]
+    problems = build_id_problems(blue_worker, base_kustomization)
+    problems += build_id_problems(green_worker, green_kustomization)
+    if _slot_shape(green_worker) != _slot_shape(blue_worker):
+        problems.append(
+            f"k8s: the green worker differs from the blue one in more than {SLOT_FIELDS}"
+        )
+    blue_pods = blue_worker["spec"]["selector"].get("matchLabels") or {}
+    green_pods = green_worker["spec"]["selector"].get("matchLabels") or {}
+    if (
+        blue_pods == green_pods
+        or blue_worker["metadata"]["name"] == green_worker["metadata"]["name"]
+    ):
+        problems.append("k8s: the green worker's name or pod selector is the blue one's")
+    for item in base:
+        if item.get("kind") == "ConfigMap" and BUILD_ID in (item.get("data") or {}):
+            problems.append(f"ConfigMap {item['metadata']['name']} sets {BUILD_ID}: per slot")
+    if green_kustomization.get("namespace") != base_kustomization.get("namespace"):
+        problems.append("k8s: the green slot is not in the base's namespace")
+    return problems
+
+
 # ---- tests: the real files -----------------------------------------------------------------------
 
 
@@ -663,6 +777,31 @@ def test_kustomization_lists_every_manifest_but_the_secret_example() -> None:
     kustomization = yaml_documents(K8S / "kustomization.yaml")[0]
     manifests = {path.name for path in K8S.glob("*.yaml")} - {"kustomization.yaml"}
     assert set(kustomization["resources"]) == manifests - {"secrets.example.yaml"}
+
+
+def green_objects() -> list[dict[str, Any]]:
+    return [
+        document
+        for path in sorted(GREEN.glob("*.yaml"))
+        for document in yaml_documents(path)
+        if document.get("kind") != "Kustomization"
+    ]
+
+
+def test_each_worker_slot_runs_the_build_its_image_tag_names() -> None:
+    base = yaml_documents(K8S / "kustomization.yaml")[0]
+    green = yaml_documents(GREEN / "kustomization.yaml")[0]
+    assert blue_green_problems(k8s_objects(), base, green_objects(), green) == []
+    assert set(green["resources"]) == {path.name for path in GREEN.glob("*.yaml")} - {
+        "kustomization.yaml"
+    }
+
+
+def test_the_green_worker_passes_every_check_the_blue_one_does() -> None:
+    green = worker_deployment(green_objects())
+    assert green is not None
+    with_green = [item for item in k8s_objects() if item["metadata"]["name"] != WORKER] + [green]
+    assert k8s_problems(with_green, api_routes()) == []
 
 
 def test_the_image_holds_what_it_runs_and_nothing_local() -> None:
@@ -882,3 +1021,87 @@ def test_the_book_in_the_manifests_must_be_a_valid_book() -> None:
             "helpdesk-billing-book",
             lambda c: c["data"].update({"book.toml": "[[contracts]]\nid = 1\n"}),
         )
+
+
+def _blue_green_broken(change) -> list[str]:  # type: ignore[no-untyped-def]
+    slots = {
+        "base": copy.deepcopy(k8s_objects()),
+        "base_kustomization": copy.deepcopy(yaml_documents(K8S / "kustomization.yaml")[0]),
+        "green": copy.deepcopy(green_objects()),
+        "green_kustomization": copy.deepcopy(yaml_documents(GREEN / "kustomization.yaml")[0]),
+    }
+    change(slots)
+    return blue_green_problems(**slots)
+
+
+def _worker(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    found = worker_deployment(objects)
+    assert found is not None
+    return found
+
+
+def _build_id(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(v for v in _container(_worker(objects))["env"] if v["name"] == BUILD_ID)
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        # a new tag without the new build id, on either slot
+        (lambda s: s["base_kustomization"]["images"][0].update(newTag="0.1.1"), "not the tag"),
+        (lambda s: s["green_kustomization"]["images"][0].update(newTag="0.3.0"), "not the tag"),
+        (lambda s: _build_id(s["green"]).update(value="0.1.0"), "not the tag"),
+        (lambda s: _container(_worker(s["base"]))["env"].remove(_build_id(s["base"])), "not set"),
+        (lambda s: _build_id(s["base"]).update(value="0.1.0 "), "not a valid build id"),
+        (
+            lambda s: _container(_worker(s["green"])).update(
+                image="registry.example.com:5000/helpdesk-billing"
+            ),
+            "not the tag",
+        ),
+        (lambda s: _worker(s["green"])["spec"].update(replicas=3), "differs from the blue"),
+        (
+            lambda s: _container(_worker(s["green"]))["resources"]["limits"].update(memory="2Gi"),
+            "differs from the blue",
+        ),
+        (
+            lambda s: _worker(s["green"]).update(metadata=_worker(s["base"])["metadata"]),
+            "name or pod selector",
+        ),
+        (
+            lambda s: next(o for o in s["base"] if o["kind"] == "ConfigMap")["data"].update(
+                {BUILD_ID: "0.1.0"}
+            ),
+            "per slot",
+        ),
+        (lambda s: s["green_kustomization"].update(namespace="other"), "namespace"),
+    ],
+)
+def test_the_blue_green_check_fails_on_broken_slots(change, problem: str) -> None:  # type: ignore[no-untyped-def]
+    problems = _blue_green_broken(change)
+    assert any(problem in found for found in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("image", "kustomization", "expected"),
+    [
+        ("helpdesk-billing:0.1.0", {}, "helpdesk-billing:0.1.0"),
+        (
+            "helpdesk-billing:0.1.0",
+            {"images": [{"name": "helpdesk-billing", "newTag": "0.2.0"}]},
+            "helpdesk-billing:0.2.0",
+        ),
+        (
+            "helpdesk-billing:0.1.0",
+            {"images": [{"name": "helpdesk-billing", "newName": "reg.example.com:5000/hdb"}]},
+            "reg.example.com:5000/hdb:0.1.0",
+        ),
+        ("other:1", {"images": [{"name": "helpdesk-billing", "newTag": "9"}]}, "other:1"),
+    ],
+)
+def test_kustomized_image_follows_kustomize(
+    image: str, kustomization: dict[str, Any], expected: str
+) -> None:
+    assert kustomized_image(image, kustomization) == expected
+    assert split_image("reg.example.com:5000/hdb:0.1.0") == ("reg.example.com:5000/hdb", "0.1.0")
+    assert split_image("reg.example.com:5000/hdb") == ("reg.example.com:5000/hdb", None)

@@ -26,7 +26,7 @@ from connectors.helpdesk import HelpdeskAdapter
 from intake.delivery import ingest_events
 from messages.ticket import ticket_workflow_id
 from messages.views import TicketBillingView
-from runtime.worker_parts import WORKFLOWS, build_parts
+from runtime.worker_parts import build_parts, worker_deployment_config, workflows_for
 from settings import Settings
 from store.models import HelpdeskNote, HelpdeskStatus, LedgerLine
 from workflows.ticket_billing import TicketBillingWorkflow
@@ -123,9 +123,10 @@ async def running_stack(
         worker = Worker(
             client,
             task_queue=config.task_queue,
-            workflows=WORKFLOWS,
+            workflows=workflows_for(config),
             activities=parts.all_activities(),
             activity_executor=executor,
+            deployment_config=worker_deployment_config(config),  # None: unversioned
         )
         async with worker:
             yield BillingStack(client, config, parts.engine, prefix)
