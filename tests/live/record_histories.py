@@ -39,7 +39,6 @@ from connectors.billing import BillingRejected, PostReceipt, PostRequest
 from connectors.embedded_ledger import EmbeddedLedger
 from devtools.dev_server import connect_when_serving, free_port, start_dev_server
 from intake.delivery import ingest_events
-from messages.payloads import data_converter
 from messages.runs import InvoiceRunRequest, ReconciliationRequest
 from messages.ticket import (
     ApproveInput,
@@ -66,6 +65,9 @@ from workflows.invoice_run import MonthlyInvoiceRunWorkflow
 from workflows.reconciliation import ReconciliationWorkflow
 from workflows.sync_health import SyncHealthWorkflow
 from workflows.ticket_billing import TicketBillingWorkflow
+
+# What the deployment's workers write: compressed payloads over 32 KiB (runtime/compression.py).
+DEPLOYMENT_CONVERTER = data_converter_for(Settings())
 
 BIN = Path(sys.executable).parent
 # A continue-as-new chain in a few dozen history events (the default suggestion is at 4 MB or
@@ -580,7 +582,7 @@ async def encrypted(rec: Recording, env: WorkflowEnvironment, directory: Path, o
 async def record_on_test_server(out: Path, directory: Path) -> list[Recorded]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(BIN / "temporal-test-server"),
-        data_converter=data_converter,
+        data_converter=DEPLOYMENT_CONVERTER,
     )
     await register_search_attributes(env.client, "default")
     rec = Recording(env.client)
@@ -619,7 +621,7 @@ async def record_continue_as_new(out: Path, directory: Path) -> list[Recorded]:
         },
     )
     try:
-        client = await connect_when_serving(server.address, data_converter=data_converter)
+        client = await connect_when_serving(server.address, data_converter=DEPLOYMENT_CONVERTER)
         rec = Recording(client)
         async with desk(client, directory, "busy", book_text()) as d:
             t = d.ticket("continued")

@@ -21,7 +21,6 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 from temporalio.workflow import NondeterminismError
 
-from messages.payloads import data_converter
 from messages.ticket import TicketWorkflowInput
 from runtime.data_converter import data_converter_for
 from runtime.worker_parts import WORKFLOWS
@@ -29,6 +28,9 @@ from settings import Settings
 from usecases.workflow_histories import MANIFEST, HistoryFile, HistorySet, read_history_set
 from workflows.prepaid_balance import PrepaidBalanceWorkflow
 from workflows.ticket_billing import TicketBillingWorkflow
+
+# What the deployment's workers write: compressed payloads over 32 KiB (runtime/compression.py).
+DEPLOYMENT_CONVERTER = data_converter_for(Settings())
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
 KEYRING = "replay-only-keyring.json"
@@ -57,7 +59,7 @@ class Recorded:
         return self.history_set.load(self.entry)
 
     def replayer(self) -> Replayer:
-        converter = data_converter
+        converter = DEPLOYMENT_CONVERTER
         if self.encrypted:
             keys = self.history_set.directory / KEYRING
             converter = data_converter_for(Settings(encryption_keys_file=keys))
@@ -169,7 +171,7 @@ def test_the_encrypted_history_is_sealed() -> None:
 
 async def test_an_encrypted_history_fails_without_the_codec() -> None:
     [encrypted, *_] = [r for r in RECORDED if r.encrypted]
-    plain = Replayer(workflows=WORKFLOWS, data_converter=data_converter)
+    plain = Replayer(workflows=WORKFLOWS, data_converter=DEPLOYMENT_CONVERTER)
     result = await plain.replay_workflow(encrypted.history(), raise_on_replay_failure=False)
     assert result.replay_failure is not None
 
@@ -199,7 +201,7 @@ async def test_an_extra_activity_before_posting_without_a_patch_fails_the_gate()
     [posted] = [r for r in RECORDED if r.file.stem == "ticket-approve"]
     replayer = Replayer(
         workflows=[TicketWorkflowWithAnUnpatchedStep],
-        data_converter=data_converter,
+        data_converter=DEPLOYMENT_CONVERTER,
         workflow_runner=UnsandboxedWorkflowRunner(),
     )
     result = await replayer.replay_workflow(posted.history(), raise_on_replay_failure=False)
@@ -207,7 +209,7 @@ async def test_an_extra_activity_before_posting_without_a_patch_fails_the_gate()
     # The same replayer with today's code passes: the failure is the extra step, not the setup.
     today = Replayer(
         workflows=[TicketBillingWorkflow],
-        data_converter=data_converter,
+        data_converter=DEPLOYMENT_CONVERTER,
         workflow_runner=UnsandboxedWorkflowRunner(),
     )
     assert (

@@ -17,7 +17,6 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 from temporalio.workflow import NondeterminismError
 
-from messages.payloads import data_converter
 from messages.ticket import (
     RerateInput,
     TicketLimits,
@@ -26,13 +25,17 @@ from messages.ticket import (
     ticket_workflow_id,
 )
 from messages.views import TicketBillingView
+from runtime.data_converter import data_converter_for
 from runtime.worker_parts import WORKFLOWS
+from settings import Settings
 from store.ticket_records import audit_trail
 from tests.billing.builders import book_text, closed, logged, opened
 from tests.live.stack import BillingStack, running_stack
 from tests.live.test_replay import RECORDED
 from workflows.ticket_billing import CONTINUE_ON_BUDGET, TicketBillingWorkflow
 
+# What the deployment's workers write: compressed payloads over 32 KiB (runtime/compression.py).
+DEPLOYMENT_CONVERTER = data_converter_for(Settings())
 LIMITS = TicketLimits(history_events=120, history_bytes=2 * 1024 * 1024, history_items=8)
 RERATES = 40
 
@@ -55,6 +58,7 @@ async def runs_of(client: Client, workflow_id: str) -> list[WorkflowHistory]:
 async def test_a_ticket_kept_busy_continues_on_budget_and_keeps_a_bounded_history(
     time_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
+
     book = tmp_path / "book.toml"
     book.write_text(book_text())
     async with running_stack(time_env.client, tmp_path, book) as stack:
@@ -101,7 +105,7 @@ async def test_a_ticket_kept_busy_continues_on_budget_and_keeps_a_bounded_histor
         # Billed once, as before.
         assert view.status == "posted" and stack.ledger_total(ticket) == Decimal("95.00")
         # The new path's own histories replay deterministically.
-        replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter)
+        replayer = Replayer(workflows=WORKFLOWS, data_converter=DEPLOYMENT_CONVERTER)
         for history in histories:
             await replayer.replay_workflow(history)
 
@@ -163,7 +167,7 @@ class EveryRunOverBudget(TicketBillingWorkflow):
 async def replay_tickets(workflow_class: type) -> list[BaseException | None]:
     replayer = Replayer(
         workflows=[workflow_class],
-        data_converter=data_converter,
+        data_converter=DEPLOYMENT_CONVERTER,
         workflow_runner=UnsandboxedWorkflowRunner(),
     )
     failures = []
