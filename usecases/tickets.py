@@ -62,11 +62,17 @@ async def load_view(
     except RPCError as error:
         if error.status is RPCStatusCode.NOT_FOUND:
             why = "no longer exists (settled and cleaned up)"
-        elif error.status in UNANSWERED:
+        elif error.status in UNANSWERED or _no_worker_polls(error):
             why = "is not answering (is a worker running?)"
         else:
             raise
     return stored_view(engine, ticket_id, why)
+
+
+def _no_worker_polls(error: RPCError) -> bool:
+    """The server refusing a query at once because no worker has polled the ticket's task queue
+    lately ("no poller seen for task queue recently"): as good as unanswered."""
+    return error.status is RPCStatusCode.FAILED_PRECONDITION and "no poller" in error.message
 
 
 def stored_view(engine: Engine, ticket_id: str, why: str) -> tuple[TicketBillingView, str]:
@@ -123,7 +129,7 @@ async def wait_for_outcome(
             )
         except RPCError as error:
             # No worker answering yet is a reason to keep waiting, not a failure.
-            if error.status not in UNANSWERED:
+            if error.status not in UNANSWERED and not _no_worker_polls(error):
                 raise
         else:
             for item in reversed(view.history):
