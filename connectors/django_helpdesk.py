@@ -18,6 +18,7 @@ import logging
 import math
 import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -35,7 +36,7 @@ from billing.events import (
     TimeLogged,
 )
 from billing.problems import Problem, shown
-from connectors.helpdesk import Organization
+from connectors.helpdesk import HelpdeskRejected, Organization
 from store.helpdesk_sync import SyncCursor, ensure_sync_table, load_cursor, save_cursor
 
 logger = logging.getLogger(__name__)
@@ -326,6 +327,29 @@ class HelpdeskApiError(RuntimeError):
         super().__init__(f"django-helpdesk {method} {path} → {status}{hint}: {body[:300]}")
 
 
+class DjangoHelpdeskRejected(HelpdeskRejected):
+    """django-helpdesk refused a write-back for good: the ticket is gone (404) or the request
+    is one it will never take (400, 410, 422), or the ticket id is not one of this instance's.
+    Not retried (it would fail the same way for ever); the ticket's history shows it."""
+
+
+# Answers no retry can change. 401/403 are settings an operator fixes (then a retry works);
+# 429 and 5xx pass with time.
+_FINAL_STATUSES = frozenset({400, 404, 410, 422})
+
+
+@contextmanager
+def _refusals_are_final(ticket_id: str) -> Iterator[None]:
+    try:
+        yield
+    except HelpdeskApiError as error:
+        if error.status in _FINAL_STATUSES:
+            raise DjangoHelpdeskRejected(f"ticket {ticket_id}: {error}") from error
+        raise
+    except ValueError as error:  # not one of this instance's ticket ids
+        raise DjangoHelpdeskRejected(str(error)) from error
+
+
 class DjangoHelpdeskClient:
     """``/helpdesk/api/tickets/`` and ``/helpdesk/api/followups/`` with DRF token auth."""
 
@@ -419,6 +443,10 @@ class DjangoHelpdesk:
         self._config = config
 
     def set_billing_status(self, ticket_id: str, status: str, hold_reason: str | None) -> None:
+        with _refusals_are_final(ticket_id):
+            self._set_billing_status(ticket_id, status, hold_reason)
+
+    def _set_billing_status(self, ticket_id: str, status: str, hold_reason: str | None) -> None:
         number = self._config.helpdesk_ticket_id(ticket_id)
         shown_status = f"{status}: {hold_reason}" if hold_reason else status
         shown_status = shown_status[:STATUS_MAX_LENGTH]
@@ -428,6 +456,10 @@ class DjangoHelpdesk:
         self._client.update_ticket(number, {STATUS_FIELD: shown_status})
 
     def add_internal_note(self, ticket_id: str, note_key: str, text: str) -> None:
+        with _refusals_are_final(ticket_id):
+            self._add_internal_note(ticket_id, note_key, text)
+
+    def _add_internal_note(self, ticket_id: str, note_key: str, text: str) -> None:
         number = self._config.helpdesk_ticket_id(ticket_id)
         tag = _note_tag(note_key)
         if self._has_note(number, tag):

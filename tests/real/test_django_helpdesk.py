@@ -40,7 +40,7 @@ from connectors.django_helpdesk import (
     HelpdeskApiError,
     parse_time_spent,
 )
-from connectors.helpdesk import HelpdeskAdapter, Organization
+from connectors.helpdesk import HelpdeskAdapter, HelpdeskRejected, Organization
 from store.database import open_store
 from tests.real.helpdesk_server import HelpdeskServer
 
@@ -296,6 +296,25 @@ def test_write_back_is_idempotent(
     assert "INV-7" in notes[0]["comment"] and "95.00" in notes[0]["comment"]
     assert ticket["title"] == "Write-back"  # no `title` sent: the ticket keeps its name
     client.close()
+
+
+def test_a_ticket_the_help_desk_no_longer_has_is_a_final_refusal(
+    django_helpdesk: HelpdeskServer, config: DjangoHelpdeskConfig
+) -> None:
+    """404 (and a foreign ticket id) can never succeed: HelpdeskRejected, which the activity
+    turns into a non-retryable failure the ticket's history shows; an auth error stays
+    retryable (an operator fixes the token, then the same write-back goes through)."""
+    helpdesk = DjangoHelpdesk(DjangoHelpdeskClient.from_config(config), config)
+    with pytest.raises(HelpdeskRejected, match=r"dh-999999.*404"):
+        helpdesk.set_billing_status("dh-999999", "posted", None)
+    with pytest.raises(HelpdeskRejected, match="404"):
+        helpdesk.add_internal_note("dh-999999", "k-1", "Billed")
+    with pytest.raises(HelpdeskRejected, match="not from django-helpdesk instance"):
+        helpdesk.set_billing_status("zd-12", "posted", None)
+    wrong_token = DjangoHelpdeskClient(config.base_url, "not-the-token")
+    with pytest.raises(HelpdeskApiError) as raised:
+        DjangoHelpdesk(wrong_token, config).set_billing_status("dh-1", "posted", None)
+    assert raised.value.status == 401 and not isinstance(raised.value, HelpdeskRejected)
 
 
 def test_internal_note_lands_once_even_when_the_receiver_is_down(
