@@ -30,8 +30,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from google.protobuf.message import Message
-from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.worker import Worker
@@ -53,6 +51,7 @@ from messages.ticket import (  # noqa: E402
 from runtime.data_converter import data_converter_for  # noqa: E402
 from runtime.worker_parts import WORKFLOWS, build_parts  # noqa: E402
 from settings import Settings  # noqa: E402
+from usecases.workflow_histories import payloads_in, run_chain  # noqa: E402
 from workflows.ticket_billing import TicketBillingWorkflow  # noqa: E402
 
 PAYLOAD_LIMIT = 256 * 1024
@@ -217,38 +216,6 @@ def decisions(count: int) -> Iterator[tuple[str, object]]:
                 )
 
 
-def payloads_in(message: Message) -> Iterator[Payload]:
-    if isinstance(message, Payload):
-        yield message
-        return
-    for field, value in message.ListFields():
-        if field.type != field.TYPE_MESSAGE:
-            continue
-        if isinstance(value, Message):
-            items = [value]
-        elif field.message_type.GetOptions().map_entry:
-            items = list(value.values())
-        else:
-            items = list(value)
-        for item in items:
-            if isinstance(item, Message):
-                yield from payloads_in(item)
-
-
-async def run_ids(client: Client, workflow_id: str) -> list[str]:
-    latest = (await client.get_workflow_handle(workflow_id).describe()).run_id
-    chain: list[str] = []
-    run_id: str | None = latest
-    while run_id:
-        chain.append(run_id)
-        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        run_id = (
-            history.events[0].workflow_execution_started_event_attributes.continued_execution_run_id
-            or None
-        )
-    return list(reversed(chain))
-
-
 async def at_rest(client: Client, timeout: float = 600) -> Any:
     handle = client.get_workflow_handle(ticket_workflow_id(TICKET))
     deadline = time.monotonic() + timeout
@@ -303,7 +270,7 @@ async def measure(
                 view = await at_rest(client)
         seconds = time.monotonic() - started
         workflow_id = ticket_workflow_id(TICKET)
-        chain = await run_ids(client, workflow_id)
+        chain = await run_chain(client, workflow_id)
         total = largest_events = largest_bytes = largest_payload = 0
         where = ""
         for run_id in chain:
@@ -315,7 +282,7 @@ async def measure(
             largest_events = max(largest_events, len(history.events))
             largest_bytes = max(largest_bytes, sum(e.ByteSize() for e in history.events))
             for event in history.events:
-                for payload in payloads_in(event):
+                for payload in payloads_in(event, search_attributes=True):
                     if payload.ByteSize() > largest_payload:
                         largest_payload = payload.ByteSize()
                         kind = event.WhichOneof("attributes") or ""

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from google.protobuf.message import Message
 from temporalio import workflow
+from temporalio.api.common.v1 import Payload
 from temporalio.client import Client, WorkflowHistory
 from temporalio.converter import DataConverter
 from temporalio.worker import Replayer
@@ -157,3 +159,40 @@ async def replay_history_set(
         outcomes.append(outcome)
         progress(outcome)
     return outcomes
+
+
+async def run_chain(client: Client, workflow_id: str) -> list[str]:
+    """The run ids of a workflow's continue-as-new chain, oldest first."""
+    chain: list[str] = []
+    run_id: str | None = (await client.get_workflow_handle(workflow_id).describe()).run_id
+    while run_id:
+        chain.append(run_id)
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        started = history.events[0].workflow_execution_started_event_attributes
+        run_id = started.continued_execution_run_id or None
+    return list(reversed(chain))
+
+
+SEARCH_ATTRIBUTES = "temporal.api.common.v1.SearchAttributes"
+
+
+def payloads_in(message: Message, *, search_attributes: bool = False) -> Iterator[Payload]:
+    """Every payload in a history event (or any protobuf message), wherever it sits; those of
+    search attributes only when asked (Temporal never encodes them: they are indexed)."""
+    if isinstance(message, Payload):
+        yield message
+        return
+    if message.DESCRIPTOR.full_name == SEARCH_ATTRIBUTES and not search_attributes:
+        return
+    for field_descriptor, value in message.ListFields():
+        if field_descriptor.type != field_descriptor.TYPE_MESSAGE:
+            continue
+        if isinstance(value, Message):
+            items = [value]
+        elif field_descriptor.message_type.GetOptions().map_entry:
+            items = list(value.values())
+        else:
+            items = list(value)
+        for item in items:
+            if isinstance(item, Message):
+                yield from payloads_in(item, search_attributes=search_attributes)

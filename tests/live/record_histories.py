@@ -21,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -32,13 +31,11 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from billing.events import parse_event
 from connectors.billing import BillingRejected, PostReceipt, PostRequest
 from connectors.embedded_ledger import EmbeddedLedger
 from devtools.dev_server import connect_when_serving, free_port, start_dev_server
-from intake.delivery import ingest_events
 from messages.runs import InvoiceRunRequest, ReconciliationRequest
 from messages.ticket import (
     ApproveInput,
@@ -57,14 +54,14 @@ from messages.views import TicketBillingView
 from runtime.data_converter import data_converter_for
 from runtime.encryption import Keyring, write_keyring
 from runtime.temporal_setup import register_search_attributes
-from runtime.worker_parts import WORKFLOWS, build_parts
 from settings import Settings
 from tests.billing.builders import book_text, closed, disputed, logged, opened, part
+from tests.live.stack import BillingStack, running_stack
+from usecases.workflow_histories import run_chain
 from workflows.helpdesk_sync import HelpdeskSyncWorkflow
 from workflows.invoice_run import MonthlyInvoiceRunWorkflow
 from workflows.reconciliation import ReconciliationWorkflow
 from workflows.sync_health import SyncHealthWorkflow
-from workflows.ticket_billing import TicketBillingWorkflow
 
 # What the deployment's workers write: compressed payloads over 32 KiB (runtime/compression.py).
 DEPLOYMENT_CONVERTER = data_converter_for(Settings())
@@ -121,51 +118,6 @@ class RefusingLedger(EmbeddedLedger):
         raise BillingRejected(f"customer {request.billing_customer_id} is closed for posting")
 
 
-@dataclass
-class Desk:
-    """A worker on its own task queue with its own store; tickets named ``gate-NAME``."""
-
-    client: Client
-    settings: Settings
-    engine: Engine
-
-    def ticket(self, name: str) -> str:
-        return f"{PREFIX}-{name}"
-
-    async def send(self, *events: dict[str, Any]) -> None:
-        report = await ingest_events(
-            self.client, self.settings, [parse_event(event) for event in events]
-        )
-        assert not report.undelivered, report.undelivered
-
-    async def view(self, ticket_id: str) -> TicketBillingView:
-        handle = self.client.get_workflow_handle(ticket_workflow_id(ticket_id))
-        return await handle.query(TicketBillingWorkflow.billing_state)
-
-    async def settled(self, ticket_id: str, timeout: float = 60) -> TicketBillingView:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            view = await self.view(ticket_id)
-            if view.at_rest:
-                return view
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"{ticket_id} never came to rest: {view.status}")
-            await asyncio.sleep(0.05)
-
-    async def decide(self, ticket_id: str, name: str, signal: object) -> TicketBillingView:
-        """Send a person's decision and wait until the ticket has acted on it."""
-        before = len((await self.view(ticket_id)).history)
-        await self.client.get_workflow_handle(ticket_workflow_id(ticket_id)).signal(name, signal)
-        deadline = asyncio.get_running_loop().time() + 60
-        while True:
-            view = await self.view(ticket_id)
-            if view.at_rest and len(view.history) > before:
-                return view
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"{ticket_id} did not act on {name}")
-            await asyncio.sleep(0.05)
-
-
 @asynccontextmanager
 async def desk(
     client: Client,
@@ -174,27 +126,15 @@ async def desk(
     book: str,
     billing: Callable[[Engine], Any] = EmbeddedLedger,
     **settings: Any,
-) -> AsyncIterator[Desk]:
+) -> AsyncIterator[BillingStack]:
+    """A worker on a task queue and store of its own; its tickets are ``gate-NAME-…``."""
     (directory / name).mkdir()
     book_path = directory / name / "book.toml"
     book_path.write_text(book)
-    config = Settings(
-        task_queue=f"{PREFIX}-{name}",
-        book_path=book_path,
-        database_url=f"sqlite:///{directory / name / 'store.db'}",
-        otel_exporter="none",
-        **settings,
-    )
-    parts = build_parts(client, config, billing)
-    with ThreadPoolExecutor(max_workers=8) as executor:
-        async with Worker(
-            client,
-            task_queue=config.task_queue,
-            workflows=WORKFLOWS,
-            activities=parts.all_activities(),
-            activity_executor=executor,
-        ):
-            yield Desk(client, config, parts.engine)
+    async with running_stack(
+        client, directory / name, book_path, billing, prefix=f"{PREFIX}-{name}", **settings
+    ) as stack:
+        yield stack
 
 
 def who(role: str, reason: str = "", name: str = "pat", **fields: Any) -> dict[str, Any]:
@@ -217,15 +157,15 @@ def expect(view: TicketBillingView, status: str) -> None:
 # ---- the ticket workflow's handlers, on the time-skipping test server ---------------------------
 
 
-async def decisions(rec: Recording, d: Desk) -> None:
+async def decisions(rec: Recording, d: BillingStack) -> None:
     """approve, reject, customer_signoff (both ways), dispute, resolve_dispute (each outcome),
     mark_non_billable, rerate, and a refused event, each on its own ticket."""
     t = d.ticket("approve")
     await d.send(*ticket_events(t, 11 * 60))  # 1045.00, above the 1000.00 threshold
     expect(await d.settled(t), "awaiting_approval")
-    await d.decide(t, "approve", ApproveInput(**who("support")))
-    await d.decide(t, "approve", ApproveInput(**who("manager"), expected_total=Decimal("999")))
-    expect(await d.decide(t, "approve", ApproveInput(**who("manager", "checked"))), "posted")
+    await d.signal(t, "approve", ApproveInput(**who("support")))
+    await d.signal(t, "approve", ApproveInput(**who("manager"), expected_total=Decimal("999")))
+    expect(await d.signal(t, "approve", ApproveInput(**who("manager", "checked"))), "posted")
     rec.add(
         "ticket-approve",
         ticket_workflow_id(t),
@@ -240,9 +180,9 @@ async def decisions(rec: Recording, d: Desk) -> None:
     t = d.ticket("reject-approve")
     await d.send(*ticket_events(t, 11 * 60))
     await d.settled(t)
-    await d.decide(t, "reject", RejectInput(**who("manager")))  # refused: no reason
-    expect(await d.decide(t, "reject", RejectInput(**who("manager", "too much"))), "held")
-    expect(await d.decide(t, "approve", ApproveInput(**who("manager", "on reflection"))), "posted")
+    await d.signal(t, "reject", RejectInput(**who("manager")))  # refused: no reason
+    expect(await d.signal(t, "reject", RejectInput(**who("manager", "too much"))), "held")
+    expect(await d.signal(t, "approve", ApproveInput(**who("manager", "on reflection"))), "posted")
     rec.add(
         "ticket-reject-then-approve",
         ticket_workflow_id(t),
@@ -255,7 +195,7 @@ async def decisions(rec: Recording, d: Desk) -> None:
     t = d.ticket("reject-corrected")
     await d.send(*ticket_events(t, 11 * 60))
     await d.settled(t)
-    await d.decide(t, "reject", RejectInput(**who("manager", "10 h is too much")))
+    await d.signal(t, "reject", RejectInput(**who("manager", "10 h is too much")))
     corrected = {**logged("te-1", 120, ticket_id=t), "type": "time.updated"}
     await d.send({**corrected, "occurred_at": "2026-11-30T13:00:00Z"})
     expect(await d.settled(t), "posted")
@@ -271,8 +211,8 @@ async def decisions(rec: Recording, d: Desk) -> None:
     t = d.ticket("signoff")
     await d.send(*ticket_events(t, 60, work_type="onsite"))
     expect(await d.settled(t), "awaiting_approval")
-    await d.decide(t, "customer_signoff", SignoffInput(**who("support")))  # refused: role
-    expect(await d.decide(t, "customer_signoff", SignoffInput(**who("customer"))), "posted")
+    await d.signal(t, "customer_signoff", SignoffInput(**who("support")))  # refused: role
+    expect(await d.signal(t, "customer_signoff", SignoffInput(**who("customer"))), "posted")
     rec.add(
         "ticket-signoff-accepted",
         ticket_workflow_id(t),
@@ -285,7 +225,7 @@ async def decisions(rec: Recording, d: Desk) -> None:
     await d.send(*ticket_events(t, 60, work_type="onsite"))
     await d.settled(t)
     declined = SignoffInput(**who("customer", "not done"), accepted=False)
-    expect(await d.decide(t, "customer_signoff", declined), "held")
+    expect(await d.signal(t, "customer_signoff", declined), "held")
     rec.add(
         "ticket-signoff-declined",
         ticket_workflow_id(t),
@@ -296,10 +236,10 @@ async def decisions(rec: Recording, d: Desk) -> None:
     t = d.ticket("dispute-uphold")
     await d.send(*ticket_events(t, 60))
     expect(await d.settled(t), "posted")
-    await d.decide(t, "dispute", DisputeInput(**who("support", "customer called")))
-    await d.decide(t, "resolve_dispute", ResolveDisputeInput(**who("manager")))  # no reason
+    await d.signal(t, "dispute", DisputeInput(**who("support", "customer called")))
+    await d.signal(t, "resolve_dispute", ResolveDisputeInput(**who("manager")))  # no reason
     upheld = ResolveDisputeInput(**who("manager", "work was done"), outcome="uphold")
-    expect(await d.decide(t, "resolve_dispute", upheld), "posted")
+    expect(await d.signal(t, "resolve_dispute", upheld), "posted")
     rec.add(
         "ticket-dispute-uphold",
         ticket_workflow_id(t),
@@ -317,7 +257,7 @@ async def decisions(rec: Recording, d: Desk) -> None:
         outcome="adjust",
         line_edits=[LineEditInput("te-1", quantity=Decimal("0.50"))],
     )
-    expect(await d.decide(t, "resolve_dispute", adjust), "posted")
+    expect(await d.signal(t, "resolve_dispute", adjust), "posted")
     rec.add(
         "ticket-dispute-adjust",
         ticket_workflow_id(t),
@@ -330,7 +270,7 @@ async def decisions(rec: Recording, d: Desk) -> None:
     await d.send(*ticket_events(t, 60)[:2], disputed(ticket_id=t), closed(ticket_id=t))
     await d.settled(t)
     write_off = ResolveDisputeInput(**who("manager", "goodwill"), outcome="write_off")
-    expect(await d.decide(t, "resolve_dispute", write_off), "no_charge")
+    expect(await d.signal(t, "resolve_dispute", write_off), "no_charge")
     rec.add(
         "ticket-dispute-write-off",
         ticket_workflow_id(t),
@@ -341,10 +281,10 @@ async def decisions(rec: Recording, d: Desk) -> None:
     t = d.ticket("non-billable")
     await d.send(opened(ticket_id=t), closed(ticket_id=t))
     expect(await d.settled(t), "held")  # no time entry: held for support
-    await d.decide(t, "mark_non_billable", MarkNonBillableInput(**who("support")))
-    await d.decide(t, "mark_non_billable", MarkNonBillableInput(**who("customer", "not ours")))
+    await d.signal(t, "mark_non_billable", MarkNonBillableInput(**who("support")))
+    await d.signal(t, "mark_non_billable", MarkNonBillableInput(**who("customer", "not ours")))
     nb = MarkNonBillableInput(**who("support", "warranty call"))
-    expect(await d.decide(t, "mark_non_billable", nb), "no_charge")
+    expect(await d.signal(t, "mark_non_billable", nb), "no_charge")
     rec.add(
         "ticket-mark-non-billable",
         ticket_workflow_id(t),
@@ -357,7 +297,7 @@ async def decisions(rec: Recording, d: Desk) -> None:
     t = d.ticket("rerate")
     await d.send(*ticket_events(t, 60), part("p-1", "SSD-1TB", ticket_id=t))
     expect(await d.settled(t), "posted")
-    expect(await d.decide(t, "rerate", RerateInput(**who("finance", "book changed"))), "posted")
+    expect(await d.signal(t, "rerate", RerateInput(**who("finance", "book changed"))), "posted")
     stray = parse_event(logged("te-x", 30, ticket_id=d.ticket("elsewhere")))
     await d.client.get_workflow_handle(ticket_workflow_id(t)).signal("event", EventInput(stray))
     await d.settled(t)
@@ -391,19 +331,19 @@ async def decisions(rec: Recording, d: Desk) -> None:
     )
 
 
-async def review(rec: Recording, d: Desk) -> None:
+async def review(rec: Recording, d: BillingStack) -> None:
     t = d.ticket("review")
     await d.send(*ticket_events(t, 60))
     expect(await d.settled(t), "in_review")
-    await d.decide(t, "review", ReviewInput(**who("manager")))  # refused: role
+    await d.signal(t, "review", ReviewInput(**who("manager")))  # refused: role
     edit = ReviewInput(
         **who("finance", "agreed rate"),
         action="edit",
         line_edits=[LineEditInput("te-1", unit_price=Decimal("80.00"))],
     )
-    await d.decide(t, "review", edit)
-    expect(await d.decide(t, "review", ReviewInput(**who("finance", "ask"), action="hold")), "held")
-    expect(await d.decide(t, "review", ReviewInput(**who("finance"))), "posted")
+    await d.signal(t, "review", edit)
+    expect(await d.signal(t, "review", ReviewInput(**who("finance", "ask"), action="hold")), "held")
+    expect(await d.signal(t, "review", ReviewInput(**who("finance"))), "posted")
     rec.add(
         "ticket-review",
         ticket_workflow_id(t),
@@ -415,7 +355,7 @@ async def review(rec: Recording, d: Desk) -> None:
     )
 
 
-async def prepaid(rec: Recording, d: Desk) -> None:
+async def prepaid(rec: Recording, d: BillingStack) -> None:
     """A retainer ticket that closed earlier, delivered later, takes the hours a later ticket held:
     the balance entity (an Update) tells the later ticket, which is rated again."""
     later, earlier = d.ticket("prepaid-later"), d.ticket("prepaid-earlier")
@@ -457,7 +397,7 @@ async def prepaid(rec: Recording, d: Desk) -> None:
     )
 
 
-async def refused_by_billing(rec: Recording, d: Desk) -> None:
+async def refused_by_billing(rec: Recording, d: BillingStack) -> None:
     t = d.ticket("billing-refused")
     await d.send(*ticket_events(t, 60))
     view = await d.settled(t)
@@ -471,11 +411,11 @@ async def refused_by_billing(rec: Recording, d: Desk) -> None:
     )
 
 
-async def grace(rec: Recording, d: Desk, env: WorkflowEnvironment) -> None:
+async def grace(rec: Recording, d: BillingStack, env: WorkflowEnvironment) -> None:
     t = d.ticket("grace")
     await d.send(*ticket_events(t, 60))
     for _ in range(200):
-        if (await d.view(t)).status == "grace":
+        if (await d.state(t)).status == "grace":
             break
         await asyncio.sleep(0.05)
     await d.send(logged("te-late", 30, ticket_id=t))
@@ -486,7 +426,7 @@ async def grace(rec: Recording, d: Desk, env: WorkflowEnvironment) -> None:
     )
 
 
-async def settle_and_restore(rec: Recording, d: Desk, env: WorkflowEnvironment) -> None:
+async def settle_and_restore(rec: Recording, d: BillingStack, env: WorkflowEnvironment) -> None:
     t = d.ticket("restored")
     await d.send(*ticket_events(t, 60))
     expect(await d.settled(t), "posted")
@@ -519,7 +459,7 @@ async def settle_and_restore(rec: Recording, d: Desk, env: WorkflowEnvironment) 
     )
 
 
-async def scheduled_workflows(rec: Recording, d: Desk) -> None:
+async def scheduled_workflows(rec: Recording, d: BillingStack) -> None:
     """The short workflows the schedules start, each with and without an explicit period."""
     client = d.client
     queue = d.settings.task_queue
@@ -567,7 +507,7 @@ async def encrypted(rec: Recording, env: WorkflowEnvironment, directory: Path, o
         t = d.ticket("encrypted")
         await d.send(*ticket_events(t, 11 * 60))
         await d.settled(t)
-        expect(await d.decide(t, "approve", ApproveInput(**who("manager", "ok"))), "posted")
+        expect(await d.signal(t, "approve", ApproveInput(**who("manager", "ok"))), "posted")
         rec.items.append(
             Recorded(
                 "ticket-encrypted",
@@ -631,7 +571,7 @@ async def record_continue_as_new(out: Path, directory: Path) -> list[Recorded]:
             await d.send(closed(ticket_id=t))
             expect(await d.settled(t), "posted")
             workflow_id = ticket_workflow_id(t)
-            runs = await runs_of(client, workflow_id)
+            runs = await run_chain(client, workflow_id)
             if len(runs) < 2:
                 raise AssertionError("the ticket did not continue as new")
             for number, run_id in enumerate(runs, 1):
@@ -646,19 +586,6 @@ async def record_continue_as_new(out: Path, directory: Path) -> list[Recorded]:
         return rec.items
     finally:
         server.stop()
-
-
-async def runs_of(client: Client, workflow_id: str) -> list[str]:
-    """Run ids of the workflow, oldest first, following the continue-as-new chain."""
-    latest = (await client.get_workflow_handle(workflow_id).describe()).run_id
-    chain: list[str] = []
-    run_id: str | None = latest
-    while run_id:
-        chain.append(run_id)
-        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        started = history.events[0].workflow_execution_started_event_attributes
-        run_id = started.continued_execution_run_id or None
-    return list(reversed(chain))
 
 
 async def write(rec: Recording, out: Path) -> None:

@@ -65,12 +65,12 @@ class BillingStack:
     async def signal(self, ticket_id: str, name: str, signal: object) -> TicketBillingView:
         """Send a person's decision and wait until the ticket has acted on it."""
         handle = self.client.get_workflow_handle(ticket_workflow_id(ticket_id))
-        before = len((await self.state(ticket_id)).history)
+        before = history_count(await self.state(ticket_id))
         await handle.signal(name, signal)
         deadline = asyncio.get_running_loop().time() + 30
         while True:
             view = await self.state(ticket_id)
-            if view.at_rest and len(view.history) > before:
+            if view.at_rest and history_count(view) > before:
                 return view
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(f"{ticket_id} did not act on {name}")
@@ -100,6 +100,11 @@ class BillingStack:
             return [row.text for row in rows]
 
 
+def history_count(view: TicketBillingView) -> int:
+    """Every history item the ticket has had: the view keeps only the latest."""
+    return view.earlier_history + len(view.history)
+
+
 @asynccontextmanager
 async def running_stack(
     client: Client,
@@ -107,10 +112,13 @@ async def running_stack(
     book: Path,
     billing: Callable[[Engine], BillingAdapter] = EmbeddedLedger,
     helpdesk: Callable[[Engine], HelpdeskAdapter] = EmbeddedHelpdesk,
+    *,
+    prefix: str | None = None,
     **settings: Any,
 ) -> AsyncIterator[BillingStack]:
-    """A worker on its own task queue with its own store, stopped at the end."""
-    prefix = uuid.uuid4().hex[:8]
+    """A worker on its own task queue with its own store, stopped at the end. ``prefix`` names
+    its tickets and task queue (default: random, as tests share one Temporal server)."""
+    prefix = prefix or uuid.uuid4().hex[:8]
     config = Settings(
         task_queue=f"test-{prefix}",
         book_path=book,

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
 
 from devtools.dev_server import DevServer, connect_when_serving, free_port, start_dev_server
 from messages.payloads import data_converter
 from messages.ticket import RerateInput, ticket_workflow_id
 from tests.billing.builders import book_text, closed, logged, opened
 from tests.live.stack import BillingStack, running_stack
+from usecases.workflow_histories import run_chain
 
 pytestmark = pytest.mark.temporal  # starts its own Temporal server
 
@@ -47,20 +47,6 @@ async def stack(eager_server: DevServer, tmp_path: Path) -> AsyncIterator[Billin
         yield running
 
 
-async def runs_of(client: Client, workflow_id: str) -> list[str]:
-    """Run ids of the workflow, oldest first, following the continue-as-new chain."""
-    handle = client.get_workflow_handle(workflow_id)
-    latest = (await handle.describe()).run_id
-    chain: list[str] = []
-    run_id: str | None = latest
-    while run_id:
-        chain.append(run_id)
-        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        started = history.events[0].workflow_execution_started_event_attributes
-        run_id = started.continued_execution_run_id or None
-    return list(reversed(chain))
-
-
 async def test_a_busy_ticket_continues_as_new_and_bills_everything_once(
     stack: BillingStack,
 ) -> None:
@@ -73,7 +59,7 @@ async def test_a_busy_ticket_continues_as_new_and_bills_everything_once(
     view = await stack.settled(ticket)
 
     workflow_id = ticket_workflow_id(ticket)
-    runs = await runs_of(stack.client, workflow_id)
+    runs = await run_chain(stack.client, workflow_id)
     assert len(runs) >= 3, f"{len(runs)} runs: the ticket did not continue as suggested"
     for run_id in runs[:-1]:
         history = await stack.client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()

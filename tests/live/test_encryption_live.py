@@ -9,17 +9,15 @@ import asyncio
 import base64
 import json
 import shutil
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
 from google.protobuf import json_format
-from google.protobuf.message import Message
 from playwright.async_api import async_playwright, expect
 from sqlalchemy.engine import Engine
-from temporalio.api.common.v1 import Payload, Payloads
+from temporalio.api.common.v1 import Payloads
 from temporalio.client import Client
 from temporalio.service import RPCError
 
@@ -41,6 +39,7 @@ from store.tokens import issue_token
 from tests.billing.builders import book_text, closed, logged, opened
 from tests.live.api_server import serving
 from tests.live.stack import running_stack
+from usecases.workflow_histories import payloads_in
 
 pytestmark = pytest.mark.temporal  # starts its own Temporal server
 
@@ -50,9 +49,8 @@ CUSTOMER = "org-zephyr-4417"
 BILLING_CUSTOMER = "CUST-ZEPHYR-88"
 CUSTOMER_NAME = "Zephyr Dental Group"
 SECRETS = (SUBJECT, NOTE, CUSTOMER, BILLING_CUSTOMER, CUSTOMER_NAME)
-# Temporal never encodes search attributes (they are indexed): CustomerId is the help desk's
-# organization id, by design (docs/encryption.md).
-SEARCH_ATTRIBUTES = "temporal.api.common.v1.SearchAttributes"
+# payloads_in skips search attributes: Temporal never encodes them (they are indexed), and
+# CustomerId is the help desk's organization id, by design (docs/encryption.md).
 
 BOOK = book_text(
     customers=(
@@ -60,27 +58,6 @@ BOOK = book_text(
         f'name = "{CUSTOMER_NAME}"\ncontract = "tm"\n'
     )
 )
-
-
-def payloads_in(message: Message) -> Iterator[Payload]:
-    """Every payload in a history event, wherever it sits, except in search attributes."""
-    if isinstance(message, Payload):
-        yield message
-        return
-    if message.DESCRIPTOR.full_name == SEARCH_ATTRIBUTES:
-        return
-    for field, value in message.ListFields():
-        if field.type != field.TYPE_MESSAGE:
-            continue
-        if isinstance(value, Message):
-            items = [value]
-        elif field.message_type.GetOptions().map_entry:
-            items = list(value.values())
-        else:
-            items = list(value)
-        for item in items:
-            if isinstance(item, Message):
-                yield from payloads_in(item)
 
 
 async def test_an_encrypted_ticket_leaves_no_plaintext_in_temporal_and_the_codec_reads_it(

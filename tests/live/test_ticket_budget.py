@@ -32,6 +32,7 @@ from store.ticket_records import audit_trail
 from tests.billing.builders import book_text, closed, logged, opened
 from tests.live.stack import BillingStack, running_stack
 from tests.live.test_replay import RECORDED
+from usecases.workflow_histories import run_chain
 from workflows.ticket_billing import CONTINUE_ON_BUDGET, TicketBillingWorkflow
 
 # What the deployment's workers write: compressed payloads over 32 KiB (runtime/compression.py).
@@ -42,17 +43,10 @@ RERATES = 40
 
 async def runs_of(client: Client, workflow_id: str) -> list[WorkflowHistory]:
     """Every run's history, oldest first, following the continue-as-new chain."""
-    latest = (await client.get_workflow_handle(workflow_id).describe()).run_id
-    histories: list[WorkflowHistory] = []
-    run_id: str | None = latest
-    while run_id:
-        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        histories.append(history)
-        run_id = (
-            history.events[0].workflow_execution_started_event_attributes.continued_execution_run_id
-            or None
-        )
-    return list(reversed(histories))
+    return [
+        await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        for run_id in await run_chain(client, workflow_id)
+    ]
 
 
 async def test_a_ticket_kept_busy_continues_on_budget_and_keeps_a_bounded_history(
