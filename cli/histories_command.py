@@ -109,7 +109,8 @@ async def export(settings: Settings, args: argparse.Namespace) -> int:
     by_type: dict[str, int] = {}
     for entry in history_set.histories:
         by_type[entry.workflow_type] = by_type.get(entry.workflow_type, 0) + 1
-    print(f"{len(history_set.histories)} histories written to {args.out}")
+    written = len(history_set.histories)
+    print(f"{written} {'history' if written == 1 else 'histories'} written to {args.out}")
     for workflow_type, number in sorted(by_type.items()):
         print(f"  {workflow_type}: {number}")
     if not history_set.histories:
