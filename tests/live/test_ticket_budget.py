@@ -13,7 +13,6 @@ import pytest
 from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 from temporalio.workflow import NondeterminismError
 
@@ -50,12 +49,14 @@ async def runs_of(client: Client, workflow_id: str) -> list[WorkflowHistory]:
 
 
 async def test_a_ticket_kept_busy_continues_on_budget_and_keeps_a_bounded_history(
-    time_env: WorkflowEnvironment, tmp_path: Path
+    dev_client: Client, tmp_path: Path
 ) -> None:
 
     book = tmp_path / "book.toml"
     book.write_text(book_text())
-    async with running_stack(time_env.client, tmp_path, book) as stack:
+    # On the dev server: continue-as-new under a stream of queries and signals once left the
+    # time-skipping test server unanswering for the tests after it.
+    async with running_stack(dev_client, tmp_path, book) as stack:
         ticket = stack.ticket("busy")
         workflow_id = ticket_workflow_id(ticket)
         await stack.client.start_workflow(
