@@ -8,11 +8,15 @@ sit below the workflows (messages/prepaid.py has the names).
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
 
 from messages.prepaid import (
     DRAW_UPDATE,
+    DRAWS_QUERY,
     PREPAID_WORKFLOW_TYPE,
     DrawInput,
     DrawResult,
@@ -42,3 +46,14 @@ class PrepaidGateway:
             start_workflow_operation=start,
             result_type=DrawResult,
         )
+
+    async def drawing_tickets(self, contract_id: str, period: str) -> list[str]:
+        """The tickets holding hours of the period now; none before its first draw."""
+        handle = self._client.get_workflow_handle(prepaid_workflow_id(contract_id, period))
+        try:
+            draws = await handle.query(DRAWS_QUERY, result_type=dict[str, Decimal])
+        except RPCError as error:
+            if error.status is RPCStatusCode.NOT_FOUND:
+                return []
+            raise
+        return sorted(ticket for ticket, minutes in draws.items() if minutes > 0)

@@ -8,6 +8,7 @@ does not hold yet, and store writes are upserts or keyed inserts. The pure rules
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections import defaultdict
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ from billing.decisions import apply_decisions
 from billing.posting import lines_to_post
 from billing.prepaid import PrepaidBalances
 from billing.rating import prepaid_demand, rate_ticket
-from connectors.billing import BillingAdapter, BillingRejected, PostRequest
+from connectors.billing import FINALIZED, BillingAdapter, BillingRejected, PostRequest
 from connectors.helpdesk import HelpdeskAdapter, HelpdeskRejected
 from messages.prepaid import DrawInput
 from messages.ticket import TicketState
@@ -97,6 +98,7 @@ class TicketActivities:
             for item in demand.demands:
                 wanted[item.period].append(item.minutes)
             used: dict[str, Decimal] = {}
+            kept: dict[str, tuple[str, ...]] = {}
             for period, minutes in wanted.items():
                 result = await self._prepaid.draw(
                     demand.contract_id,
@@ -107,14 +109,34 @@ class TicketActivities:
                         minutes,
                         demand.granted_minutes,
                         ticket.closed_at or activity.info().started_time,
+                        finalized=await self._finalized_draws(demand.contract_id, period),
                     ),
                 )
                 used[period] = result.used_by_others
-            balances = PrepaidBalances({demand.contract_id: used})
+                if result.finalized_on:
+                    kept[period] = tuple(result.finalized_on)
+            balances = PrepaidBalances(
+                {demand.contract_id: used}, {demand.contract_id: kept} if kept else {}
+            )
         rating = apply_decisions(rate_ticket(ticket, book, balances), request.decisions, book)
         if self._mode_override is not None:
             rating = dataclasses.replace(rating, mode=self._mode_override)
         return RateResult(rating=rating)
+
+    async def _finalized_draws(self, contract_id: str, period: str) -> dict[str, str]:
+        """The tickets drawing on the period whose lines are on a finalized invoice (ticket id
+        → the first such invoice): the balance locks their hours before sharing them out again,
+        so a ticket closed earlier but rated later cannot take hours a closed month billed."""
+        drawing = await self._prepaid.drawing_tickets(contract_id, period)
+        if not drawing:
+            return {}
+        # The adapters are synchronous (httpx, SQL): off the event loop.
+        lines = await asyncio.to_thread(self._billing.posted_lines, ticket_ids=drawing)
+        finalized: dict[str, str] = {}
+        for posted in lines:
+            if posted.invoice_status == FINALIZED:
+                finalized.setdefault(posted.ticket_id, posted.invoice_id)
+        return finalized
 
     @activity.defn(name="post_invoice_lines")
     def post_invoice_lines(self, request: PostInput) -> PostResult:

@@ -41,9 +41,18 @@ class PrepaidDraw:
 
 @dataclass(frozen=True, slots=True)
 class PrepaidBalances:
-    """Minutes used so far, by contract id and period. Never mutated: draws make a new value."""
+    """Minutes used so far, by contract id and period. Never mutated: draws make a new value.
+
+    ``finalized``: by contract id and period, the invoices already finalized with hours of that
+    period on them, that took hours a ticket closed earlier would otherwise have had (a locked
+    period never gives hours back). Rating names them where a ticket finds too few hours left.
+    """
 
     used_minutes: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    finalized: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+
+    def finalized_on(self, contract_id: str, period: str) -> tuple[str, ...]:
+        return self.finalized.get(contract_id, {}).get(period, ())
 
     def used(self, contract_id: str, period: str) -> Decimal:
         return self.used_minutes.get(contract_id, {}).get(period, Decimal(0))
@@ -63,7 +72,7 @@ class PrepaidBalances:
             total = periods.get(draw.period, Decimal(0)) + sign * draw.minutes
             periods[draw.period] = max(Decimal(0), total)
             used[draw.contract_id] = periods
-        return PrepaidBalances(used)
+        return PrepaidBalances(used, self.finalized)
 
     def with_draws(self, draws: Iterable[PrepaidDraw]) -> PrepaidBalances:
         return self._adjusted(draws, +1)
@@ -75,12 +84,22 @@ class PrepaidBalances:
 
 @dataclass(slots=True)
 class TicketDraw:
-    """What one ticket asks of one prepaid period, and what it holds, as of one rating of it."""
+    """What one ticket asks of one prepaid period, and what it holds, as of one rating of it.
+
+    A draw whose ticket's lines are on a finalized invoice is locked (``finalized_on`` names the
+    invoice): its minutes never grow back into the balance for others, and never grow beyond
+    what was finalized, whatever ticket closed before it arrives later."""
 
     revision: int
     wanted: Decimal
     closed_at: datetime
     minutes: Decimal = Decimal(0)
+    finalized_on: str | None = None
+    finalized_minutes: Decimal | None = None
+
+    @property
+    def locked(self) -> bool:
+        return self.finalized_minutes is not None
 
 
 class StaleDrawError(ValueError):
@@ -92,6 +111,9 @@ class DrawOutcome:
     grants: list[Decimal]  # per wanted amount, in order
     used_before: Decimal  # held by tickets closed earlier: the balance this ticket rates against
     displaced: list[str]  # other tickets whose share changed: they must be rated again
+    # Invoices of locked draws of tickets closed after this one: hours it would have had in
+    # closing order, kept by a finalized period (its explanation names them).
+    finalized_on: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -117,6 +139,19 @@ class PrepaidAccount:
             Decimal(0),
         )
 
+    def lock(self, finalized: dict[str, str]) -> list[str]:
+        """Lock the draws of tickets whose lines are on a finalized invoice (ticket id →
+        invoice id) at the minutes they hold now; returns the tickets newly locked. A lock is
+        for good: the finalized invoice will not change, so neither may its hours."""
+        newly = []
+        for ticket_id, invoice_id in sorted(finalized.items()):
+            draw = self.draws.get(ticket_id)
+            if draw is None or draw.locked:
+                continue
+            draw.finalized_on, draw.finalized_minutes = invoice_id, draw.minutes
+            newly.append(ticket_id)
+        return newly
+
     def draw(
         self,
         ticket_id: str,
@@ -133,39 +168,75 @@ class PrepaidAccount:
                 f"rating {revision} is older"
             )
         if current is not None and revision == current.revision:
-            return DrawOutcome(_spread(current.minutes, wanted), self._used_before(ticket_id), [])
+            return self._outcome(ticket_id, wanted, [])
         before = {other: draw.minutes for other, draw in self.draws.items()}
         # The book may have changed the allowance since the last draw: the newest one counts.
         self.granted_minutes = granted_minutes
-        self.draws[ticket_id] = TicketDraw(revision, sum(wanted, Decimal(0)), closed_at)
+        drawn = TicketDraw(revision, sum(wanted, Decimal(0)), closed_at)
+        if current is not None and current.locked:
+            drawn.finalized_on, drawn.finalized_minutes = (
+                current.finalized_on,
+                current.finalized_minutes,
+            )
+        self.draws[ticket_id] = drawn
         self._share_out()
         displaced = sorted(
             other
             for other, minutes in before.items()
             if other != ticket_id and self.draws[other].minutes != minutes
         )
+        return self._outcome(ticket_id, wanted, displaced)
+
+    def _outcome(self, ticket_id: str, wanted: list[Decimal], displaced: list[str]) -> DrawOutcome:
+        draw = self.draws[ticket_id]
+        kept_by_later = sorted(
+            {
+                other.finalized_on
+                for other in self.draws.values()
+                if other.locked
+                and other.finalized_on is not None
+                and other.minutes > 0
+                and other.closed_at > draw.closed_at
+            }
+        )
         return DrawOutcome(
-            _spread(self.draws[ticket_id].minutes, wanted), self._used_before(ticket_id), displaced
+            _spread(draw.minutes, wanted),
+            self._used_before(ticket_id),
+            displaced,
+            tuple(kept_by_later) if not draw.locked else (),
         )
 
     def remaining_minutes(self) -> Decimal:
         return max(Decimal(0), self.granted_minutes - self.used_minutes())
 
     def _in_closing_order(self) -> list[tuple[str, TicketDraw]]:
-        return sorted(self.draws.items(), key=lambda item: (item[1].closed_at, item[0]))
+        """Locked draws first (their hours are spent for good), then the others in the order
+        their tickets were closed."""
+        return sorted(
+            self.draws.items(), key=lambda item: (not item[1].locked, item[1].closed_at, item[0])
+        )
 
     def _share_out(self) -> None:
         left = self.granted_minutes
         for _, draw in self._in_closing_order():
-            draw.minutes = min(draw.wanted, max(left, Decimal(0)))
+            if draw.finalized_minutes is not None:
+                # Never more than was finalized; less only if the ticket now wants less.
+                draw.minutes = min(draw.wanted, draw.finalized_minutes)
+            else:
+                draw.minutes = min(draw.wanted, max(left, Decimal(0)))
             left -= draw.minutes
 
     def _used_before(self, ticket_id: str) -> Decimal:
+        """What the ticket rates against: the granted minutes less what it may still have.
+        A locked ticket may have only what was finalized."""
+        draw = self.draws[ticket_id]
+        if draw.finalized_minutes is not None:
+            return self.granted_minutes - min(draw.wanted, draw.finalized_minutes)
         used = Decimal(0)
-        for other, draw in self._in_closing_order():
+        for other, _ in self._in_closing_order():
             if other == ticket_id:
                 break
-            used += draw.minutes
+            used += self.draws[other].minutes
         return used
 
 

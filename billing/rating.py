@@ -299,11 +299,17 @@ def _draw_prepaid(
             )
         overage = work.minutes - drawn
         if overage > 0:
-            note = (
-                f"overage: {label} had only {hours_from_minutes(available)} h left"
-                if drawn > 0
-                else f"{label}: no hours left, charged"
-            )
+            finalized = balances.finalized_on(contract.id, period)
+            if finalized:
+                # Hours a finalized invoice kept: say where they went, not just that none are left.
+                note = (
+                    f"{label} was finalized on {', '.join(finalized)}: "
+                    f"{hours_from_minutes(available)} h left, charged"
+                )
+            elif drawn > 0:
+                note = f"overage: {label} had only {hours_from_minutes(available)} h left"
+            else:
+                note = f"{label}: no hours left, charged"
             work.portions.append(_Portion(None, overage, [note]))
     # One new balance per ticket, not one per entry: each copy touches every contract.
     return draws, balances.with_draws(draws)

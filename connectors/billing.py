@@ -39,6 +39,11 @@ class PostReceipt:
     already_posted: bool  # the key had been used: the first call's result is returned
 
 
+FINALIZED = "finalized"
+"""``PostedLine.invoice_status`` of an invoice the billing system no longer lets change
+(finalized in the embedded ledger, posted or paid in Tryton): its period is locked."""
+
+
 @dataclass(frozen=True, slots=True)
 class PostedLine:
     """A line the billing system holds, for reconciliation and the ledger report."""

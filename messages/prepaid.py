@@ -15,6 +15,7 @@ from billing.prepaid import TicketDraw
 # The names PrepaidBalanceWorkflow is registered and updated under (a test checks they agree).
 PREPAID_WORKFLOW_TYPE = "PrepaidBalanceWorkflow"
 DRAW_UPDATE = "draw"
+DRAWS_QUERY = "draws"
 
 
 def prepaid_workflow_id(contract_id: str, period: str) -> str:
@@ -37,12 +38,18 @@ class DrawInput:
     wanted_minutes: list[Decimal]
     granted_minutes: Decimal
     closed_at: datetime  # hours go to tickets in the order they were closed
+    # Tickets drawing on this period whose lines are on a finalized invoice (ticket id →
+    # invoice id), found by the rating activity in the billing system: their draws are locked
+    # before the hours are shared out again.
+    finalized: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
 class DrawResult:
     granted_minutes: list[Decimal]
     used_by_others: Decimal  # held by tickets closed earlier
+    # Finalized invoices holding hours this ticket would have had in closing order.
+    finalized_on: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)

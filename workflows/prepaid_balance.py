@@ -80,6 +80,9 @@ class PrepaidBalanceWorkflow:
 
     @workflow.update
     def draw(self, request: DrawInput) -> DrawResult:
+        # Histories before 2026-12 carry no ``finalized``: locking nothing, they replay as they
+        # ran. Locked draws are carried across continue-as-new inside ``draws``.
+        self._account.lock(request.finalized)
         outcome = self._account.draw(
             request.ticket_id,
             request.revision,
@@ -89,7 +92,7 @@ class PrepaidBalanceWorkflow:
         )
         self._to_notify.extend(t for t in outcome.displaced if t not in self._to_notify)
         self._show_balance()
-        return DrawResult(outcome.grants, outcome.used_before)
+        return DrawResult(outcome.grants, outcome.used_before, list(outcome.finalized_on))
 
     @draw.validator
     def _check_draw(self, request: DrawInput) -> None:
@@ -123,9 +126,14 @@ class PrepaidBalanceWorkflow:
             f"{hours_from_minutes(account.granted_minutes)} h, "
             f"{hours_from_minutes(account.remaining_minutes())} h left, "
             f"{sum(1 for d in account.draws.values() if d.minutes > 0)} tickets drawing"
+            + (f", {locked} on finalized invoices" if (locked := _locked(account)) else "")
             + (
                 f"; settled tickets whose share changed: {', '.join(self._unreachable)}"
                 if self._unreachable
                 else ""
             )
         )
+
+
+def _locked(account: PrepaidAccount) -> int:
+    return sum(1 for draw in account.draws.values() if draw.locked and draw.minutes > 0)
