@@ -22,16 +22,19 @@ from temporalio.service import RPCError
 
 from api.context import RETRY_AFTER_SECONDS, TemporalUnavailable, caller, context_of
 from api.security import Principal, issue_signoff_link
+from billing.decisions import LINE_DISPUTE_REASON_CODES
 from billing.roles import Action, Role, may, refusal
 from messages.ticket import (
     ActorInput,
     ApproveInput,
     DisputeInput,
     LineEditInput,
+    LineInput,
     MarkNonBillableInput,
     RejectInput,
     RerateInput,
     ResolveDisputeInput,
+    ResolveLineDisputeInput,
     ReviewInput,
     SignoffInput,
 )
@@ -196,6 +199,19 @@ class ReviewBody(ReasonBody):
     expected_total: Decimal | None = None
 
 
+class LineBody(ReasonBody):
+    source_id: str = Field(
+        min_length=1, max_length=200, description="the charged line's source, e.g. te-3"
+    )
+
+
+class ResolveLineDisputeBody(LineBody):
+    outcome: Literal["uphold", "adjust", "write_off"]
+    reason_code: Literal[LINE_DISPUTE_REASON_CODES]  # type: ignore[valid-type]
+    quantity: Decimal | None = Field(default=None, ge=0, description="adjust: the new quantity")
+    unit_price: Decimal | None = Field(default=None, ge=0, description="adjust: the new unit price")
+
+
 class DecisionOut(BaseModel):
     outcome: str  # accepted | refused
     detail: str
@@ -269,6 +285,45 @@ DECISIONS: dict[str, tuple[Decision, type[BaseModel]]] = {
     "rerate": (
         Decision(Action.RERATE, TicketBillingWorkflow.rerate, lambda b, who: RerateInput(**who)),
         ReasonBody,
+    ),
+    "hold-line": (
+        Decision(
+            Action.HOLD_LINE,
+            TicketBillingWorkflow.hold_line,
+            lambda b, who: LineInput(**who, source_id=b.source_id),
+        ),
+        LineBody,
+    ),
+    "release-line": (
+        Decision(
+            Action.RELEASE_LINE,
+            TicketBillingWorkflow.release_line,
+            lambda b, who: LineInput(**who, source_id=b.source_id),
+        ),
+        LineBody,
+    ),
+    "dispute-line": (
+        Decision(
+            Action.DISPUTE_LINE,
+            TicketBillingWorkflow.dispute_line,
+            lambda b, who: LineInput(**who, source_id=b.source_id),
+        ),
+        LineBody,
+    ),
+    "resolve-line-dispute": (
+        Decision(
+            Action.RESOLVE_LINE_DISPUTE,
+            TicketBillingWorkflow.resolve_line_dispute,
+            lambda b, who: ResolveLineDisputeInput(
+                **who,
+                source_id=b.source_id,
+                outcome=b.outcome,
+                reason_code=b.reason_code,
+                quantity=b.quantity,
+                unit_price=b.unit_price,
+            ),
+        ),
+        ResolveLineDisputeBody,
     ),
 }
 

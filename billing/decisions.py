@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 
 from billing.book import BillingBook
 from billing.holds import ApprovalRequired, ApproverRole
@@ -41,6 +42,51 @@ class LineEdit:
     decision: Decision
     quantity: Decimal | None = None
     unit_price: Decimal | None = None
+    written_off: bool = False  # a line dispute resolved by writing the line off: it bills 0
+
+
+class LineHoldKind(StrEnum):
+    HOLD = "hold"  # finance keeps the line off the invoice for now
+    DISPUTE = "dispute"  # the customer (or staff for them) questions the line
+
+
+LINE_DISPUTE_OUTCOMES = ("uphold", "adjust", "write_off")
+LINE_DISPUTE_REASON_CODES = (
+    "work_confirmed",
+    "billing_error",
+    "duplicate",
+    "not_authorized",
+    "goodwill",
+    "other",
+)
+"""Why a line dispute was resolved as it was: reports group resolutions by these."""
+
+
+@dataclass(frozen=True, slots=True)
+class LineHold:
+    """A person keeping one charged line off the invoice while the rest of the ticket posts:
+    a hold (released by finance) or a dispute (resolved with an outcome and a reason code).
+    Once ended it stays on the ticket, so the line's explanation tells its story."""
+
+    source_id: str
+    kind: LineHoldKind
+    decision: Decision
+    ended: Decision | None = None
+    outcome: str = ""  # released | uphold | adjust | write_off
+    reason_code: str = ""
+
+    @property
+    def active(self) -> bool:
+        return self.ended is None
+
+    def note(self) -> str:
+        what = "held" if self.kind is LineHoldKind.HOLD else "disputed"
+        text = f"{what} by {self.decision.by()}"
+        if self.ended is not None:
+            how = self.outcome.replace("_", " ")
+            code = f", {self.reason_code}" if self.reason_code else ""
+            text += f"; {how}{code} by {self.ended.by()}"
+        return text
 
 
 @dataclass(slots=True)
@@ -48,6 +94,28 @@ class TicketDecisions:
     non_billable: Decision | None = None
     written_off: Decision | None = None
     line_edits: list[LineEdit] = field(default_factory=list)
+    line_holds: list[LineHold] = field(default_factory=list)
+
+    def active_line_hold(self, source_id: str) -> LineHold | None:
+        return next((h for h in self.line_holds if h.source_id == source_id and h.active), None)
+
+    def open_line_holds(self) -> list[LineHold]:
+        return [hold for hold in self.line_holds if hold.active]
+
+    def hold_line(self, hold: LineHold) -> None:
+        """A line's newest hold replaces its earlier, ended one: one per line, never a pile."""
+        self.line_holds[:] = [h for h in self.line_holds if h.source_id != hold.source_id]
+        self.line_holds.append(hold)
+
+    def end_line_hold(
+        self, source_id: str, decision: Decision, outcome: str, reason_code: str = ""
+    ) -> None:
+        self.line_holds[:] = [
+            dataclasses.replace(h, ended=decision, outcome=outcome, reason_code=reason_code)
+            if h.source_id == source_id and h.active
+            else h
+            for h in self.line_holds
+        ]
 
     def add_line_edits(self, edits: list[LineEdit]) -> None:
         """Add people's line edits. Only a line's latest edit counts (``apply_decisions``), so
@@ -87,6 +155,12 @@ def _zeroed(rating: TicketRating, how: str, decision: Decision) -> TicketRating:
 
 
 def _edited(line: InvoiceLine, edit: LineEdit) -> InvoiceLine:
+    if edit.written_off:
+        return dataclasses.replace(
+            line,
+            amount=ZERO,
+            explanation=(*line.explanation, f"written off by {edit.decision.by()}: bills 0.00"),
+        )
     quantity = edit.quantity if edit.quantity is not None else line.quantity
     unit_price = edit.unit_price if edit.unit_price is not None else line.unit_price
     changes = []
@@ -105,6 +179,28 @@ def _edited(line: InvoiceLine, edit: LineEdit) -> InvoiceLine:
     )
 
 
+def _with_line_holds(
+    lines: tuple[InvoiceLine, ...], holds: list[LineHold]
+) -> tuple[InvoiceLine, ...]:
+    """Charged lines a person holds off the invoice are marked ``held``; every hold, open or
+    ended, is told in its line's explanation."""
+    by_line = {hold.source_id: hold for hold in holds}
+    marked = []
+    for line in lines:
+        hold = by_line.get(line.source_id)
+        if hold is None or line.coverage is not None:
+            marked.append(line)
+            continue
+        marked.append(
+            dataclasses.replace(
+                line,
+                held=hold.note() if hold.active else None,
+                explanation=(*line.explanation, f"line {hold.note()}"),
+            )
+        )
+    return tuple(marked)
+
+
 def apply_decisions(
     rating: TicketRating, decisions: TicketDecisions, book: BillingBook
 ) -> TicketRating:
@@ -112,7 +208,7 @@ def apply_decisions(
     zeroed = decisions.zeroed_by
     if zeroed is not None:
         return _zeroed(rating, *zeroed)
-    if not decisions.line_edits:
+    if not decisions.line_edits and not decisions.line_holds:
         return rating
     latest = {edit.source_id: edit for edit in decisions.line_edits}
     lines = tuple(
@@ -121,6 +217,8 @@ def apply_decisions(
         else line
         for line in rating.lines
     )
+    if decisions.line_holds:
+        lines = _with_line_holds(lines, decisions.line_holds)
     total = to_cents(sum((line.amount for line in lines if line.coverage is None), ZERO))
     # The customer's signoff depends on the work done, the manager's on the new total.
     approvals = [a for a in rating.approvals_required if a.role is not ApproverRole.MANAGER]

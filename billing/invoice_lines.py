@@ -36,6 +36,9 @@ class InvoiceLine:
     explanation: tuple[str, ...]
     # Labor only: the minutes this line stands for (a split entry has two lines).
     minutes: Decimal | None = None
+    # Why a person keeps this charged line off the invoice for now (a line hold or an open line
+    # dispute); None when it posts. Set by ``apply_decisions``, never by rating.
+    held: str | None = None
 
     @property
     def is_charged(self) -> bool:

@@ -51,7 +51,8 @@ class BillableLine:
 
 
 def charged_lines(lines: tuple[InvoiceLine, ...] | list[InvoiceLine]) -> list[BillableLine]:
-    """The lines that cost the customer something: covered and zero lines are not posted."""
+    """The lines that cost the customer something: covered and zero lines are not posted, nor
+    are lines a person holds off the invoice (a line hold or an open line dispute)."""
     return [
         BillableLine(
             source_id=line.source_id,
@@ -64,7 +65,7 @@ def charged_lines(lines: tuple[InvoiceLine, ...] | list[InvoiceLine]) -> list[Bi
             taxable=line.taxable,
         )
         for line in lines
-        if line.coverage is None and line.amount != 0
+        if line.coverage is None and line.amount != 0 and line.held is None
     ]
 
 

@@ -23,6 +23,10 @@ class Action(StrEnum):
     MARK_NON_BILLABLE = "mark_non_billable"
     REVIEW = "review"
     RERATE = "rerate"
+    HOLD_LINE = "hold_line"
+    RELEASE_LINE = "release_line"
+    DISPUTE_LINE = "dispute_line"
+    RESOLVE_LINE_DISPUTE = "resolve_line_dispute"
 
 
 ALLOWED: dict[Action, frozenset[Role]] = {
@@ -35,6 +39,13 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.MARK_NON_BILLABLE: frozenset({Role.SUPPORT, Role.MANAGER, Role.FINANCE, Role.ADMIN}),
     Action.REVIEW: frozenset({Role.FINANCE, Role.ADMIN}),
     Action.RERATE: frozenset({Role.MANAGER, Role.FINANCE, Role.ADMIN}),
+    # Finance works the month's pre-bill line by line; a customer questions a single line.
+    Action.HOLD_LINE: frozenset({Role.FINANCE, Role.ADMIN}),
+    Action.RELEASE_LINE: frozenset({Role.FINANCE, Role.ADMIN}),
+    Action.DISPUTE_LINE: frozenset(
+        {Role.SUPPORT, Role.MANAGER, Role.FINANCE, Role.ADMIN, Role.CUSTOMER}
+    ),
+    Action.RESOLVE_LINE_DISPUTE: frozenset({Role.MANAGER, Role.FINANCE, Role.ADMIN}),
 }
 
 

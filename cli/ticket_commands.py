@@ -19,6 +19,7 @@ from typing import Any
 
 from temporalio.client import Client
 
+from billing.decisions import LINE_DISPUTE_REASON_CODES
 from billing.money import format_decimal
 from billing.roles import Role
 from cli.live import (
@@ -36,10 +37,12 @@ from messages.ticket import (
     DisputeInput,
     HistoryItem,
     LineEditInput,
+    LineInput,
     MarkNonBillableInput,
     RejectInput,
     RerateInput,
     ResolveDisputeInput,
+    ResolveLineDisputeInput,
     ReviewInput,
     SignoffInput,
 )
@@ -361,6 +364,32 @@ def _review_options(parser: argparse.ArgumentParser) -> None:
     _with_line_edits(parser)
 
 
+def _line_options(parser: argparse.ArgumentParser) -> None:
+    _ticket_only(parser)
+    parser.add_argument(
+        "--line",
+        dest="source_id",
+        required=True,
+        metavar="SOURCE_ID",
+        help="the charged line, by its source (a time entry or part line id, e.g. te-3)",
+    )
+
+
+def _resolve_line_dispute_options(parser: argparse.ArgumentParser) -> None:
+    _line_options(parser)
+    parser.add_argument(
+        "--outcome",
+        required=True,
+        choices=["uphold", "adjust", "write_off"],
+        help="uphold the line, adjust it (with --quantity and/or --unit-price), or write it off",
+    )
+    parser.add_argument(
+        "--reason-code", required=True, choices=LINE_DISPUTE_REASON_CODES, help="why, for reports"
+    )
+    parser.add_argument("--quantity", type=quantity_argument, help="adjust: the new quantity")
+    parser.add_argument("--unit-price", type=money_argument, help="adjust: the new unit price")
+
+
 def _rerate_options(parser: argparse.ArgumentParser) -> None:
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("ticket", metavar="TICKET", nargs="?", help="help desk ticket id")
@@ -427,6 +456,41 @@ DECISIONS = [
         TicketBillingWorkflow.rerate,
         _rerate_options,
         lambda args, who: RerateInput(**who),
+    ),
+    DecisionCommand(
+        "hold-line",
+        "keep one charged line off the invoice while the rest posts (finance; reason required)",
+        TicketBillingWorkflow.hold_line,
+        _line_options,
+        lambda args, who: LineInput(**who, source_id=args.source_id),
+    ),
+    DecisionCommand(
+        "release-line",
+        "release a held line: it is posted to the open invoice (finance)",
+        TicketBillingWorkflow.release_line,
+        _line_options,
+        lambda args, who: LineInput(**who, source_id=args.source_id),
+    ),
+    DecisionCommand(
+        "dispute-line",
+        "dispute one line for the customer: only that line is blocked (reason required)",
+        TicketBillingWorkflow.dispute_line,
+        _line_options,
+        lambda args, who: LineInput(**who, source_id=args.source_id),
+    ),
+    DecisionCommand(
+        "resolve-line-dispute",
+        "resolve a line's dispute: uphold, adjust or write off, with a reason code",
+        TicketBillingWorkflow.resolve_line_dispute,
+        _resolve_line_dispute_options,
+        lambda args, who: ResolveLineDisputeInput(
+            **who,
+            source_id=args.source_id,
+            outcome=args.outcome,
+            reason_code=args.reason_code,
+            quantity=args.quantity,
+            unit_price=args.unit_price,
+        ),
     ),
 ]
 

@@ -219,6 +219,26 @@ class ResolveDisputeInput(ActorInput):
 
 
 @dataclass(slots=True)
+class LineInput(ActorInput):
+    """A decision about one charged line: hold it, release it, or dispute it."""
+
+    source_id: str = ""
+
+
+@dataclass(slots=True)
+class ResolveLineDisputeInput(ActorInput):
+    """How a line's dispute ends. ``adjust`` gives the line's new quantity and/or unit price;
+    ``reason_code`` is one of ``billing.decisions.LINE_DISPUTE_REASON_CODES``. Plain strings,
+    checked by the handler, so a bad value is an audited refusal, never a failed task."""
+
+    source_id: str = ""
+    outcome: str = "uphold"
+    reason_code: str = ""
+    quantity: Decimal | None = None
+    unit_price: Decimal | None = None
+
+
+@dataclass(slots=True)
 class MarkNonBillableInput(ActorInput):
     pass
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from billing.book import BillingMode
-from billing.decisions import Decision
+from billing.decisions import Decision, LineHold, LineHoldKind
 from billing.holds import ApproverRole, HoldOwner
 from billing.rating import TicketStatus
 from messages.ticket import WAITING_TO_CLOSE, BillingStatus, Hold, NextActor, TicketState
@@ -21,6 +21,8 @@ BILLING_REJECTED = "billing_rejected"
 REJECTED = "rejected"
 CUSTOMER_DECLINED = "customer_declined"
 FINANCE_HOLD = "finance_hold"
+LINE_HELD = "line_held"
+LINE_DISPUTED = "line_disputed"
 SETTLING = "nothing; late changes are still billed until the settle period ends"
 
 
@@ -120,7 +122,26 @@ def assess(state: TicketState) -> Assessment:
                 next_actor=NextActor.BILLING,
             )
     if state.posted_revision == state.revision:
+        open_lines = state.decisions.open_line_holds()
+        if open_lines:
+            # The rest is posted; the ticket stays held (never settles) until each line is
+            # released or its dispute resolved.
+            return _line_holds(open_lines)
         if state.posted_total or not nothing_to_bill:
             return Assessment(BillingStatus.POSTED, SETTLING)
         return Assessment(BillingStatus.NO_CHARGE, SETTLING)
     return Assessment(BillingStatus.READY, "posting to the billing system", post=True)
+
+
+def _line_holds(holds: list[LineHold]) -> Assessment:
+    disputed = [hold for hold in holds if hold.kind is LineHoldKind.DISPUTE]
+    held = [hold for hold in holds if hold.kind is LineHoldKind.HOLD]
+    parts = []
+    if disputed:
+        parts.append(f"line disputed: {', '.join(h.source_id for h in disputed)}")
+    if held:
+        parts.append(f"line held: {', '.join(h.source_id for h in held)}")
+    message = "; ".join(parts) + " (the rest is posted)"
+    if disputed:  # a customer waits on a dispute: it comes first
+        return _held(LINE_DISPUTED, HoldOwner.MANAGER, message)
+    return _held(LINE_HELD, HoldOwner.BILLING, message)

@@ -36,7 +36,14 @@ with workflow.unsafe.imports_passed_through():
         HELPDESK_REJECTED,
         TicketActivities,
     )
-    from billing.decisions import Decision, LineEdit
+    from billing.decisions import (
+        LINE_DISPUTE_OUTCOMES,
+        LINE_DISPUTE_REASON_CODES,
+        Decision,
+        LineEdit,
+        LineHold,
+        LineHoldKind,
+    )
     from billing.events import DisputeOpened, HelpdeskEvent
     from billing.holds import ApproverRole, HoldOwner
     from billing.money import integer_cents
@@ -56,10 +63,12 @@ with workflow.unsafe.imports_passed_through():
         HistoryItem,
         Hold,
         LineEditInput,
+        LineInput,
         MarkNonBillableInput,
         RejectInput,
         RerateInput,
         ResolveDisputeInput,
+        ResolveLineDisputeInput,
         ReviewInput,
         SignoffInput,
         TicketState,
@@ -664,6 +673,108 @@ class TicketBillingWorkflow:
             return
         self._state.needs_rating = True
         self._accept(signal, Action.RERATE, "rating again against the current book")
+
+    # ---- one line at a time: holds and disputes that keep a line off the invoice ----------
+    # The rest of the ticket posts; a held line waits (the ticket stays held, so it never
+    # settles with a line nobody decided). Each one re-rates, which posts the difference: a line
+    # held after it was posted is credited, and charged again when released.
+
+    @workflow.signal
+    async def hold_line(self, signal: LineInput) -> None:
+        await self._start_line_hold(signal, Action.HOLD_LINE, LineHoldKind.HOLD)
+
+    @workflow.signal
+    async def dispute_line(self, signal: LineInput) -> None:
+        await self._start_line_hold(signal, Action.DISPUTE_LINE, LineHoldKind.DISPUTE)
+
+    @workflow.signal
+    async def release_line(self, signal: LineInput) -> None:
+        decision = await self._authorized(signal, Action.RELEASE_LINE, reason_required=False)
+        if decision is None:
+            return
+        hold = self._state.decisions.active_line_hold(signal.source_id)
+        if hold is None or hold.kind is not LineHoldKind.HOLD:
+            why = "is disputed: resolve the dispute" if hold else "is not held"
+            self._refuse(signal, Action.RELEASE_LINE, f"line {signal.source_id!r} {why}")
+            return
+        self._state.decisions.end_line_hold(signal.source_id, decision, "released")
+        self._state.needs_rating = True
+        self._accept(signal, Action.RELEASE_LINE, f"line {signal.source_id} released")
+
+    @workflow.signal
+    async def resolve_line_dispute(self, signal: ResolveLineDisputeInput) -> None:
+        action = Action.RESOLVE_LINE_DISPUTE
+        decision = await self._authorized(signal, action, reason_required=True)
+        if decision is None:
+            return
+        state = self._state
+        hold = state.decisions.active_line_hold(signal.source_id)
+        if hold is None or hold.kind is not LineHoldKind.DISPUTE:
+            self._refuse(signal, action, f"line {signal.source_id!r} has no open dispute")
+            return
+        if signal.outcome not in LINE_DISPUTE_OUTCOMES:
+            self._refuse(
+                signal, action, f"outcome must be one of {', '.join(LINE_DISPUTE_OUTCOMES)}"
+            )
+            return
+        if signal.reason_code not in LINE_DISPUTE_REASON_CODES:
+            self._refuse(
+                signal,
+                action,
+                f"reason_code must be one of {', '.join(LINE_DISPUTE_REASON_CODES)}",
+            )
+            return
+        if signal.outcome == "adjust":
+            edits = self._line_edits(
+                signal,
+                action,
+                [LineEditInput(signal.source_id, signal.quantity, signal.unit_price)],
+                decision,
+            )
+            if edits is None:
+                return
+            state.decisions.add_line_edits(edits)
+        elif signal.outcome == "write_off":
+            state.decisions.add_line_edits([LineEdit(signal.source_id, decision, written_off=True)])
+        state.decisions.end_line_hold(
+            signal.source_id, decision, signal.outcome, signal.reason_code
+        )
+        state.needs_rating = True
+        self._accept(
+            signal,
+            action,
+            f"line {signal.source_id} dispute resolved: {signal.outcome} ({signal.reason_code})",
+        )
+
+    async def _start_line_hold(self, signal: LineInput, action: Action, kind: LineHoldKind) -> None:
+        decision = await self._authorized(signal, action, reason_required=True)
+        if decision is None:
+            return
+        state = self._state
+        rating = state.rating
+        line = next(
+            (
+                line
+                for line in (rating.lines if rating else ())
+                if line.source_id == signal.source_id and line.is_charged and line.amount
+            ),
+            None,
+        )
+        if line is None:
+            self._refuse(
+                signal, action, f"{signal.source_id!r} is not a charged line of this ticket"
+            )
+            return
+        current = state.decisions.active_line_hold(signal.source_id)
+        if current is not None:
+            self._refuse(signal, action, f"line {signal.source_id} is already {current.note()}")
+            return
+        state.decisions.hold_line(LineHold(signal.source_id, kind, decision))
+        state.needs_rating = True
+        what = "held" if kind is LineHoldKind.HOLD else "disputed"
+        self._accept(
+            signal, action, f"line {signal.source_id} ({line.amount}) {what}: off the invoice"
+        )
 
     # ---- helpers for decisions -------------------------------------------------------------
 

@@ -98,6 +98,10 @@ def test_role_matrix_is_the_documented_one(action: Action, role: Role) -> None:
         Action.MARK_NON_BILLABLE: {"support", "manager", "finance", "admin"},
         Action.REVIEW: {"finance", "admin"},
         Action.RERATE: {"manager", "finance", "admin"},
+        Action.HOLD_LINE: {"finance", "admin"},
+        Action.RELEASE_LINE: {"finance", "admin"},
+        Action.DISPUTE_LINE: {"support", "manager", "finance", "admin", "customer"},
+        Action.RESOLVE_LINE_DISPUTE: {"manager", "finance", "admin"},
     }[action]
     assert may(role.value, action) is (role.value in expected)
     assert set(ALLOWED[action]) == expected

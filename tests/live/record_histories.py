@@ -42,10 +42,12 @@ from messages.ticket import (
     DisputeInput,
     EventInput,
     LineEditInput,
+    LineInput,
     MarkNonBillableInput,
     RejectInput,
     RerateInput,
     ResolveDisputeInput,
+    ResolveLineDisputeInput,
     ReviewInput,
     SignoffInput,
     ticket_workflow_id,
@@ -355,6 +357,57 @@ async def review(rec: Recording, d: BillingStack) -> None:
     )
 
 
+async def line_holds(rec: Recording, d: BillingStack) -> None:
+    """hold_line, release_line, dispute_line and resolve_line_dispute (each outcome), on one
+    ticket of three lines: the rest posts while a line waits (since 2026-12)."""
+    t = d.ticket("lines")
+    await d.send(
+        opened(ticket_id=t),
+        logged("te-1", 60, ticket_id=t),
+        logged("te-2", 30, "2026-11-03T10:00:00-05:00", ticket_id=t),
+        logged("te-3", 15, "2026-11-04T10:00:00-05:00", ticket_id=t),
+        closed(ticket_id=t),
+    )
+    expect(await d.settled(t), "posted")
+    await d.signal(t, "hold_line", LineInput(**who("support", "no"), source_id="te-1"))
+    expect(
+        await d.signal(t, "hold_line", LineInput(**who("finance", "check"), source_id="te-1")),
+        "held",
+    )
+    expect(
+        await d.signal(t, "release_line", LineInput(**who("finance"), source_id="te-1")), "posted"
+    )
+    for line in ("te-1", "te-2", "te-3"):
+        await d.signal(t, "dispute_line", LineInput(**who("customer", "why"), source_id=line))
+    for line, outcome, extra in (
+        ("te-1", "uphold", {}),
+        ("te-2", "adjust", {"quantity": Decimal("0.25")}),
+        ("te-3", "write_off", {}),
+    ):
+        view = await d.signal(
+            t,
+            "resolve_line_dispute",
+            ResolveLineDisputeInput(
+                **who("manager", "checked"),
+                source_id=line,
+                outcome=outcome,
+                reason_code="billing_error",
+                **extra,
+            ),
+        )
+    expect(view, "posted")
+    rec.add(
+        "ticket-line-holds",
+        ticket_workflow_id(t),
+        "TicketBillingWorkflow",
+        "signal:hold_line",
+        "signal:release_line",
+        "signal:dispute_line",
+        "signal:resolve_line_dispute uphold/adjust/write_off",
+        "hold_line refused (role)",
+    )
+
+
 async def prepaid(rec: Recording, d: BillingStack) -> None:
     """A retainer ticket that closed earlier, delivered later, takes the hours a later ticket held:
     the balance entity (an Update) tells the later ticket, which is rated again."""
@@ -529,6 +582,7 @@ async def record_on_test_server(out: Path, directory: Path) -> list[Recorded]:
     try:
         async with desk(env.client, directory, "decisions", RETAINER_BOOK) as d:
             await decisions(rec, d)
+            await line_holds(rec, d)
             await prepaid(rec, d)
             await scheduled_workflows(rec, d)
         async with desk(env.client, directory, "review", book_text(mode='"review"')) as d:

@@ -46,10 +46,22 @@ ENDPOINT_OF = {
     Action.MARK_NON_BILLABLE: "mark-non-billable",
     Action.REVIEW: "review",
     Action.RERATE: "rerate",
+    Action.HOLD_LINE: "hold-line",
+    Action.RELEASE_LINE: "release-line",
+    Action.DISPUTE_LINE: "dispute-line",
+    Action.RESOLVE_LINE_DISPUTE: "resolve-line-dispute",
 }
 BODY_OF = {
     "resolve-dispute": {"outcome": "uphold", "reason": "checked"},
     "review": {"action": "hold", "reason": "checking"},
+    "hold-line": {"source_id": "te-1"},
+    "release-line": {"source_id": "te-1"},
+    "dispute-line": {"source_id": "te-1"},
+    "resolve-line-dispute": {
+        "source_id": "te-1",
+        "outcome": "uphold",
+        "reason_code": "work_confirmed",
+    },
 }
 
 
