@@ -22,10 +22,16 @@ from temporalio.exceptions import ApplicationError
 from activities.prepaid_gateway import PrepaidGateway
 from billing.book import BillingMode
 from billing.decisions import apply_decisions
-from billing.posting import lines_to_post
+from billing.posting import BillableLine, CustomerPosting, posting_plan
 from billing.prepaid import PrepaidBalances
 from billing.rating import prepaid_demand, rate_ticket
-from connectors.billing import FINALIZED, BillingAdapter, BillingRejected, PostRequest
+from connectors.billing import (
+    FINALIZED,
+    BillingAdapter,
+    BillingRejected,
+    PostReceipt,
+    PostRequest,
+)
 from connectors.helpdesk import HelpdeskAdapter, HelpdeskRejected
 from messages.prepaid import DrawInput
 from messages.ticket import TicketState
@@ -144,30 +150,43 @@ class TicketActivities:
             return self._post_invoice_lines(request)
 
     def _post_invoice_lines(self, request: PostInput) -> PostResult:
+        """Send each customer its part of the plan (billing/posting.py), one posting key per
+        customer: the old customers' credits first, then the rating customer's lines."""
         already = self._billing.ticket_lines(request.ticket_id)
-        delta = lines_to_post(request.lines, [posted.line for posted in already])
+        held: dict[str, list[BillableLine]] = {}
+        for posted in already:
+            held.setdefault(posted.billing_customer_id, []).append(posted.line)
+        plan = posting_plan(request.lines, request.billing_customer_id, held)
         invoice_id = already[-1].invoice_id if already else None
         posted_amount = Decimal("0.00")
-        if delta:
-            try:
-                receipt = self._billing.post_lines(
-                    PostRequest(
-                        posting_key=f"{self._instance_id}:{request.ticket_id}:r{request.revision}",
-                        ticket_id=request.ticket_id,
-                        billing_customer_id=request.billing_customer_id,
-                        lines=delta,
-                    )
-                )
-            except BillingRejected as error:
-                raise ApplicationError(
-                    str(error), type=BILLING_REJECTED, non_retryable=True
-                ) from error
+        for group in plan:
+            receipt = self._post_group(request, group)
             invoice_id = receipt.invoice_id
-            posted_amount = receipt.amount
+            posted_amount += receipt.amount
+        sent = [line for group in plan for line in group.lines]
         ledger_total = sum(
-            (line.amount for line in [*(p.line for p in already), *delta]), Decimal("0.00")
+            (line.amount for line in [*(p.line for p in already), *sent]), Decimal("0.00")
         )
-        return PostResult(invoice_id, len(delta), posted_amount, ledger_total)
+        return PostResult(invoice_id, len(sent), posted_amount, ledger_total)
+
+    def _post_group(self, request: PostInput, group: CustomerPosting) -> PostReceipt:
+        """The one place a ``PostRequest`` is made. The key is per (ticket, revision,
+        customer); the rating customer's keeps the form it had before postings were split by
+        customer, so a posting retried across that upgrade is still recognised."""
+        key = f"{self._instance_id}:{request.ticket_id}:r{request.revision}"
+        if group.billing_customer_id != request.billing_customer_id:
+            key = f"{key}:credit:{group.billing_customer_id}"
+        try:
+            return self._billing.post_lines(
+                PostRequest(
+                    posting_key=key,
+                    ticket_id=request.ticket_id,
+                    billing_customer_id=group.billing_customer_id,
+                    lines=group.lines,
+                )
+            )
+        except BillingRejected as error:
+            raise ApplicationError(str(error), type=BILLING_REJECTED, non_retryable=True) from error
 
     @activity.defn(name="update_helpdesk")
     def update_helpdesk(self, request: HelpdeskUpdateInput) -> None:

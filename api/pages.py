@@ -45,7 +45,7 @@ from store.ticket_records import audit_trail, ticket_record, ticket_records
 from store.tokens import STAFF_ROLES, token_active
 from usecases.queues import age_text, chargeable_total, queue_owner, waiting_reason
 from usecases.tickets import VIEW
-from workflows.assessment import FINANCE_HOLD
+from workflows.assessment import CUSTOMER_CHANGED, FINANCE_HOLD
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -455,6 +455,7 @@ class Remedy:
     label: str
     next_step: str
     allowed: frozenset[Role]
+    reason_required: bool = False
 
 
 RESOLVE_DISPUTE = Remedy(
@@ -474,6 +475,14 @@ APPROVE = Remedy(
 )
 REVIEW_APPROVE = Remedy(
     "review", "Approve in review", "finance approves the held review", ALLOWED[Action.REVIEW]
+)
+CONFIRM_CUSTOMER_CHANGE = Remedy(
+    "review",
+    "Confirm customer change",
+    "finance confirms the move (the old customer is credited, the new one charged), or the "
+    "customer is changed back in the help desk",
+    ALLOWED[Action.REVIEW],
+    reason_required=True,
 )
 RERATE = Remedy(
     "rerate", "Rerate", "fix the cause named in the reason, then rerate", ALLOWED[Action.RERATE]
@@ -498,6 +507,8 @@ def remedies(record: TicketRecord) -> list[Remedy]:
         return [MARK_NON_BILLABLE]
     if code == FINANCE_HOLD:
         return [REVIEW_APPROVE]
+    if code == CUSTOMER_CHANGED:
+        return [CONFIRM_CUSTOMER_CHANGE]
     if code:
         # rejected, sensitive text, a missing book or a billing refusal: fixed at the source
         # (a corrected event arrives by itself), or in the book and then re-rated.
@@ -558,6 +569,7 @@ def _exception_row(record: TicketRecord, now: datetime, role: Role) -> dict[str,
                 "label": remedy.label,
                 "may": role in remedy.allowed,
                 "who": ", ".join(sorted(remedy.allowed)),
+                "reason_required": remedy.reason_required,
             }
             for remedy in found
         ],

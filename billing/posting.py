@@ -5,11 +5,17 @@ what the latest rating charges, and only the difference is sent: new lines as ch
 that changed or disappeared as credits (a changed line is credited and charged anew, so every
 adjustment is readable on the invoice). A retry after a crash finds nothing left to post, which
 makes posting idempotent by construction; the posting key guards the billing system's write.
+
+The comparison is per billing customer (``posting_plan``): a credit always goes to the customer
+that holds the charge it reverses, so a ticket that moved to another customer credits its old
+customer's lines there and charges the new customer, never reverses one customer's charge on
+another's invoice.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -106,3 +112,37 @@ def lines_to_post(desired: list[BillableLine], posted: list[BillableLine]) -> li
         else:
             charges.append(line)
     return credits + charges
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerPosting:
+    """What to send one billing customer for a ticket: credits only, for a customer the ticket
+    no longer belongs to; charges and adjustments, for the customer its rating charges."""
+
+    billing_customer_id: str
+    lines: list[BillableLine]
+
+    @property
+    def amount(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal("0.00"))
+
+
+def posting_plan(
+    desired: list[BillableLine],
+    billing_customer_id: str,
+    held: Mapping[str, list[BillableLine]],
+) -> list[CustomerPosting]:
+    """Per customer, what turns the ledger (``held``: each customer's lines for the ticket,
+    charges and credits) into ``desired`` on ``billing_customer_id``. Every other customer's
+    lines are credited back to that customer; the rating's customer gets the difference from
+    its own lines only. Old customers' credits come first: a posting cut short after them
+    leaves no customer charged twice, and the next attempt finds only the charges left."""
+    plan = [
+        CustomerPosting(customer, credits)
+        for customer, lines in held.items()
+        if customer != billing_customer_id and (credits := lines_to_post([], lines))
+    ]
+    own = lines_to_post(desired, list(held.get(billing_customer_id, [])))
+    if own:
+        plan.append(CustomerPosting(billing_customer_id, own))
+    return plan

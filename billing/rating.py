@@ -51,6 +51,9 @@ class TicketRating:
     approvals_required: tuple[ApprovalRequired, ...]
     prepaid_draws: tuple[PrepaidDraw, ...]
     balances_after: PrepaidBalances
+    # The book's name for the billing customer, for people (a hold naming the customer it
+    # moved from and to); never used to match. Defaulted: older ratings in histories lack it.
+    billing_customer_name: str | None = None
 
 
 @dataclass(slots=True)
@@ -581,4 +584,5 @@ def rate_ticket(ticket: Ticket, book: BillingBook, balances: PrepaidBalances) ->
         approvals_required=tuple(approvals),
         prepaid_draws=tuple(draws),
         balances_after=balances_after,
+        billing_customer_name=customer.name if customer else None,
     )

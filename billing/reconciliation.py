@@ -25,6 +25,7 @@ class FindingKind(StrEnum):
     LINES_FOR_UNBILLED_TICKET = "lines_for_unbilled_ticket"
     LINES_WITHOUT_TICKET = "lines_without_ticket"
     STALE_QUEUE_ITEM = "stale_queue_item"
+    CUSTOMER_MISMATCH = "customer_mismatch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,7 @@ class TicketFacts:
     posted: Decimal  # what the workflow says the billing system holds for it
     closed_at: datetime | None
     status_since: datetime
+    billing_customer_id: str | None = None  # the customer its current rating charges
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,9 @@ class LedgerFacts:
     amount: Decimal
     lines: int
     invoice_ids: tuple[str, ...]
+    # The ticket's net per billing customer that holds lines of it (the total split by who
+    # holds it): only the customer its rating charges should hold anything.
+    customer_amounts: dict[str, Decimal] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +161,8 @@ def _ticket_findings(
     found: list[Finding] = []
     waited = now - ticket.status_since
     in_billing = lines.amount if lines is not None else ZERO
+    if lines is not None:
+        found += _customer_findings(ticket, lines, customer)
     if ticket.status == "ready" and waited > limits.ready:
         found.append(
             Finding(
@@ -213,6 +220,29 @@ def _ticket_findings(
             )
         )
     return found
+
+
+def _customer_findings(ticket: TicketFacts, lines: LedgerFacts, customer: str) -> list[Finding]:
+    """Money on a customer the ticket does not bill: a charge left on its old customer, or a
+    credit reversing one customer's charge on another's invoice. Each such customer's net
+    should be zero, since its rating charges it nothing."""
+    billed = ticket.billing_customer_id
+    if billed is None:
+        return []  # rated for no known customer: held for billing, which says so already
+    elsewhere = {c: amount for c, amount in lines.customer_amounts.items() if c != billed}
+    if not any(elsewhere.values()):
+        return []
+    split = ", ".join(f"{amount} on {c}" for c, amount in sorted(lines.customer_amounts.items()))
+    return [
+        Finding(
+            FindingKind.CUSTOMER_MISMATCH,
+            ticket.ticket_id,
+            customer,
+            f"ticket {ticket.ticket_id} bills {billed} but the billing system holds its lines "
+            f"for other customers: {split}",
+            sum(elsewhere.values(), ZERO),
+        )
+    ]
 
 
 def _age(waited: timedelta) -> str:

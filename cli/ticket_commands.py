@@ -443,7 +443,8 @@ DECISIONS = [
     ),
     DecisionCommand(
         "review",
-        "finance review of a ticket in review mode: approve, edit lines or hold",
+        "finance review of a ticket in review mode: approve, edit lines or hold; approve also "
+        "confirms the move of a ticket held customer_changed (reason required)",
         TicketBillingWorkflow.review,
         _review_options,
         lambda args, who: ReviewInput(

@@ -118,6 +118,7 @@ def totals_from_lines(lines: list[PostedLine]) -> list[LedgerFacts]:
     counts: dict[str, int] = {}
     invoices: dict[str, list[str]] = {}
     customers: dict[str, str] = {}
+    per_customer: dict[str, dict[str, Decimal]] = {}
     for posted in lines:
         ticket = posted.ticket_id
         amounts[ticket] = amounts.get(ticket, Decimal("0.00")) + posted.line.amount
@@ -126,6 +127,11 @@ def totals_from_lines(lines: list[PostedLine]) -> list[LedgerFacts]:
         if posted.invoice_id not in seen:
             seen.append(posted.invoice_id)
         customers[ticket] = posted.billing_customer_id
+        held = per_customer.setdefault(ticket, {})
+        held[posted.billing_customer_id] = (
+            held.get(posted.billing_customer_id, Decimal("0.00")) + posted.line.amount
+        )
     return [
-        LedgerFacts(t, customers[t], amounts[t], counts[t], tuple(invoices[t])) for t in amounts
+        LedgerFacts(t, customers[t], amounts[t], counts[t], tuple(invoices[t]), per_customer[t])
+        for t in amounts
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -44,6 +44,14 @@ def _from_row(row: Row[Any]) -> BillableLine:
         taxable=row.taxable,
         line_type=LineType(row.line_type),
     )
+
+
+def _per_customer(amounts: Iterable[tuple[str, int]]) -> dict[str, Decimal]:
+    """Cents per invoice summed per customer (an invoice belongs to one customer)."""
+    cents: dict[str, int] = {}
+    for customer, amount in amounts:
+        cents[customer] = cents.get(customer, 0) + amount
+    return {customer: Decimal(total) * CENTS for customer, total in cents.items()}
 
 
 class EmbeddedLedger:
@@ -216,6 +224,9 @@ class EmbeddedLedger:
                 amount=Decimal(sum(cents for _, _, cents, _ in parts)) * CENTS,
                 lines=sum(count for _, _, _, count in parts),
                 invoice_ids=tuple(invoice for invoice, _, _, _ in parts),
+                customer_amounts=_per_customer(
+                    (customer, cents) for _, customer, cents, _ in parts
+                ),
             )
             for ticket, parts in by_ticket.items()
         ]

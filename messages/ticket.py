@@ -103,6 +103,10 @@ class Approvals:
     finance_hold: Decision | None = None
     rejection: Decision | None = None
     rejected_total: Decimal | None = None
+    # Finance's yes to moving the posted charges to another billing customer: counts only for
+    # the customer it was given for (a ticket moved again is held again).
+    customer_change: Decision | None = None
+    customer_change_to: str | None = None
 
 
 @dataclass(slots=True)
@@ -156,6 +160,10 @@ class TicketState:
     graced_close: datetime | None = None  # the close whose grace period has been waited
     settled_at: datetime | None = None
     pending_edits: list[EditItem] = field(default_factory=list)
+    # The billing customer (id and the book's name) the ticket's lines were last posted to:
+    # a later rating for another customer is held until billing confirms the move.
+    posted_customer_id: str | None = None
+    posted_customer_name: str | None = None
 
 
 @dataclass(slots=True)

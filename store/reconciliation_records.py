@@ -34,6 +34,7 @@ def tickets_to_reconcile(
         _TICKET.c.posted_cents,
         _TICKET.c.closed_at,
         _TICKET.c.status_since,
+        _TICKET.c.billing_customer_id,
     ]
     wanted = [
         (_TICKET.c.closed_at >= _in_utc(start)) & (_TICKET.c.closed_at < _in_utc(end)),
@@ -56,6 +57,7 @@ def tickets_to_reconcile(
             posted=Decimal(row.posted_cents) * _CENT,
             closed_at=_utc(row.closed_at),
             status_since=_utc(row.status_since) or datetime.now(UTC),
+            billing_customer_id=row.billing_customer_id,
         )
         for row in rows
     ]

@@ -3,22 +3,26 @@ as a log line and as OpenTelemetry metrics at the threshold."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from sqlmodel import Session
 from temporalio.testing import ActivityEnvironment
 
 from activities.reconciliation_activities import ReconciliationActivities
-from billing.posting import BillableLine
+from billing.posting import BillableLine, LineType
 from billing.reconciliation import Limits
 from connectors.billing import PostRequest, totals_from_lines
 from connectors.embedded_ledger import EmbeddedLedger
 from messages.runs import ReconcileInput
 from store.database import open_store
+from store.models import TicketRecord
 from store.reconciliation_records import findings_of
 
 # The ledger's clock: fixed, so no test depends on the day it runs.
@@ -83,4 +87,49 @@ def test_the_ledger_sums_each_ticket_as_its_lines_add_up(store_url: str) -> None
     day = (NOW - timedelta(days=1), NOW + timedelta(days=1))
     assert ledger.tickets_posted(since=day[0], until=day[1]) == {"T-1", "T-2"}
     assert ledger.tickets_posted(since=day[1], until=day[1] + timedelta(days=1)) == set()
+    engine.dispose()
+
+
+def test_a_credit_on_another_customers_invoice_is_a_finding_naming_both(tmp_path: Path) -> None:
+    """The ledger as posting left it before credits went per customer: T-1001 charged 47.50
+    to CUST-9001, then moved to CUST-9003 (a retainer covers it) and the reversing credit went
+    to CUST-9003. The totals agree with the ticket (0.00 billed), the customers do not."""
+    engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    ledger = EmbeddedLedger(engine, now=lambda: NOW)
+    amount = Decimal("47.50")
+    charge = BillableLine(
+        "te-1", "labor", "LAB-REMOTE", "Printer", Decimal("0.50"), Decimal("95.00"), amount, False
+    )
+    credit = dataclasses.replace(
+        charge, quantity=-charge.quantity, amount=-amount, line_type=LineType.CREDIT
+    )
+    ledger.post_lines(PostRequest("i:T-1001:r1", "T-1001", "CUST-9001", [charge]))
+    ledger.post_lines(PostRequest("i:T-1001:r2", "T-1001", "CUST-9003", [credit]))
+    with Session(engine) as session:
+        session.add(
+            TicketRecord(
+                ticket_id="T-1001",
+                customer_id="org-300",
+                billing_customer_id="CUST-9003",
+                status="posted",
+                chargeable_cents=0,
+                posted_cents=0,
+                closed_at=NOW - timedelta(hours=2),
+                status_since=NOW - timedelta(hours=1),
+                updated_at=NOW,
+            )
+        )
+        session.commit()
+    activities = ReconciliationActivities(
+        engine=engine, billing=ledger, alert_findings=1, limits=Limits()
+    )
+    request = ReconcileInput("run-moved", NOW - timedelta(days=1), NOW + timedelta(days=1), NOW)
+
+    summary = ActivityEnvironment().run(activities.reconcile_period, request)
+
+    assert summary.by_kind == {"customer_mismatch": 1}
+    [finding] = findings_of(engine, "run-moved")
+    assert (finding.ticket_id, finding.amount) == ("T-1001", Decimal("47.50"))
+    assert "bills CUST-9003" in finding.message and "47.50 on CUST-9001" in finding.message
+    assert "-47.50 on CUST-9003" in finding.message
     engine.dispose()

@@ -23,6 +23,7 @@ CUSTOMER_DECLINED = "customer_declined"
 FINANCE_HOLD = "finance_hold"
 LINE_HELD = "line_held"
 LINE_DISPUTED = "line_disputed"
+CUSTOMER_CHANGED = "customer_changed"
 SETTLING = "nothing; late changes are still billed until the settle period ends"
 
 
@@ -49,7 +50,42 @@ def _held(code: str, owner: HoldOwner, message: str) -> Assessment:
     )
 
 
-def assess(state: TicketState) -> Assessment:
+def customer_changed(state: TicketState) -> bool:
+    """Whether the current rating bills another customer than the one holding the ticket's
+    posted charges (and finance has not confirmed the move to that customer)."""
+    rating, approvals = state.rating, state.approvals
+    moved = (
+        rating is not None
+        and rating.billing_customer_id is not None
+        and state.posted_customer_id is not None
+        and rating.billing_customer_id != state.posted_customer_id
+        and state.posted_total != 0
+    )
+    confirmed = (
+        approvals.customer_change is not None
+        and rating is not None
+        and approvals.customer_change_to == rating.billing_customer_id
+    )
+    return moved and not confirmed
+
+
+def _customer_changed_hold(state: TicketState) -> Assessment:
+    rating = state.rating
+    assert rating is not None
+    old = f"{state.posted_customer_name or 'a customer'} ({state.posted_customer_id})"
+    new = f"{rating.billing_customer_name or 'a customer'} ({rating.billing_customer_id})"
+    return _held(
+        CUSTOMER_CHANGED,
+        HoldOwner.BILLING,
+        f"posted to {old}; now belongs to {new}. Confirm the move (review, action approve, "
+        f"with a reason) to credit {state.posted_total} to {state.posted_customer_id} and "
+        f"charge {rating.billing_customer_id}, or change the customer back",
+    )
+
+
+def assess(state: TicketState, *, hold_customer_changes: bool = True) -> Assessment:
+    """``hold_customer_changes``: False only while replaying a run from before that hold
+    (the workflow's ``customer-changed-hold`` patch); such a run posts the move at once."""
     ticket, rating, approvals = state.ticket, state.rating, state.approvals
     if not ticket.closed:
         if state.posted_total or state.invoice_ids:
@@ -71,6 +107,8 @@ def assess(state: TicketState) -> Assessment:
         first, others = rating.exceptions[0], len(rating.exceptions) - 1
         more = f" (and {others} more)" if others else ""
         return _held(first.code.value, first.owner, first.message + more)
+    if hold_customer_changes and customer_changed(state):
+        return _customer_changed_hold(state)
 
     total = rating.chargeable_total
     nothing_to_bill = rating.status is TicketStatus.NO_CHARGE

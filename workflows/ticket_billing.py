@@ -84,7 +84,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from messages.views import AuditItem, TicketBillingView, TicketProjection
     from workflows.assessment import BILLING_REJECTED as HOLD_BILLING_REJECTED
-    from workflows.assessment import Assessment, assess
+    from workflows.assessment import CUSTOMER_CHANGED, Assessment, assess, customer_changed
 
 # Short start-to-close timeouts: these activities take milliseconds, and when a worker dies
 # mid-activity the timeout is how long the ticket waits before another worker retries it.
@@ -103,6 +103,11 @@ _MAX_KEYWORD = 250
 # Temporal's 50 MB limit: before, a run only continued when the server suggested it and it was
 # idle. Asked only once over budget, so runs that never get there record no marker.
 CONTINUE_ON_BUDGET = "continue-as-new-on-budget"
+# Since 2026-12: a ticket rated for another billing customer than the one its lines were posted
+# to is held for billing (hold customer_changed) until finance confirms the move; before, it
+# posted the move at once. Asked only when a ticket first meets such a change, so runs that
+# never do record no marker.
+CUSTOMER_CHANGED_HOLD = "customer-changed-hold"
 
 
 @workflow.defn
@@ -118,6 +123,9 @@ class TicketBillingWorkflow:
         self._wake = False
         self._idle = False  # waiting for a person or an event, with nothing else to do
         self._recorded_fingerprint: tuple[object, ...] | None = None
+        # Whether this run holds a ticket whose customer changed (CUSTOMER_CHANGED_HOLD);
+        # None until a change is first met.
+        self._hold_customer_changes: bool | None = None
 
     # ---- the process ---------------------------------------------------------------------
 
@@ -144,10 +152,10 @@ class TicketBillingWorkflow:
             if state.ticket.closed and state.needs_rating:
                 await self._grace_then_rate()
                 continue
-            assessment = assess(state)
+            assessment = self._assess()
             if assessment.post:
                 await self._post()
-                assessment = assess(state)
+                assessment = self._assess()
             await self._publish(assessment)
             outcome = await self._wait_for_change(assessment)
             if outcome == "settled":
@@ -158,6 +166,19 @@ class TicketBillingWorkflow:
                         return f"{state.status.value} {state.posted_total}"
             elif outcome == "continue_as_new":
                 await self._continue_as_new(start)
+
+    def _assess(self) -> Assessment:
+        """``assess``, with the customer-changed hold only in runs that take the patch. The
+        patch is asked from workflow code the first time a change is met; a query (which may
+        not record a marker) goes by what the run already decided."""
+        state = self._state
+        if (
+            self._hold_customer_changes is None
+            and customer_changed(state)
+            and not workflow.unsafe.is_read_only()
+        ):
+            self._hold_customer_changes = workflow.patched(CUSTOMER_CHANGED_HOLD)
+        return assess(state, hold_customer_changes=bool(self._hold_customer_changes))
 
     async def _continue_as_new(self, start: TicketWorkflowInput) -> NoReturn:
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -221,6 +242,14 @@ class TicketBillingWorkflow:
                 pass
         state.graced_close = ticket.closed_at
         state.needs_rating = False
+        if (
+            state.posted_customer_id is None
+            and state.rating is not None
+            and state.posted_revision == state.revision
+        ):
+            # Posted before the ticket kept its posting customer: the posted rating's is it.
+            state.posted_customer_id = state.rating.billing_customer_id
+            state.posted_customer_name = state.rating.billing_customer_name
         state.revision += 1
         result = await workflow.execute_activity_method(
             TicketActivities.rate_ticket,
@@ -271,6 +300,9 @@ class TicketBillingWorkflow:
             raise
         state.posted_revision = state.revision
         state.posted_total = result.ledger_total
+        state.posted_customer_id = rating.billing_customer_id
+        state.posted_customer_name = rating.billing_customer_name
+        state.approvals.customer_change = state.approvals.customer_change_to = None
         if result.invoice_id and result.invoice_id not in state.invoice_ids:
             state.invoice_ids.append(result.invoice_id)
         if result.posted_lines:
@@ -471,7 +503,7 @@ class TicketBillingWorkflow:
     @workflow.query
     def billing_state(self) -> TicketBillingView:
         state = self._state
-        assessment = assess(state)
+        assessment = self._assess()
         return TicketBillingView(
             ticket_id=state.ticket.ticket_id,
             status=state.status,
@@ -642,6 +674,10 @@ class TicketBillingWorkflow:
         if decision is None:
             return
         state = self._state
+        hold = self._assess().hold
+        if hold is not None and hold.code == CUSTOMER_CHANGED:
+            self._confirm_customer_change(signal, decision)
+            return
         in_review = state.status is BillingStatus.IN_REVIEW or (
             state.status is BillingStatus.HELD and state.approvals.finance_hold is not None
         )
@@ -665,6 +701,34 @@ class TicketBillingWorkflow:
             state.decisions.add_line_edits(edits)
             state.needs_rating = True
             self._accept(signal, Action.REVIEW, f"{len(edits)} lines edited")
+
+    def _confirm_customer_change(self, signal: ReviewInput, decision: Decision) -> None:
+        """Finance's explicit yes to moving a posted ticket to its new billing customer: the
+        old customer's charges are credited to it and the new customer is charged."""
+        state = self._state
+        rating = state.rating
+        assert rating is not None
+        if signal.action != "approve":
+            self._refuse(
+                signal,
+                Action.REVIEW,
+                "the ticket is held because its customer changed after posting: approve the "
+                "move (with a reason) or change the customer back",
+            )
+            return
+        if not signal.reason.strip():
+            self._refuse(signal, Action.REVIEW, "a reason is required to move posted charges")
+            return
+        if not self._total_is_current(signal, Action.REVIEW, signal.expected_total):
+            return
+        state.approvals.customer_change = decision
+        state.approvals.customer_change_to = rating.billing_customer_id
+        self._accept(
+            signal,
+            Action.REVIEW,
+            f"customer change confirmed: {state.posted_customer_id} is credited, "
+            f"{rating.billing_customer_id} is charged",
+        )
 
     @workflow.signal
     async def rerate(self, signal: RerateInput) -> None:

@@ -109,3 +109,30 @@ def test_a_ticket_billed_before_a_reopen_is_compared_with_what_it_posted() -> No
         now=NOW,
     )
     assert result.clean
+
+
+def test_lines_on_a_customer_the_ticket_does_not_bill_are_a_finding() -> None:
+    moved = TicketFacts(
+        "T-1001", "org-300", "posted", Decimal("0.00"), Decimal("0.00"), DAY, DAY, "CUST-9003"
+    )
+    split = {"CUST-9001": Decimal("47.50"), "CUST-9003": Decimal("-47.50")}
+    ledger = [LedgerFacts("T-1001", "CUST-9003", Decimal("0.00"), 2, ("A", "B"), split)]
+    result = reconcile(
+        [moved], ledger, period_start=DAY, period_end=DAY + timedelta(days=1), now=NOW
+    )
+    [finding] = result.findings
+    assert finding.kind is FindingKind.CUSTOMER_MISMATCH
+    assert "bills CUST-9003" in finding.message
+    assert "47.50 on CUST-9001, -47.50 on CUST-9003" in finding.message
+
+
+def test_a_moved_ticket_whose_old_customer_was_credited_is_clean() -> None:
+    moved = TicketFacts(
+        "T-1001", "org-300", "posted", Decimal("47.50"), Decimal("47.50"), DAY, DAY, "CUST-9003"
+    )
+    split = {"CUST-9001": Decimal("0.00"), "CUST-9003": Decimal("47.50")}
+    ledger = [LedgerFacts("T-1001", "CUST-9003", Decimal("47.50"), 3, ("A", "B"), split)]
+    result = reconcile(
+        [moved], ledger, period_start=DAY, period_end=DAY + timedelta(days=1), now=NOW
+    )
+    assert result.findings == []
