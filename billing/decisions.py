@@ -9,6 +9,7 @@ every re-rating, so a late time entry does not silently undo a person's edit.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -17,7 +18,7 @@ from billing.book import BillingBook
 from billing.holds import ApprovalRequired, ApproverRole, BillingException, ExceptionCode
 from billing.invoice_lines import Coverage, InvoiceLine
 from billing.money import ZERO, to_cents
-from billing.numbers import amount_problem, not_negative_problem
+from billing.numbers import amount_problem, bounds_problem, not_negative_problem
 from billing.rating import TicketRating, TicketStatus, ticket_status
 
 
@@ -183,3 +184,35 @@ def apply_decisions(
         approvals_required=tuple(approvals),
         status=ticket_status(exceptions, approvals, total),
     )
+
+
+def edits_beyond_limits(rating: TicketRating, edits: Sequence[LineEdit]) -> list[str]:
+    """Why people's line edits cannot stand, one phrase each: a quantity or price beyond the
+    book's limits (not finite, too many digits), or a line amount or chargeable total they
+    would make beyond them. Empty when they can. Negatives and unknown lines are the caller's."""
+    problems = [
+        f"{edit.source_id}: {name} {problem}"
+        for edit in edits
+        for name, value in (("quantity", edit.quantity), ("unit_price", edit.unit_price))
+        if value is not None and (problem := bounds_problem(value)) is not None
+    ]
+    if problems:
+        return problems
+    latest = {edit.source_id: edit for edit in edits}
+    total = ZERO
+    for line in rating.lines:
+        if line.coverage is not None:
+            continue
+        edit = latest.get(line.source_id)
+        amount = line.amount
+        if edit is not None:
+            quantity = edit.quantity if edit.quantity is not None else line.quantity
+            unit_price = edit.unit_price if edit.unit_price is not None else line.unit_price
+            # Bounded numbers: under 10**24, so its cents fit rating's 28 digits.
+            amount = to_cents(quantity * unit_price)
+            problem = amount_problem("its amount", amount)
+            if problem is not None:
+                problems.append(f"{line.source_id}: {problem}")
+        total += amount
+    over = amount_problem("the ticket's chargeable total", total)
+    return problems or ([over] if over is not None else [])

@@ -33,8 +33,13 @@ def bounds_problem(value: Decimal) -> str | None:
         return f"{format_decimal(value)!r} is not a finite number"
     decimals = -int(value.as_tuple().exponent)
     if value.adjusted() >= MAX_DIGITS_BEFORE_POINT or decimals > MAX_DECIMALS:
-        return f"{str(value)!r} is out of range: {LIMITS_TEXT}"
+        return f"{_shown(value)!r} is out of range: {LIMITS_TEXT}"
     return None
+
+
+def _shown(value: Decimal) -> str:
+    """Plain digits as a person typed them (``0.0000001``), but ``1E+999999`` stays short."""
+    return format_decimal(value) if abs(value.adjusted()) <= 40 else str(value)
 
 
 def not_negative_problem(value: Decimal) -> str | None:
@@ -49,7 +54,7 @@ def amount_problem(what: str, amount: Decimal) -> str | None:
     """Why an amount computed from people's numbers (a line, a ticket total) is too large."""
     if not amount.is_finite() or abs(amount) >= MAX_AMOUNT:
         return (
-            f"{what} would be {amount}, over the limit of "
+            f"{what} would be {_shown(amount)}, over the limit of "
             f"{format_decimal(MAX_AMOUNT - Decimal('0.01'))}"
         )
     return None
