@@ -74,7 +74,7 @@ async def load_view(
         if error.status is RPCStatusCode.NOT_FOUND:
             return stored_view(engine, ticket_id, "no longer exists (settled and cleaned up)")
         if error.status in UNANSWERED or _no_worker_polls(error):
-            why = "is not answering (is a worker running?)"
+            why = "is not answering (is a worker running? is its workflow task failing?)"
         else:
             why = f"could not answer ({error.status.name if error.status else 'error'}: {error})"
     except (WorkflowQueryFailedError, WorkflowQueryRejectedError) as error:
