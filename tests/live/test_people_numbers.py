@@ -18,7 +18,8 @@ import pytest
 from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, Worker
+from temporalio.workflow import NondeterminismError
 
 from billing.roles import Role
 from devtools.dev_server import DevServer
@@ -27,6 +28,7 @@ from store.ticket_records import audit_trail
 from tests.billing.builders import book_text
 from tests.live.api_server import ServedStack, served_stack
 from tests.live.test_pages import browser, hour_of_work, log_in
+from workflows.ticket_billing import TicketBillingWorkflow
 
 REVIEW_BOOK = book_text(mode='"review"')
 OUT_OF_RANGE = "is out of range: use at most 12 digits before the decimal point and 6 after it"
@@ -163,6 +165,51 @@ async def test_an_out_of_range_edit_signalled_straight_to_temporal_is_refused_an
         await log_in(http, site, Role.FINANCE)
         page = await http.get(f"/tickets/{ticket}")
         assert page.status_code == 200 and "80.00" in page.text
+
+
+EDIT_LIMITS_PATCH = "refuse-edits-beyond-limits"
+
+
+async def test_a_ticket_that_accepted_such_an_edit_before_the_patch_replays_it_accepted(
+    site: ServedStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The old path: a worker from before the limits accepted an edit with seven decimals (it
+    rated fine). Its history must replay accepted, then rated, on today's code; without the
+    patch it would not (the gate's NondeterminismError)."""
+    stack = site.stack
+    patched = workflow.patched
+    monkeypatch.setattr(
+        workflow, "patched", lambda patch_id: patch_id != EDIT_LIMITS_PATCH and patched(patch_id)
+    )
+    ticket = await hour_of_work(stack, "before-limits", "in_review")
+    seven_decimals = ReviewInput(
+        actor="fin",
+        role="finance",
+        reason="as agreed",
+        action="edit",
+        line_edits=[LineEditInput("te-1", quantity=Decimal("1.0000001"))],
+    )
+    view = await stack.signal(ticket, "review", seven_decimals)
+    [review] = [item for item in view.history if item.action == "review"]
+    assert review.outcome == "accepted"
+    # Today's rating does not apply it: the line stays as rated, held for billing, not raised.
+    assert view.status == "held" and view.hold is not None
+    assert view.hold.code == "edit_out_of_range" and view.hold.owner == "billing"
+    assert view.rating.lines[0].quantity == Decimal("1.00")
+    history = await stack.client.get_workflow_handle(ticket_workflow_id(ticket)).fetch_history()
+    monkeypatch.undo()
+
+    replayer = Replayer(
+        workflows=[TicketBillingWorkflow],
+        data_converter=stack.client.data_converter,
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    )
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None
+    # Refusing it unpatched (the new path, taken while replaying) breaks the ticket in flight.
+    monkeypatch.setattr(workflow, "patched", lambda patch_id: True)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert isinstance(result.replay_failure, NondeterminismError), result.replay_failure
 
 
 # ---- a query that fails is a 503 -----------------------------------------------------------------
