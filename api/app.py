@@ -17,7 +17,7 @@ from api import codec, health, pages, report_pages, signoff, tickets, webhooks
 from api.context import ApiContext, wall_clock
 from api.helpdesk_webhooks import mount_helpdesk_webhooks
 from api.security import Unauthorized
-from billing.problems import key_path
+from billing.problems import describe, key_path
 from settings import Settings
 from store.database import open_store
 
@@ -75,7 +75,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         problems = [
             {
                 "field": key_path(part for part in item["loc"] if part != "body"),
-                "message": item["msg"],
+                "message": describe(item),
             }
             for item in error.errors()
         ]

@@ -33,7 +33,7 @@ from api.templating import templates
 from billing.decisions import Decision
 from billing.holds import ExceptionCode
 from billing.money import format_decimal
-from billing.problems import key_path
+from billing.problems import describe, key_path
 from billing.roles import ALLOWED, Action, Role
 from messages.ticket import Approvals, BillingStatus, NextActor
 from messages.views import TicketBillingView
@@ -417,7 +417,7 @@ async def _send(
         body = api_tickets.DECISIONS[name][1].model_validate(fields)
     except ValidationError as error:
         problems = "; ".join(
-            f"{key_path(problem['loc'])}: {problem['msg']}" for problem in error.errors()
+            f"{key_path(problem['loc'])}: {describe(problem)}" for problem in error.errors()
         )
         return f"{ticket_id}: not sent: {problems}", False
     engine = context_of(request).engine

@@ -9,7 +9,6 @@ import hashlib
 import hmac
 import uuid
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
@@ -24,6 +23,7 @@ from api.security import (
 )
 from api.templating import templates
 from billing.money import format_decimal
+from billing.numbers import exact_decimal
 from billing.roles import Role
 from messages.ticket import SignoffInput
 from messages.views import TicketBillingView
@@ -128,9 +128,19 @@ async def signoff_decide(
             request, grant, view, message="Please say why you decline.", ok=False, status=422
         )
     try:
-        total = Decimal(expected_total) if expected_total else None
-    except InvalidOperation:
-        total = None
+        # The total the customer was shown (a hidden field): within the book's limits, or the
+        # form was tampered with; refused before the link is used up.
+        total = exact_decimal(expected_total) if expected_total else None
+    except ValueError:
+        view = await _view(request, grant)
+        return _page(
+            request,
+            grant,
+            view,
+            message="The total on this form is not readable: reload the link and try again.",
+            ok=False,
+            status=422,
+        )
     outcome_name = "accepted" if decision == "accept" else "declined"
     # Claim the link first: of two clicks, exactly one decides.
     if not use_signoff_link(context.engine, grant, outcome_name):

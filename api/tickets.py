@@ -13,16 +13,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 from temporalio.service import RPCError
 
 from api.context import RETRY_AFTER_SECONDS, TemporalUnavailable, caller, context_of
 from api.security import Principal, issue_signoff_link
 from billing.decisions import LINE_DISPUTE_REASON_CODES
+from billing.numbers import NonNegativeDecimal
 from billing.roles import Action, Role, may, refusal
 from messages.ticket import (
     ActorInput,
@@ -118,7 +119,16 @@ def list_tickets(
 
 
 @router.get(
-    "/tickets/{ticket_id}", response_model=TicketDetail, summary="One ticket: lines and why"
+    "/tickets/{ticket_id}",
+    response_model=TicketDetail,
+    summary="One ticket: lines and why",
+    responses={
+        404: {"description": "no billing workflow and no record of the ticket"},
+        503: {
+            "description": "its workflow cannot answer now (worker down, workflow task "
+            "failing, query timed out) and the review store has no copy; try again later"
+        },
+    },
 )
 async def ticket_detail(
     ticket_id: str, request: Request, principal: Principal = Depends(caller)
@@ -143,17 +153,27 @@ async def ticket_detail(
 
 
 async def load_ticket(request: Request, ticket_id: str) -> tuple[TicketBillingView, str | None]:
+    """The ticket's view and a note; 404 for a ticket nobody knows, 503 (with Retry-After)
+    when its workflow cannot answer now and the review store has no copy: a worker down, a
+    workflow task failing, a query timing out are never a 500."""
     context = context_of(request)
     try:
-        client = await context.temporal()
-        return await tickets.load_view(client, context.engine, ticket_id)
-    except TemporalUnavailable:
         try:
-            return tickets.stored_view(context.engine, ticket_id, "cannot be reached now")
-        except tickets.TicketUnknown as problem:
-            raise HTTPException(404, str(problem)) from None
+            client = await context.temporal()
+        except TemporalUnavailable as error:
+            try:
+                return tickets.stored_view(context.engine, ticket_id, "cannot be reached now")
+            except tickets.TicketUnknown:
+                raise tickets.TicketUnavailable(
+                    f"Temporal cannot be reached now ({error}), and the review store has no "
+                    f"copy of ticket {ticket_id}; try again shortly"
+                ) from None
+        return await tickets.load_view(client, context.engine, ticket_id)
     except tickets.TicketUnknown as problem:
         raise HTTPException(404, str(problem)) from None
+    except tickets.TicketUnavailable as problem:
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        raise HTTPException(503, str(problem), headers=headers) from None
 
 
 def temporal_ui_link(request: Request, ticket_id: str) -> str:
@@ -167,10 +187,28 @@ def temporal_ui_link(request: Request, ticket_id: str) -> str:
 # ---- decisions ---------------------------------------------------------------------------------
 
 
+# People's numbers keep the book's limits (billing/numbers.py): a decimal string (or a whole
+# number), finite, at most 12 digits before the point and 6 after; not negative.
+# JSON numbers with a fraction are refused (a float cannot hold money exactly), so the schema
+# says string or integer.
+PeopleNumber = Annotated[
+    NonNegativeDecimal,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": r"^\s*\d{1,12}(\.\d{1,6})?\s*$"},
+                {"type": "integer", "minimum": 0, "maximum": 999999999999},
+            ],
+            "description": "a decimal string, at most 12 digits before the point and 6 after",
+        }
+    ),
+]
+
+
 class LineEditBody(BaseModel):
-    source_id: str = Field(min_length=1)
-    quantity: Decimal | None = Field(default=None, ge=0)
-    unit_price: Decimal | None = Field(default=None, ge=0)
+    source_id: str = Field(min_length=1, max_length=200)
+    quantity: PeopleNumber | None = Field(default=None, description='e.g. "1.5" (hours)')
+    unit_price: PeopleNumber | None = Field(default=None, description='e.g. "80.00"')
 
 
 class ReasonBody(BaseModel):
@@ -178,25 +216,25 @@ class ReasonBody(BaseModel):
 
 
 class ApproveBody(ReasonBody):
-    expected_total: Decimal | None = Field(
+    expected_total: PeopleNumber | None = Field(
         default=None, description="the total you approved; refused if the ticket changed since"
     )
 
 
 class SignoffBody(ReasonBody):
     accepted: bool = True
-    expected_total: Decimal | None = None
+    expected_total: PeopleNumber | None = None
 
 
 class ResolveDisputeBody(ReasonBody):
     outcome: Literal["uphold", "adjust", "write_off"]
-    line_edits: list[LineEditBody] = []
+    line_edits: list[LineEditBody] = Field(default=[], max_length=1000)
 
 
 class ReviewBody(ReasonBody):
     action: Literal["approve", "edit", "hold"]
-    line_edits: list[LineEditBody] = []
-    expected_total: Decimal | None = None
+    line_edits: list[LineEditBody] = Field(default=[], max_length=1000)
+    expected_total: PeopleNumber | None = None
 
 
 class LineBody(ReasonBody):
@@ -208,8 +246,8 @@ class LineBody(ReasonBody):
 class ResolveLineDisputeBody(LineBody):
     outcome: Literal["uphold", "adjust", "write_off"]
     reason_code: Literal[LINE_DISPUTE_REASON_CODES]  # type: ignore[valid-type]
-    quantity: Decimal | None = Field(default=None, ge=0, description="adjust: the new quantity")
-    unit_price: Decimal | None = Field(default=None, ge=0, description="adjust: the new unit price")
+    quantity: PeopleNumber | None = Field(default=None, description="adjust: the new quantity")
+    unit_price: PeopleNumber | None = Field(default=None, description="adjust: the new unit price")
 
 
 class DecisionOut(BaseModel):
@@ -359,8 +397,13 @@ async def decide(
         return _decision_response(404, DecisionOut(outcome="not sent", detail=str(problem)))
     except tickets.NoOutcome as problem:
         return _decision_response(202, DecisionOut(outcome="pending", detail=str(problem)))
-    view, _ = await tickets.load_view(client, context.engine, ticket_id)
-    result = DecisionOut(outcome=outcome.outcome, detail=outcome.detail, status=view.status)
+    try:
+        view, _ = await tickets.load_view(client, context.engine, ticket_id)
+    except tickets.TicketProblem:
+        status = None  # the outcome is known; the status it left the ticket in can wait
+    else:
+        status = view.status
+    result = DecisionOut(outcome=outcome.outcome, detail=outcome.detail, status=status)
     return _decision_response(200 if outcome.outcome == "accepted" else 409, result)
 
 

@@ -11,14 +11,13 @@ from __future__ import annotations
 import re
 import tomllib
 from datetime import date, time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -31,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from billing.money import format_decimal
+from billing.numbers import NonNegativeDecimal, PositiveDecimal
 from billing.problems import Problem, problems_from
 
 
@@ -44,65 +43,6 @@ class BookError(ValueError):
         count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
         listing = "\n".join(f"  {problem}" for problem in problems)
         super().__init__(f"billing book {source} has {count}:\n{listing}")
-
-
-MAX_DIGITS_BEFORE_POINT = 12
-MAX_DECIMALS = 6
-
-
-def _exact_decimal(value: object) -> Decimal:
-    # Floats are refused: "0.1" in a TOML float is already inexact before we ever see it.
-    if isinstance(value, bool):
-        raise ValueError(f'expected a decimal string like "95.00", got {str(value).lower()}')
-    if isinstance(value, float):
-        raise ValueError(
-            f'write decimals as quoted strings ("{value}"), not as a bare number: '
-            "floats cannot hold money exactly"
-        )
-    if isinstance(value, Decimal):
-        parsed = value
-    elif isinstance(value, int):
-        parsed = Decimal(value)
-    elif isinstance(value, str):
-        try:
-            parsed = Decimal(value.strip())
-        except InvalidOperation:
-            raise ValueError(f"{value!r} is not a decimal number") from None
-    else:
-        raise ValueError(f'expected a decimal string like "95.00", got {type(value).__name__}')
-    if not parsed.is_finite():
-        raise ValueError(f"{value!r} is not a finite decimal number")
-    # Rating computes in 28 significant digits: a value this large could not be rated (and is
-    # surely a typo: no rate, price or multiplier is a trillion).
-    decimals = -int(parsed.as_tuple().exponent)
-    if parsed.adjusted() >= MAX_DIGITS_BEFORE_POINT or decimals > MAX_DECIMALS:
-        raise ValueError(
-            f"{value!r} is out of range: use at most {MAX_DIGITS_BEFORE_POINT} digits before "
-            f"the decimal point and {MAX_DECIMALS} after it"
-        )
-    return parsed
-
-
-def _positive(value: Decimal) -> Decimal:
-    if value <= 0:
-        raise ValueError(f"must be greater than 0, got {format_decimal(value)!r}")
-    return value
-
-
-def _not_negative(value: Decimal) -> Decimal:
-    if value < 0:
-        raise ValueError(f"must not be negative, got {format_decimal(value)!r}")
-    return value
-
-
-_as_string = PlainSerializer(format_decimal, return_type=str)
-ExactDecimal = Annotated[Decimal, BeforeValidator(_exact_decimal), _as_string]
-PositiveDecimal = Annotated[
-    Decimal, BeforeValidator(_exact_decimal), AfterValidator(_positive), _as_string
-]
-NonNegativeDecimal = Annotated[
-    Decimal, BeforeValidator(_exact_decimal), AfterValidator(_not_negative), _as_string
-]
 
 
 def _clock_time(value: object) -> time:

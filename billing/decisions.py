@@ -9,15 +9,17 @@ every re-rating, so a late time entry does not silently undo a person's edit.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
 from billing.book import BillingBook
-from billing.holds import ApprovalRequired, ApproverRole
+from billing.holds import ApprovalRequired, ApproverRole, BillingException, ExceptionCode
 from billing.invoice_lines import Coverage, InvoiceLine
 from billing.money import ZERO, to_cents
+from billing.numbers import amount_problem, bounds_problem, not_negative_problem
 from billing.rating import TicketRating, TicketStatus, ticket_status
 
 
@@ -154,21 +156,33 @@ def _zeroed(rating: TicketRating, how: str, decision: Decision) -> TicketRating:
     )
 
 
-def _edited(line: InvoiceLine, edit: LineEdit) -> InvoiceLine:
+def _edited(line: InvoiceLine, edit: LineEdit) -> InvoiceLine | str:
+    """The line as edited, or why the edit cannot be applied (its numbers, or the amount they
+    make, are beyond the book's limits): rating never raises on a person's edit."""
     if edit.written_off:
         return dataclasses.replace(
             line,
             amount=ZERO,
             explanation=(*line.explanation, f"written off by {edit.decision.by()}: bills 0.00"),
         )
+    for name, value in (("quantity", edit.quantity), ("unit price", edit.unit_price)):
+        problem = not_negative_problem(value) if value is not None else None
+        if problem is not None:
+            return f"its {name} {problem}"
     quantity = edit.quantity if edit.quantity is not None else line.quantity
     unit_price = edit.unit_price if edit.unit_price is not None else line.unit_price
+    try:
+        amount = to_cents(quantity * unit_price)
+    except ArithmeticError:  # beyond the context's precision: no bounded edit gets here
+        return f"{quantity} × {unit_price} cannot be computed"
+    problem = amount_problem("the line's amount", amount)
+    if problem is not None:
+        return problem
     changes = []
     if quantity != line.quantity:
         changes.append(f"quantity {line.quantity} → {quantity}")
     if unit_price != line.unit_price:
         changes.append(f"unit price {line.unit_price} → {unit_price}")
-    amount = to_cents(quantity * unit_price)
     note = f"manual edit ({', '.join(changes) or 'no change'}) by {edit.decision.by()}"
     return dataclasses.replace(
         line,
@@ -201,6 +215,16 @@ def _with_line_holds(
     return tuple(marked)
 
 
+def _edit_refused(line: InvoiceLine, edit: LineEdit, why: str) -> BillingException:
+    return BillingException(
+        ExceptionCode.EDIT_OUT_OF_RANGE,
+        f"the manual edit of {line.source_id} by {edit.decision.by()} is not applied: {why}. "
+        "A manager can replace it (open a dispute, resolve it with adjust), or mark the ticket "
+        "non-billable",
+        line.source_id,
+    )
+
+
 def apply_decisions(
     rating: TicketRating, decisions: TicketDecisions, book: BillingBook
 ) -> TicketRating:
@@ -208,18 +232,47 @@ def apply_decisions(
     zeroed = decisions.zeroed_by
     if zeroed is not None:
         return _zeroed(rating, *zeroed)
-    if not decisions.line_edits and not decisions.line_holds:
-        return rating
-    latest = {edit.source_id: edit for edit in decisions.line_edits}
-    lines = tuple(
-        _edited(line, latest[line.source_id])
-        if line.coverage is None and line.source_id in latest
-        else line
-        for line in rating.lines
-    )
+    if decisions.line_edits:
+        rating = _with_line_edits(rating, decisions.line_edits, book)
     if decisions.line_holds:
-        lines = _with_line_holds(lines, decisions.line_holds)
+        rating = dataclasses.replace(
+            rating, lines=_with_line_holds(rating.lines, decisions.line_holds)
+        )
+    return rating
+
+
+def _with_line_edits(
+    rating: TicketRating, edits: list[LineEdit], book: BillingBook
+) -> TicketRating:
+    """Each charged line's latest edit applied; an edit beyond the book's limits holds the
+    ticket instead. Status and approvals follow the new total."""
+    latest = {edit.source_id: edit for edit in edits}
+    lines: list[InvoiceLine] = []
+    refused: list[BillingException] = []
+    for line in rating.lines:
+        edit = latest.get(line.source_id) if line.coverage is None else None
+        if edit is None:
+            lines.append(line)
+            continue
+        edited = _edited(line, edit)
+        if isinstance(edited, InvoiceLine):
+            lines.append(edited)
+            continue
+        # The line stays as rated and the ticket is held: the edit is neither lost nor allowed
+        # to fail the rating (an activity retried for ever).
+        refused.append(_edit_refused(line, edit, edited))
+        note = f"manual edit not applied: {edited}"
+        lines.append(dataclasses.replace(line, explanation=(*line.explanation, note)))
     total = to_cents(sum((line.amount for line in lines if line.coverage is None), ZERO))
+    over = amount_problem("the ticket's chargeable total", total)
+    if over is not None:
+        refused.append(
+            BillingException(
+                ExceptionCode.EDIT_OUT_OF_RANGE,
+                f"the manual edits are not billable as they stand: {over}",
+            )
+        )
+    exceptions = [*rating.exceptions, *refused]
     # The customer's signoff depends on the work done, the manager's on the new total.
     approvals = [a for a in rating.approvals_required if a.role is not ApproverRole.MANAGER]
     threshold = book.policy.approval_threshold
@@ -233,8 +286,41 @@ def apply_decisions(
         )
     return dataclasses.replace(
         rating,
-        lines=lines,
+        lines=tuple(lines),
+        exceptions=tuple(exceptions),
         chargeable_total=total,
         approvals_required=tuple(approvals),
-        status=ticket_status(list(rating.exceptions), approvals, total),
+        status=ticket_status(exceptions, approvals, total),
     )
+
+
+def edits_beyond_limits(rating: TicketRating, edits: Sequence[LineEdit]) -> list[str]:
+    """Why people's line edits cannot stand, one phrase each: a quantity or price beyond the
+    book's limits (not finite, too many digits), or a line amount or chargeable total they
+    would make beyond them. Empty when they can. Negatives and unknown lines are the caller's."""
+    problems = [
+        f"{edit.source_id}: {name} {problem}"
+        for edit in edits
+        for name, value in (("quantity", edit.quantity), ("unit_price", edit.unit_price))
+        if value is not None and (problem := bounds_problem(value)) is not None
+    ]
+    if problems:
+        return problems
+    latest = {edit.source_id: edit for edit in edits}
+    total = ZERO
+    for line in rating.lines:
+        if line.coverage is not None:
+            continue
+        edit = latest.get(line.source_id)
+        amount = line.amount
+        if edit is not None:
+            quantity = edit.quantity if edit.quantity is not None else line.quantity
+            unit_price = edit.unit_price if edit.unit_price is not None else line.unit_price
+            # Bounded numbers: under 10**24, so its cents fit rating's 28 digits.
+            amount = to_cents(quantity * unit_price)
+            problem = amount_problem("its amount", amount)
+            if problem is not None:
+                problems.append(f"{line.source_id}: {problem}")
+        total += amount
+    over = amount_problem("the ticket's chargeable total", total)
+    return problems or ([over] if over is not None else [])

@@ -26,6 +26,7 @@ class ExceptionCode(StrEnum):
     INVALID_TIME_ENTRY = "invalid_time_entry"
     SENSITIVE_TEXT = "sensitive_text"
     DISPUTED = "disputed"
+    EDIT_OUT_OF_RANGE = "edit_out_of_range"
 
     @property
     def owner(self) -> HoldOwner:
@@ -44,6 +45,9 @@ EXCEPTION_OWNERS: dict[ExceptionCode, HoldOwner] = {
     ExceptionCode.INVALID_TIME_ENTRY: HoldOwner.SUPPORT,
     ExceptionCode.SENSITIVE_TEXT: HoldOwner.SUPPORT,
     ExceptionCode.DISPUTED: HoldOwner.MANAGER,
+    # A person's line edit whose numbers or amount are beyond the book's limits: kept off the
+    # line (the ticket ignores it) and held, so billing sees it instead of losing it.
+    ExceptionCode.EDIT_OUT_OF_RANGE: HoldOwner.BILLING,
 }
 
 

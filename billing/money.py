@@ -31,3 +31,23 @@ def format_decimal(value: Decimal) -> str:
 def integer_cents(amount: Decimal) -> int:
     """Whole cents as an int, for places that cannot carry a Decimal (search attributes)."""
     return int(to_cents(amount) * 100)
+
+
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+
+
+def int64_cents(amount: Decimal) -> int:
+    """Whole cents clamped to an int64, for the ``ChargeableCents`` search attribute.
+
+    People's numbers and the book are bounded (``billing.numbers``), but a ticket's total is a
+    sum of many lines (100,000 parts at the book's largest price is already over 2**63 cents),
+    and a value the server refuses fails the workflow task for good, so clamp rather than
+    trust: the attribute only has to sort and filter, and no real total comes near the clamp."""
+    if amount.is_nan():
+        return 0
+    if amount >= Decimal(INT64_MAX).scaleb(-2):
+        return INT64_MAX
+    if amount <= Decimal(INT64_MIN).scaleb(-2):
+        return INT64_MIN
+    return integer_cents(amount)

@@ -21,6 +21,7 @@ from temporalio.client import Client
 
 from billing.decisions import LINE_DISPUTE_REASON_CODES
 from billing.money import format_decimal
+from billing.numbers import not_negative_problem
 from billing.roles import Role
 from cli.live import (
     EXIT_FAILED,
@@ -64,17 +65,19 @@ _EDIT_FIELDS = ("quantity", "unit_price")
 
 
 def _decimal(text: str, example: str, max_places: int | None) -> Decimal:
-    wanted = f"a number like {example} (not negative"
-    wanted += f", at most {max_places} decimals)" if max_places is not None else ")"
+    """A number within the book's limits (``billing.numbers``), not negative."""
     try:
         value = Decimal(text.strip())
     except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"{text!r} is not {wanted}") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number like {example}") from None
+    problem = not_negative_problem(value)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
     exponent = value.as_tuple().exponent
-    if not value.is_finite() or value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not {wanted}")
     if max_places is not None and isinstance(exponent, int) and exponent < -max_places:
-        raise argparse.ArgumentTypeError(f"{text!r} is not {wanted}")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has more than {max_places} decimals (a number like {example})"
+        )
     return value
 
 
@@ -84,6 +87,10 @@ def money_argument(text: str) -> Decimal:
 
 def quantity_argument(text: str) -> Decimal:
     return _decimal(text, "1.25", max_places=None)
+
+
+def price_argument(text: str) -> Decimal:
+    return _decimal(text, "80.00", max_places=None)
 
 
 def line_edit_argument(text: str) -> LineEditInput:
@@ -97,7 +104,11 @@ def line_edit_argument(text: str) -> LineEditInput:
             raise argparse.ArgumentTypeError(
                 f"{text!r}: unknown field {name!r}; use quantity=Q and/or unit_price=P"
             )
-        changes[name] = money_argument(value) if name == "unit_price" else quantity_argument(value)
+        read = price_argument if name == "unit_price" else quantity_argument
+        try:
+            changes[name] = read(value)
+        except argparse.ArgumentTypeError as problem:
+            raise argparse.ArgumentTypeError(f"{text!r}: {name}: {problem}") from None
     source_id = ":".join(parts)
     if not source_id or not changes:
         raise argparse.ArgumentTypeError(

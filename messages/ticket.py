@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import AllowInfNan
 
 from billing.decisions import Decision, TicketDecisions
 from billing.events import HelpdeskEvent
@@ -213,11 +215,17 @@ class SignoffInput(ActorInput):
     expected_total: Decimal | None = None
 
 
+# NaN and Infinity decode, so that the ticket refuses them and audits the refusal: a payload
+# that did not decode would be dropped by the SDK, unseen. The book's limits are checked by the
+# workflow's handler (billing/numbers.py), never here.
+Number = Annotated[Decimal, AllowInfNan()]
+
+
 @dataclass(slots=True)
 class LineEditInput:
     source_id: str
-    quantity: Decimal | None = None
-    unit_price: Decimal | None = None
+    quantity: Number | None = None
+    unit_price: Number | None = None
 
 
 @dataclass(slots=True)
@@ -242,8 +250,8 @@ class ResolveLineDisputeInput(ActorInput):
     source_id: str = ""
     outcome: str = "uphold"
     reason_code: str = ""
-    quantity: Decimal | None = None
-    unit_price: Decimal | None = None
+    quantity: Number | None = None
+    unit_price: Number | None = None
 
 
 @dataclass(slots=True)

@@ -14,7 +14,12 @@ from typing import Any
 
 from pydantic import TypeAdapter
 from sqlalchemy.engine import Engine
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 from messages.ticket import ActorInput, HistoryItem, ticket_workflow_id
@@ -50,23 +55,39 @@ class NoOutcome(TicketProblem):
     pass
 
 
+class TicketUnavailable(TicketProblem):
+    """The ticket's workflow cannot answer now and there is no copy to show instead: its
+    worker is down, its workflow task is failing, or the query failed or timed out. Asking
+    again later may help (the API answers 503)."""
+
+
 async def load_view(
     client: Client, engine: Engine, ticket_id: str
 ) -> tuple[TicketBillingView, str | None]:
     """The workflow's own view; for a ticket whose workflow is gone or silent, the review
-    store's copy and a note saying so."""
+    store's copy and a note saying so. ``TicketUnavailable`` when neither can be had."""
     handle = client.get_workflow_handle(ticket_workflow_id(ticket_id))
     try:
         query = TicketBillingWorkflow.billing_state
         return await handle.query(query, rpc_timeout=QUERY_TIMEOUT), None
     except RPCError as error:
         if error.status is RPCStatusCode.NOT_FOUND:
-            why = "no longer exists (settled and cleaned up)"
-        elif error.status in UNANSWERED or _no_worker_polls(error):
-            why = "is not answering (is a worker running?)"
+            return stored_view(engine, ticket_id, "no longer exists (settled and cleaned up)")
+        if error.status in UNANSWERED or _no_worker_polls(error):
+            why = "is not answering (is a worker running? is its workflow task failing?)"
         else:
-            raise
-    return stored_view(engine, ticket_id, why)
+            why = f"could not answer ({error.status.name if error.status else 'error'}: {error})"
+    except (WorkflowQueryFailedError, WorkflowQueryRejectedError) as error:
+        # The query reached the workflow and failed there: a workflow task that keeps failing
+        # fails every query too.
+        why = f"could not answer (its query failed: {error})"
+    try:
+        return stored_view(engine, ticket_id, why)
+    except TicketUnknown:
+        raise TicketUnavailable(
+            f"the billing workflow of {ticket_id} {why}, and the review store has no copy of "
+            "the ticket yet; try again shortly"
+        ) from None
 
 
 def _no_worker_polls(error: RPCError) -> bool:
@@ -131,6 +152,10 @@ async def wait_for_outcome(
             # No worker answering yet is a reason to keep waiting, not a failure.
             if error.status not in UNANSWERED and not _no_worker_polls(error):
                 raise
+        except (WorkflowQueryFailedError, WorkflowQueryRejectedError):
+            # The signal is sent: a failing query (a workflow task failing) is no reason to send
+            # it again, so keep waiting; without an outcome the caller hears it is pending.
+            pass
         else:
             for item in reversed(view.history):
                 if item.request_id == request_id:

@@ -43,10 +43,11 @@ with workflow.unsafe.imports_passed_through():
         LineEdit,
         LineHold,
         LineHoldKind,
+        edits_beyond_limits,
     )
     from billing.events import DisputeOpened, HelpdeskEvent
     from billing.holds import ApproverRole, HoldOwner
-    from billing.money import integer_cents
+    from billing.money import int64_cents
     from billing.posting import charged_lines
     from billing.roles import Action, may, refusal
     from billing.ticket import EventOutcome, Ticket
@@ -355,7 +356,10 @@ class TicketBillingWorkflow:
         customer = self._state.ticket.customer_id
         wanted: list[tuple[SearchAttributeKey, object]] = [  # type: ignore[type-arg]
             (keys.BILLING_STATUS, assessment.status.value),
-            (keys.CHARGEABLE_CENTS, integer_cents(rating.chargeable_total) if rating else 0),
+            # Clamped to an int64: a value the server refuses would fail this workflow task on
+            # every attempt. Equal to integer_cents for every total a history could have
+            # recorded (anything larger failed its task), so no patch is needed.
+            (keys.CHARGEABLE_CENTS, int64_cents(rating.chargeable_total) if rating else 0),
             (keys.WAITING_FOR, _waiting_for_attribute(assessment)),
             (keys.HOLD_REASON, assessment.hold.code if assessment.hold else None),
             (keys.HOLD_OWNER, assessment.hold.owner.value if assessment.hold else None),
@@ -887,16 +891,31 @@ class TicketBillingWorkflow:
         charged = (
             {line.source_id: line for line in rating.lines if line.is_charged} if rating else {}
         )
+        edits = [
+            LineEdit(edit.source_id, decision, edit.quantity, edit.unit_price) for edit in requested
+        ]
         problems = []
         if not requested:
             problems.append("name at least one line to edit")
+        # The book's limits (billing/numbers.py) hold here too, since 2026-12: a signal sent
+        # straight to Temporal skips the API's and the CLI's checks, and a unit price of 1E+20
+        # once failed every workflow task after it (ChargeableCents overflowed int64). Behind a
+        # patch, because a ticket in flight may hold such an edit accepted (seven decimals, a
+        # 13-digit price on a small quantity: both rated fine) and must replay it accepted, then
+        # rated. Asked only when there is something to refuse, so ordinary edits record no
+        # marker and the committed histories replay unchanged.
+        beyond = edits_beyond_limits(rating, edits) if rating is not None else []
+        if beyond and workflow.patched("refuse-edits-beyond-limits"):
+            problems.extend(beyond)
         for edit in requested:
             if edit.source_id not in charged:
                 problems.append(f"{edit.source_id} is not a charged line of this ticket")
             if edit.quantity is None and edit.unit_price is None:
                 problems.append(f"{edit.source_id}: give a new quantity or unit price")
-            if (edit.quantity is not None and edit.quantity < 0) or (
-                edit.unit_price is not None and edit.unit_price < 0
+            # A NaN decodes (so that it is refused and audited, above) but cannot be compared.
+            if any(
+                value is not None and value.is_finite() and value < 0
+                for value in (edit.quantity, edit.unit_price)
             ):
                 problems.append(f"{edit.source_id}: quantity and unit price must not be negative")
         if problems:
@@ -924,9 +943,7 @@ class TicketBillingWorkflow:
                             at=decision.at,
                         )
                     )
-        return [
-            LineEdit(edit.source_id, decision, edit.quantity, edit.unit_price) for edit in requested
-        ]
+        return edits
 
     def _history(
         self,

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from billing.decisions import Decision, LineEdit, TicketDecisions, apply_decisions
+from billing.holds import ExceptionCode, HoldOwner
 from billing.invoice_lines import Coverage
 from billing.rating import TicketStatus
 from billing.roles import ALLOWED, Action, Role, may, refusal
@@ -132,3 +133,56 @@ def test_a_line_edited_again_keeps_only_its_latest_edit_and_rates_the_same() -> 
     kept_all = apply_decisions(rating, TicketDecisions(line_edits=every_edit), book)
     assert apply_decisions(rating, compacted, book) == kept_all
     assert kept_all.chargeable_total == D("103.75")  # 0.25 h × 95 + 1 h × 80
+
+
+# ---- the book's limits: an edit beyond them is held, never raised, never lost -------------------
+
+EXTREME = [
+    ("unit_price", "1E+20"),
+    ("quantity", "1E+999999"),
+    ("quantity", "-1E+999999"),
+    ("unit_price", "NaN"),
+    ("unit_price", "sNaN"),
+    ("quantity", "Infinity"),
+    ("quantity", "-1"),
+    ("quantity", "0.0000001"),  # 7 decimals
+    ("unit_price", "999999999999.999999"),  # at the limit, but the amount is not
+]
+
+
+@pytest.mark.parametrize(("field", "value"), EXTREME)
+def test_an_extreme_edit_holds_the_ticket_for_billing_and_keeps_the_line_as_rated(
+    field: str, value: str
+) -> None:
+    book = make_book()
+    rating = rate(book, logged("te-1", 120), logged("te-2", 60, "2026-11-02T12:00:00-05:00"))
+    edit = LineEdit("te-1", BY_MANAGER, **{field: D(value)})
+    result = apply_decisions(rating, TicketDecisions(line_edits=[edit]), book)
+    assert result.status is TicketStatus.HELD
+    [refused] = [e for e in result.exceptions if e.code is ExceptionCode.EDIT_OUT_OF_RANGE]
+    assert refused.owner is HoldOwner.BILLING and refused.source_id == "te-1"
+    assert "manual edit of te-1 by mia (manager)" in refused.message
+    te1 = next(line for line in result.lines if line.source_id == "te-1")
+    assert (te1.quantity, te1.amount) == (D("2.00"), D("190.00"))  # as rated
+    assert te1.explanation[-1].startswith("manual edit not applied:")
+    assert result.chargeable_total == D("285.00")
+
+
+def test_edits_within_limits_whose_total_is_over_the_limit_hold_the_ticket() -> None:
+    book = make_book()
+    rating = rate(book, logged("te-1", 60), logged("te-2", 60, "2026-11-02T12:00:00-05:00"))
+    big = D("999999999999")  # one hour each: each line's amount is just within the limit
+    edits = [LineEdit(s, BY_MANAGER, unit_price=big) for s in ("te-1", "te-2")]
+    result = apply_decisions(rating, TicketDecisions(line_edits=edits), book)
+    assert result.status is TicketStatus.HELD
+    assert [e.code for e in result.exceptions] == [ExceptionCode.EDIT_OUT_OF_RANGE]
+    assert "chargeable total would be 1999999999998.00" in result.exceptions[0].message
+
+
+def test_an_edit_at_the_limits_is_applied() -> None:
+    book = make_book()
+    rating = rate(book, logged("te-1", 60))
+    edit = LineEdit("te-1", BY_MANAGER, quantity=D("0.000001"), unit_price=D("999999999999"))
+    result = apply_decisions(rating, TicketDecisions(line_edits=[edit]), book)
+    assert result.exceptions == ()
+    assert result.chargeable_total == D("1000000.00")

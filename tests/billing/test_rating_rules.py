@@ -430,6 +430,7 @@ def test_every_exception_code_has_the_owner_the_spec_names() -> None:
         "invalid_time_entry": "support",
         "sensitive_text": "support",
         "disputed": "manager",
+        "edit_out_of_range": "billing",
     }
 
 
@@ -564,5 +565,5 @@ def test_every_code_is_covered_by_a_test_above() -> None:
     assert {code.value for code in ExceptionCode} == set(
         """unknown_customer customer_billing_hold no_contract no_time_entry unmapped_work_type
         unknown_role unknown_part part_without_price invalid_time_entry sensitive_text
-        disputed""".split()
+        disputed edit_out_of_range""".split()
     )

@@ -1297,6 +1297,49 @@ def write_docs() -> None:
             )
     out += [
         "",
+        "## People's numbers (API, pages, CLI, the ticket's workflow)",
+        "",
+        "A quantity or unit price in a line edit (finance `review` edit, `resolve-dispute` with",
+        "`adjust`) and a total a person confirms (`expected_total`, `--total`) keep the book's",
+        "limits, one definition in `billing/numbers.py`: finite (no NaN or Infinity), at most 12",
+        "digits before the decimal point and 6 after it, not negative. In the API a number is a",
+        'decimal string (`"80.00"`) or a whole number; a JSON number with a fraction is refused',
+        "(a float cannot hold money exactly). Tests: `tests/test_people_numbers_cli.py`,",
+        "`tests/live/test_people_numbers.py`, `tests/billing/test_numbers.py`.",
+        "",
+        "| input | API | pages | CLI | sent straight to Temporal |",
+        "|---|---|---|---|---|",
+        "| `unit_price` `1E+20`, `quantity` `1E+999999` or `0.0000001` | 422 naming "
+        "`line_edits[0].unit_price` (`quantity`): `… is out of range: use at most 12 digits "
+        "before the decimal point and 6 after it` | the review queue says `not sent: "
+        "line_edits[0].unit_price: …` | exit 2: `argument --line: 'te-1:unit_price=1E+20': "
+        "unit_price: … is out of range` | refused and audited: `te-1: unit_price "
+        "'100000000000000000000' is out of range …` |",
+        "| `NaN`, `Infinity` | 422: `is not a finite decimal number` | `not sent: …` | exit 2: "
+        "`is not a finite number` | refused and audited: `te-1: unit_price 'NaN' is not a "
+        "finite number` |",
+        "| `-1` | 422: `must not be negative` | `not sent: …` | exit 2: `must not be negative` "
+        "| refused and audited: `quantity and unit price must not be negative` |",
+        "| `1.5` as a JSON number | 422: `write decimals as quoted strings` | — | — | — |",
+        "| each number within the limits, but the line's amount or the ticket's total over "
+        "999,999,999,999.99 | — | — | — | refused and audited: `te-1: its amount would be "
+        "1999999999998.00, over the limit of 999999999999.99` |",
+        "| `expected_total` / `--total` `1E+20` | 422 naming `expected_total` | — | exit 2 "
+        "naming `--total` | — |",
+        "",
+        "The ticket's workflow refuses what the API would (a signal can bypass the API), in its",
+        "handler, never while decoding: NaN and Infinity decode so that their refusal is audited.",
+        "Its tasks keep completing and the ticket's page and API answer 200. Should an edit beyond",
+        "the limits be on a ticket already (accepted before the limits), rating does not raise:",
+        "the line stays as rated and the ticket is held for billing (`edit_out_of_range`) with",
+        "the reason. The `ChargeableCents` search attribute is clamped to an int64, so no total",
+        "can fail a workflow task.",
+        "",
+        "A ticket whose workflow cannot answer a query (no worker, a workflow task failing, a",
+        "query timing out) is shown from the review store with a note saying so; when the store",
+        "has no copy yet, `GET /api/tickets/{id}` and the ticket page answer **503** with the",
+        "reason and `Retry-After`, never a 500.",
+        "",
         "## Fuzzing (`tests/billing/test_fuzz_parsing.py`, hypothesis, about 5 s)",
         "",
         "- `parse_event` on any JSON value or event-like object raises only `EventError`, every",
