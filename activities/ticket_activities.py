@@ -21,6 +21,7 @@ from temporalio.exceptions import ApplicationError
 from activities.prepaid_gateway import PrepaidGateway
 from billing.book import BillingMode
 from billing.decisions import apply_decisions
+from billing.invoice_run import period_of
 from billing.posting import lines_to_post
 from billing.prepaid import PrepaidBalances
 from billing.rating import prepaid_demand, rate_ticket
@@ -134,6 +135,7 @@ class TicketActivities:
                         ticket_id=request.ticket_id,
                         billing_customer_id=request.billing_customer_id,
                         lines=delta,
+                        period=self._period_of(request),
                     )
                 )
             except BillingRejected as error:
@@ -146,6 +148,13 @@ class TicketActivities:
             (line.amount for line in [*(p.line for p in already), *delta]), Decimal("0.00")
         )
         return PostResult(invoice_id, len(delta), posted_amount, ledger_total)
+
+    def _period_of(self, request: PostInput) -> str:
+        """The month the ticket closed in the book's timezone (UTC if the book cannot be read:
+        a ticket already rated posts rather than waits for a book fix)."""
+        book, _ = self._book.current()
+        moment = request.closed_at or activity.info().started_time
+        return period_of(moment, book.book.timezone if book is not None else "UTC")
 
     @activity.defn(name="update_helpdesk")
     def update_helpdesk(self, request: HelpdeskUpdateInput) -> None:

@@ -32,7 +32,7 @@ def test_findings_are_kept_logged_and_counted(
     ledger = EmbeddedLedger(engine, now=lambda: NOW)
     amount = Decimal("42.50")
     line = BillableLine("x", "labor", "LAB-REMOTE", "by hand", Decimal("1"), amount, amount, False)
-    ledger.post_lines(PostRequest("manual", "T-ghost", "CUST-1", [line]))
+    ledger.post_lines(PostRequest("manual", "T-ghost", "CUST-1", [line], "2026-11"))
     reader = InMemoryMetricReader()
     activities = ReconciliationActivities(
         engine=engine,
@@ -68,11 +68,17 @@ def test_the_ledger_sums_each_ticket_as_its_lines_add_up(store_url: str) -> None
         value = Decimal(amount)
         return BillableLine(source, kind, "LAB-REMOTE", "work", Decimal("1"), value, value, False)
 
-    first = ledger.post_lines(PostRequest("k1", "T-1", "CUST-1", [line("a", "95.00")]))
-    ledger.post_lines(PostRequest("k2", "T-2", "CUST-1", [line("b", "47.50"), line("c", "10")]))
+    first = ledger.post_lines(PostRequest("k1", "T-1", "CUST-1", [line("a", "95.00")], "2026-11"))
+    ledger.post_lines(
+        PostRequest("k2", "T-2", "CUST-1", [line("b", "47.50"), line("c", "10")], "2026-11")
+    )
     ledger.finalize_invoice(first.invoice_id)
-    ledger.post_lines(PostRequest("k3", "T-1", "CUST-1", [line("a", "-20.00"), line("d", "5")]))
-    ledger.post_lines(PostRequest("fee", "fee:c-1", "CUST-1", [line("f", "1500", kind="fee")]))
+    ledger.post_lines(
+        PostRequest("k3", "T-1", "CUST-1", [line("a", "-20.00"), line("d", "5")], "2026-11")
+    )
+    ledger.post_lines(
+        PostRequest("fee", "fee:c-1", "CUST-1", [line("f", "1500", kind="fee")], "2026-11")
+    )
 
     ids = ["T-1", "T-2", "T-3"]
     expected = totals_from_lines(ledger.posted_lines(ticket_ids=ids))
