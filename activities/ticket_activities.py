@@ -22,6 +22,7 @@ from temporalio.exceptions import ApplicationError
 from activities.prepaid_gateway import PrepaidGateway
 from billing.book import BillingMode
 from billing.decisions import apply_decisions
+from billing.invoice_run import period_of
 from billing.posting import BillableLine, CustomerPosting, posting_plan
 from billing.prepaid import PrepaidBalances
 from billing.rating import prepaid_demand, rate_ticket
@@ -183,10 +184,18 @@ class TicketActivities:
                     ticket_id=request.ticket_id,
                     billing_customer_id=group.billing_customer_id,
                     lines=group.lines,
+                    period=self._period_of(request),
                 )
             )
         except BillingRejected as error:
             raise ApplicationError(str(error), type=BILLING_REJECTED, non_retryable=True) from error
+
+    def _period_of(self, request: PostInput) -> str:
+        """The month the ticket closed in the book's timezone (UTC if the book cannot be read:
+        a ticket already rated posts rather than waits for a book fix)."""
+        book, _ = self._book.current()
+        moment = request.closed_at or activity.info().started_time
+        return period_of(moment, book.book.timezone if book is not None else "UTC")
 
     @activity.defn(name="update_helpdesk")
     def update_helpdesk(self, request: HelpdeskUpdateInput) -> None:

@@ -189,6 +189,9 @@ class Contract(_BookSection):
     block_hours: PositiveDecimal | None = None
     rates: dict[str, PositiveDecimal] = {}
     taxable_labor: StrictBool = False
+    # When billing under this contract began: the invoice run refuses earlier months. None: the
+    # customer's first posting in the billing system says when.
+    starts: CalendarDate | None = None
 
     @property
     def prepaid_hours(self) -> Decimal | None:

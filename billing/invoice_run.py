@@ -9,10 +9,12 @@ never added twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from billing.book import BillingBook, BillingMode, Contract, ContractType
 from billing.money import SIXTY, hours_from_minutes
@@ -44,6 +46,30 @@ def next_month(month: date) -> date:
 def month_key(month: date) -> str:
     """``YYYY-MM``: the month in posting keys and retainer periods."""
     return f"{month.year:04d}-{month.month:02d}"
+
+
+PERIOD_PATTERN = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+
+
+def parse_period(text: str) -> date:
+    """``YYYY-MM`` → the month's first day; ValueError naming the text otherwise."""
+    if not isinstance(text, str) or not PERIOD_PATTERN.match(text):
+        raise ValueError(f"period {text!r} is not a month like 2026-11")
+    return date(int(text[:4]), int(text[5:]), 1)
+
+
+def next_period(period: str) -> str:
+    return month_key(next_month(parse_period(period)))
+
+
+def period_of(moment: datetime, timezone: str) -> str:
+    """The billing period (``YYYY-MM``) a moment falls in, in ``timezone`` (the book's)."""
+    return month_key(moment.astimezone(ZoneInfo(timezone)).date())
+
+
+def month_end(month: date, timezone: str) -> datetime:
+    """The first moment after ``month`` in ``timezone``: when a run of the month may start."""
+    return datetime.combine(next_month(month_of(month)), time(0), ZoneInfo(timezone))
 
 
 def fee_service_code(contract: Contract) -> str:
@@ -84,18 +110,87 @@ class FeePlan:
     skipped: list[SkippedFee]
 
 
+@dataclass(frozen=True, slots=True)
+class BillingStart:
+    """When billing began for a billing customer: the period (``YYYY-MM``) and why we say so;
+    ``period`` None when it has not (no contract start date, no posting)."""
+
+    billing_customer_id: str
+    period: str | None
+    source: str
+
+
+NOT_BEGUN = "nothing billed yet: no contract start date and no posting in the billing system"
+
+
+def billing_starts(book: BillingBook, first_postings: Mapping[str, str]) -> dict[str, BillingStart]:
+    """Each book customer's billing start: its contract's ``starts`` date, else the period of the
+    first posting the billing system holds for it (``first_postings``, by billing id)."""
+    starts: dict[str, BillingStart] = {}
+    for customer in book.customers:
+        contract = book.contract(customer.contract)
+        if contract is not None and contract.starts is not None:
+            found = BillingStart(
+                customer.billing_id,
+                month_key(contract.starts),
+                f"contract {contract.id} starts {contract.starts.isoformat()}",
+            )
+        elif customer.billing_id in first_postings:
+            period = first_postings[customer.billing_id]
+            found = BillingStart(customer.billing_id, period, f"first posting in {period}")
+        else:
+            found = BillingStart(customer.billing_id, None, NOT_BEGUN)
+        earlier = starts.get(customer.billing_id)
+        # Two organizations on one billing customer: the earlier start counts.
+        if earlier is None or (
+            found.period is not None and (earlier.period is None or found.period < earlier.period)
+        ):
+            starts[customer.billing_id] = found
+    return starts
+
+
+def run_refusal(
+    book: BillingBook, month: date, now: datetime, starts: Mapping[str, BillingStart]
+) -> str | None:
+    """Why the month may not be run, or None. A month that has not ended in the book's timezone
+    (``now`` is the caller's clock) is refused, naming the first moment it may run; so is a month
+    before billing began for every customer (the earliest start the book or the billing system
+    gives). With no start known at all nothing is refused: each customer is skipped instead."""
+    month = month_of(month)
+    key = month_key(month)
+    zone = book.book.timezone
+    ends = month_end(month, zone)
+    if now < ends:
+        return (
+            f"{key} has not ended in the book's timezone ({zone}): run it from "
+            f"{ends:%Y-%m-%d %H:%M} {zone} ({ends.astimezone(ZoneInfo('UTC')):%Y-%m-%d %H:%M} UTC)"
+        )
+    known = [start for start in starts.values() if start.period is not None]
+    if known:
+        first = min(known, key=lambda start: (start.period, start.billing_customer_id))
+        if key < str(first.period):
+            return (
+                f"{key} is before billing began: the earliest is {first.period} "
+                f"({first.billing_customer_id}: {first.source})"
+            )
+    return None
+
+
 def monthly_fee_lines(
     book: BillingBook,
     month: date,
     instance_id: str,
     *,
     mode_override: BillingMode | None = None,
+    starts: Mapping[str, BillingStart] | None = None,
 ) -> FeePlan:
     """For each customer whose contract has a ``monthly_fee``: one fee line for ``month``.
 
     A customer on ``billing_hold`` is skipped (billing posts nothing for it until released; the
-    next run of the month adds the fee then), as is one in ``shadow`` mode (never posted).
-    Two help desk organizations mapped to the same billing customer and contract get one fee.
+    next run of the month adds the fee then), as is one in ``shadow`` mode (never posted), and,
+    given ``starts``, one whose billing began after the month or has not begun (no fee out of
+    nowhere). Two help desk organizations mapped to the same billing customer and contract get
+    one fee.
     """
     month = month_of(month)
     lines: list[FeeLine] = []
@@ -114,6 +209,19 @@ def monthly_fee_lines(
             continue
         if (mode_override or book.mode_of(customer)) is BillingMode.SHADOW:
             skipped.append(SkippedFee(contract.id, customer.billing_id, "shadow mode: not posted"))
+            continue
+        start = starts.get(customer.billing_id) if starts is not None else None
+        if start is not None and start.period is None:
+            skipped.append(SkippedFee(contract.id, customer.billing_id, start.source))
+            continue
+        if start is not None and month_key(month) < str(start.period):
+            skipped.append(
+                SkippedFee(
+                    contract.id,
+                    customer.billing_id,
+                    f"billing began in {start.period} ({start.source})",
+                )
+            )
             continue
         fee = contract.monthly_fee
         line = BillableLine(

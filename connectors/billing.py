@@ -28,6 +28,10 @@ class PostRequest:
     ticket_id: str
     billing_customer_id: str
     lines: list[BillableLine]
+    # The billing period (YYYY-MM) the lines belong to: a ticket's closing month, a fee's month
+    # (both in the book's timezone). The lines go to the customer's draft of that period, or of
+    # the next open period when the invoice run has closed (locked) it.
+    period: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +41,21 @@ class PostReceipt:
     line_count: int
     amount: Decimal
     already_posted: bool  # the key had been used: the first call's result is returned
+    period: str | None = None  # the period of the invoice the lines went to
+    # The finalized invoice of the requested period, when that period was locked and the lines
+    # went to the next open one as an adjustment to it.
+    adjusts_invoice_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DraftInvoice:
+    """A draft invoice of one customer and period, as the invoice run previews and finalizes."""
+
+    invoice_id: str
+    billing_customer_id: str
+    period: str
+    lines: int
+    total: Decimal  # charges net of credits
 
 
 FINALIZED = "finalized"
@@ -97,13 +116,26 @@ class BillingAdapter(Protocol):
         invoices. An adapter that can only list lines uses ``totals_from_lines``."""
         ...
 
-    def draft_invoices(self, billing_customer_ids: list[str]) -> list[str]:
-        """The ids of the given customers' invoices still in draft (the invoice run finalizes
-        them). Added for the monthly invoice run; an adapter for a billing system without drafts
-        returns []."""
+    def draft_invoices(self, billing_customer_ids: list[str], period: str) -> list[DraftInvoice]:
+        """The given customers' draft invoices of ``period`` (YYYY-MM), with their line counts
+        and totals: what the invoice run for that month finalizes. An adapter for a billing
+        system without drafts returns []."""
         ...
 
-    def finalize_invoice(self, invoice_id: str) -> None: ...
+    def first_periods(self, billing_customer_ids: list[str]) -> dict[str, str]:
+        """For each given customer with a posting that is not a fee: the earliest period of its
+        lines. Billing began then when the book gives the contract no start date."""
+        ...
+
+    def finalize_invoice(self, invoice_id: str) -> None:
+        """Finalize a draft: its customer's period is locked from then on (later postings for it
+        go to the next open period as adjustments naming this invoice)."""
+        ...
+
+
+def adjustment_description(invoice_id: str, description: str) -> str:
+    """A line posted for a locked period names the invoice it adjusts."""
+    return f"Adjustment to {invoice_id}: {description}"
 
 
 def tickets_in_lines(lines: list[PostedLine]) -> set[str]:

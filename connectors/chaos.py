@@ -44,6 +44,7 @@ from connectors.billing import (
     BillingAdapter,
     BillingCustomer,
     BillingUnavailable,
+    DraftInvoice,
     PostedLine,
     PostReceipt,
     PostRequest,
@@ -66,6 +67,7 @@ CHAOTIC_METHODS = frozenset(
         "tickets_posted",
         "ticket_totals",
         "draft_invoices",
+        "first_periods",
         "finalize_invoice",
     }
 )
@@ -290,11 +292,18 @@ class ChaoticBilling:
             lambda: self._inner.ticket_totals(ticket_ids),
         )
 
-    def draft_invoices(self, billing_customer_ids: list[str]) -> list[str]:
+    def draft_invoices(self, billing_customer_ids: list[str], period: str) -> list[DraftInvoice]:
         return self._call(  # type: ignore[no-any-return]
             "draft_invoices",
+            f"{','.join(billing_customer_ids)} {period}",
+            lambda: self._inner.draft_invoices(billing_customer_ids, period),
+        )
+
+    def first_periods(self, billing_customer_ids: list[str]) -> dict[str, str]:
+        return self._call(  # type: ignore[no-any-return]
+            "first_periods",
             ",".join(billing_customer_ids),
-            lambda: self._inner.draft_invoices(billing_customer_ids),
+            lambda: self._inner.first_periods(billing_customer_ids),
         )
 
     def finalize_invoice(self, invoice_id: str) -> None:

@@ -10,16 +10,18 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection, Engine, Row
 
-from billing.invoice_run import FEE_KIND
+from billing.invoice_run import FEE_KIND, next_period, parse_period
 from billing.money import integer_cents
 from billing.posting import BillableLine, LineType
 from billing.reconciliation import LedgerFacts
 from connectors.billing import (
     BillingCustomer,
     BillingRejected,
+    DraftInvoice,
     PostedLine,
     PostReceipt,
     PostRequest,
+    adjustment_description,
 )
 from store.database import write_session, write_transaction
 from store.directory import billing_customers
@@ -55,7 +57,9 @@ def _per_customer(amounts: Iterable[tuple[str, int]]) -> dict[str, Decimal]:
 
 
 class EmbeddedLedger:
-    """Draft invoice per customer; lines added under an idempotency key; finalized on demand.
+    """One draft invoice per customer and billing period; lines added under an idempotency
+    key; finalized on demand, which locks the customer's period: a later posting for it goes to
+    the draft of the next open period, each line naming the invoice it adjusts.
 
     ``known_customers``: billing customer ids that exist; None accepts any (the demo default).
     ``list_customers`` reads the customer directory (``starter.py customers import``), which
@@ -81,21 +85,32 @@ class EmbeddedLedger:
         return [BillingCustomer(id_, name) for id_, name in billing_customers(self._engine)]
 
     def post_lines(self, request: PostRequest) -> PostReceipt:
+        try:
+            parse_period(request.period)
+        except ValueError as error:
+            raise BillingRejected(f"posting {request.posting_key!r}: {error}") from None
         with write_transaction(self._engine) as connection:
             earlier = connection.execute(
-                select(_POSTING.c.invoice_id).where(_POSTING.c.posting_key == request.posting_key)
+                select(_POSTING.c.invoice_id, _INVOICE.c.period)
+                .join(_INVOICE, _INVOICE.c.invoice_id == _POSTING.c.invoice_id)
+                .where(_POSTING.c.posting_key == request.posting_key)
             ).first()
             if earlier is not None:
-                amounts = connection.execute(
-                    select(_LINE.c.amount_cents).where(_LINE.c.posting_key == request.posting_key)
-                ).scalars()
-                cents = list(amounts)
+                rows = connection.execute(
+                    select(_LINE.c.amount_cents, _LINE.c.adjusts_invoice_id).where(
+                        _LINE.c.posting_key == request.posting_key
+                    )
+                ).all()
                 return PostReceipt(
                     request.posting_key,
                     earlier.invoice_id,
-                    len(cents),
-                    sum((Decimal(c) * CENTS for c in cents), Decimal("0.00")),
+                    len(rows),
+                    sum((Decimal(row.amount_cents) * CENTS for row in rows), Decimal("0.00")),
                     already_posted=True,
+                    period=earlier.period,
+                    adjusts_invoice_id=next(
+                        (row.adjusts_invoice_id for row in rows if row.adjusts_invoice_id), None
+                    ),
                 )
             if not self.customer_exists(request.billing_customer_id):
                 raise BillingRejected(
@@ -103,7 +118,12 @@ class EmbeddedLedger:
                     "billing system"
                 )
             now = self._now()
-            invoice_id = self._draft_invoice(connection, request.billing_customer_id, now)
+            customer = request.billing_customer_id
+            adjusts = self._finalized_invoice(connection, customer, request.period)
+            period = request.period
+            while self._finalized_invoice(connection, customer, period) is not None:
+                period = next_period(period)
+            invoice_id = self._draft_invoice(connection, customer, period, now)
             connection.execute(
                 insert(_POSTING).values(
                     posting_key=request.posting_key,
@@ -120,32 +140,59 @@ class EmbeddedLedger:
                             "posting_key": request.posting_key,
                             "invoice_id": invoice_id,
                             "ticket_id": request.ticket_id,
-                            "billing_customer_id": request.billing_customer_id,
+                            "billing_customer_id": customer,
                             "source_id": line.source_id,
                             "kind": line.kind,
                             "service_code": line.service_code,
-                            "description": line.description,
+                            "description": (
+                                adjustment_description(adjusts, line.description)
+                                if adjusts
+                                else line.description
+                            ),
                             "quantity": format(line.quantity, "f"),
                             "unit_price_cents": integer_cents(line.unit_price),
                             "amount_cents": integer_cents(line.amount),
                             "taxable": line.taxable,
                             "line_type": line.line_type.value,
                             "posted_at": now,
+                            "period": request.period,
+                            "adjusts_invoice_id": adjusts,
                         }
                         for line in request.lines
                     ],
                 )
         amount = sum((line.amount for line in request.lines), Decimal("0.00"))
         return PostReceipt(
-            request.posting_key, invoice_id, len(request.lines), amount, already_posted=False
+            request.posting_key,
+            invoice_id,
+            len(request.lines),
+            amount,
+            already_posted=False,
+            period=period,
+            adjusts_invoice_id=adjusts,
         )
 
+    def _finalized_invoice(
+        self, connection: Connection, billing_customer_id: str, period: str
+    ) -> str | None:
+        """The customer's finalized invoice of ``period`` (the latest), which locks it."""
+        return connection.execute(
+            select(_INVOICE.c.invoice_id)
+            .where(
+                _INVOICE.c.billing_customer_id == billing_customer_id,
+                _INVOICE.c.period == period,
+                _INVOICE.c.status == "finalized",
+            )
+            .order_by(_INVOICE.c.invoice_id.desc())
+        ).scalar()
+
     def _draft_invoice(
-        self, connection: Connection, billing_customer_id: str, now: datetime
+        self, connection: Connection, billing_customer_id: str, period: str, now: datetime
     ) -> str:
         draft = connection.execute(
             select(_INVOICE.c.invoice_id).where(
                 _INVOICE.c.billing_customer_id == billing_customer_id,
+                _INVOICE.c.period == period,
                 _INVOICE.c.status == "draft",
             )
         ).first()
@@ -161,6 +208,7 @@ class EmbeddedLedger:
             insert(_INVOICE).values(
                 invoice_id=invoice_id,
                 billing_customer_id=billing_customer_id,
+                period=period,
                 status="draft",
                 created_at=now,
             )
@@ -252,20 +300,44 @@ class EmbeddedLedger:
             for row in rows
         ]
 
-    def draft_invoices(self, billing_customer_ids: list[str]) -> list[str]:
+    def draft_invoices(self, billing_customer_ids: list[str], period: str) -> list[DraftInvoice]:
         if not billing_customer_ids:
             return []
         with self._engine.connect() as connection:
-            return list(
-                connection.execute(
-                    select(_INVOICE.c.invoice_id)
-                    .where(
-                        _INVOICE.c.status == "draft",
-                        _INVOICE.c.billing_customer_id.in_(sorted(set(billing_customer_ids))),
-                    )
-                    .order_by(_INVOICE.c.invoice_id)
-                ).scalars()
-            )
+            rows = connection.execute(
+                select(
+                    _INVOICE.c.invoice_id,
+                    _INVOICE.c.billing_customer_id,
+                    func.count(_LINE.c.id),
+                    func.coalesce(func.sum(_LINE.c.amount_cents), 0),
+                )
+                .select_from(_INVOICE.outerjoin(_LINE, _LINE.c.invoice_id == _INVOICE.c.invoice_id))
+                .where(
+                    _INVOICE.c.status == "draft",
+                    _INVOICE.c.period == period,
+                    _INVOICE.c.billing_customer_id.in_(sorted(set(billing_customer_ids))),
+                )
+                .group_by(_INVOICE.c.invoice_id, _INVOICE.c.billing_customer_id)
+                .order_by(_INVOICE.c.invoice_id)
+            ).all()
+        return [
+            DraftInvoice(invoice, customer, period, count, Decimal(cents) * CENTS)
+            for invoice, customer, count, cents in rows
+        ]
+
+    def first_periods(self, billing_customer_ids: list[str]) -> dict[str, str]:
+        if not billing_customer_ids:
+            return {}
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                select(_LINE.c.billing_customer_id, func.min(_LINE.c.period))
+                .where(
+                    _LINE.c.kind != FEE_KIND,
+                    _LINE.c.billing_customer_id.in_(sorted(set(billing_customer_ids))),
+                )
+                .group_by(_LINE.c.billing_customer_id)
+            ).all()
+        return {customer: period for customer, period in rows}
 
     def finalize_invoice(self, invoice_id: str) -> None:
         with write_session(self._engine) as session:

@@ -31,12 +31,14 @@ from typing import Any, Protocol
 
 import httpx
 
+from billing.invoice_run import FEE_KIND
 from billing.posting import BillableLine, LineType
 from billing.reconciliation import LedgerFacts
 from connectors.billing import (
     BillingCustomer,
     BillingRejected,
     BillingUnavailable,
+    DraftInvoice,
     PostedLine,
     PostReceipt,
     PostRequest,
@@ -777,8 +779,20 @@ class QuickBooksBilling:
                 )
         return sorted(posted, key=lambda line: line.posted_at)
 
-    def draft_invoices(self, billing_customer_ids: list[str]) -> list[str]:
+    def draft_invoices(self, billing_customer_ids: list[str], period: str) -> list[DraftInvoice]:
         return []  # a QuickBooks invoice is final when created: there are no drafts to finalize
+
+    def first_periods(self, billing_customer_ids: list[str]) -> dict[str, str]:
+        """By the month (UTC) each customer's first line that is not a fee was posted."""
+        first: dict[str, str] = {}
+        wanted = set(billing_customer_ids)
+        for posted in self.posted_lines():
+            if posted.line.kind == FEE_KIND or posted.billing_customer_id not in wanted:
+                continue
+            period = f"{posted.posted_at.astimezone(UTC):%Y-%m}"
+            if period < first.get(posted.billing_customer_id, "9999-99"):
+                first[posted.billing_customer_id] = period
+        return first
 
     def finalize_invoice(self, invoice_id: str) -> None:
         return None  # nothing to do (see draft_invoices); sending stays with QuickBooks users

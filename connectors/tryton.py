@@ -1,5 +1,8 @@
 """Tryton as the billing system, over its JSON-RPC API: one draft customer invoice per customer
-that lines are added to under their posting key, posted (given its number) by the invoice run.
+and billing period that lines are added to under their posting key, posted (given its number)
+by the invoice run. A posted Tryton invoice is immutable, so it locks its customer's period: a
+later posting for that period goes on the draft of the next open period, each line's description
+naming the posted invoice ("Adjustment to 12: ...").
 
 Tryton has no idempotency header, so every line carries a note naming its posting key
 (``<instance id>:<ticket id>:r<revision>``), and the key is searched before every write: a retry
@@ -12,6 +15,7 @@ later one sees the earlier one's lines and removes its own.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import itertools
 import json
 import threading
@@ -23,15 +27,18 @@ from typing import Any
 
 import httpx
 
+from billing.invoice_run import FEE_KIND, next_period, parse_period
 from billing.posting import BillableLine, LineType
 from billing.reconciliation import LedgerFacts
 from connectors.billing import (
     BillingCustomer,
     BillingRejected,
     BillingUnavailable,
+    DraftInvoice,
     PostedLine,
     PostReceipt,
     PostRequest,
+    adjustment_description,
     tickets_in_lines,
     totals_from_lines,
 )
@@ -130,10 +137,17 @@ def _money(value: Decimal) -> Decimal:
     return cents if cents == value else value.normalize()
 
 
-def _note(request: PostRequest, line: BillableLine, attempt: str) -> str:
+def _note(
+    request: PostRequest, line: BillableLine, attempt: str, period: str, adjusts: int | None
+) -> str:
+    """``period``: the billing period of the invoice the line is on (drafts are found by it);
+    ``of_period``: the period the line belongs to (an earlier one for an adjustment)."""
     return LINE_MARKER + json.dumps(
         {
             "attempt": attempt,
+            "period": period,
+            "of_period": request.period,
+            "adjusts": None if adjusts is None else str(adjusts),
             "posting_key": request.posting_key,
             "ticket_id": request.ticket_id,
             "source_id": line.source_id,
@@ -365,6 +379,10 @@ class TrytonBilling:
     # -- posting ------------------------------------------------------------------------------
 
     def post_lines(self, request: PostRequest) -> PostReceipt:
+        try:
+            parse_period(request.period)
+        except ValueError as error:
+            raise BillingRejected(f"posting {request.posting_key!r}: {error}") from None
         earlier = self._lines_with_key(request.posting_key)
         if earlier:
             return self._receipt(request.posting_key, earlier, already_posted=True)
@@ -391,12 +409,15 @@ class TrytonBilling:
     def _receipt(
         posting_key: str, lines: list[dict[str, Any]], already_posted: bool
     ) -> PostReceipt:
+        fields = _note_fields(lines[0]["note"]) or {}
         return PostReceipt(
             posting_key,
             str(lines[0]["invoice"]),
             len(lines),
             sum((line["amount"] for line in lines), Decimal("0.00")),
             already_posted=already_posted,
+            period=fields.get("period"),
+            adjusts_invoice_id=fields.get("adjusts"),
         )
 
     def _lines_with_key(self, posting_key: str) -> list[dict[str, Any]]:
@@ -419,7 +440,15 @@ class TrytonBilling:
         company, currency = self._company_currency()
         products: dict[str, dict[str, Any]] = {}
         rows = []
+        adjusts = self._posted_invoice(party, request.period)
+        period = request.period
+        while self._posted_invoice(party, period) is not None:
+            period = next_period(period)
         for line in request.lines:
+            if adjusts is not None:
+                line = dataclasses.replace(
+                    line, description=adjustment_description(str(adjusts), line.description)
+                )
             if line.service_code not in products:
                 products[line.service_code] = self._product_defaults(
                     line.service_code, party, company, currency
@@ -427,11 +456,11 @@ class TrytonBilling:
             rows.append(
                 {
                     **_line_values(line, products[line.service_code], company, currency),
-                    "note": _note(request, line, attempt),
+                    "note": _note(request, line, attempt, period, adjusts),
                 }
             )
         for retry in (False, True):
-            invoice_id = self._draft_invoice(party)
+            invoice_id = self._draft_invoice(party, period)
             if invoice_id is None:
                 self._create_invoice(party, rows)
                 return attempt
@@ -505,20 +534,36 @@ class TrytonBilling:
         companies = self._search_read("company.company", [("id", "=", company)], ["currency"])
         return int(company), int(companies[0]["currency"])
 
-    def _draft_invoice(self, party: dict[str, Any]) -> int | None:
-        """The customer's draft holding lines the service wrote, the oldest if several."""
+    def _draft_invoice(self, party: dict[str, Any], period: str) -> int | None:
+        """The customer's draft of ``period`` holding lines the service wrote, the oldest if
+        several."""
         drafts = self._search_read(
             "account.invoice",
             [
                 ("type", "=", "out"),
                 ("party", "=", party["id"]),
                 ("state", "=", "draft"),
-                ("lines.note", "like", f"{_like(LINE_MARKER)}%"),
+                ("lines.note", "like", _key_pattern("period", period)),
             ],
             [],
             [("id", "ASC")],
         )
         return int(drafts[0]["id"]) if drafts else None
+
+    def _posted_invoice(self, party: dict[str, Any], period: str) -> int | None:
+        """The customer's posted (immutable) invoice of ``period``, the latest: it locks it."""
+        posted = self._search_read(
+            "account.invoice",
+            [
+                ("type", "=", "out"),
+                ("party", "=", party["id"]),
+                ("state", "in", ["posted", "paid"]),
+                ("lines.note", "like", _key_pattern("period", period)),
+            ],
+            [],
+            [("id", "DESC")],
+        )
+        return int(posted[0]["id"]) if posted else None
 
     def _create_invoice(self, party: dict[str, Any], rows: list[dict[str, Any]]) -> None:
         """A new draft for the customer, created with its first lines in one call: a draft the
@@ -660,7 +705,7 @@ class TrytonBilling:
 
     # -- the invoice run ----------------------------------------------------------------------
 
-    def draft_invoices(self, billing_customer_ids: list[str]) -> list[str]:
+    def draft_invoices(self, billing_customer_ids: list[str], period: str) -> list[DraftInvoice]:
         if not billing_customer_ids:
             return []
         drafts = self._search_read(
@@ -669,12 +714,55 @@ class TrytonBilling:
                 ("type", "=", "out"),
                 ("state", "=", "draft"),
                 ("party.code", "in", sorted(set(billing_customer_ids))),
-                ("lines.note", "like", f"{_like(LINE_MARKER)}%"),
+                ("lines.note", "like", _key_pattern("period", period)),
             ],
             [],
             [("id", "ASC")],
         )
-        return [str(invoice["id"]) for invoice in drafts]
+        ids = [int(invoice["id"]) for invoice in drafts]
+        invoices = self._invoices(ids)
+        lines = self._search_read(
+            "account.invoice.line", [("invoice", "in", ids)], ["invoice", "amount"]
+        )
+        return [
+            DraftInvoice(
+                str(invoice_id),
+                invoices[invoice_id]["party_code"],
+                period,
+                sum(1 for line in lines if line["invoice"] == invoice_id),
+                sum(
+                    (line["amount"] for line in lines if line["invoice"] == invoice_id),
+                    Decimal("0.00"),
+                ),
+            )
+            for invoice_id in ids
+        ]
+
+    def first_periods(self, billing_customer_ids: list[str]) -> dict[str, str]:
+        """From the notes of the lines the service wrote (``of_period``; a line written before
+        periods existed counts by the month it was created, UTC)."""
+        if not billing_customer_ids:
+            return {}
+        lines = self._search_read(
+            "account.invoice.line",
+            [
+                ("note", "like", f"{_like(LINE_MARKER)}%"),
+                ("invoice.party.code", "in", sorted(set(billing_customer_ids))),
+            ],
+            ["note", "create_date", "invoice"],
+        )
+        invoices = self._invoices({line["invoice"] for line in lines})
+        first: dict[str, str] = {}
+        for line in lines:
+            fields = _note_fields(line["note"])
+            if fields is None or fields.get("kind") == FEE_KIND:
+                continue
+            customer = str(invoices[line["invoice"]]["party_code"])
+            created = line["create_date"]
+            period = str(fields.get("of_period") or f"{created:%Y-%m}")
+            if period < first.get(customer, "9999-99"):
+                first[customer] = period
+        return first
 
     def finalize_invoice(self, invoice_id: str) -> None:
         """Post the invoice: Tryton numbers it from the fiscal year's strict sequence and it

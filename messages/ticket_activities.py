@@ -4,6 +4,7 @@ rate, post, write back to the help desk, record, archive."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 from billing.decisions import TicketDecisions
@@ -34,6 +35,9 @@ class PostInput:
     billing_customer_id: str
     revision: int
     lines: list[BillableLine]
+    # When the ticket closed: its lines belong to that month (the book's timezone). None in
+    # inputs scheduled before the field existed: the month of the posting.
+    closed_at: datetime | None = None
 
 
 @dataclass(slots=True)

@@ -81,7 +81,9 @@ def wanted_schedules(settings: Settings) -> dict[str, Schedule]:
                 calendars=[
                     ScheduleCalendarSpec(
                         day_of_month=[ScheduleRange(1)],
-                        hour=[ScheduleRange(3)],
+                        # 12:00 UTC: the previous month has ended in every book timezone
+                        # (UTC-12 to UTC+14), so the run's month check never refuses it.
+                        hour=[ScheduleRange(12)],
                         minute=[ScheduleRange(0)],
                     )
                 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
@@ -91,9 +92,11 @@ def build_parts(
     settings: Settings,
     billing: Callable[[Engine], BillingAdapter] | None = None,
     helpdesk: Callable[[Engine], HelpdeskAdapter] | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> WorkerParts:
     """The adapters are the ones the settings choose (connectors/selection.py), unless a test
-    passes its own builders (each takes the store's engine)."""
+    passes its own builders (each takes the store's engine). ``clock``: what the invoice run
+    checks a month has ended against (default the wall clock; tests pass a fixed one)."""
     engine = open_store(settings.database_url)
     chosen_billing = billing(engine) if billing else selection.billing_adapter(settings, engine)
     chosen_helpdesk = helpdesk(engine) if helpdesk else selection.helpdesk_adapter(settings, engine)
@@ -123,6 +126,7 @@ def build_parts(
         engine=engine,
         instance_id=settings.instance_id,
         mode_override=settings.mode_override,
+        **({"now": clock} if clock is not None else {}),
     )
     sync_health = SyncHealthActivities(
         engine=engine,

@@ -101,12 +101,14 @@ class TicketArchive(SQLModel, table=True):
 
 
 class LedgerInvoice(SQLModel, table=True):
-    """Embedded billing: one draft invoice per customer at a time, finalized by the invoice run."""
+    """Embedded billing: one draft invoice per customer and billing period, finalized by the
+    invoice run (which locks the customer's period)."""
 
     __tablename__ = "ledger_invoice"
 
     invoice_id: str = Field(primary_key=True)
     billing_customer_id: str = Field(index=True)
+    period: str = Field(index=True)  # YYYY-MM
     status: str = Field(index=True)  # draft | finalized
     created_at: datetime
     finalized_at: datetime | None = None
@@ -141,6 +143,10 @@ class LedgerLine(SQLModel, table=True):
     taxable: bool
     line_type: str  # charge | credit
     posted_at: datetime = Field(index=True)
+    # The period the line belongs to (a ticket's closing month, a fee's month); its invoice's
+    # period too, unless that period was locked: then the invoice adjusted is named.
+    period: str = Field(index=True)  # YYYY-MM
+    adjusts_invoice_id: str | None = None
 
 
 class HelpdeskStatus(SQLModel, table=True):

@@ -154,6 +154,7 @@ def seed_examples(engine: Engine) -> list[TicketRating]:
                     rating.ticket_id,
                     str(rating.billing_customer_id),
                     lines,
+                    period="2026-11",
                 )
             )
     return ratings

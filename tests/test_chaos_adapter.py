@@ -55,7 +55,7 @@ class Recorder:
 
 
 def request(key: str) -> PostRequest:
-    return PostRequest(key, "T-1", "CUST-1", [LINE])
+    return PostRequest(key, "T-1", "CUST-1", [LINE], "2026-11")
 
 
 def quick(**overrides: object) -> ChaosConfig:

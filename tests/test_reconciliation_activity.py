@@ -36,7 +36,7 @@ def test_findings_are_kept_logged_and_counted(
     ledger = EmbeddedLedger(engine, now=lambda: NOW)
     amount = Decimal("42.50")
     line = BillableLine("x", "labor", "LAB-REMOTE", "by hand", Decimal("1"), amount, amount, False)
-    ledger.post_lines(PostRequest("manual", "T-ghost", "CUST-1", [line]))
+    ledger.post_lines(PostRequest("manual", "T-ghost", "CUST-1", [line], "2026-11"))
     reader = InMemoryMetricReader()
     activities = ReconciliationActivities(
         engine=engine,
@@ -72,11 +72,17 @@ def test_the_ledger_sums_each_ticket_as_its_lines_add_up(store_url: str) -> None
         value = Decimal(amount)
         return BillableLine(source, kind, "LAB-REMOTE", "work", Decimal("1"), value, value, False)
 
-    first = ledger.post_lines(PostRequest("k1", "T-1", "CUST-1", [line("a", "95.00")]))
-    ledger.post_lines(PostRequest("k2", "T-2", "CUST-1", [line("b", "47.50"), line("c", "10")]))
+    first = ledger.post_lines(PostRequest("k1", "T-1", "CUST-1", [line("a", "95.00")], "2026-11"))
+    ledger.post_lines(
+        PostRequest("k2", "T-2", "CUST-1", [line("b", "47.50"), line("c", "10")], "2026-11")
+    )
     ledger.finalize_invoice(first.invoice_id)
-    ledger.post_lines(PostRequest("k3", "T-1", "CUST-1", [line("a", "-20.00"), line("d", "5")]))
-    ledger.post_lines(PostRequest("fee", "fee:c-1", "CUST-1", [line("f", "1500", kind="fee")]))
+    ledger.post_lines(
+        PostRequest("k3", "T-1", "CUST-1", [line("a", "-20.00"), line("d", "5")], "2026-11")
+    )
+    ledger.post_lines(
+        PostRequest("fee", "fee:c-1", "CUST-1", [line("f", "1500", kind="fee")], "2026-11")
+    )
 
     ids = ["T-1", "T-2", "T-3"]
     expected = totals_from_lines(ledger.posted_lines(ticket_ids=ids))
@@ -103,8 +109,8 @@ def test_a_credit_on_another_customers_invoice_is_a_finding_naming_both(tmp_path
     credit = dataclasses.replace(
         charge, quantity=-charge.quantity, amount=-amount, line_type=LineType.CREDIT
     )
-    ledger.post_lines(PostRequest("i:T-1001:r1", "T-1001", "CUST-9001", [charge]))
-    ledger.post_lines(PostRequest("i:T-1001:r2", "T-1001", "CUST-9003", [credit]))
+    ledger.post_lines(PostRequest("i:T-1001:r1", "T-1001", "CUST-9001", [charge], "2026-11"))
+    ledger.post_lines(PostRequest("i:T-1001:r2", "T-1001", "CUST-9003", [credit], "2026-11"))
     with Session(engine) as session:
         session.add(
             TicketRecord(

@@ -93,10 +93,14 @@ def store(store_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-u
     )
     record_ticket(engine, RecordInput(projection("T-4", "no_charge", "0.00", YESTERDAY), [], []))
     ledger = EmbeddedLedger(engine, now=lambda: NOW)
-    ledger.post_lines(PostRequest("k1", "T-1", "CUST-1", [line("te-1", "95.00")]))
+    ledger.post_lines(PostRequest("k1", "T-1", "CUST-1", [line("te-1", "95.00")], "2026-11"))
     ledger.post_lines(
         PostRequest(
-            "k2", "T-2", "CUST-1", [line("te-2", "47.50"), line("te-3", "-10.00", LineType.CREDIT)]
+            "k2",
+            "T-2",
+            "CUST-1",
+            [line("te-2", "47.50"), line("te-3", "-10.00", LineType.CREDIT)],
+            "2026-11",
         )
     )
     return engine

@@ -45,7 +45,7 @@ def post(billing, number: int, customer: str = "CUST-1") -> None:  # type: ignor
     amount = Decimal("95.00")
     line = BillableLine("te-1", "labor", "LAB-REMOTE", "work", Decimal(1), amount, amount, False)
     with contextlib.suppress(BillingRejected, BillingUnavailable):
-        billing.post_lines(PostRequest(f"k{number}", f"T-{number}", customer, [line]))
+        billing.post_lines(PostRequest(f"k{number}", f"T-{number}", customer, [line], "2026-11"))
 
 
 def test_calls_are_counted_by_outcome_and_a_failing_billing_system_raises_the_alert(

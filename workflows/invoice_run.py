@@ -1,7 +1,9 @@
-"""The monthly invoice run (SPEC §6): add each contract's monthly fee, report retainer and block
-usage, finalize the draft invoices. Monthly by schedule (the previous month), or on demand
-(`starter.py invoice-run`). Running a month again adds nothing: each fee's posting key is the
-same, and the billing system returns the first result."""
+"""The monthly invoice run (SPEC §6): check the month may be run, add each contract's monthly
+fee, report retainer and block usage, finalize the month's draft invoices. Monthly by schedule
+(the previous month), or on demand (`starter.py invoice-run --apply`). Running a month again adds
+nothing: each fee's posting key is the same, and the billing system returns the first result.
+
+Runs started before the check existed replay without it (``workflow.patched``)."""
 
 from __future__ import annotations
 
@@ -9,16 +11,19 @@ from datetime import UTC, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     import billing.invoice_run  # noqa: F401  (types crossing the boundary, see prepaid_balance)
-    from activities.invoice_run_activities import InvoiceRunActivities
+    from activities.invoice_run_activities import INVOICE_RUN_REFUSED, InvoiceRunActivities
     from billing.invoice_run import month_key, month_of, previous_month
     from messages.runs import InvoiceRunInput, InvoiceRunRequest, InvoiceRunSummary
 
 INVOICE_RUN_WORKFLOW_ID = "invoice-run"
 
 _RETRY = RetryPolicy(maximum_interval=timedelta(minutes=5))
+
+MONTH_CHECK_PATCH = "invoice-run-month-check"
 
 
 @workflow.defn
@@ -32,6 +37,8 @@ class MonthlyInvoiceRunWorkflow:
         )
         key = month_key(month)
         run = InvoiceRunInput(f"{workflow.info().workflow_id}:{key}", month)
+        if workflow.patched(MONTH_CHECK_PATCH):
+            await self._check_month(run, key)
         workflow.set_current_details(f"invoice run for {key}: adding monthly fees")
         fees = await workflow.execute_activity_method(
             InvoiceRunActivities.add_monthly_fees,
@@ -73,3 +80,25 @@ class MonthlyInvoiceRunWorkflow:
             usage=usage.contracts,
             finalized=finalized.invoice_ids,
         )
+
+    async def _check_month(self, run: InvoiceRunInput, key: str) -> None:
+        """A month that has not ended, or before billing began, fails the run with the reason
+        (non-retryable), so neither the schedule nor a direct start can bypass the command's
+        refusal."""
+        workflow.set_current_details(f"invoice run for {key}: checking the month may be run")
+        try:
+            await workflow.execute_activity_method(
+                InvoiceRunActivities.check_invoice_month,
+                run,
+                summary=f"check that {key} has ended and billing had begun",
+                start_to_close_timeout=timedelta(minutes=5),
+                retry_policy=_RETRY,
+            )
+        except ActivityError as error:
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.type == INVOICE_RUN_REFUSED:
+                workflow.set_current_details(f"**invoice run for {key} refused**: {cause.message}")
+                raise ApplicationError(
+                    cause.message, type=INVOICE_RUN_REFUSED, non_retryable=True
+                ) from None
+            raise

@@ -278,7 +278,11 @@ class TicketBillingWorkflow:
             result = await workflow.execute_activity_method(
                 TicketActivities.post_invoice_lines,
                 PostInput(
-                    state.ticket.ticket_id, rating.billing_customer_id, state.revision, lines
+                    state.ticket.ticket_id,
+                    rating.billing_customer_id,
+                    state.revision,
+                    lines,
+                    state.ticket.closed_at,
                 ),
                 summary=(
                     f"post revision {state.revision} ({len(lines)} charged lines, total "

@@ -80,7 +80,7 @@ LINES = [
         taxable=True,
     ),
 ]
-REQUEST = PostRequest("hdb:35436:r1", "35436", "58", LINES)
+REQUEST = PostRequest("hdb:35436:r1", "35436", "58", LINES, "2026-11")
 
 
 def secrets_file(tmp_path: Path, **overrides: object) -> Path:
@@ -109,7 +109,7 @@ def test_the_adapter_satisfies_the_protocol(tmp_path: Path, fake_qbo: FakeQuickB
         if not name.startswith("_"):
             assert inspect.signature(getattr(QuickBooksBilling, name)) == inspect.signature(method)
     adapter = billing(fake_qbo, secrets_file(tmp_path))
-    assert adapter.draft_invoices(["58"]) == []
+    assert adapter.draft_invoices(["58"], "2026-11") == []
     adapter.finalize_invoice("130")
     assert fake_qbo.requests == []  # no drafts in QuickBooks: nothing to ask
 
@@ -301,7 +301,7 @@ def test_a_line_whose_amount_is_not_qty_times_unit_price_is_refused_before_sendi
     )
     with pytest.raises(BillingRejected, match=r"'te-9'.*71\.20.*0\.75 × unit price 95\.00"):
         billing(fake_qbo, secrets_file(tmp_path)).post_lines(
-            PostRequest("hdb:1:r1", "1", "58", [wrong])
+            PostRequest("hdb:1:r1", "1", "58", [wrong], "2026-11")
         )
     assert fake_qbo.requests == []
 
@@ -363,7 +363,7 @@ def test_an_unknown_customer_is_rejected_without_creating(
 ) -> None:
     with pytest.raises(BillingRejected, match="'77' does not exist in QuickBooks"):
         billing(fake_qbo, secrets_file(tmp_path)).post_lines(
-            PostRequest("hdb:35436:r1", "35436", "77", LINES)
+            PostRequest("hdb:35436:r1", "35436", "77", LINES, "2026-11")
         )
     assert fake_qbo.api_requests("POST") == []
     assert billing(fake_qbo, secrets_file(tmp_path)).customer_exists("CUST-9001") is False
@@ -382,7 +382,7 @@ def test_an_unmapped_service_code_is_named(tmp_path: Path, fake_qbo: FakeQuickBo
     )
     with pytest.raises(BillingRejected, match="'LAB-EMERG' has no QuickBooks item"):
         billing(fake_qbo, secrets_file(tmp_path)).post_lines(
-            PostRequest("hdb:2:r1", "2", "58", [line])
+            PostRequest("hdb:2:r1", "2", "58", [line], "2026-11")
         )
     assert fake_qbo.requests == []
 
@@ -467,7 +467,9 @@ def test_ticket_lines_read_back_exactly_what_was_posted(
         taxable=False,
         line_type=LineType.CREDIT,
     )
-    billing(fake_qbo, path).post_lines(PostRequest("hdb:35436:r2", "35436", "58", [credit]))
+    billing(fake_qbo, path).post_lines(
+        PostRequest("hdb:35436:r2", "35436", "58", [credit], "2026-11")
+    )
 
     posted = billing(fake_qbo, path).ticket_lines("35436")
     invoices, memos = (r.url.params["query"] for r in fake_qbo.api_requests("GET", "/query")[-2:])
@@ -627,7 +629,7 @@ def test_a_posting_that_credits_more_than_it_charges_is_a_credit_memo(
         taxable=False,
     )
     receipt = billing(fake_qbo, path).post_lines(
-        PostRequest("hdb:35436:r2", "35436", "58", [*credits, shorter])
+        PostRequest("hdb:35436:r2", "35436", "58", [*credits, shorter], "2026-11")
     )
     [memo_create] = fake_qbo.api_requests("POST", "/creditmemo")
     assert memo_create.url.params["requestid"] == request_id("hdb:35436:r2")
@@ -645,7 +647,7 @@ def test_a_posting_that_credits_more_than_it_charges_is_a_credit_memo(
     assert [p.line for p in posted][3:] == [*credits, shorter]
     assert lines_to_post([shorter, LINES[2]], [p.line for p in posted]) == []
     again = billing(fake_qbo, path).post_lines(
-        PostRequest("hdb:35436:r2", "35436", "58", [*credits, shorter])
+        PostRequest("hdb:35436:r2", "35436", "58", [*credits, shorter], "2026-11")
     )
     assert again.already_posted and again.invoice_id == "CM-131"
     assert len(fake_qbo.api_requests("POST")) == 2
@@ -674,7 +676,7 @@ def test_reconciliation_reads_tickets_and_totals_but_not_fees(
         now=lambda: NOW,
     )
     adapter.post_lines(
-        PostRequest("hdb:fee:acme-msp:58:2026-11", "fee:acme-msp:2026-11", "58", [fee])
+        PostRequest("hdb:fee:acme-msp:58:2026-11", "fee:acme-msp:2026-11", "58", [fee], "2026-11")
     )
     day = (NOW - timedelta(hours=12), NOW + timedelta(hours=12))
     assert adapter.tickets_posted(since=day[0], until=day[1]) == {"35436"}

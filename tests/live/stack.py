@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -114,10 +115,12 @@ async def running_stack(
     helpdesk: Callable[[Engine], HelpdeskAdapter] = EmbeddedHelpdesk,
     *,
     prefix: str | None = None,
+    clock: Callable[[], datetime] | None = None,
     **settings: Any,
 ) -> AsyncIterator[BillingStack]:
     """A worker on its own task queue with its own store, stopped at the end. ``prefix`` names
-    its tickets and task queue (default: random, as tests share one Temporal server)."""
+    its tickets and task queue (default: random, as tests share one Temporal server); ``clock``
+    is the invoice run's (default the wall clock)."""
     prefix = prefix or uuid.uuid4().hex[:8]
     config = Settings(
         task_queue=f"test-{prefix}",
@@ -126,7 +129,7 @@ async def running_stack(
         otel_exporter="none",
         **settings,
     )
-    parts = build_parts(client, config, billing, helpdesk)
+    parts = build_parts(client, config, billing, helpdesk, clock)
     with ThreadPoolExecutor(max_workers=8) as executor:
         worker = Worker(
             client,

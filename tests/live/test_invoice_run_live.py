@@ -1,23 +1,50 @@
 """The monthly invoice run through its workflow: the fee lands on the customer's invoice once,
-a repeated run of the month changes nothing in the ledger, drafts are finalized, and the next
-month adds its own fee."""
+a repeated run of the month changes nothing in the ledger, the month's drafts are finalized (a
+later month's stay open, and a late line for a finalized month adjusts it on the next one), the
+next month adds its own fee, and a month that has not ended or precedes billing is refused.
+The worker's clock is fixed (``CLOCK``), never the day the test runs."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from sqlmodel import Session, select
+from temporalio.client import WorkflowFailureError, WorkflowHistory
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
 
+from activities.invoice_run_activities import INVOICE_RUN_REFUSED
 from messages.runs import InvoiceRunRequest, InvoiceRunSummary, ReconciliationRequest
+from runtime.data_converter import data_converter_for
+from runtime.worker_parts import WORKFLOWS
+from settings import Settings
 from store.models import LedgerInvoice, LedgerLine, LedgerPosting
 from tests.billing.builders import book_text, closed, logged, opened
 from tests.live.stack import BillingStack, running_stack
 from workflows.invoice_run import MonthlyInvoiceRunWorkflow
 from workflows.reconciliation import ReconciliationWorkflow
+
+CLOCK = datetime(2027, 1, 15, 12, tzinfo=UTC)
+HISTORIES = Path(__file__).resolve().parent / "histories" / "2026-12-03-e998291"
+
+
+async def run_month(
+    env: WorkflowEnvironment, stack: BillingStack, run: str, month: date
+) -> InvoiceRunSummary:
+    # As in the reconciliation test: no time skipping while waiting for the result.
+    with env.auto_time_skipping_disabled():
+        return await stack.client.execute_workflow(
+            MonthlyInvoiceRunWorkflow.run,
+            InvoiceRunRequest(month),
+            id=f"{stack.prefix}-{run}",
+            task_queue=stack.settings.task_queue,
+        )
 
 
 def ledger(stack: BillingStack) -> tuple[list[tuple], list[tuple], list[str]]:  # type: ignore[type-arg]
@@ -44,7 +71,7 @@ async def test_fees_are_added_once_per_month_and_drafts_finalized(
         book_text(
             contracts=(
                 f'[[contracts]]\nid = "{contract}"\ntype = "retainer"\nhours_per_month = "10"\n'
-                'monthly_fee = "500.00"\n'
+                'monthly_fee = "500.00"\nstarts = "2026-11-01"\n'
                 '[[contracts]]\nid = "tm"\ntype = "time_and_materials"\n'
             ),
             customers=(
@@ -55,7 +82,7 @@ async def test_fees_are_added_once_per_month_and_drafts_finalized(
             ),
         )
     )
-    async with running_stack(time_env.client, tmp_path, book) as stack:
+    async with running_stack(time_env.client, tmp_path, book, clock=lambda: CLOCK) as stack:
         covered, charged = stack.ticket("covered"), stack.ticket("charged")
         await stack.send(
             opened(customer_id="org-1", ticket_id=covered),
@@ -69,14 +96,7 @@ async def test_fees_are_added_once_per_month_and_drafts_finalized(
         assert (await stack.settled(charged)).status == "posted"
 
         async def invoice_run(run: str, month: date) -> InvoiceRunSummary:
-            # As in the reconciliation test: no time skipping while waiting for the result.
-            with time_env.auto_time_skipping_disabled():
-                return await stack.client.execute_workflow(
-                    MonthlyInvoiceRunWorkflow.run,
-                    InvoiceRunRequest(month),
-                    id=f"{stack.prefix}-{run}",
-                    task_queue=stack.settings.task_queue,
-                )
+            return await run_month(time_env, stack, run, month)
 
         first = await invoice_run("nov", date(2026, 11, 1))
         assert first.month == "2026-11"
@@ -130,3 +150,128 @@ async def test_fees_are_added_once_per_month_and_drafts_finalized(
                 task_queue=stack.settings.task_queue,
             )
         assert "lines_without_ticket" not in reconciled.by_kind
+
+
+def tm_book(tmp_path: Path, contract: str = "") -> Path:
+    """Acme on time and materials (``contract`` adds fields to it)."""
+    book = tmp_path / "book.toml"
+    book.write_text(
+        book_text(contracts=f'[[contracts]]\nid = "tm"\ntype = "time_and_materials"\n{contract}')
+    )
+    return book
+
+
+def closed_on(ticket_id: str, occurred_at: str) -> dict:  # type: ignore[type-arg]
+    return {**closed(ticket_id=ticket_id), "occurred_at": occurred_at}
+
+
+async def test_a_month_finalizes_only_its_own_lines_and_a_late_line_adjusts_it(
+    time_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    async with running_stack(
+        time_env.client, tmp_path, tm_book(tmp_path), clock=lambda: CLOCK
+    ) as stack:
+        november, december = stack.ticket("nov"), stack.ticket("dec")
+        await stack.send(
+            opened(ticket_id=november),
+            logged("te-1", 60, ticket_id=november),
+            closed(ticket_id=november),  # 2026-11-30 07:00 in New York
+            opened(ticket_id=december),
+            logged("te-2", 30, "2026-12-09T10:00:00-05:00", ticket_id=december),
+            closed_on(december, "2026-12-10T15:00:00Z"),
+        )
+        assert (await stack.settled(november)).status == "posted"
+        assert (await stack.settled(december)).status == "posted"
+
+        # The two tickets post concurrently: either may have opened the first invoice.
+        [nov_invoice] = {line.invoice_id for line in stack.ledger_lines(november)}
+        [dec_invoice] = {line.invoice_id for line in stack.ledger_lines(december)}
+        assert nov_invoice != dec_invoice
+        closing = await run_month(time_env, stack, "nov", date(2026, 11, 1))
+        assert closing.finalized == [nov_invoice]
+        _, invoices, _ = ledger(stack)
+        assert sorted(invoices) == sorted([(nov_invoice, "finalized"), (dec_invoice, "draft")])
+
+        # A late entry on the November ticket: November is locked, so it goes to December's
+        # draft, naming the invoice it adjusts.
+        await stack.send(logged("te-3", 60, ticket_id=november))
+        for _ in range(600):
+            if len(stack.ledger_lines(november)) > 1:
+                break
+            await asyncio.sleep(0.05)
+        late = stack.ledger_lines(november)[1:]
+        assert [(line.invoice_id, line.period, line.adjusts_invoice_id) for line in late] == [
+            (dec_invoice, "2026-11", nov_invoice)
+        ]
+        assert late[0].description.startswith(f"Adjustment to {nov_invoice}: ")
+
+        before = ledger(stack)
+        again = await run_month(time_env, stack, "nov-again", date(2026, 11, 1))
+        assert (again.fees_added, again.finalized) == (0, [])
+        assert ledger(stack) == before
+
+
+async def refusal(env: WorkflowEnvironment, stack: BillingStack, run: str, month: date) -> str:
+    with pytest.raises(WorkflowFailureError) as failed:
+        await run_month(env, stack, run, month)
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == INVOICE_RUN_REFUSED
+    assert cause.non_retryable
+    return cause.message
+
+
+async def test_the_workflow_refuses_a_month_not_ended_or_before_billing(
+    time_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    book = tm_book(tmp_path, 'monthly_fee = "1500.00"\nstarts = "2026-11-01"\n')
+    # 2027-01-01 03:00 UTC: December has ended in UTC, not yet in New York.
+    clock = datetime(2027, 1, 1, 3, tzinfo=UTC)
+    async with running_stack(time_env.client, tmp_path, book, clock=lambda: clock) as stack:
+        assert await refusal(time_env, stack, "dec", date(2026, 12, 1)) == (
+            "2026-12 has not ended in the book's timezone (America/New_York): run it from "
+            "2027-01-01 00:00 America/New_York (2027-01-01 05:00 UTC)"
+        )
+        assert await refusal(time_env, stack, "future", date(2027, 5, 1)) == (
+            "2027-05 has not ended in the book's timezone (America/New_York): run it from "
+            "2027-06-01 00:00 America/New_York (2027-06-01 04:00 UTC)"
+        )
+        assert await refusal(time_env, stack, "early", date(2025, 1, 1)) == (
+            "2025-01 is before billing began: the earliest is 2026-11 "
+            "(CUST-1: contract tm starts 2026-11-01)"
+        )
+        assert ledger(stack) == ([], [], [])
+        november = await run_month(time_env, stack, "nov", date(2026, 11, 1))
+        assert [(f.invoice_id, f.amount) for f in november.fees] == [
+            ("INV-CUST-1-0001", Decimal("1500.00"))
+        ]
+
+
+async def test_without_a_start_date_or_a_posting_no_fee_is_added(
+    time_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    async with running_stack(
+        time_env.client,
+        tmp_path,
+        tm_book(tmp_path, 'monthly_fee = "1500.00"\n'),
+        clock=lambda: CLOCK,
+    ) as stack:
+        summary = await run_month(time_env, stack, "nov", date(2026, 11, 1))
+        assert summary.fees == [] and summary.finalized == []
+        assert [(s.billing_customer_id, s.reason) for s in summary.skipped] == [
+            (
+                "CUST-1",
+                "nothing billed yet: no contract start date and no posting in the billing system",
+            )
+        ]
+        assert ledger(stack) == ([], [], [])
+
+
+@pytest.mark.parametrize("name", ["invoice-run-month", "invoice-run-previous-month"])
+async def test_runs_recorded_before_the_month_check_replay_without_it(name: str) -> None:
+    """The old path: a recorded run has no patch marker and no check activity, and replays."""
+    raw = (HISTORIES / f"{name}.json").read_text()
+    assert "check_invoice_month" not in raw
+    history = WorkflowHistory.from_json(f"gate-{name}", raw)
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter_for(Settings()))
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None

@@ -80,6 +80,7 @@ async def test_the_workflow_finds_what_was_changed_in_the_billing_system(
                         LineType.CHARGE,
                     )
                 ],
+                "2026-11",
             )
         )
 

@@ -56,7 +56,9 @@ def part(
 
 def request(customer: str, *lines: BillableLine, revision: int = 1) -> PostRequest:
     ticket_id = f"T-{uuid.uuid4().hex[:8]}"
-    return PostRequest(f"{INSTANCE}:{ticket_id}:r{revision}", ticket_id, customer, list(lines))
+    return PostRequest(
+        f"{INSTANCE}:{ticket_id}:r{revision}", ticket_id, customer, list(lines), "2026-11"
+    )
 
 
 def connector(server: TrytonServer, **options: Any) -> TrytonBilling:
@@ -70,7 +72,12 @@ def billing(tryton_server: TrytonServer) -> Iterator[TrytonBilling]:
     """The connector, after posting every draft left by earlier tests: each test starts with no
     draft invoice, so totals and line counts are its own."""
     adapter = connector(tryton_server)
-    for invoice_id in adapter.draft_invoices([ACME, BIRCH, CEDAR]):
+    drafts = [
+        draft.invoice_id
+        for period in ("2026-11", "2026-12", "2027-01")
+        for draft in adapter.draft_invoices([ACME, BIRCH, CEDAR], period)
+    ]
+    for invoice_id in drafts:
         adapter.finalize_invoice(invoice_id)
     yield adapter
     adapter.close()
@@ -119,7 +126,9 @@ def test_lines_land_on_one_draft_invoice_with_product_price_and_tax(
     assert first.invoice_id == second.invoice_id
     assert (first.line_count, first.amount, first.already_posted) == (2, Decimal("400.50"), False)
     assert (second.line_count, second.amount) == (1, Decimal("112.50"))
-    assert billing.draft_invoices([ACME]) == [first.invoice_id]
+    assert [d.invoice_id for d in billing.draft_invoices([ACME], str(first.period))] == [
+        first.invoice_id
+    ]
     lines = invoice_lines(admin, first.invoice_id)
     vat = vat_id(admin)
     assert [
@@ -209,7 +218,9 @@ def test_a_retry_after_the_reply_to_the_write_was_lost_posts_nothing_more(
     assert (retried.line_count, retried.amount) == (2, Decimal("113.00"))
     assert len(invoice_lines(admin, retried.invoice_id)) == (3 if draft_exists else 2)
     assert len(billing.ticket_lines(posting.ticket_id)) == 2
-    assert billing.draft_invoices([CEDAR]) == [retried.invoice_id]
+    assert [d.invoice_id for d in billing.draft_invoices([CEDAR], str(retried.period))] == [
+        retried.invoice_id
+    ]
 
 
 def test_the_create_step_done_but_unreported_is_found_by_the_next_post(
@@ -289,7 +300,9 @@ def test_lines_for_a_draft_posted_meanwhile_go_on_a_new_draft(
     assert meanwhile.posted_once
     assert receipt.invoice_id != earlier.invoice_id
     assert len(invoice_lines(admin, earlier.invoice_id)) == 1
-    assert billing.draft_invoices([ACME]) == [receipt.invoice_id]
+    assert [d.invoice_id for d in billing.draft_invoices([ACME], str(receipt.period))] == [
+        receipt.invoice_id
+    ]
 
 
 def test_a_draft_an_accountant_made_by_hand_is_neither_extended_nor_finalized(
@@ -319,7 +332,9 @@ def test_a_draft_an_accountant_made_by_hand_is_neither_extended_nor_finalized(
     receipt = billing.post_lines(request(BIRCH, labor("w1", "1", "95.00")))
 
     assert receipt.invoice_id != str(manual)
-    assert billing.draft_invoices([BIRCH]) == [receipt.invoice_id]
+    assert [d.invoice_id for d in billing.draft_invoices([BIRCH], str(receipt.period))] == [
+        receipt.invoice_id
+    ]
     admin._call("model.account.invoice.cancel", [manual])
 
 
@@ -369,7 +384,9 @@ def test_finalizing_posts_the_invoice_with_a_number_and_the_next_line_opens_a_ne
     # warns on posting, and the connector confirms that one warning.
     posting = request(CEDAR, labor("w1", "1.25", "95.00"), part("p1", 1))
     receipt = billing.post_lines(posting)
-    assert billing.draft_invoices([CEDAR, ACME]) == [receipt.invoice_id]
+    assert [d.invoice_id for d in billing.draft_invoices([CEDAR, ACME], str(receipt.period))] == [
+        receipt.invoice_id
+    ]
 
     billing.finalize_invoice(receipt.invoice_id)
     billing.finalize_invoice(receipt.invoice_id)  # already posted: nothing happens
@@ -380,13 +397,15 @@ def test_finalizing_posts_the_invoice_with_a_number_and_the_next_line_opens_a_ne
     assert invoice["state"] == "posted"
     assert invoice["number"]
     assert invoice["total_amount"] == Decimal("260.65")  # 118.75 + 129.00 + 12.90 VAT
-    assert billing.draft_invoices([CEDAR]) == []
+    assert [d.invoice_id for d in billing.draft_invoices([CEDAR], "2026-11")] == []
     assert {line.invoice_status for line in billing.ticket_lines(posting.ticket_id)} == {
         "finalized"
     }
     later = billing.post_lines(request(CEDAR, labor("w1", "1", "95.00")))
     assert later.invoice_id != receipt.invoice_id
-    assert billing.draft_invoices([CEDAR]) == [later.invoice_id]
+    assert [d.invoice_id for d in billing.draft_invoices([CEDAR], str(later.period))] == [
+        later.invoice_id
+    ]
 
 
 def test_finalizing_an_unknown_invoice_is_rejected(billing: TrytonBilling) -> None:
@@ -450,7 +469,9 @@ def test_reconciliation_reads_tickets_posted_and_their_totals_across_invoices(
     first = request(ACME, labor("w1", "1", "95.00"), revision=1)
     first_receipt = billing.post_lines(first)
     billing.finalize_invoice(first_receipt.invoice_id)
-    second = PostRequest(f"{INSTANCE}:{first.ticket_id}:r2", first.ticket_id, ACME, [part("p1", 1)])
+    second = PostRequest(
+        f"{INSTANCE}:{first.ticket_id}:r2", first.ticket_id, ACME, [part("p1", 1)], "2026-11"
+    )
     second_receipt = billing.post_lines(second)
     fee = replace(
         labor("fee", "1", "1500.00", code="FEE-birch-msp"), kind="fee", description="Monthly fee"
@@ -485,7 +506,7 @@ def test_lines_on_an_invoice_cancelled_in_tryton_are_not_read_back(
     admin._call("model.account.invoice.cancel", [int(receipt.invoice_id)])
 
     assert billing.ticket_lines(posting.ticket_id) == []
-    assert billing.draft_invoices([CEDAR]) == []
+    assert [d.invoice_id for d in billing.draft_invoices([CEDAR], "2026-11")] == []
     assert billing.post_lines(request(CEDAR, labor("w1", "1", "95.00"))).invoice_id != (
         receipt.invoice_id
     )
