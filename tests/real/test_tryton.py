@@ -5,6 +5,7 @@ rejections; posting on the invoice run; lines read back for reconciliation."""
 from __future__ import annotations
 
 import inspect
+import itertools
 import json
 import uuid
 from collections.abc import Iterator
@@ -54,10 +55,17 @@ def part(
     )
 
 
+# The tests share one Tryton database, and posting an invoice locks its customer's period for
+# good. Each test bills its own period, a year apart (an adjustment goes on the next month's
+# draft), so no test finds another's locked period or draft.
+_TEST_PERIODS = (f"{year}-06" for year in itertools.count(2031))
+PERIOD = {"current": "2030-06"}
+
+
 def request(customer: str, *lines: BillableLine, revision: int = 1) -> PostRequest:
     ticket_id = f"T-{uuid.uuid4().hex[:8]}"
     return PostRequest(
-        f"{INSTANCE}:{ticket_id}:r{revision}", ticket_id, customer, list(lines), "2026-11"
+        f"{INSTANCE}:{ticket_id}:r{revision}", ticket_id, customer, list(lines), PERIOD["current"]
     )
 
 
@@ -69,16 +77,10 @@ def connector(server: TrytonServer, **options: Any) -> TrytonBilling:
 
 @pytest.fixture
 def billing(tryton_server: TrytonServer) -> Iterator[TrytonBilling]:
-    """The connector, after posting every draft left by earlier tests: each test starts with no
-    draft invoice, so totals and line counts are its own."""
+    """The connector, on a billing period of the test's own (``PERIOD``): each test starts
+    with no draft invoice, so totals and line counts are its own."""
     adapter = connector(tryton_server)
-    drafts = [
-        draft.invoice_id
-        for period in ("2026-11", "2026-12", "2027-01")
-        for draft in adapter.draft_invoices([ACME, BIRCH, CEDAR], period)
-    ]
-    for invoice_id in drafts:
-        adapter.finalize_invoice(invoice_id)
+    PERIOD["current"] = next(_TEST_PERIODS)
     yield adapter
     adapter.close()
 
@@ -274,8 +276,8 @@ class InvoiceRunFinishesMeanwhile(TrytonBilling):
 
     posted_once = False
 
-    def _draft_invoice(self, party: dict) -> int | None:
-        invoice_id = super()._draft_invoice(party)
+    def _draft_invoice(self, party: dict, period: str) -> int | None:
+        invoice_id = super()._draft_invoice(party, period)
         if invoice_id is not None and not self.posted_once:
             self.posted_once = True
             self.finalize_invoice(str(invoice_id))
@@ -321,12 +323,14 @@ def test_a_draft_an_accountant_made_by_hand_is_neither_extended_nor_finalized(
         "description": "Entered by hand",
     }
     admin._create_invoice(party, [manual_line])
-    (manual,) = admin._call(
-        "model.account.invoice.search",
-        [("party", "=", party["id"]), ("state", "=", "draft")],
-        0,
-        None,
-        None,
+    manual = max(  # the newest draft: earlier tests leave drafts of their own periods
+        admin._call(
+            "model.account.invoice.search",
+            [("party", "=", party["id"]), ("state", "=", "draft")],
+            0,
+            None,
+            None,
+        )
     )
 
     receipt = billing.post_lines(request(BIRCH, labor("w1", "1", "95.00")))
@@ -397,7 +401,7 @@ def test_finalizing_posts_the_invoice_with_a_number_and_the_next_line_opens_a_ne
     assert invoice["state"] == "posted"
     assert invoice["number"]
     assert invoice["total_amount"] == Decimal("260.65")  # 118.75 + 129.00 + 12.90 VAT
-    assert [d.invoice_id for d in billing.draft_invoices([CEDAR], "2026-11")] == []
+    assert [d.invoice_id for d in billing.draft_invoices([CEDAR], PERIOD["current"])] == []
     assert {line.invoice_status for line in billing.ticket_lines(posting.ticket_id)} == {
         "finalized"
     }
@@ -470,7 +474,7 @@ def test_reconciliation_reads_tickets_posted_and_their_totals_across_invoices(
     first_receipt = billing.post_lines(first)
     billing.finalize_invoice(first_receipt.invoice_id)
     second = PostRequest(
-        f"{INSTANCE}:{first.ticket_id}:r2", first.ticket_id, ACME, [part("p1", 1)], "2026-11"
+        f"{INSTANCE}:{first.ticket_id}:r2", first.ticket_id, ACME, [part("p1", 1)], first.period
     )
     second_receipt = billing.post_lines(second)
     fee = replace(
@@ -478,7 +482,11 @@ def test_reconciliation_reads_tickets_posted_and_their_totals_across_invoices(
     )
     billing.post_lines(
         PostRequest(
-            f"{INSTANCE}:fee:birch-msp:{BIRCH}:2026-11", "fee:birch-msp:2026-11", BIRCH, [fee]
+            f"{INSTANCE}:fee:birch-msp:{BIRCH}:2026-11",
+            "fee:birch-msp:2026-11",
+            BIRCH,
+            [fee],
+            first.period,
         )
     )
     after = datetime.now(UTC) + timedelta(seconds=1)
@@ -506,7 +514,7 @@ def test_lines_on_an_invoice_cancelled_in_tryton_are_not_read_back(
     admin._call("model.account.invoice.cancel", [int(receipt.invoice_id)])
 
     assert billing.ticket_lines(posting.ticket_id) == []
-    assert [d.invoice_id for d in billing.draft_invoices([CEDAR], "2026-11")] == []
+    assert [d.invoice_id for d in billing.draft_invoices([CEDAR], PERIOD["current"])] == []
     assert billing.post_lines(request(CEDAR, labor("w1", "1", "95.00"))).invoice_id != (
         receipt.invoice_id
     )
