@@ -7,7 +7,7 @@ do, read without changing anything (the preview and the check share it)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -23,6 +23,7 @@ from billing.invoice_run import (
     month_key,
     month_of,
     monthly_fee_lines,
+    period_of,
     prepaid_contracts,
     prepaid_usage,
     run_refusal,
@@ -31,6 +32,7 @@ from connectors.billing import BillingAdapter, DraftInvoice, PostRequest
 from messages.runs import FeePosted, FeesResult, FinalizeResult, InvoiceRunInput, UsageResult
 from store.book_source import BookSource
 from store.pilot_source import ratings_closed_between
+from store.ticket_records import first_closed_by_customer
 
 log = logging.getLogger("helpdesk_billing.invoice_run")
 
@@ -49,6 +51,14 @@ class MonthPlan:
     fees_already_there: frozenset[str]  # posting keys the billing system holds already
     drafts: list[DraftInvoice]
     starts: dict[str, BillingStart]
+
+
+def first_ticket_periods(engine: Engine, timezone: str) -> dict[str, str]:
+    """The period (book's timezone) each billing customer's first rated ticket closed in."""
+    return {
+        customer: period_of(closed, timezone)
+        for customer, closed in first_closed_by_customer(engine).items()
+    }
 
 
 def billed_customers(book: BillingBook, mode_override: BillingMode | None) -> list[str]:
@@ -70,12 +80,13 @@ def plan_month(
     now: datetime,
     instance_id: str,
     mode_override: BillingMode | None = None,
+    first_tickets: Mapping[str, str] | None = None,
 ) -> MonthPlan:
     """Reads only: the book, the customers' first postings, the fees already posted and the
     month's drafts, as the billing adapter has them."""
     month = month_of(month)
     customers = sorted({customer.billing_id for customer in book.customers})
-    starts = billing_starts(book, billing.first_periods(customers))
+    starts = billing_starts(book, billing.first_periods(customers), first_tickets)
     refused = run_refusal(book, month, now, starts)
     fees = monthly_fee_lines(book, month, instance_id, mode_override=mode_override, starts=starts)
     there: frozenset[str] = frozenset()
@@ -122,6 +133,7 @@ class InvoiceRunActivities:
         starts = billing_starts(
             book,
             self._billing.first_periods(sorted({c.billing_id for c in book.customers})),
+            first_ticket_periods(self._engine, book.book.timezone),
         )
         refused = run_refusal(book, request.month, self._now(), starts)
         if refused is not None:
@@ -133,6 +145,7 @@ class InvoiceRunActivities:
         starts = billing_starts(
             book,
             self._billing.first_periods(sorted({c.billing_id for c in book.customers})),
+            first_ticket_periods(self._engine, book.book.timezone),
         )
         plan = monthly_fee_lines(
             book,

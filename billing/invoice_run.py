@@ -120,24 +120,36 @@ class BillingStart:
     source: str
 
 
-NOT_BEGUN = "nothing billed yet: no contract start date and no posting in the billing system"
+NOT_BEGUN = (
+    "nothing billed yet: no contract start date, no ticket closed and no posting in the billing "
+    "system"
+)
 
 
-def billing_starts(book: BillingBook, first_postings: Mapping[str, str]) -> dict[str, BillingStart]:
-    """Each book customer's billing start: its contract's ``starts`` date, else the period of the
-    first posting the billing system holds for it (``first_postings``, by billing id)."""
+def billing_starts(
+    book: BillingBook,
+    first_postings: Mapping[str, str],
+    first_tickets: Mapping[str, str] | None = None,
+) -> dict[str, BillingStart]:
+    """Each book customer's billing start: its contract's ``starts`` date, else the earlier of
+    the period of the first posting the billing system holds for it (``first_postings``) and
+    the period its first rated ticket closed in (``first_tickets``), both by billing id."""
+    first_tickets = first_tickets or {}
     starts: dict[str, BillingStart] = {}
     for customer in book.customers:
         contract = book.contract(customer.contract)
+        posted = first_postings.get(customer.billing_id)
+        closed = first_tickets.get(customer.billing_id)
         if contract is not None and contract.starts is not None:
             found = BillingStart(
                 customer.billing_id,
                 month_key(contract.starts),
                 f"contract {contract.id} starts {contract.starts.isoformat()}",
             )
-        elif customer.billing_id in first_postings:
-            period = first_postings[customer.billing_id]
-            found = BillingStart(customer.billing_id, period, f"first posting in {period}")
+        elif closed is not None and (posted is None or closed < posted):
+            found = BillingStart(customer.billing_id, closed, f"first ticket closed in {closed}")
+        elif posted is not None:
+            found = BillingStart(customer.billing_id, posted, f"first posting in {posted}")
         else:
             found = BillingStart(customer.billing_id, None, NOT_BEGUN)
         earlier = starts.get(customer.billing_id)

@@ -24,7 +24,7 @@ from cli.tables import render_table
 from connectors.selection import ConnectorSetupError, billing_adapter
 from messages.runs import InvoiceRunRequest, InvoiceRunSummary
 from settings import Settings
-from usecases.invoice_run import InvoiceRunPreview, preview_invoice_run
+from usecases.invoice_run import InvoiceRunPreview, first_ticket_periods, preview_invoice_run
 from workflows.invoice_run import INVOICE_RUN_WORKFLOW_ID, MonthlyInvoiceRunWorkflow
 
 MIN_YEAR = 2000
@@ -84,7 +84,13 @@ async def invoice_run(settings: Settings, args: argparse.Namespace, now: datetim
     except ConnectorSetupError as error:
         raise CommandFailed(str(error)) from None
     preview = preview_invoice_run(
-        book, billing, month, now, settings.instance_id, settings.mode_override
+        book,
+        billing,
+        month,
+        now,
+        settings.instance_id,
+        settings.mode_override,
+        first_ticket_periods(engine, book.book.timezone),
     )
     if preview.refused is not None:
         return _refused(preview.refused)

@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, func, insert, update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import col, select
 
@@ -19,7 +19,13 @@ from messages.ticket import TicketState
 from messages.ticket_activities import RecordInput
 from messages.views import AuditItem
 from store import audit_chain
-from store.database import keys_present, read_session, write_session, write_transaction
+from store.database import (
+    as_utc,
+    keys_present,
+    read_session,
+    write_session,
+    write_transaction,
+)
 from store.models import AuditEntry, ManualEdit, RatedLine, TicketArchive, TicketRecord
 
 _STATE = TypeAdapter(TicketState)
@@ -223,3 +229,18 @@ def append_audit(engine: Engine, items: list[AuditItem]) -> None:
     """Audit entries written outside a ticket's workflow (e.g. the API refusing a role)."""
     with write_transaction(engine) as connection:
         _append_audit(connection, [dataclasses.asdict(item) for item in items])
+
+
+def first_closed_by_customer(engine: Engine) -> dict[str, datetime]:
+    """When each billing customer's first ticket we rated closed (the invoice run counts billing
+    as begun then: a retainer customer whose tickets the retainer covers posts no ticket line,
+    yet its monthly fee is due)."""
+    query = (
+        select(_TICKET.c.billing_customer_id, func.min(_TICKET.c.closed_at))
+        .where(_TICKET.c.billing_customer_id.is_not(None), _TICKET.c.closed_at.is_not(None))
+        .group_by(_TICKET.c.billing_customer_id)
+    )
+    with engine.connect() as connection:
+        return {
+            customer: as_utc(closed) for customer, closed in connection.execute(query) if closed
+        }

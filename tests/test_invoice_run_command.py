@@ -12,12 +12,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlmodel import Session
 
 from billing.posting import BillableLine
 from cli import invoice_run_command
 from connectors.billing import PostRequest
 from connectors.embedded_ledger import EmbeddedLedger
 from store.database import open_store
+from store.models import TicketRecord
 from tests.billing.builders import book_text
 
 CLOCK = datetime(2027, 1, 15, 12, tzinfo=UTC)
@@ -80,8 +82,8 @@ def test_the_preview_lists_fees_and_the_months_drafts_and_changes_nothing(
             {
                 "contract": "tm",
                 "billing_customer": "CUST-2",
-                "why": "nothing billed yet: no contract start date and no posting in the "
-                "billing system",
+                "why": "nothing billed yet: no contract start date, no ticket closed and no "
+                "posting in the billing system",
             }
         ],
         "finalize": [
@@ -149,3 +151,33 @@ def test_a_malformed_month_exits_2_naming_it(
         invoice_run("--month", month)
     assert exited.value.code == 2
     assert "--month" in capsys.readouterr().err
+
+
+def test_a_customer_whose_tickets_posted_nothing_is_billed_its_fee_from_its_first_ticket(
+    ledger: EmbeddedLedger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A retainer customer whose tickets the retainer covers posts no ticket line; its monthly
+    fee is still due from the month its first ticket we rated closed."""
+    closed = datetime(2026, 11, 20, 15, tzinfo=UTC)
+    with Session(ledger._engine) as session:
+        session.add(
+            TicketRecord(
+                ticket_id="T-covered",
+                customer_id="org-2",
+                billing_customer_id="CUST-2",
+                status="no_charge",
+                chargeable_cents=0,
+                posted_cents=0,
+                closed_at=closed,
+                status_since=closed,
+                updated_at=closed,
+            )
+        )
+        session.commit()
+    assert invoice_run("--month", "2026-11", "--json") == 0
+    preview = json.loads(capsys.readouterr().out)
+    assert [(f["billing_customer"], f["amount"]) for f in preview["fees"]] == [
+        ("CUST-1", "1500.00"),
+        ("CUST-2", "99.00"),
+    ]
+    assert preview["skipped"] == []

@@ -4,11 +4,12 @@ book and the billing adapter without changing anything and without a worker. App
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from activities.invoice_run_activities import plan_month
+from activities.invoice_run_activities import first_ticket_periods, plan_month
 from billing.book import BillingBook, BillingMode
 from billing.invoice_run import SkippedFee, month_key
 from billing.money import ZERO
@@ -60,8 +61,11 @@ def preview_invoice_run(
     now: datetime,
     instance_id: str,
     mode_override: BillingMode | None = None,
+    first_tickets: Mapping[str, str] | None = None,
 ) -> InvoiceRunPreview:
-    plan = plan_month(book, billing, month, now, instance_id, mode_override)
+    """``first_tickets``: the period each billing customer's first rated ticket closed in
+    (``first_ticket_periods`` of the review store), which counts as billing having begun."""
+    plan = plan_month(book, billing, month, now, instance_id, mode_override, first_tickets)
     names: dict[str, str] = {}
     for customer in book.customers:
         names.setdefault(customer.billing_id, customer.name)
@@ -86,3 +90,6 @@ def preview_invoice_run(
         for draft in plan.drafts
     ]
     return InvoiceRunPreview(month_key(plan.month), plan.refused, fees, plan.fees.skipped, drafts)
+
+
+__all__ = ["InvoiceRunPreview", "first_ticket_periods", "preview_invoice_run"]

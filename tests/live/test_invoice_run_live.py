@@ -260,7 +260,8 @@ async def test_without_a_start_date_or_a_posting_no_fee_is_added(
         assert [(s.billing_customer_id, s.reason) for s in summary.skipped] == [
             (
                 "CUST-1",
-                "nothing billed yet: no contract start date and no posting in the billing system",
+                "nothing billed yet: no contract start date, no ticket closed and no posting "
+                "in the billing system",
             )
         ]
         assert ledger(stack) == ([], [], [])
