@@ -15,7 +15,7 @@ from temporalio.client import Client
 
 from billing.roles import Role
 from devtools.dev_server import DevServer
-from messages.ticket import ResolveLineDisputeInput
+from messages.ticket import LineInput, ResolveLineDisputeInput
 from store.ticket_records import audit_trail
 from tests.billing.builders import book_text, closed, logged, opened
 from tests.live.api_server import ServedStack, hidden, served_stack
@@ -164,3 +164,34 @@ async def test_a_customer_questions_one_line_of_three_then_accepts_the_rest(
         assert view.status == "awaiting_approval" and "customer signoff" in view.waiting_for
         assert view.rating is not None and view.rating.chargeable_total == Decimal("118.75")
         assert net_cents(stack, ticket) == {"te-1": 9500, "te-3": 2375}
+
+
+async def test_a_line_staff_keep_off_the_invoice_shows_no_who_or_why(
+    dev_server: DevServer, dev_client: Client, tmp_path: Path
+) -> None:
+    async with served_stack(dev_server, dev_client, tmp_path, book_text()) as served:
+        stack = served.stack
+        ticket = await three_onsite_lines(stack, "held")
+        await stack.settled(ticket)
+        await stack.signal(
+            ticket,
+            "hold_line",
+            LineInput("fay", "finance", "INTERNAL tech padded the hours", source_id="te-3"),
+        )
+        async with httpx.AsyncClient(base_url=served.url, timeout=30) as http:
+            path = await signoff_link(served, http, ticket)
+            page = await http.get(path)
+            assert "under review: not billed for now" in row(page.text, "te-3")
+            assert page.text.count("Question this line") == 2
+            asked = await http.post(
+                path,
+                data={
+                    "decision": "question_line",
+                    "form_token": hidden(page.text, "form_token"),
+                    "source_id": "te-3",
+                    "reason": "why is this here?",
+                },
+            )
+            assert asked.status_code == 409 and "we are reviewing it" in asked.text
+            for text in (page.text, asked.text):
+                assert "INTERNAL" not in text and "fay" not in text and "finance" not in text
