@@ -1,6 +1,7 @@
 """The pages in a real browser (Playwright driving Debian's Chromium) against a real uvicorn,
 worker and dev server: finance approves from the review queue, a manager clears a dispute from
-the exception queue, a customer signs off through a link; each ends with the ticket posted.
+the exception queue, a customer questions a line and signs off the rest through a link; each
+ends with the ticket posted.
 
 Each page is screenshotted full-page. Set ``HDB_TEST_SCREENSHOTS=docs/screenshots`` to refresh
 the committed ones; otherwise they go to the test's temporary directory, so a test run never
@@ -21,6 +22,7 @@ from temporalio.client import Client
 
 from billing.roles import Role
 from devtools.dev_server import DevServer
+from messages.ticket import ResolveLineDisputeInput
 from tests.billing.builders import book_text, closed, disputed, logged, opened, part
 from tests.live.api_server import ServedStack, ServedStore, served_examples, served_stack
 from tests.live.stack import BillingStack
@@ -166,13 +168,24 @@ async def test_a_manager_clears_a_dispute_from_the_exception_queue(
         await context.close()
 
 
-async def test_a_customer_signs_off_through_the_link_and_the_ticket_is_posted(
+async def test_a_customer_questions_a_line_then_signs_off_the_rest_through_the_link(
     dev_server: DevServer, dev_client: Client, tmp_path: Path, chromium: Browser, screenshots: Path
 ) -> None:
     async with served_stack(dev_server, dev_client, tmp_path, book_text()) as served:
         stack = served.stack
-        ticket = await hour_of_work(
-            stack, "onsite", subject="New printer", work_type="onsite", note="Installed on site"
+        ticket = stack.ticket("onsite")
+        await stack.send(
+            opened(ticket_id=ticket, subject="New printer"),
+            logged("te-1", 60, ticket_id=ticket, work_type="onsite", note="Installed on site"),
+            logged(
+                "te-2",
+                30,
+                "2026-11-03T10:00:00-05:00",
+                ticket_id=ticket,
+                work_type="onsite",
+                note="Came back to set up scanning",
+            ),
+            closed(ticket_id=ticket),
         )
         view = await stack.settled(ticket)
         assert view.status == "awaiting_approval" and "customer signoff" in view.waiting_for
@@ -188,13 +201,42 @@ async def test_a_customer_signs_off_through_the_link_and_the_ticket_is_posted(
         # The customer: another browser, no session, only the link.
         context, page = await new_page(chromium)
         await page.goto(link)
-        await expect(page.locator("#total")).to_have_text("95.00")
+        await expect(page.locator("#total")).to_have_text("142.50")
+        line = page.locator('tr[data-line="te-2"]')
+        await line.get_by_text("Question this line").click()
+        await line.get_by_label("What is wrong with this line?").fill("Scanning was not asked for")
+        await line.get_by_role("button", name="Send my question").click()
+        await expect(page.locator(".flash")).to_contain_text("your question about")
+        await expect(page.locator('tr[data-line="te-2"]')).to_contain_text(
+            "questioned: Scanning was not asked for"
+        )
+        await expect(page.locator("#off-invoice")).to_have_text("47.50")
+        await expect(page.get_by_text("Question this line")).to_have_count(1)  # te-1's
         await page.screenshot(path=str(screenshots / "signoff.png"), full_page=True)
-        await page.get_by_role("button", name="I accept these charges").click()
-        await expect(page.locator(".flash")).to_contain_text("Thank you")
-        assert (await stack.settled(ticket)).status == "posted"
+
+        await page.get_by_role("button", name="I accept the other charges").click()
+        await expect(page.locator(".flash")).to_contain_text("the other charges are accepted")
+        view = await stack.settled(ticket)
+        assert view.status == "held" and view.hold is not None
+        assert view.hold.code == "line_disputed"
         assert stack.ledger_total(ticket) == Decimal("95.00")
         await context.close()
+
+        # A manager upholds the line: it was signed off with the rest, so it posts now.
+        view = await stack.signal(
+            ticket,
+            "resolve_line_dispute",
+            ResolveLineDisputeInput(
+                "max",
+                "manager",
+                "scanning was on the order",
+                source_id="te-2",
+                outcome="uphold",
+                reason_code="work_confirmed",
+            ),
+        )
+        assert view.status == "posted"
+        assert stack.ledger_total(ticket) == Decimal("142.50")
 
 
 async def test_finance_reads_the_reports_page_with_its_charts(
