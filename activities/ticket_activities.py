@@ -23,6 +23,7 @@ from activities.prepaid_gateway import PrepaidGateway
 from billing.book import BillingMode
 from billing.decisions import apply_decisions
 from billing.invoice_run import period_of
+from billing.period_lock import locked_period_raise
 from billing.posting import BillableLine, CustomerPosting, posting_plan
 from billing.prepaid import PrepaidBalances
 from billing.rating import prepaid_demand, rate_ticket
@@ -49,6 +50,10 @@ from store.book_source import BookSource
 from store.ticket_records import archive_ticket, load_archived_ticket, record_ticket
 
 BILLING_REJECTED = "BillingRejected"
+# A difference that raises what the customer pays for a locked period, without finance's
+# approval of it: non-retryable, the ticket holds it (locked_period_adjustment) for finance.
+# Its details: the finalized invoice ids, the amount it adds and the total the ticket would bill.
+LOCKED_PERIOD_REFUSED = "LockedPeriodAdjustment"
 HELPDESK_REJECTED = "HelpdeskRejected"
 
 
@@ -158,10 +163,36 @@ class TicketActivities:
         for posted in already:
             held.setdefault(posted.billing_customer_id, []).append(posted.line)
         plan = posting_plan(request.lines, request.billing_customer_id, held)
+        # Each customer's finalized invoices holding the ticket's lines: their periods are locked.
+        locked: dict[str, list[str]] = {}
+        for posted in already:
+            invoices = locked.setdefault(posted.billing_customer_id, [])
+            if posted.invoice_status == FINALIZED and posted.invoice_id not in invoices:
+                invoices.append(posted.invoice_id)
+        if request.hold_locked_raises:
+            raised = locked_period_raise(
+                plan,
+                request.billing_customer_id,
+                request.lines,
+                locked.get(request.billing_customer_id, ()),
+                decided_source_ids=request.decided_source_ids,
+                approved_total=request.approved_total,
+            )
+            if raised is not None:
+                raise ApplicationError(
+                    raised.message(request.reason),
+                    list(raised.invoice_ids),
+                    str(raised.amount),
+                    str(raised.total),
+                    type=LOCKED_PERIOD_REFUSED,
+                    non_retryable=True,
+                )
         invoice_id = already[-1].invoice_id if already else None
         posted_amount = Decimal("0.00")
         for group in plan:
-            receipt = self._post_group(request, group)
+            receipt = self._post_group(
+                request, group, tuple(locked.get(group.billing_customer_id, ()))
+            )
             invoice_id = receipt.invoice_id
             posted_amount += receipt.amount
         sent = [line for group in plan for line in group.lines]
@@ -170,7 +201,9 @@ class TicketActivities:
         )
         return PostResult(invoice_id, len(sent), posted_amount, ledger_total)
 
-    def _post_group(self, request: PostInput, group: CustomerPosting) -> PostReceipt:
+    def _post_group(
+        self, request: PostInput, group: CustomerPosting, locked_invoice_ids: tuple[str, ...]
+    ) -> PostReceipt:
         """The one place a ``PostRequest`` is made. The key is per (ticket, revision,
         customer); the rating customer's keeps the form it had before postings were split by
         customer, so a posting retried across that upgrade is still recognised."""
@@ -185,6 +218,8 @@ class TicketActivities:
                     billing_customer_id=group.billing_customer_id,
                     lines=group.lines,
                     period=self._period_of(request),
+                    reason=request.reason,
+                    locked_invoice_ids=locked_invoice_ids,
                 )
             )
         except BillingRejected as error:

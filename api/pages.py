@@ -33,6 +33,7 @@ from api.templating import templates
 from billing.decisions import Decision
 from billing.holds import ExceptionCode
 from billing.money import format_decimal
+from billing.period_lock import LOCKED_PERIOD_ADJUSTMENT
 from billing.problems import describe, key_path
 from billing.roles import ALLOWED, Action, Role
 from messages.ticket import Approvals, BillingStatus, NextActor
@@ -484,6 +485,14 @@ CONFIRM_CUSTOMER_CHANGE = Remedy(
     ALLOWED[Action.REVIEW],
     reason_required=True,
 )
+APPROVE_LOCKED_ADJUSTMENT = Remedy(
+    "review",
+    "Approve adjustment",
+    "finance approves raising the finalized invoice (posted on the next open invoice, naming "
+    "it), or the ticket is corrected in the help desk",
+    ALLOWED[Action.REVIEW],
+    reason_required=True,
+)
 RERATE = Remedy(
     "rerate", "Rerate", "fix the cause named in the reason, then rerate", ALLOWED[Action.RERATE]
 )
@@ -509,6 +518,8 @@ def remedies(record: TicketRecord) -> list[Remedy]:
         return [REVIEW_APPROVE]
     if code == CUSTOMER_CHANGED:
         return [CONFIRM_CUSTOMER_CHANGE]
+    if code == LOCKED_PERIOD_ADJUSTMENT:
+        return [APPROVE_LOCKED_ADJUSTMENT]
     if code:
         # rejected, sensitive text, a missing book or a billing refusal: fixed at the source
         # (a corrected event arrives by itself), or in the book and then re-rated.

@@ -455,7 +455,8 @@ DECISIONS = [
     DecisionCommand(
         "review",
         "finance review of a ticket in review mode: approve, edit lines or hold; approve also "
-        "confirms the move of a ticket held customer_changed (reason required)",
+        "confirms the move of a ticket held customer_changed, or releases one held "
+        "locked_period_adjustment (reason required)",
         TicketBillingWorkflow.review,
         _review_options,
         lambda args, who: ReviewInput(

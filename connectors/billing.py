@@ -32,6 +32,13 @@ class PostRequest:
     # (both in the book's timezone). The lines go to the customer's draft of that period, or of
     # the next open period when the invoice run has closed (locked) it.
     period: str
+    # Why a ticket posts again ("late time entry", "reopened", "released by finance"): an
+    # adjustment line to a locked period names it after the invoice it adjusts. Empty: unknown.
+    reason: str = ""
+    # The finalized invoices that hold the ticket's earlier lines of this customer, as the
+    # poster read them. A billing system without periods (QuickBooks, where a sent or paid
+    # invoice is immutable and every posting is a new document) names the first on each line.
+    locked_invoice_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,9 +140,11 @@ class BillingAdapter(Protocol):
         ...
 
 
-def adjustment_description(invoice_id: str, description: str) -> str:
-    """A line posted for a locked period names the invoice it adjusts."""
-    return f"Adjustment to {invoice_id}: {description}"
+def adjustment_description(invoice_id: str, description: str, reason: str = "") -> str:
+    """A line posted for a locked period names the invoice it adjusts, and why when known:
+    ``Adjustment to INV-CUST-1-0001 (late time entry): …``."""
+    why = f" ({reason})" if reason else ""
+    return f"Adjustment to {invoice_id}{why}: {description}"
 
 
 def tickets_in_lines(lines: list[PostedLine]) -> set[str]:

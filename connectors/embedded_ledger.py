@@ -145,7 +145,7 @@ class EmbeddedLedger:
                             "kind": line.kind,
                             "service_code": line.service_code,
                             "description": (
-                                adjustment_description(adjusts, line.description)
+                                adjustment_description(adjusts, line.description, request.reason)
                                 if adjusts
                                 else line.description
                             ),

@@ -10,6 +10,12 @@ code and charge/credit — so the lines read back are exactly the lines we poste
 Money is ``Decimal`` end to end: request bodies are written with exact JSON numbers and
 responses are parsed with ``parse_float=Decimal``. OAuth 2 tokens come from a secrets file (or
 the environment) and the refresh token Intuit rotates is written back to that file.
+
+QuickBooks has no drafts: an invoice is final when created, and once sent (``EmailStatus``
+``EmailSent``) or paid it is immutable there, so it reads back as ``FINALIZED`` (its lines are
+locked, as a finalized invoice elsewhere). A later posting for the ticket is, as always, a new
+document (an invoice, or a credit memo when it credits more than it charges) whose lines name
+the original: ``Adjustment to 130 (late time entry): …``.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from billing.invoice_run import FEE_KIND
 from billing.posting import BillableLine, LineType
 from billing.reconciliation import LedgerFacts
 from connectors.billing import (
+    FINALIZED,
     BillingCustomer,
     BillingRejected,
     BillingUnavailable,
@@ -42,6 +49,7 @@ from connectors.billing import (
     PostedLine,
     PostReceipt,
     PostRequest,
+    adjustment_description,
     tickets_in_lines,
     totals_from_lines,
 )
@@ -360,8 +368,12 @@ class _Document:
 
     def status(self, record: Mapping[str, Any]) -> str:
         balance = record.get("Balance")
-        if balance is not None and _decimal(balance, "Balance") == 0:
-            return "applied" if self.sign < 0 else "paid"
+        settled = balance is not None and _decimal(balance, "Balance") == 0
+        if self.sign < 0:
+            return "applied" if settled else "open"
+        # Sent to the customer or paid: the customer has it, so it never changes (locked).
+        if settled or record.get("EmailStatus") == "EmailSent":
+            return FINALIZED
         return "open"
 
 
@@ -582,7 +594,19 @@ class QuickBooksBilling:
         # with the opposite sign.
         net = sum((line.amount for line in request.lines), Decimal("0.00"))
         document = CREDIT_MEMO if net < 0 else INVOICE
-        lines = [self._sales_line(line, document.sign) for line in request.lines]
+        adjusts = request.locked_invoice_ids[0] if request.locked_invoice_ids else None
+        lines = [
+            self._sales_line(
+                replace(
+                    line,
+                    description=adjustment_description(adjusts, line.description, request.reason),
+                )
+                if adjusts is not None
+                else line,
+                document.sign,
+            )
+            for line in request.lines
+        ]
         manifest = _Manifest(
             request.posting_key,
             request.ticket_id,
@@ -604,7 +628,9 @@ class QuickBooksBilling:
                         f"QuickBooks {kind.entity} {found.get('Id')} has DocNumber {doc_number} "
                         f"but was not posted under {request.posting_key!r}: renumber it"
                     )
-                return self._receipt(request.posting_key, kind, found, already_posted=True)
+                return self._receipt(
+                    request.posting_key, kind, found, already_posted=True, adjusts=adjusts
+                )
         if not self.customer_exists(request.billing_customer_id):
             raise BillingRejected(
                 f"billing customer {request.billing_customer_id!r} does not exist in QuickBooks "
@@ -626,7 +652,9 @@ class QuickBooksBilling:
             raise BillingUnavailable(
                 f"QuickBooks answered the {document.entity} create without a {document.entity}"
             )
-        return self._receipt(request.posting_key, document, record, already_posted=False)
+        return self._receipt(
+            request.posting_key, document, record, already_posted=False, adjusts=adjusts
+        )
 
     def _sales_line(self, line: BillableLine, sign: int) -> dict[str, Any]:
         product = line.quantity * line.unit_price
@@ -658,6 +686,7 @@ class QuickBooksBilling:
         record: Mapping[str, Any],
         *,
         already_posted: bool,
+        adjusts: str | None = None,
     ) -> PostReceipt:
         amounts = [
             document.sign * _decimal(line.get("Amount"), "Line.Amount")
@@ -670,6 +699,7 @@ class QuickBooksBilling:
             len(amounts),
             sum(amounts, Decimal("0.00")),
             already_posted=already_posted,
+            adjusts_invoice_id=adjusts,
         )
 
     def ticket_lines(self, ticket_id: str) -> list[PostedLine]:

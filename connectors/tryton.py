@@ -447,7 +447,10 @@ class TrytonBilling:
         for line in request.lines:
             if adjusts is not None:
                 line = dataclasses.replace(
-                    line, description=adjustment_description(str(adjusts), line.description)
+                    line,
+                    description=adjustment_description(
+                        str(adjusts), line.description, request.reason
+                    ),
                 )
             if line.service_code not in products:
                 products[line.service_code] = self._product_defaults(

@@ -109,6 +109,10 @@ class Approvals:
     # the customer it was given for (a ticket moved again is held again).
     customer_change: Decision | None = None
     customer_change_to: str | None = None
+    # Finance's yes to an adjustment that raises a locked (finalized) period: counts only for
+    # the total the ticket would then bill (``locked_adjustment_total``), once.
+    locked_adjustment: Decision | None = None
+    locked_adjustment_total: Decimal | None = None
 
 
 @dataclass(slots=True)
@@ -166,6 +170,12 @@ class TicketState:
     # a later rating for another customer is held until billing confirms the move.
     posted_customer_id: str | None = None
     posted_customer_name: str | None = None
+    # Since the ticket last posted: what changed (named on adjustment lines and in the
+    # locked-period hold) and which lines a person decided (never held a second time).
+    changes_since_post: list[str] = field(default_factory=list)
+    decided_since_post: list[str] = field(default_factory=list)
+    # The total a held locked-period adjustment would make the ticket bill: what finance approves.
+    locked_raise_total: Decimal | None = None
 
 
 @dataclass(slots=True)

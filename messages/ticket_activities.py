@@ -38,6 +38,18 @@ class PostInput:
     # When the ticket closed: its lines belong to that month (the book's timezone). None in
     # inputs scheduled before the field existed: the month of the posting.
     closed_at: datetime | None = None
+    # Since 2026-12 (billing/period_lock.py): refuse, with LockedPeriodAdjustment, a difference
+    # that raises what the customer pays for a locked period, so the ticket holds it for
+    # finance. False in inputs scheduled by a build that could not hold it: it posts as before.
+    hold_locked_raises: bool = False
+    # Finance's approval of such a raise counts for the total it was given for: the ticket's
+    # lines of its customer summing to this.
+    approved_total: Decimal | None = None
+    # Lines a person decided since the ticket last posted (released, a line dispute resolved, a
+    # line edited by finance or a dispute's resolution): already a yes, never held again.
+    decided_source_ids: list[str] = field(default_factory=list)
+    # What changed since the ticket last posted, named on adjustment lines ("late time entry").
+    reason: str = ""
 
 
 @dataclass(slots=True)

@@ -28,3 +28,21 @@ def test_a_customer_changed_hold_is_released_by_finance_confirming_the_move() ->
         True,
     )
     assert remedy.allowed == {Role.FINANCE, Role.ADMIN}
+
+
+def test_a_locked_period_adjustment_is_released_by_finance_approving_it() -> None:
+    record = TicketRecord(
+        ticket_id="T-1001",
+        status="held",
+        hold_code="locked_period_adjustment",
+        hold_owner="billing",
+        status_since=AT,
+        updated_at=AT,
+    )
+    [remedy] = remedies(record)
+    assert (remedy.form, remedy.label, remedy.reason_required) == (
+        "review",
+        "Approve adjustment",
+        True,
+    )
+    assert remedy.allowed == {Role.FINANCE, Role.ADMIN}

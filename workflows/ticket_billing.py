@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     import billing.events
     import billing.holds
     import billing.invoice_lines
+    import billing.period_lock
     import billing.posting
     import billing.prepaid
     import billing.rating
@@ -34,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.ticket_activities import (
         BILLING_REJECTED,
         HELPDESK_REJECTED,
+        LOCKED_PERIOD_REFUSED,
         TicketActivities,
     )
     from billing.decisions import (
@@ -48,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
     from billing.events import DisputeOpened, HelpdeskEvent
     from billing.holds import ApproverRole, HoldOwner
     from billing.money import int64_cents
+    from billing.period_lock import EVENT_CHANGES, LOCKED_PERIOD_ADJUSTMENT, change_reason
     from billing.posting import charged_lines
     from billing.roles import Action, may, refusal
     from billing.ticket import EventOutcome, Ticket
@@ -109,6 +112,13 @@ CONTINUE_ON_BUDGET = "continue-as-new-on-budget"
 # posted the move at once. Asked only when a ticket first meets such a change, so runs that
 # never do record no marker.
 CUSTOMER_CHANGED_HOLD = "customer-changed-hold"
+# Since 2026-12: a ticket posting again asks the posting activity to refuse a difference that
+# raises a locked (finalized) period without finance's approval, and holds it for finance
+# (locked_period_adjustment); before, it posted at once. The flag rides in the activity's input
+# and the refusal arrives as the activity's result, so no command changes; the marker records
+# which runs may hold. Asked only when a ticket that has posted posts again, so runs that never
+# do record no marker.
+LOCKED_PERIOD_HOLD = "locked-period-adjustment-hold"
 
 
 @workflow.defn
@@ -127,6 +137,8 @@ class TicketBillingWorkflow:
         # Whether this run holds a ticket whose customer changed (CUSTOMER_CHANGED_HOLD);
         # None until a change is first met.
         self._hold_customer_changes: bool | None = None
+        # Whether this run holds locked-period raises (LOCKED_PERIOD_HOLD); None until asked.
+        self._hold_locked_raises: bool | None = None
 
     # ---- the process ---------------------------------------------------------------------
 
@@ -274,6 +286,7 @@ class TicketBillingWorkflow:
         rating = state.rating
         assert rating is not None and rating.billing_customer_id is not None
         lines = charged_lines(rating.lines)
+        approvals = state.approvals
         try:
             result = await workflow.execute_activity_method(
                 TicketActivities.post_invoice_lines,
@@ -283,6 +296,14 @@ class TicketBillingWorkflow:
                     state.revision,
                     lines,
                     state.ticket.closed_at,
+                    hold_locked_raises=self._holds_locked_raises(),
+                    approved_total=(
+                        approvals.locked_adjustment_total
+                        if approvals.locked_adjustment is not None
+                        else None
+                    ),
+                    decided_source_ids=list(state.decided_since_post),
+                    reason=change_reason(state.changes_since_post),
                 ),
                 summary=(
                     f"post revision {state.revision} ({len(lines)} charged lines, total "
@@ -302,12 +323,23 @@ class TicketBillingWorkflow:
                 )
                 self._history("system", "system", "post", "refused", detail=cause.message)
                 return
+            if isinstance(cause, ApplicationError) and cause.type == LOCKED_PERIOD_REFUSED:
+                state.locked_raise_total = _refused_total(cause)
+                state.billing_hold = Hold(
+                    LOCKED_PERIOD_ADJUSTMENT, HoldOwner.BILLING, cause.message
+                )
+                self._history("system", "system", "post", "refused", detail=cause.message)
+                return
             raise
         state.posted_revision = state.revision
         state.posted_total = result.ledger_total
         state.posted_customer_id = rating.billing_customer_id
         state.posted_customer_name = rating.billing_customer_name
         state.approvals.customer_change = state.approvals.customer_change_to = None
+        approvals.locked_adjustment = approvals.locked_adjustment_total = None
+        state.locked_raise_total = None
+        state.changes_since_post.clear()
+        state.decided_since_post.clear()
         if result.invoice_id and result.invoice_id not in state.invoice_ids:
             state.invoice_ids.append(result.invoice_id)
         if result.posted_lines:
@@ -321,6 +353,27 @@ class TicketBillingWorkflow:
                     f"{result.invoice_id}; the ticket now bills {result.ledger_total}"
                 ),
             )
+
+    def _holds_locked_raises(self) -> bool:
+        """Whether the posting activity may refuse a raise to a locked period (the
+        LOCKED_PERIOD_HOLD patch, asked the first time a ticket that has posted posts again: a
+        first posting holds no line on a finalized invoice)."""
+        if self._hold_locked_raises is None:
+            if not self._state.invoice_ids:
+                return False
+            self._hold_locked_raises = workflow.patched(LOCKED_PERIOD_HOLD)
+        return self._hold_locked_raises
+
+    def _note_change(self, change: str | None, *, decided: str | None = None) -> None:
+        """Remember what changed since the ticket last posted (an adjustment line and the
+        locked-period hold name it) and which line a person decided, if any."""
+        state = self._state
+        if not state.invoice_ids:
+            return  # nothing posted yet: no adjustment to explain
+        if change and change not in state.changes_since_post:
+            state.changes_since_post.append(change)
+        if decided and decided not in state.decided_since_post:
+            state.decided_since_post.append(decided)
 
     async def _archive(self) -> None:
         await workflow.execute_activity_method(
@@ -553,6 +606,7 @@ class TicketBillingWorkflow:
             return
         if ticket.apply(event) is EventOutcome.APPLIED:
             self._state.needs_rating = True
+            self._note_change(EVENT_CHANGES.get(event.type))
             if not ticket.closed:
                 self._wake = True  # an open ticket's status may change (reopened after billing)
 
@@ -561,6 +615,7 @@ class TicketBillingWorkflow:
         """A ticket closed earlier took prepaid hours this ticket held (or gave some back)."""
         await self._restore_done()
         self._state.needs_rating = True
+        self._note_change("prepaid re-allocation")
         self._history(
             "prepaid balance",
             "system",
@@ -659,9 +714,12 @@ class TicketBillingWorkflow:
             if edits is None:
                 return
             state.decisions.add_line_edits(edits)
+            for edit in edits:
+                self._note_change(None, decided=edit.source_id)
         elif signal.outcome == "write_off":
             state.decisions.written_off = decision
         state.ticket.resolve_dispute()
+        self._note_change("dispute resolved")
         state.needs_rating = True
         self._accept(signal, Action.RESOLVE_DISPUTE, f"dispute resolved: {signal.outcome}")
 
@@ -671,6 +729,7 @@ class TicketBillingWorkflow:
         if decision is None:
             return
         self._state.decisions.non_billable = decision
+        self._note_change("marked non-billable")
         self._state.needs_rating = True
         self._accept(signal, Action.MARK_NON_BILLABLE, "every charge zeroed")
 
@@ -685,6 +744,9 @@ class TicketBillingWorkflow:
         hold = self._assess().hold
         if hold is not None and hold.code == CUSTOMER_CHANGED:
             self._confirm_customer_change(signal, decision)
+            return
+        if hold is not None and hold.code == LOCKED_PERIOD_ADJUSTMENT:
+            self._approve_locked_adjustment(signal, decision)
             return
         in_review = state.status is BillingStatus.IN_REVIEW or (
             state.status is BillingStatus.HELD and state.approvals.finance_hold is not None
@@ -707,6 +769,8 @@ class TicketBillingWorkflow:
             if edits is None:
                 return
             state.decisions.add_line_edits(edits)
+            for edit in edits:
+                self._note_change("edited by finance", decided=edit.source_id)
             state.needs_rating = True
             self._accept(signal, Action.REVIEW, f"{len(edits)} lines edited")
 
@@ -731,11 +795,40 @@ class TicketBillingWorkflow:
             return
         state.approvals.customer_change = decision
         state.approvals.customer_change_to = rating.billing_customer_id
+        self._note_change("customer changed")
         self._accept(
             signal,
             Action.REVIEW,
             f"customer change confirmed: {state.posted_customer_id} is credited, "
             f"{rating.billing_customer_id} is charged",
+        )
+
+    def _approve_locked_adjustment(self, signal: ReviewInput, decision: Decision) -> None:
+        """Finance's explicit yes to an adjustment that raises a finalized invoice: it counts
+        for the total the ticket would then bill, and the ticket posts it on the next open
+        period's invoice."""
+        state = self._state
+        if signal.action != "approve":
+            self._refuse(
+                signal,
+                Action.REVIEW,
+                "the ticket is held because a late change raises a finalized invoice: approve "
+                "the adjustment (with a reason) or correct the ticket",
+            )
+            return
+        if not signal.reason.strip():
+            self._refuse(signal, Action.REVIEW, "a reason is required to raise a finalized invoice")
+            return
+        if not self._total_is_current(signal, Action.REVIEW, signal.expected_total):
+            return
+        total = state.locked_raise_total
+        state.approvals.locked_adjustment = decision
+        state.approvals.locked_adjustment_total = total
+        state.billing_hold = None
+        self._accept(
+            signal,
+            Action.REVIEW,
+            f"locked-period adjustment approved: the ticket bills {total} in total",
         )
 
     @workflow.signal
@@ -744,6 +837,7 @@ class TicketBillingWorkflow:
         if decision is None:
             return
         self._state.needs_rating = True
+        self._note_change("re-rated")
         self._accept(signal, Action.RERATE, "rating again against the current book")
 
     # ---- one line at a time: holds and disputes that keep a line off the invoice ----------
@@ -770,6 +864,7 @@ class TicketBillingWorkflow:
             self._refuse(signal, Action.RELEASE_LINE, f"line {signal.source_id!r} {why}")
             return
         self._state.decisions.end_line_hold(signal.source_id, decision, "released")
+        self._note_change("released by finance", decided=signal.source_id)
         self._state.needs_rating = True
         self._accept(signal, Action.RELEASE_LINE, f"line {signal.source_id} released")
 
@@ -811,6 +906,7 @@ class TicketBillingWorkflow:
         state.decisions.end_line_hold(
             signal.source_id, decision, signal.outcome, signal.reason_code
         )
+        self._note_change(f"line dispute resolved: {signal.outcome}", decided=signal.source_id)
         state.needs_rating = True
         self._accept(
             signal,
@@ -842,6 +938,7 @@ class TicketBillingWorkflow:
             self._refuse(signal, action, f"line {signal.source_id} is already {current.note()}")
             return
         state.decisions.hold_line(LineHold(signal.source_id, kind, decision))
+        self._note_change("line held" if kind is LineHoldKind.HOLD else "line disputed")
         state.needs_rating = True
         what = "held" if kind is LineHoldKind.HOLD else "disputed"
         self._accept(
@@ -987,6 +1084,15 @@ class TicketBillingWorkflow:
             request_id=signal.request_id,
         )
         self._wake = True
+
+
+def _refused_total(cause: ApplicationError) -> Decimal | None:
+    """The total a refused locked-period raise would make the ticket bill (the refusal's third
+    detail, a decimal string): what finance's approval is for."""
+    try:
+        return Decimal(str(cause.details[2]))
+    except (IndexError, ArithmeticError, ValueError):
+        return None
 
 
 def _history_count(state: TicketState) -> int:

@@ -1,5 +1,6 @@
 """QuickBooks Online contract: OAuth 2 refresh, invoice create with requestid, idempotent
-re-posting, throttling, faults, exact Decimal amounts, lines read back."""
+re-posting, throttling, faults, exact Decimal amounts, lines read back; a sent or paid invoice
+is locked: a later posting is a new invoice (or a credit memo) naming it."""
 
 from __future__ import annotations
 
@@ -15,9 +16,13 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
+from activities.ticket_activities import LOCKED_PERIOD_REFUSED, TicketActivities
 from billing.posting import BillableLine, LineType, lines_to_post
 from connectors.billing import (
+    FINALIZED,
     BillingAdapter,
     BillingCustomer,
     BillingRejected,
@@ -34,6 +39,8 @@ from connectors.quickbooks import (
     dumps_exact,
     request_id,
 )
+from messages.ticket_activities import PostInput, PostResult
+from store.book_source import BookSource
 from tests.contract.conftest import (
     API,
     REALM,
@@ -700,3 +707,147 @@ def test_a_voided_invoice_holds_no_lines(tmp_path: Path, fake_qbo: FakeQuickBook
         if "SalesItemLineDetail" in line:
             line["SalesItemLineDetail"]["Qty"] = Decimal("0")
     assert billing(fake_qbo, path).ticket_lines("35436") == []  # the next revision bills again
+
+
+# ---- a sent or paid invoice is locked -----------------------------------------------------------
+
+LATE = BillableLine(
+    "te-3",
+    "labor",
+    "LAB-REMOTE",
+    "Printer offline: follow-up call",
+    Decimal("0.25"),
+    Decimal("95.00"),
+    Decimal("23.75"),
+    taxable=False,
+)
+
+
+def sent(fake: FakeQuickBooks, path: Path) -> None:
+    """The first invoice posted, then sent to the customer from QuickBooks."""
+    billing(fake, path).post_lines(REQUEST)
+    fake.invoices[0]["EmailStatus"] = "EmailSent"
+
+
+def test_a_sent_or_paid_invoice_reads_back_finalized(
+    tmp_path: Path, fake_qbo: FakeQuickBooks
+) -> None:
+    path = secrets_file(tmp_path)
+    billing(fake_qbo, path).post_lines(REQUEST)
+    assert {p.invoice_status for p in billing(fake_qbo, path).ticket_lines("35436")} == {"open"}
+    fake_qbo.invoices[0]["EmailStatus"] = "EmailSent"
+    assert {p.invoice_status for p in billing(fake_qbo, path).ticket_lines("35436")} == {FINALIZED}
+    fake_qbo.invoices[0]["EmailStatus"] = "NotSet"
+    fake_qbo.invoices[0]["Balance"] = Decimal("0")  # paid
+    assert {p.invoice_status for p in billing(fake_qbo, path).ticket_lines("35436")} == {FINALIZED}
+
+
+def test_a_posting_for_a_sent_invoice_goes_on_a_new_invoice_naming_the_original(
+    tmp_path: Path, fake_qbo: FakeQuickBooks
+) -> None:
+    path = secrets_file(tmp_path)
+    sent(fake_qbo, path)
+    original = json.loads(json.dumps(fake_qbo.invoices[0], default=str))
+
+    receipt = billing(fake_qbo, path).post_lines(
+        PostRequest(
+            "hdb:35436:r2",
+            "35436",
+            "58",
+            [LATE],
+            "2026-11",
+            reason="late time entry",
+            locked_invoice_ids=("130",),
+        )
+    )
+
+    [_, create] = fake_qbo.api_requests("POST", "/invoice")  # a second create, never an update
+    assert [ln["Description"] for ln in body_of(create)["Line"]] == [
+        "Adjustment to 130 (late time entry): Printer offline: follow-up call"
+    ]
+    assert (receipt.invoice_id, receipt.adjusts_invoice_id, receipt.amount) == (
+        "131",
+        "130",
+        Decimal("23.75"),
+    )
+    assert json.loads(json.dumps(fake_qbo.invoices[0], default=str)) == original  # untouched
+    # A create, not an update of the sent one (an update would carry its Id and SyncToken).
+    assert "Id" not in body_of(create) and "SyncToken" not in body_of(create)
+
+
+def test_a_credit_for_a_sent_invoice_is_a_credit_memo_naming_the_original(
+    tmp_path: Path, fake_qbo: FakeQuickBooks
+) -> None:
+    path = secrets_file(tmp_path)
+    sent(fake_qbo, path)
+    [credit] = lines_to_post([LINES[0], LINES[2]], LINES)  # te-2 deleted after the invoice went
+
+    receipt = billing(fake_qbo, path).post_lines(
+        PostRequest(
+            "hdb:35436:r2",
+            "35436",
+            "58",
+            [credit],
+            "2026-11",
+            reason="deleted time entry",
+            locked_invoice_ids=("130",),
+        )
+    )
+
+    [memo] = fake_qbo.api_requests("POST", "/creditmemo")
+    [line] = body_of(memo)["Line"]
+    assert line["Description"] == (
+        "Adjustment to 130 (deleted time entry): Adjustment: reverses Printer offline in the "
+        "front office: replaced the fuser on site"
+    )
+    assert (line["Amount"], line["SalesItemLineDetail"]["Qty"]) == (
+        Decimal("31.53"),
+        Decimal("0.33"),
+    )
+    assert (receipt.invoice_id, receipt.adjusts_invoice_id, receipt.amount) == (
+        "CM-131",
+        "130",
+        Decimal("-31.53"),
+    )
+    assert len(fake_qbo.api_requests("POST", "/invoice")) == 1  # the sent invoice: no new one
+
+
+def test_the_posting_activity_holds_a_raise_to_a_sent_invoice_and_credits_it_freely(
+    tmp_path: Path, fake_qbo: FakeQuickBooks
+) -> None:
+    """The same rule as for a finalized draft elsewhere, through the worker's posting activity:
+    a raise waits for finance's approval of the total (nothing created meanwhile), and a credit
+    goes through as a credit memo naming the sent invoice."""
+    path = secrets_file(tmp_path)
+    activities = TicketActivities(
+        book=BookSource(tmp_path / "unused.toml"),
+        billing=billing(fake_qbo, path),
+        helpdesk=None,  # type: ignore[arg-type]  # posting writes nothing to the help desk
+        prepaid=None,  # type: ignore[arg-type]  # posting draws nothing
+        engine=None,
+        instance_id="hdb",
+    )
+
+    def post(revision: int, lines: list[BillableLine], **fields: object) -> PostResult:
+        request = PostInput("35436", "58", revision, lines, NOW, hold_locked_raises=True, **fields)
+        return ActivityEnvironment().run(activities.post_invoice_lines, request)
+
+    post(1, LINES)
+    fake_qbo.invoices[0]["EmailStatus"] = "EmailSent"
+
+    with pytest.raises(ApplicationError) as refused:
+        post(2, [*LINES, LATE], reason="late time entry")
+    assert refused.value.type == LOCKED_PERIOD_REFUSED and refused.value.non_retryable
+    assert "(late time entry) raises finalized invoice 130 by 23.75" in refused.value.message
+    assert list(refused.value.details) == [["130"], "23.75", "255.53"]
+    assert len(fake_qbo.api_requests("POST")) == 1  # nothing created
+
+    approved = post(2, [*LINES, LATE], reason="late time entry", approved_total=Decimal("255.53"))
+    assert (approved.invoice_id, approved.posted_amount) == ("131", Decimal("23.75"))
+
+    credited = post(3, [*LINES], reason="deleted time entry")  # no approval needed
+    assert (credited.invoice_id, credited.posted_amount) == ("CM-132", Decimal("-23.75"))
+    [memo] = fake_qbo.api_requests("POST", "/creditmemo")
+    assert body_of(memo)["Line"][0]["Description"].startswith(
+        "Adjustment to 130 (deleted time entry): Adjustment: reverses "
+    )

@@ -464,6 +464,39 @@ async def refused_by_billing(rec: Recording, d: BillingStack) -> None:
     )
 
 
+async def locked_period(rec: Recording, d: BillingStack) -> None:
+    """The locked-period-adjustment-hold path: a posted ticket's invoice finalized, a late entry
+    held for finance, approved onto the next draft, then a late deletion credited unheld."""
+    t = d.ticket("locked-period")
+    await d.send(*ticket_events(t, 30))
+    expect(await d.settled(t), "posted")
+    EmbeddedLedger(d.engine).finalize_invoice(d.ledger_lines(t)[0].invoice_id)
+    await d.send(logged("te-2", 30, "2026-11-03T10:00:00-05:00", ticket_id=t))
+    view = await d.settled(t)
+    expect(view, "held")
+    assert view.hold is not None and view.hold.code == "locked_period_adjustment", view.hold
+    await d.signal(t, "review", ReviewInput(**who("finance")))  # refused: no reason
+    expect(await d.signal(t, "review", ReviewInput(**who("finance", "agreed"))), "posted")
+    await d.send(
+        {
+            "event_id": f"{t}-deleted",
+            "type": "time.deleted",
+            "occurred_at": "2026-12-03T09:00:00Z",
+            "ticket_id": t,
+            "entry_id": "te-1",
+        }
+    )
+    expect(await d.settled(t), "posted")
+    rec.add(
+        "ticket-locked-period",
+        ticket_workflow_id(t),
+        "TicketBillingWorkflow",
+        "post refused (non-retryable LockedPeriodAdjustment): held locked_period_adjustment",
+        "signal:review approve (locked-period adjustment)",
+        "late credit to a locked period posted without a person",
+    )
+
+
 async def grace(rec: Recording, d: BillingStack, env: WorkflowEnvironment) -> None:
     t = d.ticket("grace")
     await d.send(*ticket_events(t, 60))
@@ -589,6 +622,8 @@ async def record_on_test_server(out: Path, directory: Path) -> list[Recorded]:
             await review(rec, d)
         async with desk(env.client, directory, "refusing", book_text(), RefusingLedger) as d:
             await refused_by_billing(rec, d)
+        async with desk(env.client, directory, "locked", book_text()) as d:
+            await locked_period(rec, d)
         async with desk(
             env.client, directory, "grace", book_text(), grace_period=timedelta(minutes=10)
         ) as d:

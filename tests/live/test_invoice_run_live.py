@@ -1,6 +1,7 @@
 """The monthly invoice run through its workflow: the fee lands on the customer's invoice once,
 a repeated run of the month changes nothing in the ledger, the month's drafts are finalized (a
-later month's stay open, and a late line for a finalized month adjusts it on the next one), the
+later month's stay open, and a late line for a finalized month, once finance approves it,
+adjusts it on the next one), the
 next month adds its own fee, and a month that has not ended or precedes billing is refused.
 The worker's clock is fixed (``CLOCK``), never the day the test runs."""
 
@@ -21,6 +22,7 @@ from temporalio.worker import Replayer
 
 from activities.invoice_run_activities import INVOICE_RUN_REFUSED
 from messages.runs import InvoiceRunRequest, InvoiceRunSummary, ReconciliationRequest
+from messages.ticket import ReviewInput
 from runtime.data_converter import data_converter_for
 from runtime.worker_parts import WORKFLOWS
 from settings import Settings
@@ -192,9 +194,18 @@ async def test_a_month_finalizes_only_its_own_lines_and_a_late_line_adjusts_it(
         _, invoices, _ = ledger(stack)
         assert sorted(invoices) == sorted([(nov_invoice, "finalized"), (dec_invoice, "draft")])
 
-        # A late entry on the November ticket: November is locked, so it goes to December's
-        # draft, naming the invoice it adjusts.
+        # A late entry on the November ticket: November is locked, and the entry raises what
+        # the customer pays, so it waits for finance (docs/period-lock.md); approved, it goes
+        # to December's draft, naming the invoice it adjusts and why.
         await stack.send(logged("te-3", 60, ticket_id=november))
+        held = await stack.settled(november)
+        assert held.hold is not None and held.hold.code == "locked_period_adjustment"
+        assert nov_invoice in held.hold.message
+        await stack.signal(
+            november,
+            "review",
+            ReviewInput(actor="fran", role="finance", reason="extra hour agreed"),
+        )
         for _ in range(600):
             if len(stack.ledger_lines(november)) > 1:
                 break
@@ -203,7 +214,7 @@ async def test_a_month_finalizes_only_its_own_lines_and_a_late_line_adjusts_it(
         assert [(line.invoice_id, line.period, line.adjusts_invoice_id) for line in late] == [
             (dec_invoice, "2026-11", nov_invoice)
         ]
-        assert late[0].description.startswith(f"Adjustment to {nov_invoice}: ")
+        assert late[0].description.startswith(f"Adjustment to {nov_invoice} (late time entry): ")
 
         before = ledger(stack)
         again = await run_month(time_env, stack, "nov-again", date(2026, 11, 1))
