@@ -38,6 +38,7 @@ from billing.invoice_run import (
 from billing.money import ZERO
 from billing.posting import BillableLine, LineType
 from billing.prebill import PrebillApproval, PrebillState, prebill_state
+from billing.roles import Role
 from connectors.billing import (
     FINALIZED,
     BillingAdapter,
@@ -61,6 +62,9 @@ WAITING_STATUSES = {
     BillingStatus.GRACE.value: "closing (grace period)",
 }
 FEES_GROUP = "Monthly fees"
+# Who approves and finalizes a pre-bill (every staff role may read it). Not in billing/roles.py's
+# ticket matrix: these act on a customer's period, not on a ticket.
+PREBILL_DECIDERS = frozenset({Role.FINANCE, Role.ADMIN})
 
 
 class PrebillProblem(Exception):
