@@ -80,14 +80,14 @@ class PrebillTicketOut(BaseModel):
     lines: list[PrebillLineOut]
 
 
-class InvoiceOut(BaseModel):
+class PrebillInvoiceOut(BaseModel):
     invoice_id: str
     status: str
     lines: int
     total: str
 
 
-class ApprovalOut(BaseModel):
+class PrebillApprovalOut(BaseModel):
     actor: str
     role: str
     reason: str
@@ -95,7 +95,7 @@ class ApprovalOut(BaseModel):
     total: str
 
 
-class UsageOut(BaseModel):
+class PrebillUsageOut(BaseModel):
     contract: str
     type: str
     period: str
@@ -113,15 +113,15 @@ class PrebillOut(BaseModel):
     state: str = Field(description="open | approved | finalized")
     state_note: str
     period_ended: bool
-    invoices: list[InvoiceOut]
+    invoices: list[PrebillInvoiceOut]
     tickets: list[PrebillTicketOut]
     subtotal: str
     tax: str | None = Field(description="null: the billing system cannot tell the tax")
     tax_note: str
     total: str
     waiting_total: str
-    approval: ApprovalOut | None
-    prepaid_usage: list[UsageOut]
+    approval: PrebillApprovalOut | None
+    prepaid_usage: list[PrebillUsageOut]
 
 
 class PrebillSummaryOut(BaseModel):
@@ -137,7 +137,7 @@ class PrebillSummaryOut(BaseModel):
     state_note: str
 
 
-class ApproveBody(BaseModel):
+class PrebillApproveBody(BaseModel):
     month: Period = Field(description="the billing period, YYYY-MM")
     expected_total: PeopleNumber = Field(
         description="the pre-bill total you approve; refused (409) if it changed since"
@@ -145,12 +145,12 @@ class ApproveBody(BaseModel):
     reason: str = Field(default="", max_length=2000)
 
 
-class FinalizeBody(BaseModel):
+class PrebillFinalizeBody(BaseModel):
     month: Period = Field(description="the billing period, YYYY-MM")
     reason: str = Field(default="", max_length=2000)
 
 
-class FinalizedOut(BaseModel):
+class PrebillFinalizedOut(BaseModel):
     billing_customer_id: str
     period: str
     invoice_ids: list[str]
@@ -295,7 +295,10 @@ _DECISION_RESPONSES: dict[int | str, dict[str, Any]] = {
     responses=_DECISION_RESPONSES,
 )
 def approve(
-    customer: str, body: ApproveBody, request: Request, principal: Principal = Depends(caller)
+    customer: str,
+    body: PrebillApproveBody,
+    request: Request,
+    principal: Principal = Depends(caller),
 ) -> dict[str, object]:
     sources = prebill_sources(request)
     read_prebill(sources, customer, body.month)  # 404 for a customer the book lacks
@@ -322,12 +325,15 @@ def approve(
 
 @router.post(
     "/prebill/{customer}/finalize",
-    response_model=FinalizedOut,
+    response_model=PrebillFinalizedOut,
     summary="Finalize a customer's period from its approved pre-bill (finance, admin)",
     responses=_DECISION_RESPONSES,
 )
 def finalize(
-    customer: str, body: FinalizeBody, request: Request, principal: Principal = Depends(caller)
+    customer: str,
+    body: PrebillFinalizeBody,
+    request: Request,
+    principal: Principal = Depends(caller),
 ) -> dict[str, object]:
     sources = prebill_sources(request)
     read_prebill(sources, customer, body.month)
