@@ -13,7 +13,17 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
-from api import codec, health, pages, report_pages, signoff, tickets, webhooks
+from api import (
+    codec,
+    health,
+    pages,
+    prebill,
+    prebill_pages,
+    report_pages,
+    signoff,
+    tickets,
+    webhooks,
+)
 from api.context import ApiContext, wall_clock
 from api.helpdesk_webhooks import mount_helpdesk_webhooks
 from api.security import Unauthorized
@@ -54,9 +64,11 @@ def create_app(
     app.include_router(webhooks.router)
     mount_helpdesk_webhooks(app, settings)
     app.include_router(tickets.router)
+    app.include_router(prebill.router)
     app.include_router(signoff.router)
     app.include_router(pages.router)
     app.include_router(report_pages.router)
+    app.include_router(prebill_pages.router)
     app.include_router(codec.router_for(settings))  # compressed and encrypted payloads
     _install_error_handlers(app)
     return app

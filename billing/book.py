@@ -124,6 +124,19 @@ class _BookSection(BaseModel):
 class BookSettings(_BookSection):
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
     timezone: TimezoneName
+    # The embedded ledger's sales tax on taxable lines, as a fraction ("0.0825" is 8.25 %);
+    # unset: the pre-bill says the tax is not known. Tryton and QuickBooks keep their own.
+    tax_rate: NonNegativeDecimal | None = None
+
+    @field_validator("tax_rate")
+    @classmethod
+    def _rate_is_a_fraction(cls, rate: Decimal | None) -> Decimal | None:
+        if rate is not None and rate >= 1:
+            raise ValueError(
+                f"{rate} is a fraction of the taxable amount and must be below 1 "
+                '(write 8.25 % as "0.0825")'
+            )
+        return rate
 
 
 class BusinessHours(_BookSection):

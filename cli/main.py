@@ -16,6 +16,7 @@ from cli import (
     invoice_run_command,
     ledger_command,
     pilot_command,
+    prebill_command,
     preview_command,
     purge_command,
     queue_command,
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     ledger_command.add_parser(commands)
     reconcile_command.add_parser(commands)
     invoice_run_command.add_parser(commands)
+    prebill_command.add_parser(commands)
     report_command.add_parser(commands)
     pilot_command.add_parser(commands)
     customers_command.add_parser(commands)

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+from billing.book import BillingBook
 from billing.invoice_run import FEE_KIND
 from billing.posting import BillableLine
 from billing.reconciliation import LedgerFacts
@@ -138,6 +139,70 @@ class BillingAdapter(Protocol):
         """Finalize a draft: its customer's period is locked from then on (later postings for it
         go to the next open period as adjustments naming this invoice)."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodInvoice:
+    """One invoice of a customer's billing period, draft or finalized, with its lines: what the
+    pre-bill shows as the ledger's side of the customer's next invoice."""
+
+    invoice_id: str
+    billing_customer_id: str
+    period: str
+    status: str  # draft | FINALIZED
+    lines: list[PostedLine]
+
+
+@runtime_checkable
+class PeriodInvoiceReader(Protocol):
+    """Optional: an adapter that can list a customer's invoices of one period with their lines
+    in one read. Without it ``period_invoices`` reads drafts and filters every posted line."""
+
+    def period_invoices(self, billing_customer_id: str, period: str) -> list[PeriodInvoice]: ...
+
+
+@runtime_checkable
+class TaxReader(Protocol):
+    """Optional: an adapter that can tell the tax on a customer's lines. None means it cannot
+    tell (no rate in the book, no tax data in the billing system): never a guessed zero."""
+
+    def tax_for(
+        self, billing_customer_id: str, lines: list[BillableLine], book: BillingBook
+    ) -> Decimal | None: ...
+
+
+def period_invoices(
+    billing: BillingAdapter, billing_customer_id: str, period: str
+) -> list[PeriodInvoice]:
+    """The customer's invoices of ``period`` with their lines. An adapter without
+    ``period_invoices`` gives its drafts of the period (a finalized one it cannot name by period,
+    so a locked period shows no invoice there: QuickBooks, which has no drafts, shows none)."""
+    if isinstance(billing, PeriodInvoiceReader):
+        return billing.period_invoices(billing_customer_id, period)
+    drafts = billing.draft_invoices([billing_customer_id], period)
+    if not drafts:
+        return []
+    wanted = {draft.invoice_id for draft in drafts}
+    lines = [posted for posted in billing.posted_lines() if posted.invoice_id in wanted]
+    return [
+        PeriodInvoice(
+            draft.invoice_id,
+            billing_customer_id,
+            period,
+            "draft",
+            [posted for posted in lines if posted.invoice_id == draft.invoice_id],
+        )
+        for draft in drafts
+    ]
+
+
+def tax_for(
+    billing: BillingAdapter, billing_customer_id: str, lines: list[BillableLine], book: BillingBook
+) -> Decimal | None:
+    """The tax on ``lines`` as the billing system would charge it, or None: it cannot tell."""
+    if isinstance(billing, TaxReader):
+        return billing.tax_for(billing_customer_id, lines, book)
+    return None
 
 
 def adjustment_description(invoice_id: str, description: str, reason: str = "") -> str:

@@ -10,14 +10,17 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection, Engine, Row
 
+from billing.book import BillingBook
 from billing.invoice_run import FEE_KIND, next_period, parse_period
 from billing.money import integer_cents
 from billing.posting import BillableLine, LineType
+from billing.prebill import tax_at_rate
 from billing.reconciliation import LedgerFacts
 from connectors.billing import (
     BillingCustomer,
     BillingRejected,
     DraftInvoice,
+    PeriodInvoice,
     PostedLine,
     PostReceipt,
     PostRequest,
@@ -324,6 +327,40 @@ class EmbeddedLedger:
             DraftInvoice(invoice, customer, period, count, Decimal(cents) * CENTS)
             for invoice, customer, count, cents in rows
         ]
+
+    def period_invoices(self, billing_customer_id: str, period: str) -> list[PeriodInvoice]:
+        """The customer's invoices of ``period`` (its draft, or the finalized one that locked
+        it), each with its lines in the order they were posted."""
+        with self._engine.connect() as connection:
+            invoices = connection.execute(
+                select(_INVOICE.c.invoice_id, _INVOICE.c.status)
+                .where(
+                    _INVOICE.c.billing_customer_id == billing_customer_id,
+                    _INVOICE.c.period == period,
+                )
+                .order_by(_INVOICE.c.invoice_id)
+            ).all()
+        if not invoices:
+            return []
+        lines = self._posted(_LINE.c.invoice_id.in_([row.invoice_id for row in invoices]))
+        return [
+            PeriodInvoice(
+                row.invoice_id,
+                billing_customer_id,
+                period,
+                row.status,
+                [posted for posted in lines if posted.invoice_id == row.invoice_id],
+            )
+            for row in invoices
+        ]
+
+    def tax_for(
+        self, billing_customer_id: str, lines: list[BillableLine], book: BillingBook
+    ) -> Decimal | None:
+        """The book's ``tax_rate`` on the taxable lines; None when the book sets none (the
+        embedded ledger keeps no tax table of its own)."""
+        rate = book.book.tax_rate
+        return None if rate is None else tax_at_rate(lines, rate)
 
     def first_periods(self, billing_customer_ids: list[str]) -> dict[str, str]:
         if not billing_customer_ids:

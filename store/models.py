@@ -308,3 +308,22 @@ class HelpdeskSyncCursor(SQLModel, table=True):
     # paging, so it does not re-read the whole history every time.
     followups_seen: int = 0
     updated_at: datetime
+
+
+# ---- finance's pre-bill approvals (store/prebill_approvals.py) ----
+
+
+class PrebillApprovalRecord(SQLModel, table=True):
+    """Finance approving a customer's pre-bill of a period for the total it showed. Append-only:
+    the latest row of a (customer, period) counts, the earlier ones are its history."""
+
+    __tablename__ = "prebill_approval"
+
+    id: int | None = Field(default=None, primary_key=True)
+    billing_customer_id: str = Field(index=True)
+    period: str = Field(index=True)  # YYYY-MM
+    total_cents: int  # the pre-bill's total (subtotal and tax) the person approved
+    actor: str
+    role: str
+    reason: str = ""
+    approved_at: datetime

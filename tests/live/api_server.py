@@ -69,9 +69,14 @@ class ServedStack:
 
 @asynccontextmanager
 async def served_stack(
-    dev_server: DevServer, dev_client: Client, directory: Path, book: str
+    dev_server: DevServer,
+    dev_client: Client,
+    directory: Path,
+    book: str,
+    now: Callable[[], datetime] | None = None,
 ) -> AsyncIterator[ServedStack]:
-    """A worker billing with ``book`` (TOML text) and the app serving pages in front of it."""
+    """A worker billing with ``book`` (TOML text) and the app serving pages in front of it;
+    ``now`` is the app's clock (default the wall clock)."""
     book_path = directory / "book.toml"
     book_path.write_text(book)
     async with running_stack(dev_client, directory, book_path) as stack:
@@ -84,7 +89,12 @@ async def served_stack(
                 "public_url": url,
             }
         )
-        with serving(create_app(settings, engine=stack.engine), port):
+        app = (
+            create_app(settings, engine=stack.engine)
+            if now is None
+            else create_app(settings, engine=stack.engine, now=now)
+        )
+        with serving(app, port):
             yield ServedStack(url, stack, settings)
 
 

@@ -1,0 +1,267 @@
+"""The pre-bill pages: ``/prebill`` (every customer's period with its total and state) and
+``/prebill/{customer}?month=YYYY-MM`` (every line of its next invoice, by ticket), where
+finance holds, releases, disputes and resolves single lines, approves the pre-bill and
+finalizes the period. Line actions are the tickets' decisions, sent through the API's own
+``decide`` (``api.pages._send``), so the page refuses, audits and reports exactly what the API
+would; approving and finalizing go through the same use case as ``/api/prebill``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel
+
+from api import tickets as api_tickets
+from api.context import context_of
+from api.pages import Session, _back, _error, _guard, _render, _send, _to_login, read_session
+from api.prebill import PrebillSources, prebill_sources, read_prebill, refuse_role
+from billing.decisions import LINE_DISPUTE_REASON_CODES
+from billing.invoice_run import next_period, parse_period
+from billing.money import format_decimal
+from billing.numbers import exact_decimal
+from billing.roles import ALLOWED, Action
+from connectors.billing import BillingRejected, BillingUnavailable
+from usecases.prebill import (
+    PREBILL_DECIDERS,
+    Prebill,
+    PrebillLine,
+    PrebillProblem,
+    approve_prebill,
+    default_period,
+    finalize_prebill,
+    prebill_summaries,
+)
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+# The ticket decisions a pre-bill line may send, with the action the role matrix names.
+LINE_ACTIONS = {
+    "hold-line": Action.HOLD_LINE,
+    "release-line": Action.RELEASE_LINE,
+    "dispute-line": Action.DISPUTE_LINE,
+    "resolve-line-dispute": Action.RESOLVE_LINE_DISPUTE,
+}
+
+
+def _sources(request: Request, session: Session) -> PrebillSources | Response:
+    try:
+        return prebill_sources(request)
+    except HTTPException as problem:
+        return _error(request, session, str(problem.detail), problem.status_code)
+
+
+def _month(request: Request, session: Session, text: str | None) -> str | Response:
+    if not text:
+        return default_period(context_of(request).now())
+    try:
+        parse_period(text)
+    except ValueError as problem:
+        return _error(request, session, f"month: {problem}", 400)
+    return text
+
+
+@router.get("/prebill", response_class=HTMLResponse)
+def prebill_list_page(request: Request, month: str | None = None) -> Response:
+    session = read_session(request)
+    if session is None:
+        return _to_login()
+    period = _month(request, session, month)
+    if isinstance(period, Response):
+        return period
+    sources = _sources(request, session)
+    if isinstance(sources, Response):
+        return sources
+    try:
+        rows = prebill_summaries(
+            sources.book, sources.billing, sources.engine, period, **sources.reading
+        )
+    except BillingUnavailable as error:
+        return _error(request, session, f"The billing system cannot answer now: {error}", 503)
+    return _render(request, "prebill_list.html", session, period=period, rows=rows)
+
+
+@router.get("/prebill/{customer}", response_class=HTMLResponse)
+def prebill_page(customer: str, request: Request, month: str | None = None) -> Response:
+    session = read_session(request)
+    if session is None:
+        return _to_login()
+    period = _month(request, session, month)
+    if isinstance(period, Response):
+        return period
+    sources = _sources(request, session)
+    if isinstance(sources, Response):
+        return sources
+    try:
+        prebill = read_prebill(sources, customer, period)
+    except HTTPException as problem:
+        return _error(request, session, str(problem.detail), problem.status_code)
+    role = session.principal.role
+    return _render(
+        request,
+        "prebill.html",
+        session,
+        prebill=prebill,
+        groups=[_group(prebill, group) for group in prebill.groups],
+        money=format_decimal,
+        may_decide=role in PREBILL_DECIDERS,
+        may={name: role in ALLOWED[action] for name, action in LINE_ACTIONS.items()},
+        reason_codes=LINE_DISPUTE_REASON_CODES,
+        next_period=next_period(period),
+    )
+
+
+def _group(prebill: Prebill, group: Any) -> dict[str, Any]:
+    return {
+        "ticket_id": group.ticket_id,
+        "label": group.label,
+        "state": group.state,
+        "total": format_decimal(group.total),
+        "waiting_total": format_decimal(group.waiting_total),
+        "lines": [_line(line) for line in group.lines],
+    }
+
+
+def _line(line: PrebillLine) -> dict[str, Any]:
+    # A line may be held or disputed while it is a charge of a ticket nobody holds yet; the
+    # credit that reverses a held line is the ledger's, not something to act on.
+    actionable = line.ticket_id is not None and line.line_type == "charge" and line.amount > 0
+    return {
+        "source_id": line.source_id,
+        "description": line.description,
+        "quantity": format_decimal(line.quantity),
+        "unit_price": format_decimal(line.unit_price),
+        "amount": format_decimal(line.amount),
+        "state": line.state,
+        "counted": line.counted,
+        "hold": line.hold_note,
+        "invoice_id": line.invoice_id or "",
+        "explanation": list(line.explanation),
+        "can_hold": actionable and line.held_kind is None,
+        "can_release": actionable and line.held_kind == "hold",
+        "can_resolve": actionable and line.held_kind == "dispute",
+    }
+
+
+def _here(customer: str) -> str:
+    """The customer's pre-bill page; ``_back`` adds the month and the flash."""
+    return f"/prebill/{customer}"
+
+
+@router.post("/prebill/{customer}/lines/{ticket_id}/{action}")
+async def prebill_line_action(
+    customer: str, ticket_id: str, action: str, request: Request
+) -> Response:
+    """Hold, release, dispute or resolve one line: the ticket's own decision, as the API sends
+    it (role refused and audited there, the ticket's outcome reported in the flash)."""
+    form = await request.form()
+    session = _guard(request, str(form.get("csrf", "")))
+    if isinstance(session, Response):
+        return session
+    month = str(form.get("month", ""))
+    if action not in LINE_ACTIONS:
+        return _error(request, session, f"There is no line action {action!r}.", 404)
+    model: type[BaseModel] = api_tickets.DECISIONS[action][1]
+    fields = {
+        name: str(form[name]).strip()
+        for name in model.model_fields
+        if name in form and str(form[name]).strip()
+    }
+    message, ok = await _send(request, session, ticket_id, action, fields)
+    return _back(request, _here(customer), message, ok, month=month)
+
+
+@router.post("/prebill/{customer}/approve")
+def prebill_approve(
+    customer: str,
+    request: Request,
+    csrf: str = Form(""),
+    month: str = Form(""),
+    expected_total: str = Form(""),
+    reason: str = Form(""),
+) -> Response:
+    session = _guard(request, csrf)
+    if isinstance(session, Response):
+        return session
+    checked = _decision_inputs(request, session, customer, month, "approve_prebill", reason)
+    if isinstance(checked, Response):
+        return checked
+    sources = checked
+    try:
+        total = exact_decimal(expected_total)
+    except ValueError as problem:
+        return _back(request, _here(customer), f"expected_total: {problem}", False, month=month)
+    try:
+        prebill = approve_prebill(
+            sources.book,
+            sources.billing,
+            sources.engine,
+            customer,
+            month,
+            actor=session.principal.name,
+            role=session.principal.role.value,
+            reason=reason.strip(),
+            expected_total=total,
+            **sources.reading,
+        )
+    except (PrebillProblem, BillingUnavailable) as problem:
+        return _back(request, _here(customer), f"Not approved: {problem}", False, month=month)
+    message = f"Approved the pre-bill of {month} at {prebill.total} {prebill.currency}."
+    return _back(request, _here(customer), message, True, month=month)
+
+
+@router.post("/prebill/{customer}/finalize")
+def prebill_finalize(
+    customer: str,
+    request: Request,
+    csrf: str = Form(""),
+    month: str = Form(""),
+    reason: str = Form(""),
+) -> Response:
+    session = _guard(request, csrf)
+    if isinstance(session, Response):
+        return session
+    checked = _decision_inputs(request, session, customer, month, "finalize_prebill", reason)
+    if isinstance(checked, Response):
+        return checked
+    sources = checked
+    try:
+        done = finalize_prebill(
+            sources.book,
+            sources.billing,
+            sources.engine,
+            customer,
+            month,
+            actor=session.principal.name,
+            role=session.principal.role.value,
+            reason=reason.strip(),
+            **sources.reading,
+        )
+    except (PrebillProblem, BillingRejected, BillingUnavailable) as problem:
+        return _back(request, _here(customer), f"Not finalized: {problem}", False, month=month)
+    invoices = ", ".join(done.invoice_ids) or "no draft"
+    message = f"Finalized {invoices} for {month} at {done.total}: the period is locked."
+    return _back(request, _here(customer), message, True, month=month)
+
+
+def _decision_inputs(
+    request: Request, session: Session, customer: str, month: str, action: str, reason: str
+) -> PrebillSources | Response:
+    """The sources for approving or finalizing, or the page that says why not: a bad month,
+    an unknown customer, a role that may not (audited)."""
+    try:
+        parse_period(month)
+    except ValueError as problem:
+        return _error(request, session, f"month: {problem}", 400)
+    sources = _sources(request, session)
+    if isinstance(sources, Response):
+        return sources
+    try:
+        read_prebill(sources, customer, month)
+        refuse_role(sources, session.principal, customer, month, action, reason)
+    except HTTPException as refused:
+        if refused.status_code == 403:
+            return _back(request, _here(customer), str(refused.detail), False, month=month)
+        return _error(request, session, str(refused.detail), refused.status_code)
+    return sources
