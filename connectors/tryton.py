@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from billing.book import BillingBook
 from billing.invoice_run import FEE_KIND, next_period, parse_period
 from billing.posting import BillableLine, LineType
 from billing.reconciliation import LedgerFacts
@@ -444,12 +445,14 @@ class TrytonBilling:
         period = request.period
         while self._posted_invoice(party, period) is not None:
             period = next_period(period)
+        # The customer knows a posted invoice by the number Tryton gave it, not by its id.
+        adjusts_name = self._invoice_number(adjusts) if adjusts is not None else ""
         for line in request.lines:
             if adjusts is not None:
                 line = dataclasses.replace(
                     line,
                     description=adjustment_description(
-                        str(adjusts), line.description, request.reason
+                        adjusts_name, line.description, request.reason
                     ),
                 )
             if line.service_code not in products:
@@ -567,6 +570,11 @@ class TrytonBilling:
             [("id", "DESC")],
         )
         return int(posted[0]["id"]) if posted else None
+
+    def _invoice_number(self, invoice_id: int) -> str:
+        """A posted invoice's number (its id if Tryton gave it none)."""
+        found = self._search_read("account.invoice", [("id", "=", invoice_id)], ["number"])
+        return str(found[0]["number"] or invoice_id) if found else str(invoice_id)
 
     def _create_invoice(self, party: dict[str, Any], rows: list[dict[str, Any]]) -> None:
         """A new draft for the customer, created with its first lines in one call: a draft the
@@ -705,6 +713,52 @@ class TrytonBilling:
     def ticket_totals(self, ticket_ids: list[str]) -> list[LedgerFacts]:
         # Tryton's search cannot group lines by a value inside their note: sum them here.
         return totals_from_lines(self.posted_lines(ticket_ids=ticket_ids))
+
+    # -- taxes, for the pre-bill -------------------------------------------------------------
+
+    def tax_for(
+        self, billing_customer_id: str, lines: list[BillableLine], book: BillingBook
+    ) -> Decimal | None:
+        """The tax Tryton puts on these lines for this customer: each taxable line's product
+        taxes as Tryton's own line on-change picks them (the party's and product's tax rules),
+        percentage taxes on the amount and fixed ones per unit, summed per tax and rounded once,
+        as on one invoice. None when Tryton cannot tell (an unknown customer or product, a tax
+        of another kind): the pre-bill then says "not known", never a guessed 0.00."""
+        party = self._party(billing_customer_id)
+        if party is None:
+            return None
+        company, currency = self._company_currency()
+        products: dict[str, dict[str, Any]] = {}
+        amounts: dict[int, Decimal] = {}
+        quantities: dict[int, Decimal] = {}
+        try:
+            for line in lines:
+                if not line.taxable:
+                    continue
+                if line.service_code not in products:
+                    products[line.service_code] = self._product_defaults(
+                        line.service_code, party, company, currency
+                    )
+                for tax_id in products[line.service_code]["taxes"]:
+                    amounts[tax_id] = amounts.get(tax_id, Decimal(0)) + line.amount
+                    quantities[tax_id] = quantities.get(tax_id, Decimal(0)) + line.quantity
+        except BillingRejected:
+            return None
+        if not amounts:
+            return Decimal("0.00")
+        taxes = self._search_read(
+            "account.tax", [("id", "in", sorted(amounts))], ["type", "rate", "amount"]
+        )
+        total = Decimal(0)
+        for tax in taxes:
+            if tax["type"] == "percentage" and tax["rate"] is not None:
+                total += amounts[tax["id"]] * Decimal(str(tax["rate"]))
+            elif tax["type"] == "fixed" and tax["amount"] is not None:
+                total += quantities[tax["id"]] * Decimal(str(tax["amount"]))
+            else:
+                return None
+        # Tryton rounds a currency amount half to even (Currency.round).
+        return total.quantize(CENTS, rounding=ROUND_HALF_EVEN)
 
     # -- the invoice run ----------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ import pytest
 from billing.posting import BillableLine, LineType
 from connectors.billing import BillingAdapter, BillingRejected, BillingUnavailable, PostRequest
 from connectors.tryton import TrytonBilling
+from tests.billing.builders import make_book
 from tests.real.tryton_server import TrytonServer, free_port
 
 ACME, BIRCH, CEDAR = "CUST-9001", "CUST-9002", "CUST-9003"
@@ -545,3 +546,68 @@ def test_wrong_credentials_and_an_unreachable_server_are_unavailable(
     nowhere = TrytonBilling(f"http://127.0.0.1:{free_port()}", "hdb", "x", "y", timeout=2)
     with pytest.raises(BillingUnavailable, match="cannot reach"):
         nowhere.customer_exists(ACME)
+
+
+def test_the_tax_the_pre_bill_shows_is_the_tax_tryton_puts_on_the_invoice(
+    billing: TrytonBilling, admin: TrytonBilling
+) -> None:
+    """Taxes from the products' taxes for the customer, as Tryton's own on-change picks them:
+    the figure the pre-bill shows before posting equals the posted invoice's tax."""
+    lines = [labor("w1", "1.25", "95.00"), part("p1", 2), part("p2", 1, "CAT6-3M", "6.00")]
+    lines.append(replace(labor("w2", "1", "95.00"), taxable=True))
+    expected = billing.tax_for(CEDAR, lines, make_book())
+    receipt = billing.post_lines(request(CEDAR, *lines))
+    billing.finalize_invoice(receipt.invoice_id)
+    (invoice,) = read(admin, "account.invoice", [int(receipt.invoice_id)], ["tax_amount"])
+    assert expected == invoice["tax_amount"] == Decimal("35.90")  # 10 % of 258 + 6 + 95
+    assert billing.tax_for(CEDAR, [labor("w1", "1", "95.00")], make_book()) == Decimal("0.00")
+    assert billing.tax_for("CUST-0000", lines, make_book()) is None  # not a Tryton customer
+    unknown = replace(part("p3", 1), service_code="NO-SUCH-SKU")
+    assert billing.tax_for(CEDAR, [unknown], make_book()) is None
+
+
+def test_a_posted_invoice_stays_as_posted_and_a_late_change_goes_on_a_new_draft_naming_it(
+    billing: TrytonBilling, admin: TrytonBilling
+) -> None:
+    """A posted Tryton invoice is immutable: the period is locked, and a later posting for it
+    (a credit and a new charge) goes on the next period's draft, each line naming the invoice
+    it adjusts and why."""
+    posting = request(ACME, labor("w1", "1", "95.00"))
+    first = billing.post_lines(posting)
+    billing.finalize_invoice(first.invoice_id)
+    posted_before = invoice_lines(admin, first.invoice_id)
+    credit = BillableLine(
+        source_id="w1",
+        kind="labor",
+        service_code="LAB-REMOTE",
+        description="Adjustment: reverses Remote support 1 h",
+        quantity=Decimal("-1"),
+        unit_price=Decimal("95.00"),
+        amount=Decimal("-95.00"),
+        taxable=False,
+        line_type=LineType.CREDIT,
+    )
+    late = replace(
+        posting,
+        posting_key=f"{INSTANCE}:{posting.ticket_id}:r2",
+        lines=[credit, labor("w1", "1.5", "95.00")],
+        reason="late time entry",
+    )
+    receipt = billing.post_lines(late)
+
+    assert receipt.invoice_id != first.invoice_id
+    assert receipt.adjusts_invoice_id == first.invoice_id
+    assert receipt.period == f"{PERIOD['current'][:5]}07"  # the next open period
+    assert invoice_lines(admin, first.invoice_id) == posted_before
+    read_back = billing.ticket_lines(posting.ticket_id)
+    adjusted = [line for line in read_back if line.invoice_id == receipt.invoice_id]
+    assert [line.line.amount for line in adjusted] == [Decimal("-95.00"), Decimal("142.50")]
+    (number,) = [
+        i["number"] for i in read(admin, "account.invoice", [int(first.invoice_id)], ["number"])
+    ]
+    assert number  # the customer knows the invoice by its number
+    assert all(
+        line.line.description.startswith(f"Adjustment to {number} (late time entry): ")
+        for line in adjusted
+    )
+    assert {line.invoice_status for line in read_back} == {"finalized", "draft"}
