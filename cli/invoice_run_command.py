@@ -18,10 +18,10 @@ from temporalio.exceptions import ApplicationError
 
 from activities.invoice_run_activities import INVOICE_RUN_REFUSED
 from billing.invoice_run import month_key, previous_month
-from cli.input_files import EXIT_BAD_INPUT, InputError, read_book
-from cli.live import CommandFailed, connect_client, open_review_store, run_async_command
+from cli.billing_sources import open_billing_sources
+from cli.input_files import EXIT_BAD_INPUT, InputError
+from cli.live import CommandFailed, connect_client, run_async_command
 from cli.tables import render_table
-from connectors.selection import ConnectorSetupError, billing_adapter
 from messages.runs import InvoiceRunRequest, InvoiceRunSummary
 from settings import Settings
 from usecases.invoice_run import InvoiceRunPreview, first_ticket_periods, preview_invoice_run
@@ -74,15 +74,11 @@ def _refused(message: str) -> int:
 async def invoice_run(settings: Settings, args: argparse.Namespace, now: datetime) -> int:
     month = args.month or previous_month(now.astimezone(UTC).date())
     try:
-        book = read_book(str(settings.book_path))
+        sources = open_billing_sources(settings)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    engine = open_review_store(settings)
-    try:
-        billing = billing_adapter(settings, engine)
-    except ConnectorSetupError as error:
-        raise CommandFailed(str(error)) from None
+    book, engine, billing = sources.book, sources.engine, sources.billing
     preview = preview_invoice_run(
         book,
         billing,

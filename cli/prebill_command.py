@@ -14,10 +14,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from billing.invoice_run import parse_period
-from cli.input_files import EXIT_BAD_INPUT, InputError, read_book
-from cli.live import CommandFailed, open_review_store, run_command
+from cli.billing_sources import open_billing_sources
+from cli.input_files import EXIT_BAD_INPUT, InputError
+from cli.live import run_command
 from cli.tables import render_table
-from connectors.selection import ConnectorSetupError, billing_adapter
 from settings import Settings
 from usecases.prebill import (
     Prebill,
@@ -70,15 +70,11 @@ def run(args: argparse.Namespace, now: Callable[[], datetime] = lambda: datetime
 
 def show(settings: Settings, args: argparse.Namespace, now: datetime) -> int:
     try:
-        book = read_book(str(settings.book_path))
+        sources = open_billing_sources(settings)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    engine = open_review_store(settings)
-    try:
-        billing = billing_adapter(settings, engine)
-    except ConnectorSetupError as error:
-        raise CommandFailed(str(error)) from None
+    book, engine, billing = sources.book, sources.engine, sources.billing
     period = args.month or default_period(now)
     reading = {
         "now": now,

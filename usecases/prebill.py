@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
+from activities.invoice_run_activities import first_ticket_periods
 from billing.book import BillingBook, BillingMode, ContractType
 from billing.invoice_run import (
     FEE_KIND,
@@ -94,6 +95,37 @@ class PrebillLine:
     counted: bool  # in the subtotal: the invoice will carry it
     explanation: tuple[str, ...] = ()
     hold_note: str = ""  # who holds or disputes it, when and why
+
+    @classmethod
+    def of(
+        cls,
+        line: BillableLine,
+        *,
+        ticket_id: str | None,
+        invoice_id: str | None,
+        state: str,
+        counted: bool,
+        explanation: tuple[str, ...] = (),
+        hold_note: str = "",
+    ) -> PrebillLine:
+        """A line as the billing system holds it (or a fee as it will post)."""
+        return cls(
+            ticket_id=ticket_id,
+            source_id=line.source_id,
+            kind=line.kind,
+            service_code=line.service_code,
+            description=line.description,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            amount=line.amount,
+            taxable=line.taxable,
+            line_type=line.line_type.value,
+            invoice_id=invoice_id,
+            state=state,
+            counted=counted,
+            explanation=explanation,
+            hold_note=hold_note,
+        )
 
     @property
     def held_kind(self) -> str | None:
@@ -300,17 +332,9 @@ def build_prebill(
             )
         on_invoice.add((line.ticket_id, line.line.source_id))
         group_of(ticket).lines.append(
-            PrebillLine(
+            PrebillLine.of(
+                line.line,
                 ticket_id=ticket,
-                source_id=line.line.source_id,
-                kind=line.line.kind,
-                service_code=line.line.service_code,
-                description=line.line.description,
-                quantity=line.line.quantity,
-                unit_price=line.line.unit_price,
-                amount=line.line.amount,
-                taxable=line.line.taxable,
-                line_type=line.line.line_type.value,
                 invoice_id=line.invoice_id,
                 state="on invoice",
                 counted=True,
@@ -359,7 +383,11 @@ def build_prebill(
             )
 
     if not finalized:
-        starts = billing_starts(book, billing.first_periods(sorted(names)))
+        starts = billing_starts(
+            book,
+            billing.first_periods(sorted(names)),
+            first_ticket_periods(engine, book.book.timezone),
+        )
         fees = [
             fee
             for fee in monthly_fee_lines(
@@ -376,17 +404,9 @@ def build_prebill(
             if fee.posting_key in there:
                 continue  # on an invoice already (this one's, read above, or a later one's)
             group_of(None).lines.append(
-                PrebillLine(
+                PrebillLine.of(
+                    fee.line,
                     ticket_id=None,
-                    source_id=fee.line.source_id,
-                    kind=fee.line.kind,
-                    service_code=fee.line.service_code,
-                    description=fee.line.description,
-                    quantity=fee.line.quantity,
-                    unit_price=fee.line.unit_price,
-                    amount=fee.line.amount,
-                    taxable=fee.line.taxable,
-                    line_type=fee.line.line_type.value,
                     invoice_id=None,
                     state="fee to add",
                     counted=True,
@@ -584,7 +604,11 @@ def finalize_prebill(
         mode_override=mode_override,
     )
     month = parse_period(period)
-    starts = billing_starts(book, billing.first_periods(sorted(customer_names(book))))
+    starts = billing_starts(
+        book,
+        billing.first_periods(sorted(customer_names(book))),
+        first_ticket_periods(engine, book.book.timezone),
+    )
     refused = run_refusal(book, month, now, starts)
     start = starts.get(billing_customer_id)
     if refused is None and start is not None and (start.period is None or period < start.period):
