@@ -33,6 +33,7 @@ from connectors.billing import (
     BillingRejected,
     PostReceipt,
     PostRequest,
+    locked_invoice,
 )
 from connectors.helpdesk import HelpdeskAdapter, HelpdeskRejected
 from messages.prepaid import DrawInput
@@ -47,7 +48,12 @@ from messages.ticket_activities import (
     RecordInput,
 )
 from store.book_source import BookSource
-from store.ticket_records import archive_ticket, load_archived_ticket, record_ticket
+from store.ticket_records import (
+    archive_ticket,
+    load_archived_ticket,
+    record_ticket,
+    ticket_closes,
+)
 
 BILLING_REJECTED = "BillingRejected"
 # A difference that raises what the customer pays for a locked period, without finance's
@@ -121,7 +127,9 @@ class TicketActivities:
                         minutes,
                         demand.granted_minutes,
                         ticket.closed_at or activity.info().started_time,
-                        finalized=await self._finalized_draws(demand.contract_id, period),
+                        finalized=await self._finalized_draws(
+                            demand.contract_id, period, ticket.ticket_id, book.book.timezone
+                        ),
                     ),
                 )
                 used[period] = result.used_by_others
@@ -135,19 +143,36 @@ class TicketActivities:
             rating = dataclasses.replace(rating, mode=self._mode_override)
         return RateResult(rating=rating)
 
-    async def _finalized_draws(self, contract_id: str, period: str) -> dict[str, str]:
-        """The tickets drawing on the period whose lines are on a finalized invoice (ticket id
-        → the first such invoice): the balance locks their hours before sharing them out again,
-        so a ticket closed earlier but rated later cannot take hours a closed month billed."""
+    async def _finalized_draws(
+        self, contract_id: str, period: str, ticket_id: str, timezone: str
+    ) -> dict[str, str]:
+        """The other tickets drawing on the period that a finalized invoice closed (ticket id
+        → that invoice): the balance locks their hours before sharing them out again, so a
+        ticket closed earlier but rated later cannot take hours a closed month billed. A
+        ticket is closed by a finalized invoice holding its lines, or, for one the retainer
+        covered whole (no line posted), by the finalized invoice of its customer's period."""
         drawing = await self._prepaid.drawing_tickets(contract_id, period)
         if not drawing:
             return {}
-        # The adapters are synchronous (httpx, SQL): off the event loop.
-        lines = await asyncio.to_thread(self._billing.posted_lines, ticket_ids=drawing)
+        return await asyncio.to_thread(self._closed_by_invoices, drawing, ticket_id, timezone)
+
+    def _closed_by_invoices(
+        self, drawing: list[str], ticket_id: str, timezone: str
+    ) -> dict[str, str]:
+        """Synchronous (the adapters use httpx and SQL): run off the event loop."""
         finalized: dict[str, str] = {}
-        for posted in lines:
+        for posted in self._billing.posted_lines(ticket_ids=drawing):
             if posted.invoice_status == FINALIZED:
                 finalized.setdefault(posted.ticket_id, posted.invoice_id)
+        # The ticket being rated is not locked by its period: it draws what is left.
+        others = [t for t in drawing if t not in finalized and t != ticket_id]
+        locks: dict[tuple[str, str], str | None] = {}
+        for other, (customer, closed_at) in ticket_closes(self._engine, others).items():
+            key = (customer, period_of(closed_at, timezone))
+            if key not in locks:
+                locks[key] = locked_invoice(self._billing, *key)
+            if locks[key] is not None:
+                finalized[other] = str(locks[key])
         return finalized
 
     @activity.defn(name="post_invoice_lines")

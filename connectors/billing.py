@@ -171,6 +171,22 @@ class TaxReader(Protocol):
     ) -> Decimal | None: ...
 
 
+@runtime_checkable
+class PeriodLockReader(Protocol):
+    """Optional: an adapter that can tell, in one cheap read, whether a customer's period is
+    locked (an invoice of it finalized) and by which invoice."""
+
+    def locked_invoice(self, billing_customer_id: str, period: str) -> str | None: ...
+
+
+def locked_invoice(billing: BillingAdapter, billing_customer_id: str, period: str) -> str | None:
+    """The finalized invoice that locked the customer's period; None when the period is open or
+    the adapter cannot tell."""
+    if isinstance(billing, PeriodLockReader):
+        return billing.locked_invoice(billing_customer_id, period)
+    return None
+
+
 def period_invoices(
     billing: BillingAdapter, billing_customer_id: str, period: str
 ) -> list[PeriodInvoice]:

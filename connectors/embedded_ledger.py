@@ -17,6 +17,7 @@ from billing.posting import BillableLine, LineType
 from billing.prebill import tax_at_rate
 from billing.reconciliation import LedgerFacts
 from connectors.billing import (
+    FINALIZED,
     BillingCustomer,
     BillingRejected,
     DraftInvoice,
@@ -327,6 +328,19 @@ class EmbeddedLedger:
             DraftInvoice(invoice, customer, period, count, Decimal(cents) * CENTS)
             for invoice, customer, count, cents in rows
         ]
+
+    def locked_invoice(self, billing_customer_id: str, period: str) -> str | None:
+        with self._engine.connect() as connection:
+            found = connection.execute(
+                select(_INVOICE.c.invoice_id)
+                .where(
+                    _INVOICE.c.billing_customer_id == billing_customer_id,
+                    _INVOICE.c.period == period,
+                    _INVOICE.c.status == FINALIZED,
+                )
+                .order_by(_INVOICE.c.invoice_id)
+            ).first()
+        return None if found is None else str(found.invoice_id)
 
     def period_invoices(self, billing_customer_id: str, period: str) -> list[PeriodInvoice]:
         """The customer's invoices of ``period`` (its draft, or the finalized one that locked

@@ -714,6 +714,17 @@ class TrytonBilling:
         # Tryton's search cannot group lines by a value inside their note: sum them here.
         return totals_from_lines(self.posted_lines(ticket_ids=ticket_ids))
 
+    # -- locked periods, for prepaid balances ------------------------------------------------
+
+    def locked_invoice(self, billing_customer_id: str, period: str) -> str | None:
+        """The posted invoice that locked the customer's period (its id, as ``invoice_id``
+        everywhere in this connector), or None."""
+        party = self._party(billing_customer_id)
+        if party is None:
+            return None
+        posted = self._posted_invoice(party, period)
+        return None if posted is None else str(posted)
+
     # -- taxes, for the pre-bill -------------------------------------------------------------
 
     def tax_for(

@@ -244,3 +244,20 @@ def first_closed_by_customer(engine: Engine) -> dict[str, datetime]:
         return {
             customer: as_utc(closed) for customer, closed in connection.execute(query) if closed
         }
+
+
+def ticket_closes(engine: Engine, ticket_ids: list[str]) -> dict[str, tuple[str, datetime]]:
+    """For each of the tickets the store knows closed and billed to a customer: (billing
+    customer id, when it closed)."""
+    if not ticket_ids:
+        return {}
+    query = select(_TICKET.c.ticket_id, _TICKET.c.billing_customer_id, _TICKET.c.closed_at).where(
+        _TICKET.c.ticket_id.in_(sorted(set(ticket_ids))),
+        _TICKET.c.billing_customer_id.is_not(None),
+        _TICKET.c.closed_at.is_not(None),
+    )
+    with engine.connect() as connection:
+        return {
+            ticket: (customer, as_utc(closed))
+            for ticket, customer, closed in connection.execute(query)
+        }

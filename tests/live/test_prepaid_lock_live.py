@@ -11,6 +11,8 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
+from billing.posting import BillableLine
+from connectors.billing import PostRequest
 from connectors.embedded_ledger import EmbeddedLedger
 from tests.billing.builders import book_text, closed, logged, opened
 from tests.live.stack import running_stack
@@ -70,3 +72,65 @@ async def test_a_late_earlier_ticket_cannot_take_hours_from_a_finalized_invoice(
             lines_before
         )
         assert not any(item.action == "prepaid_changed" for item in kept.history)
+
+
+async def test_hours_a_finalized_month_covered_whole_stay_with_their_ticket(
+    time_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """A ticket the retainer covered whole posts no line, so no invoice holds it; its month's
+    finalized invoice (here, the monthly fee's) still closes it: a ticket closed earlier but
+    delivered later draws only what is left, and the covered ticket is not rated again."""
+    contract = f"ret-{uuid.uuid4().hex[:8]}"
+    book = tmp_path / "book.toml"
+    book.write_text(
+        book_text(
+            contracts=(
+                f'[[contracts]]\nid = "{contract}"\ntype = "retainer"\nhours_per_month = "1"\n'
+            ),
+            customers=(
+                '[[customers]]\nhelpdesk_id = "org-1"\nbilling_id = "CUST-1"\nname = "Acme"\n'
+                f'contract = "{contract}"\n'
+            ),
+        )
+    )
+    async with running_stack(time_env.client, tmp_path, book) as stack:
+        covered, earlier = stack.ticket("covered"), stack.ticket("earlier")
+        await stack.send(
+            opened(ticket_id=covered),
+            logged("te-covered", 60, "2026-11-24T10:00:00-05:00", ticket_id=covered),
+            closed_on("2026-11-25", covered),
+        )
+        before = await stack.settled(covered)
+        assert (before.status, before.invoice_ids) == ("no_charge", [])
+        ledger = EmbeddedLedger(stack.engine)
+        fee = BillableLine(
+            f"fee-{contract}-2026-11",
+            "fee",
+            f"FEE-{contract}",
+            "Retainer fee, November 2026",
+            Decimal(1),
+            Decimal("500.00"),
+            Decimal("500.00"),
+            False,
+        )
+        receipt = ledger.post_lines(
+            PostRequest(
+                f"fee:{contract}:2026-11", f"fee:{contract}:2026-11", "CUST-1", [fee], "2026-11"
+            )
+        )
+        ledger.finalize_invoice(receipt.invoice_id)
+
+        await stack.send(
+            opened(ticket_id=earlier),
+            logged("te-earlier", 60, "2026-11-19T10:00:00-05:00", ticket_id=earlier),
+            closed_on("2026-11-20", earlier),
+        )
+        late = await stack.settled(earlier)
+        assert late.posted_total == Decimal("95.00")
+        [charged] = [line for line in late.rating.lines if line.amount]
+        assert any(
+            f"was finalized on {receipt.invoice_id}: 0.00 h left" in note
+            for note in charged.explanation
+        ), charged.explanation
+        after = await stack.settled(covered)
+        assert (after.status, after.revision) == ("no_charge", before.revision)

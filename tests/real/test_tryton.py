@@ -574,7 +574,10 @@ def test_a_posted_invoice_stays_as_posted_and_a_late_change_goes_on_a_new_draft_
     it adjusts and why."""
     posting = request(ACME, labor("w1", "1", "95.00"))
     first = billing.post_lines(posting)
+    assert billing.locked_invoice(ACME, PERIOD["current"]) is None  # a draft locks nothing
     billing.finalize_invoice(first.invoice_id)
+    assert billing.locked_invoice(ACME, PERIOD["current"]) == first.invoice_id
+    assert billing.locked_invoice("CUST-0000", PERIOD["current"]) is None
     posted_before = invoice_lines(admin, first.invoice_id)
     credit = BillableLine(
         source_id="w1",
