@@ -192,7 +192,7 @@ def period_invoices(
 ) -> list[PeriodInvoice]:
     """The customer's invoices of ``period`` with their lines. An adapter without
     ``period_invoices`` gives its drafts of the period (a finalized one it cannot name by period,
-    so a locked period shows no invoice there: QuickBooks, which has no drafts, shows none)."""
+    so a locked period shows no invoice there)."""
     if isinstance(billing, PeriodInvoiceReader):
         return billing.period_invoices(billing_customer_id, period)
     drafts = billing.draft_invoices([billing_customer_id], period)

@@ -16,6 +16,10 @@ QuickBooks has no drafts: an invoice is final when created, and once sent (``Ema
 locked, as a finalized invoice elsewhere). A later posting for the ticket is, as always, a new
 document (an invoice, or a credit memo when it credits more than it charges) whose lines name
 the original: ``Adjustment to 130 (late time entry): …``.
+
+For the pre-bill, the manifest also records each document's billing period, so
+``period_invoices`` finds a customer's documents of a period with one query per document type;
+``tax_for`` reads the rates of the configured sales tax code (``TaxCode`` → ``TaxRate``).
 """
 
 from __future__ import annotations
@@ -37,7 +41,9 @@ from typing import Any, Protocol
 
 import httpx
 
-from billing.invoice_run import FEE_KIND
+from billing.book import BillingBook
+from billing.invoice_run import FEE_KIND, parse_period
+from billing.money import CENT, ZERO
 from billing.posting import BillableLine, LineType
 from billing.reconciliation import LedgerFacts
 from connectors.billing import (
@@ -46,6 +52,7 @@ from connectors.billing import (
     BillingRejected,
     BillingUnavailable,
     DraftInvoice,
+    PeriodInvoice,
     PostedLine,
     PostReceipt,
     PostRequest,
@@ -64,7 +71,9 @@ PRIVATE_NOTE_MAX = 4000
 DESCRIPTION_MAX = 4000
 QUERY_PAGE = 1000
 PER_TICKET_QUERIES = 20  # more tickets than this are read with one scan instead
-CENT = Decimal("0.01")
+# Tax rates change a few times a year: one read serves a whole pre-bill list (every customer)
+# and the next few page loads, yet a rate an admin corrects shows within minutes.
+TAX_RATE_TTL = timedelta(minutes=10)
 TOKEN_MARGIN = timedelta(seconds=60)  # refresh a little before Intuit's expiry
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
@@ -79,12 +88,20 @@ class QuickBooksItems:
     ``items`` maps a service code (``LAB-REMOTE``, a part SKU, ``FEE-<contract>``) to a QuickBooks
     Item ``Id``; ``default_item`` catches the rest (None: an unmapped code is refused). US
     companies use the tax codes ``TAX`` and ``NON``; others use their TaxCode ids.
+
+    ``sales_tax_code``: the TaxCode whose rates tax the invoice, in a US company with manual
+    sales tax (``TAX`` is a pseudo-code without rates there): sent as the invoice's
+    ``TxnTaxDetail.TxnTaxCodeRef``. Elsewhere the taxable line's own code carries the rates.
+    ``automated_sales_tax``: QuickBooks picks the rate by address (AST), so nobody here can
+    tell it ahead of the invoice.
     """
 
     items: Mapping[str, str] = field(default_factory=dict)
     default_item: str | None = None
     taxable_tax_code: str = "TAX"
     non_taxable_tax_code: str = "NON"
+    sales_tax_code: str | None = None
+    automated_sales_tax: bool = False
 
     def item_for(self, service_code: str) -> str:
         item = self.items.get(service_code, self.default_item)
@@ -330,13 +347,15 @@ class _Manifest:
     posting_key: str
     ticket_id: str
     lines: list[tuple[str, str, str, LineType]]  # source_id, kind, service_code, line type
+    # The billing period (YYYY-MM) of the document; None in documents written before periods
+    # were recorded (their TxnDate's month stands in: ``_period_of``).
+    period: str | None = None
 
     def text(self) -> str:
-        body = {
-            "key": self.posting_key,
-            "ticket": self.ticket_id,
-            "lines": [[s, k, c, t.value] for s, k, c, t in self.lines],
-        }
+        body: dict[str, Any] = {"key": self.posting_key, "ticket": self.ticket_id}
+        if self.period is not None:
+            body["period"] = self.period
+        body["lines"] = [[s, k, c, t.value] for s, k, c, t in self.lines]
         return MANIFEST_PREFIX + json.dumps(body, separators=(",", ":"))
 
     @classmethod
@@ -345,13 +364,34 @@ class _Manifest:
             return None
         try:
             body = json.loads(note[note.index(MANIFEST_PREFIX) + len(MANIFEST_PREFIX) :])
+            period = body.get("period")
             return cls(
                 str(body["key"]),
                 str(body["ticket"]),
                 [(str(s), str(k), str(c), LineType(t)) for s, k, c, t in body["lines"]],
+                str(period) if period is not None else None,
             )
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None
+
+
+def _period_of(manifest: _Manifest, record: Mapping[str, Any]) -> str | None:
+    """The document's billing period: as recorded, else its ``TxnDate``'s month."""
+    if manifest.period is not None:
+        return manifest.period
+    txn_date = str(record.get("TxnDate") or "")
+    try:
+        parse_period(txn_date[:7])
+    except ValueError:
+        return None
+    return txn_date[:7]
+
+
+def _sent_or_settled(record: Mapping[str, Any]) -> bool:
+    """The customer has it (emailed) or it is paid/applied: QuickBooks keeps it as it is."""
+    balance = record.get("Balance")
+    settled = balance is not None and _decimal(balance, "Balance") == 0
+    return settled or record.get("EmailStatus") == "EmailSent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,14 +407,12 @@ class _Document:
         return f"{self.prefix}{record.get('Id')}"
 
     def status(self, record: Mapping[str, Any]) -> str:
-        balance = record.get("Balance")
-        settled = balance is not None and _decimal(balance, "Balance") == 0
         if self.sign < 0:
+            balance = record.get("Balance")
+            settled = balance is not None and _decimal(balance, "Balance") == 0
             return "applied" if settled else "open"
         # Sent to the customer or paid: the customer has it, so it never changes (locked).
-        if settled or record.get("EmailStatus") == "EmailSent":
-            return FINALIZED
-        return "open"
+        return FINALIZED if _sent_or_settled(record) else "open"
 
 
 INVOICE = _Document("Invoice", "invoice", 1, "")
@@ -397,6 +435,8 @@ class QuickBooksBilling:
         self._now = now or (lambda: datetime.now(UTC))
         self._credentials: QuickBooksCredentials | None = None
         self._http = httpx.Client(timeout=DEFAULT_TIMEOUT, transport=transport)
+        # Sales tax code → (read until, its summed rate in percent or None: no usable rates).
+        self._tax_rates: dict[str, tuple[datetime, Decimal | None]] = {}
 
     def close(self) -> None:
         self._http.close()
@@ -611,6 +651,7 @@ class QuickBooksBilling:
             request.posting_key,
             request.ticket_id,
             [(ln.source_id, ln.kind, ln.service_code, ln.line_type) for ln in request.lines],
+            self._document_period(request.period, adjusts),
         ).text()
         if len(manifest) > PRIVATE_NOTE_MAX:
             raise BillingRejected(
@@ -636,16 +677,21 @@ class QuickBooksBilling:
                 f"billing customer {request.billing_customer_id!r} does not exist in QuickBooks "
                 "(the book's billing_id must be the QuickBooks customer Id)"
             )
+        body: dict[str, Any] = {
+            "CustomerRef": {"value": request.billing_customer_id},
+            "DocNumber": doc_number,
+            "PrivateNote": manifest,
+            "Line": lines,
+        }
+        sales_tax_code = self._config.items.sales_tax_code
+        if sales_tax_code is not None and not self._config.items.automated_sales_tax:
+            # The code the pre-bill's tax_for reads is the one QuickBooks taxes the invoice by.
+            body["TxnTaxDetail"] = {"TxnTaxCodeRef": {"value": sales_tax_code}}
         created = self._api(
             "POST",
             document.path,
             params={"requestid": request_id(request.posting_key)},
-            body={
-                "CustomerRef": {"value": request.billing_customer_id},
-                "DocNumber": doc_number,
-                "PrivateNote": manifest,
-                "Line": lines,
-            },
+            body=body,
         )
         record = created.get(document.entity)
         if not isinstance(record, dict):
@@ -655,6 +701,14 @@ class QuickBooksBilling:
         return self._receipt(
             request.posting_key, document, record, already_posted=False, adjusts=adjusts
         )
+
+    def _document_period(self, period: str, adjusts: str | None) -> str:
+        """The period a new document belongs to: the request's, or, for an adjustment to a sent
+        or paid invoice, the current month (UTC) when later: QuickBooks locks invoices, not
+        periods, so the month it is created in is the open period it goes out with."""
+        if adjusts is None:
+            return period
+        return max(period, f"{self._now().astimezone(UTC):%Y-%m}")
 
     def _sales_line(self, line: BillableLine, sign: int) -> dict[str, Any]:
         product = line.quantity * line.unit_price
@@ -693,12 +747,14 @@ class QuickBooksBilling:
             for line in record.get("Line") or []
             if line.get("DetailType") == "SalesItemLineDetail"
         ]
+        manifest = _Manifest.read(record.get("PrivateNote"))
         return PostReceipt(
             posting_key,
             document.reference(record),
             len(amounts),
             sum(amounts, Decimal("0.00")),
             already_posted=already_posted,
+            period=_period_of(manifest, record) if manifest is not None else None,
             adjusts_invoice_id=adjusts,
         )
 
@@ -808,6 +864,115 @@ class QuickBooksBilling:
                     )
                 )
         return sorted(posted, key=lambda line: line.posted_at)
+
+    # -- the pre-bill --
+
+    def period_invoices(self, billing_customer_id: str, period: str) -> list[PeriodInvoice]:
+        """The customer's invoices and credit memos of ``period`` that this service wrote, with
+        their lines: ``FINALIZED`` once sent or paid (applied, for a memo), else ``draft`` (open
+        and not sent: it can still change). One query per document type, by customer and
+        ``TxnDate`` from the period's start (a day early, for time zones): a document is dated
+        when it is created, which is never before its period but may be well after it (a ticket
+        held for weeks), so there is no upper bound; the recorded period then picks them."""
+        if not billing_customer_id.isdigit():
+            return []  # not a QuickBooks customer Id (see customer_exists)
+        since = parse_period(period) - timedelta(days=1)
+        where = f"CustomerRef = {_quoted(billing_customer_id)} and TxnDate >= {_quoted(str(since))}"
+        invoices = []
+        for document in DOCUMENTS:
+            for record in self._query(f"select * from {document.entity} where {where}"):
+                manifest = _Manifest.read(record.get("PrivateNote"))
+                if manifest is None or _period_of(manifest, record) != period:
+                    continue  # not ours, or another period's
+                lines = self._lines_of([(document, record)])
+                if not lines:
+                    continue  # voided: it holds nothing
+                invoices.append(
+                    PeriodInvoice(
+                        document.reference(record),
+                        billing_customer_id,
+                        period,
+                        FINALIZED if _sent_or_settled(record) else "draft",
+                        lines,
+                    )
+                )
+        return sorted(invoices, key=lambda invoice: invoice.lines[0].posted_at)
+
+    def tax_for(
+        self, billing_customer_id: str, lines: list[BillableLine], book: BillingBook
+    ) -> Decimal | None:
+        """The sales tax QuickBooks puts on these lines: the taxable lines' amounts times the
+        summed ``RateValue`` (percent) of the sales tax code's ``SalesTaxRateList``, rounded half
+        up to cents once, as on one invoice. None when nobody can tell here: automated sales
+        tax, a code without rates (the US pseudo-code ``TAX``, unless ``sales_tax_code`` names
+        the real one), a rate that is not a plain percentage of the amount, a tax-exempt
+        customer, or a failed read. The book's own ``tax_rate`` is not QuickBooks' and is not
+        used."""
+        items = self._config.items
+        code = items.sales_tax_code or items.taxable_tax_code
+        if items.automated_sales_tax or not code:
+            return None
+        taxable = sum((line.amount for line in lines if line.taxable), ZERO)
+        if not any(line.taxable for line in lines):
+            return ZERO  # every line posts with the non-taxable code: QuickBooks taxes none
+        try:
+            customers = list(
+                self._query(f"select * from Customer where Id = {_quoted(billing_customer_id)}")
+            )
+        except (BillingUnavailable, BillingRejected) as error:
+            log.warning(
+                "QuickBooks customer %s not read for its tax: %s", billing_customer_id, error
+            )
+            return None
+        if not customers or customers[0].get("Taxable") is False:
+            return None  # unknown, or exempt: QuickBooks decides by its exemption
+        rate = self._sales_tax_rate(code)
+        if rate is None:
+            return None
+        return (taxable * rate / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+
+    def _sales_tax_rate(self, code: str) -> Decimal | None:
+        now = self._now()
+        cached = self._tax_rates.get(code)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        try:
+            rate = self._read_sales_tax_rate(code)
+        except (BillingUnavailable, BillingRejected) as error:
+            log.warning("QuickBooks tax code %s not read: %s", code, error)
+            return None  # not cached: the next pre-bill tries again
+        self._tax_rates[code] = (now + TAX_RATE_TTL, rate)
+        return rate
+
+    def _read_sales_tax_rate(self, code: str) -> Decimal | None:
+        """The summed percent of the code's sales rates; None when it has none we can add."""
+        tax_codes = list(self._query(f"select * from TaxCode where Id = {_quoted(code)}"))
+        if not tax_codes or tax_codes[0].get("Active") is False:
+            return None
+        details = (tax_codes[0].get("SalesTaxRateList") or {}).get("TaxRateDetail") or []
+        if not details:
+            return None  # TAX/NON pseudo-codes carry no rates
+        rate_ids = []
+        for detail in details:
+            # TaxOnTax and the like compound on other taxes: not a sum of percentages.
+            if detail.get("TaxTypeApplicable", "TaxOnAmount") != "TaxOnAmount":
+                return None
+            rate_id = (detail.get("TaxRateRef") or {}).get("value")
+            if rate_id is None:
+                return None
+            rate_ids.append(str(rate_id))
+        ids = ", ".join(_quoted(rate_id) for rate_id in sorted(set(rate_ids)))
+        rates = {
+            str(row.get("Id")): row
+            for row in self._query(f"select * from TaxRate where Id in ({ids})")
+        }
+        total = ZERO
+        for rate_id in rate_ids:
+            rate = rates.get(rate_id)
+            if rate is None or rate.get("Active") is False:
+                return None
+            total += _decimal(rate.get("RateValue"), "TaxRate.RateValue")
+        return total
 
     def draft_invoices(self, billing_customer_ids: list[str], period: str) -> list[DraftInvoice]:
         return []  # a QuickBooks invoice is final when created: there are no drafts to finalize

@@ -78,11 +78,22 @@ CREATED_AT = "2026-11-24T13:16:17-08:00"
 @dataclass
 class FakeQuickBooks:
     """Answers like QuickBooks Online: the token endpoint rotates the refresh token, the query
-    endpoint filters customers and invoices, a create with a seen ``requestid`` returns the
-    original response. ``failures`` are answered first, whatever the request (to script 401,
-    429, 5xx)."""
+    endpoint filters customers, invoices and the recorded tax codes and rates, a create with a
+    seen ``requestid`` returns the original response. ``failures`` are answered first,
+    whatever the request (to script 401, 429, 5xx)."""
 
     customers: dict[str, str] = field(default_factory=lambda: {"58": "Acme Dental"})
+    tax_codes: list[dict[str, Any]] = field(
+        default_factory=lambda: [
+            *fixture("quickbooks/query_taxcode_tax.json")["QueryResponse"]["TaxCode"],
+            *fixture("quickbooks/query_taxcode_california.json")["QueryResponse"]["TaxCode"],
+        ]
+    )
+    tax_rates: list[dict[str, Any]] = field(
+        default_factory=lambda: fixture("quickbooks/query_taxrates_california.json")[
+            "QueryResponse"
+        ]["TaxRate"]
+    )
     access_tokens: set[str] = field(default_factory=lambda: {"valid-access-token"})
     refresh_token: str = "refresh-0"
     invoices: list[dict[str, Any]] = field(default_factory=list)
@@ -143,17 +154,32 @@ class FakeQuickBooks:
         assert match, statement
         entity, where = match.group(1), match.group(2)
         if entity == "Customer":
-            rows = [{"Id": id_, "DisplayName": name} for id_, name in self.customers.items()]
+            rows = [
+                {"Id": id_, "DisplayName": name, "Taxable": True}
+                for id_, name in self.customers.items()
+            ]
+        elif entity == "TaxCode":
+            rows = copy.deepcopy(self.tax_codes)
+        elif entity == "TaxRate":
+            rows = copy.deepcopy(self.tax_rates)
         elif entity == "CreditMemo":
             rows = copy.deepcopy(self.credit_memos)
         else:
             rows = copy.deepcopy(self.invoices)
         for condition in (where or "").split(" and ") if where else []:
+            if in_list := re.fullmatch(r"(\S+) in \((.*)\)", condition):
+                name, values = in_list.group(1), re.findall(r"'([^']*)'", in_list.group(2))
+                rows = [r for r in rows if str(r.get(name)) in values]
+                continue
             name, operator, value = re.fullmatch(r"(\S+) (=|LIKE|>=|<) '(.*)'", condition).groups()
             if name == "MetaData.CreateTime":
                 continue  # every fake invoice is created at CREATED_AT
-            if operator == "LIKE":
+            if name == "CustomerRef":  # a reference filters by its value
+                rows = [r for r in rows if (r.get(name) or {}).get("value") == value]
+            elif operator == "LIKE":
                 rows = [r for r in rows if str(r.get(name, "")).startswith(value.rstrip("%"))]
+            elif operator == ">=":  # dates: ISO text sorts as time does
+                rows = [r for r in rows if str(r.get(name, "")) >= value]
             else:
                 rows = [r for r in rows if str(r.get(name)) == value]
         response = {"QueryResponse": {entity: rows} if rows else {}, "time": CREATED_AT}
@@ -174,6 +200,7 @@ class FakeQuickBooks:
             "Id": str(130 + len(self.invoices) + len(self.credit_memos)),
             "SyncToken": "0",
             "MetaData": {"CreateTime": CREATED_AT, "LastUpdatedTime": CREATED_AT},
+            "TxnDate": CREATED_AT[:10],  # QuickBooks dates a document without one today
             "Line": lines,
             "TotalAmt": subtotal,
             "Balance": subtotal,

@@ -1,6 +1,8 @@
 """QuickBooks Online contract: OAuth 2 refresh, invoice create with requestid, idempotent
 re-posting, throttling, faults, exact Decimal amounts, lines read back; a sent or paid invoice
-is locked: a later posting is a new invoice (or a credit memo) naming it."""
+is locked: a later posting is a new invoice (or a credit memo) naming it. For the pre-bill: each
+document's period recorded and read back, a customer's documents of a period, the sales tax from
+the recorded TaxCode/TaxRate exchange, and ``build_prebill`` over the QuickBooks stand-in."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import dataclasses
 import inspect
 import json
 import stat
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -20,14 +23,18 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.ticket_activities import LOCKED_PERIOD_REFUSED, TicketActivities
+from billing.book import parse_book
 from billing.posting import BillableLine, LineType, lines_to_post
+from billing.prebill import PrebillState
 from connectors.billing import (
     FINALIZED,
     BillingAdapter,
     BillingCustomer,
     BillingRejected,
     BillingUnavailable,
+    PeriodInvoiceReader,
     PostRequest,
+    TaxReader,
 )
 from connectors.quickbooks import (
     EnvironmentTokens,
@@ -41,8 +48,10 @@ from connectors.quickbooks import (
 )
 from messages.ticket_activities import PostInput, PostResult
 from store.book_source import BookSource
+from store.database import open_store
 from tests.contract.conftest import (
     API,
+    FIXTURES,
     REALM,
     TOKEN_URL,
     FakeQuickBooks,
@@ -50,6 +59,7 @@ from tests.contract.conftest import (
     fixture,
     json_response,
 )
+from usecases.prebill import build_prebill
 
 ITEMS = QuickBooksItems({"LAB-REMOTE": "11", "LAB-ONSITE": "12", "SSD-1TB": "21"})
 CONFIG = QuickBooksConfig(realm_id=REALM, items=ITEMS, base_url=API, minor_version=75)
@@ -851,3 +861,328 @@ def test_the_posting_activity_holds_a_raise_to_a_sent_invoice_and_credits_it_fre
     assert body_of(memo)["Line"][0]["Description"].startswith(
         "Adjustment to 130 (deleted time entry): Adjustment: reverses "
     )
+
+
+# ---- the pre-bill: periods, a period's documents, taxes -----------------------------------------
+
+TAXED = QuickBooksConfig(
+    realm_id=REALM,
+    items=dataclasses.replace(ITEMS, sales_tax_code="2"),  # "California": 7.25 % + 0.75 %
+    base_url=API,
+    minor_version=75,
+)
+BOOK = parse_book(
+    (FIXTURES.parents[2] / "examples" / "book.toml")
+    .read_text()
+    .replace('billing_id = "CUST-9001"', 'billing_id = "58"', 1)
+)
+OTHER_TICKET = PostRequest(
+    "hdb:35500:r1",
+    "35500",
+    "58",
+    [dataclasses.replace(LINES[0], source_id="te-7", description="New laptop set up")],
+    "2026-11",
+)
+
+
+def taxed(
+    fake: FakeQuickBooks, path: Path, now: Callable[[], datetime] = lambda: NOW
+) -> QuickBooksBilling:
+    return QuickBooksBilling(TAXED, SecretsFileTokens(path), transport=fake.transport(), now=now)
+
+
+def queries(fake: FakeQuickBooks) -> list[str]:
+    return [r.url.params["query"] for r in fake.api_requests("GET", "/query")]
+
+
+def test_the_adapter_reads_periods_and_taxes_for_the_prebill(tmp_path: Path) -> None:
+    adapter = QuickBooksBilling(CONFIG, SecretsFileTokens(secrets_file(tmp_path)))
+    assert isinstance(adapter, PeriodInvoiceReader) and isinstance(adapter, TaxReader)
+
+
+def test_each_document_records_its_period_and_reads_it_back(
+    tmp_path: Path, fake_qbo: FakeQuickBooks
+) -> None:
+    path = secrets_file(tmp_path)
+    receipt = billing(fake_qbo, path).post_lines(dataclasses.replace(REQUEST, period="2026-10"))
+    [create] = fake_qbo.api_requests("POST", "/invoice")
+    assert '"ticket":"35436","period":"2026-10","lines":' in body_of(create)["PrivateNote"]
+    assert receipt.period == "2026-10"
+    # Created on 24 November, it belongs to October (its ticket closed then): the record says so.
+    assert fake_qbo.invoices[0]["TxnDate"] == "2026-11-24"
+    adapter = billing(fake_qbo, path)
+    assert [i.invoice_id for i in adapter.period_invoices("58", "2026-10")] == ["130"]
+    assert adapter.period_invoices("58", "2026-11") == []
+    assert (
+        billing(fake_qbo, path).post_lines(dataclasses.replace(REQUEST, period="2026-10")).period
+        == "2026-10"
+    )  # the repeat reads the period off the found document
+
+
+def test_a_document_written_before_periods_counts_by_its_txn_date(tmp_path: Path) -> None:
+    invoice = fixture("quickbooks/invoice_create_response.json")["Invoice"]
+    invoice["PrivateNote"] = invoice["PrivateNote"].replace('"period":"2026-11",', "")
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.params["query"])
+        if "from Invoice" in request.url.params["query"]:
+            return json_response(200, {"QueryResponse": {"Invoice": [invoice]}})
+        return json_response(200, fixture("quickbooks/query_empty.json"))
+
+    adapter = QuickBooksBilling(
+        CONFIG,
+        SecretsFileTokens(secrets_file(tmp_path)),
+        transport=httpx.MockTransport(answer),
+        now=lambda: NOW,
+    )
+    [november] = adapter.period_invoices("58", "2026-11")  # TxnDate 2026-11-24
+    assert (november.invoice_id, november.status, november.period) == ("130", "draft", "2026-11")
+    assert [p.line for p in november.lines] == LINES
+    assert adapter.period_invoices("58", "2026-12") == []
+    assert seen[:2] == [
+        "select * from Invoice where CustomerRef = '58' and TxnDate >= '2026-10-31' "
+        "STARTPOSITION 1 MAXRESULTS 1000",
+        "select * from CreditMemo where CustomerRef = '58' and TxnDate >= '2026-10-31' "
+        "STARTPOSITION 1 MAXRESULTS 1000",
+    ]
+
+
+def post_november(fake: FakeQuickBooks, path: Path) -> None:
+    """Invoice 130 (sent), invoice 131 (open) and credit memo CM-132 adjusting 130, all of
+    November; invoice 133 of October, created the same day."""
+    sent(fake, path)
+    billing(fake, path).post_lines(OTHER_TICKET)
+    [credit] = lines_to_post([LINES[0], LINES[2]], LINES)
+    billing(fake, path).post_lines(
+        PostRequest(
+            "hdb:35436:r2",
+            "35436",
+            "58",
+            [credit],
+            "2026-11",
+            reason="deleted time entry",
+            locked_invoice_ids=("130",),
+        )
+    )
+    billing(fake, path).post_lines(
+        PostRequest("hdb:35600:r1", "35600", "58", [LINES[1]], "2026-10")
+    )
+
+
+def test_period_invoices_list_the_sent_the_open_and_the_credit_memo(
+    tmp_path: Path, fake_qbo: FakeQuickBooks
+) -> None:
+    path = secrets_file(tmp_path)
+    post_november(fake_qbo, path)
+    before = len(fake_qbo.api_requests("GET", "/query"))
+
+    invoices = billing(fake_qbo, path).period_invoices("58", "2026-11")
+
+    assert [(i.invoice_id, i.status) for i in invoices] == [
+        ("130", FINALIZED),  # sent: the customer has it
+        ("131", "draft"),  # open, not sent: it can still change
+        ("CM-132", "draft"),
+    ]
+    assert [len(i.lines) for i in invoices] == [3, 1, 1]
+    assert [p.line for p in invoices[0].lines] == LINES
+    [memo_line] = invoices[2].lines
+    assert (
+        memo_line.line.amount == Decimal("-31.53") and memo_line.line.line_type is LineType.CREDIT
+    )
+    assert memo_line.line.description.startswith("Adjustment to 130 (deleted time entry): ")
+    assert all(i.billing_customer_id == "58" and i.period == "2026-11" for i in invoices)
+    assert len(fake_qbo.api_requests("GET", "/query")) - before == 2  # one per document type
+    fake_qbo.invoices[1]["Balance"] = Decimal("0")  # 131 paid
+    statuses = [i.status for i in billing(fake_qbo, path).period_invoices("58", "2026-11")]
+    assert statuses == [FINALIZED, FINALIZED, "draft"]
+    assert [i.invoice_id for i in billing(fake_qbo, path).period_invoices("58", "2026-10")] == [
+        "133"
+    ]
+    assert billing(fake_qbo, path).period_invoices("59", "2026-11") == []
+    assert billing(fake_qbo, path).period_invoices("CUST-9001", "2026-11") == []
+
+
+def test_an_adjustment_posted_after_its_month_goes_with_the_current_month(
+    tmp_path: Path, fake_qbo: FakeQuickBooks
+) -> None:
+    path = secrets_file(tmp_path)
+    sent(fake_qbo, path)
+    december = NOW + timedelta(days=8)
+    receipt = billing(fake_qbo, path, now=december).post_lines(
+        PostRequest(
+            "hdb:35436:r2",
+            "35436",
+            "58",
+            [LATE],
+            "2026-11",
+            reason="late time entry",
+            locked_invoice_ids=("130",),
+        )
+    )
+    assert (receipt.invoice_id, receipt.period, receipt.adjusts_invoice_id) == (
+        "131",
+        "2026-12",
+        "130",
+    )
+    adapter = billing(fake_qbo, path, now=december)
+    assert [i.invoice_id for i in adapter.period_invoices("58", "2026-11")] == ["130"]
+    fake_qbo.invoices[1]["TxnDate"] = "2026-12-02"  # as QuickBooks dates it on that day
+    assert [i.invoice_id for i in adapter.period_invoices("58", "2026-12")] == ["131"]
+
+
+def test_tax_for_sums_the_sales_tax_codes_rates_as_recorded(tmp_path: Path) -> None:
+    seen: list[str] = []
+    recorded = {
+        "Customer": "quickbooks/query_customer_58.json",
+        "TaxCode": "quickbooks/query_taxcode_california.json",
+        "TaxRate": "quickbooks/query_taxrates_california.json",
+    }
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        query = request.url.params["query"]
+        seen.append(query)
+        return json_response(200, fixture(recorded[query.split(" from ")[1].split()[0]]))
+
+    clock = [NOW]
+    adapter = QuickBooksBilling(
+        TAXED,
+        SecretsFileTokens(secrets_file(tmp_path)),
+        transport=httpx.MockTransport(answer),
+        now=lambda: clock[0],
+    )
+    tax = adapter.tax_for("58", LINES, BOOK)
+    # 8 % of the one taxable line (129.00), as QuickBooks taxed the recorded invoice.
+    invoice = fixture("quickbooks/invoice_create_response.json")["Invoice"]
+    assert tax == invoice["TxnTaxDetail"]["TotalTax"] == Decimal("10.32")
+    assert invoice["TxnTaxDetail"]["TxnTaxCodeRef"] == {"value": "2"}
+    assert seen == [
+        "select * from Customer where Id = '58' STARTPOSITION 1 MAXRESULTS 1000",
+        "select * from TaxCode where Id = '2' STARTPOSITION 1 MAXRESULTS 1000",
+        "select * from TaxRate where Id in ('3', '4') STARTPOSITION 1 MAXRESULTS 1000",
+    ]
+    # Rounded half up once, on the sum: 8 % of 0.12 = 0.0096 → 0.01 (per line: 0.00 + 0.00).
+    cents = [
+        dataclasses.replace(
+            LINES[2], source_id=f"pu-{n}", quantity=Decimal(1), unit_price=a, amount=a
+        )
+        for n, a in enumerate((Decimal("0.06"), Decimal("0.06")))
+    ]
+    assert adapter.tax_for("58", cents, BOOK) == Decimal("0.01")
+    credit = dataclasses.replace(
+        LINES[2],
+        quantity=Decimal(-1),
+        unit_price=Decimal("29.00"),
+        amount=Decimal("-29.00"),
+        line_type=LineType.CREDIT,
+    )
+    assert adapter.tax_for("58", [LINES[2], credit], BOOK) == Decimal("8.00")  # 100.00 taxed
+    # The rate is kept for a while: the next customers' pre-bills read only their customer.
+    assert [q.split(" where")[0] for q in seen[3:]] == ["select * from Customer"] * 2
+    clock[0] = NOW + timedelta(minutes=11)
+    adapter.tax_for("58", LINES, BOOK)
+    assert [q.split(" where")[0] for q in seen[5:]] == [
+        "select * from Customer",
+        "select * from TaxCode",
+        "select * from TaxRate",
+    ]
+
+
+def test_tax_for_is_not_known_rather_than_guessed(tmp_path: Path, fake_qbo: FakeQuickBooks) -> None:
+    path = secrets_file(tmp_path)
+    # The US pseudo-code TAX has no rates: without the real sales tax code nobody can tell.
+    assert billing(fake_qbo, path).tax_for("58", LINES, BOOK) is None
+    assert queries(fake_qbo)[-1].startswith("select * from TaxCode where Id = 'TAX'")
+    # Automated sales tax picks the rate by address: nothing to read.
+    automated = dataclasses.replace(
+        TAXED, items=dataclasses.replace(TAXED.items, automated_sales_tax=True)
+    )
+    before = len(fake_qbo.requests)
+    adapter = QuickBooksBilling(
+        automated, SecretsFileTokens(path), transport=fake_qbo.transport(), now=lambda: NOW
+    )
+    assert adapter.tax_for("58", LINES, BOOK) is None
+    assert len(fake_qbo.requests) == before
+    # A failed read is not known, and not kept: the next call reads again.
+    adapter = taxed(fake_qbo, path)
+    fake_qbo.failures = [json_response(200, fixture("quickbooks/query_customer_58.json"))]
+    fake_qbo.failures.append(httpx.Response(503, text="Service Unavailable"))
+    assert adapter.tax_for("58", LINES, BOOK) is None
+    assert adapter.tax_for("58", LINES, BOOK) == Decimal("10.32")
+    # A rate that compounds on another tax, or a code whose rate is gone: not a sum to make.
+    fake_qbo.tax_codes[1]["SalesTaxRateList"]["TaxRateDetail"][1]["TaxTypeApplicable"] = "TaxOnTax"
+    assert taxed(fake_qbo, path).tax_for("58", LINES, BOOK) is None
+    fake_qbo.tax_codes[1]["SalesTaxRateList"]["TaxRateDetail"][1]["TaxTypeApplicable"] = (
+        "TaxOnAmount"
+    )
+    del fake_qbo.tax_rates[1]
+    assert taxed(fake_qbo, path).tax_for("58", LINES, BOOK) is None
+    # Nothing taxable: QuickBooks taxes nothing, no read needed.
+    before = len(fake_qbo.requests)
+    assert taxed(fake_qbo, path).tax_for("58", LINES[:2], BOOK) == Decimal("0.00")
+    assert len(fake_qbo.requests) == before
+
+
+def test_a_tax_exempt_customer_is_not_known(tmp_path: Path) -> None:
+    customer = fixture("quickbooks/query_customer_58.json")
+    customer["QueryResponse"]["Customer"][0]["Taxable"] = False
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        assert "from Customer" in request.url.params["query"]
+        return json_response(200, customer)
+
+    adapter = QuickBooksBilling(
+        TAXED,
+        SecretsFileTokens(secrets_file(tmp_path)),
+        transport=httpx.MockTransport(answer),
+        now=lambda: NOW,
+    )
+    assert adapter.tax_for("58", LINES, BOOK) is None
+
+
+def test_the_sales_tax_code_taxes_the_posted_invoice(
+    tmp_path: Path, fake_qbo: FakeQuickBooks
+) -> None:
+    taxed(fake_qbo, secrets_file(tmp_path)).post_lines(REQUEST)
+    [create] = fake_qbo.api_requests("POST", "/invoice")
+    expected = fixture("quickbooks/invoice_create_request.json")
+    assert body_of(create) == {**expected, "TxnTaxDetail": {"TxnTaxCodeRef": {"value": "2"}}}
+
+
+def test_the_prebill_of_a_quickbooks_customer(tmp_path: Path, fake_qbo: FakeQuickBooks) -> None:
+    """``build_prebill`` over the QuickBooks stand-in: the period's documents, the tax from the
+    recorded tax code, and the period finalized once an invoice of it is sent."""
+    path = secrets_file(tmp_path)
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    taxed(fake_qbo, path).post_lines(REQUEST)
+    taxed(fake_qbo, path).post_lines(OTHER_TICKET)
+    december = datetime(2026, 12, 2, 15, tzinfo=UTC)
+
+    prebill = build_prebill(
+        BOOK, taxed(fake_qbo, path), store, "58", "2026-11", now=december, instance_id="hdb"
+    )
+    assert prebill.customer_name == "Acme Dental"
+    assert [(i.invoice_id, i.status, i.total) for i in prebill.invoices] == [
+        ("130", "draft", Decimal("231.78")),
+        ("131", "draft", Decimal("71.25")),
+    ]
+    assert [g.ticket_id for g in prebill.groups] == ["35436", "35500"]
+    assert prebill.subtotal == Decimal("303.03")
+    assert (prebill.tax, prebill.tax_note) == (
+        Decimal("10.32"),
+        "as the billing system computes it",
+    )
+    assert prebill.total == Decimal("313.35")
+    assert prebill.state is PrebillState.OPEN
+
+    fake_qbo.invoices[0]["EmailStatus"] = "EmailSent"
+    prebill = build_prebill(
+        BOOK, taxed(fake_qbo, path), store, "58", "2026-11", now=december, instance_id="hdb"
+    )
+    assert [i.status for i in prebill.invoices] == [FINALIZED, "draft"]
+    assert prebill.state is PrebillState.FINALIZED
+    # Without the real sales tax code the tax is not known, never a silent 0.00.
+    prebill = build_prebill(
+        BOOK, billing(fake_qbo, path), store, "58", "2026-11", now=december, instance_id="hdb"
+    )
+    assert prebill.tax is None and "not known" in prebill.tax_note
