@@ -289,7 +289,9 @@ def build_prebill(
     month = parse_period(period)
     start, end = _period_bounds(book, period)
     invoices = period_invoices(billing, billing_customer_id, period)
-    finalized = any(invoice.status == FINALIZED for invoice in invoices)
+    # Finalized once every invoice of the period is: the embedded ledger and Tryton keep one
+    # per period, QuickBooks one per posting, and an unsent QuickBooks invoice can still change.
+    finalized = bool(invoices) and all(invoice.status == FINALIZED for invoice in invoices)
     posted = [posted for invoice in invoices for posted in invoice.lines]
 
     closed_here = [

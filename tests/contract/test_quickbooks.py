@@ -1151,7 +1151,7 @@ def test_the_sales_tax_code_taxes_the_posted_invoice(
 
 def test_the_prebill_of_a_quickbooks_customer(tmp_path: Path, fake_qbo: FakeQuickBooks) -> None:
     """``build_prebill`` over the QuickBooks stand-in: the period's documents, the tax from the
-    recorded tax code, and the period finalized once an invoice of it is sent."""
+    recorded tax code, and the period finalized once every invoice of it is sent."""
     path = secrets_file(tmp_path)
     store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
     taxed(fake_qbo, path).post_lines(REQUEST)
@@ -1180,6 +1180,13 @@ def test_the_prebill_of_a_quickbooks_customer(tmp_path: Path, fake_qbo: FakeQuic
         BOOK, taxed(fake_qbo, path), store, "58", "2026-11", now=december, instance_id="hdb"
     )
     assert [i.status for i in prebill.invoices] == [FINALIZED, "draft"]
+    # One invoice per posting: the period is finalized once every one of them is sent, as an
+    # unsent one can still change.
+    assert prebill.state is PrebillState.OPEN
+    fake_qbo.invoices[1]["EmailStatus"] = "EmailSent"
+    prebill = build_prebill(
+        BOOK, taxed(fake_qbo, path), store, "58", "2026-11", now=december, instance_id="hdb"
+    )
     assert prebill.state is PrebillState.FINALIZED
     # Without the real sales tax code the tax is not known, never a silent 0.00.
     prebill = build_prebill(
