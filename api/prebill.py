@@ -251,7 +251,7 @@ def refuse_role(
 def list_prebills(
     request: Request,
     principal: Principal = Depends(caller),
-    month: str | None = MONTH_QUERY,
+    month: Period | None = MONTH_QUERY,
 ) -> list[dict[str, object]]:
     sources = prebill_sources(request)
     period = month or default_period(sources.reading["now"])
@@ -274,7 +274,7 @@ def one_prebill(
     customer: str,
     request: Request,
     principal: Principal = Depends(caller),
-    month: str | None = MONTH_QUERY,
+    month: Period | None = MONTH_QUERY,
 ) -> dict[str, object]:
     sources = prebill_sources(request)
     period = month or default_period(sources.reading["now"])

@@ -49,13 +49,22 @@ def month_key(month: date) -> str:
 
 
 PERIOD_PATTERN = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+# Billing periods a person may name: a year 0 is no date, and 9999-12 has no next month.
+MIN_PERIOD_YEAR = 2000
+MAX_PERIOD_YEAR = 2999
 
 
 def parse_period(text: str) -> date:
-    """``YYYY-MM`` → the month's first day; ValueError naming the text otherwise."""
+    """``YYYY-MM`` → the month's first day; ValueError naming the text otherwise (not a month,
+    or a year outside 2000 to 2999)."""
     if not isinstance(text, str) or not PERIOD_PATTERN.match(text):
         raise ValueError(f"period {text!r} is not a month like 2026-11")
-    return date(int(text[:4]), int(text[5:]), 1)
+    year = int(text[:4])
+    if not MIN_PERIOD_YEAR <= year <= MAX_PERIOD_YEAR:
+        raise ValueError(
+            f"period {text!r}: the year must be {MIN_PERIOD_YEAR} to {MAX_PERIOD_YEAR}"
+        )
+    return date(year, int(text[5:]), 1)
 
 
 def next_period(period: str) -> str:

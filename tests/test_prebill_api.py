@@ -58,6 +58,12 @@ def test_bad_month_and_unknown_customer(site: ServedStore) -> None:
             "/api/prebill/CUST-9001/approve", json={"month": "Nov", "expected_total": 1.5}
         )
     assert bad.status_code == 422 and "month" in bad.text
+    # A month the pattern lets through but no calendar has (the fuzz test found a 500 here).
+    for month in ("0000-01", "9999-12"):
+        for path in ("/api/prebill", "/api/prebill/CUST-9001"):
+            with api(site, Role.FINANCE) as http:
+                answer = http.get(path, params={"month": month})
+            assert answer.status_code == 422 and "year must be 2000 to 2999" in answer.text
     assert unknown.status_code == 404 and "CUST-0" in unknown.json()["detail"]
     assert bad_body.status_code == 422
     fields = {problem["field"] for problem in bad_body.json()["problems"]}
