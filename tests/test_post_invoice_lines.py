@@ -23,6 +23,7 @@ from store.book_source import BookSource
 from store.database import open_store
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)  # the ledger's clock
+CLOSED = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)  # when T-1001 closed
 D = Decimal
 CHARGE = BillableLine(
     "te-1",
@@ -59,7 +60,8 @@ def post(engine: Engine, ledger: EmbeddedLedger) -> Callable[..., PostResult]:
     )
 
     def run(customer: str, revision: int, lines: list[BillableLine]) -> PostResult:
-        request = PostInput("T-1001", customer, revision, lines)
+        # Closed in November: the lines belong to the 2026-11 period.
+        request = PostInput("T-1001", customer, revision, lines, CLOSED)
         return ActivityEnvironment().run(activities.post_invoice_lines, request)
 
     return run
