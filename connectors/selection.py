@@ -197,7 +197,8 @@ def _quickbooks(settings: Settings) -> BillingAdapter:
     if items_file is None:
         problems.append(
             'set HDB_QBO_ITEMS_FILE (JSON: {"items": {service code: Item Id}, '
-            '"default_item", "taxable_tax_code", "non_taxable_tax_code"})'
+            '"default_item", "taxable_tax_code", "non_taxable_tax_code", optional '
+            '"sales_tax_code" and "automated_sales_tax"})'
         )
     else:
         try:
