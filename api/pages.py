@@ -409,6 +409,16 @@ async def review_bulk_approve(request: Request) -> Response:
     return _back(request, "/review", summary, approved == len(answers))
 
 
+def _form_fields(form: Any, name: str) -> dict[str, str]:
+    """The filled-in fields of a posted form that decision ``name``'s body takes."""
+    model: type[BaseModel] = api_tickets.DECISIONS[name][1]
+    return {
+        field: str(form[field]).strip()
+        for field in model.model_fields
+        if field in form and str(form[field]).strip()
+    }
+
+
 async def _send(
     request: Request, session: Session, ticket_id: str, name: str, fields: dict[str, Any]
 ) -> tuple[str, bool]:
@@ -612,13 +622,7 @@ async def exception_decision(ticket_id: str, decision: str, request: Request) ->
     owner = str(form.get("owner", ""))
     if decision not in EXCEPTION_DECISIONS:
         return _error(request, session, f"There is no action {decision!r} here.", 404)
-    model: type[BaseModel] = api_tickets.DECISIONS[decision][1]
-    fields = {
-        name: str(form[name]).strip()
-        for name in model.model_fields
-        if name in form and str(form[name]).strip()
-    }
-    message, ok = await _send(request, session, ticket_id, decision, fields)
+    message, ok = await _send(request, session, ticket_id, decision, _form_fields(form, decision))
     return _back(request, "/exceptions", message, ok, owner=owner)
 
 

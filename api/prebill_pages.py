@@ -11,11 +11,19 @@ from typing import Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel
 
-from api import tickets as api_tickets
 from api.context import context_of
-from api.pages import Session, _back, _error, _guard, _render, _send, _to_login, read_session
+from api.pages import (
+    Session,
+    _back,
+    _error,
+    _form_fields,
+    _guard,
+    _render,
+    _send,
+    _to_login,
+    read_session,
+)
 from api.prebill import PrebillSources, prebill_sources, read_prebill, refuse_role
 from billing.decisions import LINE_DISPUTE_REASON_CODES
 from billing.invoice_run import next_period, parse_period
@@ -162,13 +170,7 @@ async def prebill_line_action(
     month = str(form.get("month", ""))
     if action not in LINE_ACTIONS:
         return _error(request, session, f"There is no line action {action!r}.", 404)
-    model: type[BaseModel] = api_tickets.DECISIONS[action][1]
-    fields = {
-        name: str(form[name]).strip()
-        for name in model.model_fields
-        if name in form and str(form[name]).strip()
-    }
-    message, ok = await _send(request, session, ticket_id, action, fields)
+    message, ok = await _send(request, session, ticket_id, action, _form_fields(form, action))
     return _back(request, _here(customer), message, ok, month=month)
 
 

@@ -56,20 +56,25 @@ class BillableLine:
         )
 
 
+def billable_line(line: InvoiceLine) -> BillableLine:
+    """A rated line as the billing system would hold it, charged."""
+    return BillableLine(
+        source_id=line.source_id,
+        kind=line.kind.value,
+        service_code=line.service_code,
+        description=line.description,
+        quantity=line.quantity,
+        unit_price=line.unit_price,
+        amount=line.amount,
+        taxable=line.taxable,
+    )
+
+
 def charged_lines(lines: tuple[InvoiceLine, ...] | list[InvoiceLine]) -> list[BillableLine]:
     """The lines that cost the customer something: covered and zero lines are not posted, nor
     are lines a person holds off the invoice (a line hold or an open line dispute)."""
     return [
-        BillableLine(
-            source_id=line.source_id,
-            kind=line.kind.value,
-            service_code=line.service_code,
-            description=line.description,
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            amount=line.amount,
-            taxable=line.taxable,
-        )
+        billable_line(line)
         for line in lines
         if line.coverage is None and line.amount != 0 and line.held is None
     ]

@@ -37,7 +37,7 @@ from billing.invoice_run import (
     run_refusal,
 )
 from billing.money import ZERO
-from billing.posting import BillableLine, LineType
+from billing.posting import BillableLine, LineType, billable_line
 from billing.prebill import PrebillApproval, PrebillState, prebill_state
 from billing.roles import Role
 from connectors.billing import (
@@ -125,6 +125,20 @@ class PrebillLine:
             counted=counted,
             explanation=explanation,
             hold_note=hold_note,
+        )
+
+    def billable(self) -> BillableLine:
+        """The line as the billing system holds it (for its tax)."""
+        return BillableLine(
+            self.source_id,
+            self.kind,
+            self.service_code,
+            self.description,
+            self.quantity,
+            self.unit_price,
+            self.amount,
+            self.taxable,
+            LineType(self.line_type),
         )
 
     @property
@@ -234,20 +248,6 @@ def _period_bounds(book: BillingBook, period: str) -> tuple[datetime, datetime]:
     month = parse_period(period)
     zone = ZoneInfo(book.book.timezone)
     return datetime.combine(month, time(0), zone), month_end(month, zone.key)
-
-
-def _billable_line(line: PrebillLine) -> BillableLine:
-    return BillableLine(
-        line.source_id,
-        line.kind,
-        line.service_code,
-        line.description,
-        line.quantity,
-        line.unit_price,
-        line.amount,
-        line.taxable,
-        LineType(line.line_type),
-    )
 
 
 def _ticket_state(stored: StoredRating | None) -> str:
@@ -365,17 +365,9 @@ def build_prebill(
             else:
                 continue
             group_of(stored.ticket_id).lines.append(
-                PrebillLine(
+                PrebillLine.of(
+                    billable_line(rated),
                     ticket_id=stored.ticket_id,
-                    source_id=rated.source_id,
-                    kind=rated.kind.value,
-                    service_code=rated.service_code,
-                    description=rated.description,
-                    quantity=rated.quantity,
-                    unit_price=rated.unit_price,
-                    amount=rated.amount,
-                    taxable=rated.taxable,
-                    line_type=LineType.CHARGE.value,
                     invoice_id=None,
                     state=state,
                     counted=False,
@@ -419,7 +411,7 @@ def build_prebill(
     ordered = sorted(groups.values(), key=lambda g: (g.ticket_id is None, g.ticket_id or ""))
     counted = [line for group in ordered for line in group.lines if line.counted]
     subtotal = sum((line.amount for line in counted), ZERO)
-    tax = tax_for(billing, billing_customer_id, [_billable_line(line) for line in counted], book)
+    tax = tax_for(billing, billing_customer_id, [line.billable() for line in counted], book)
     tax_note = (
         "as the billing system computes it"
         if tax is not None

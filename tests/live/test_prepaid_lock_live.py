@@ -18,15 +18,11 @@ from tests.billing.builders import book_text, closed, logged, opened
 from tests.live.stack import running_stack
 
 
-def closed_on(day: str, ticket_id: str) -> dict:  # type: ignore[type-arg]
-    return {**closed(ticket_id=ticket_id), "occurred_at": f"{day}T12:00:00Z"}
-
-
-async def test_a_late_earlier_ticket_cannot_take_hours_from_a_finalized_invoice(
-    time_env: WorkflowEnvironment, tmp_path: Path
-) -> None:
-    contract = f"ret-{uuid.uuid4().hex[:8]}"  # prepaid balances are workflows named by contract
-    book = tmp_path / "book.toml"
+def retainer_book(directory: Path) -> tuple[str, Path]:
+    """A book with one customer on a one-hour retainer; the contract's id is unique per test,
+    as prepaid balances are workflows named by contract and tests share one server."""
+    contract = f"ret-{uuid.uuid4().hex[:8]}"
+    book = directory / "book.toml"
     book.write_text(
         book_text(
             contracts=(
@@ -38,6 +34,17 @@ async def test_a_late_earlier_ticket_cannot_take_hours_from_a_finalized_invoice(
             ),
         )
     )
+    return contract, book
+
+
+def closed_on(day: str, ticket_id: str) -> dict:  # type: ignore[type-arg]
+    return {**closed(ticket_id=ticket_id), "occurred_at": f"{day}T12:00:00Z"}
+
+
+async def test_a_late_earlier_ticket_cannot_take_hours_from_a_finalized_invoice(
+    time_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    contract, book = retainer_book(tmp_path)
     async with running_stack(time_env.client, tmp_path, book) as stack:
         later, earlier = stack.ticket("later"), stack.ticket("earlier")
         await stack.send(
@@ -80,19 +87,7 @@ async def test_hours_a_finalized_month_covered_whole_stay_with_their_ticket(
     """A ticket the retainer covered whole posts no line, so no invoice holds it; its month's
     finalized invoice (here, the monthly fee's) still closes it: a ticket closed earlier but
     delivered later draws only what is left, and the covered ticket is not rated again."""
-    contract = f"ret-{uuid.uuid4().hex[:8]}"
-    book = tmp_path / "book.toml"
-    book.write_text(
-        book_text(
-            contracts=(
-                f'[[contracts]]\nid = "{contract}"\ntype = "retainer"\nhours_per_month = "1"\n'
-            ),
-            customers=(
-                '[[customers]]\nhelpdesk_id = "org-1"\nbilling_id = "CUST-1"\nname = "Acme"\n'
-                f'contract = "{contract}"\n'
-            ),
-        )
-    )
+    contract, book = retainer_book(tmp_path)
     async with running_stack(time_env.client, tmp_path, book) as stack:
         covered, earlier = stack.ticket("covered"), stack.ticket("earlier")
         await stack.send(
