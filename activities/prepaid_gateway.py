@@ -8,7 +8,7 @@ sit below the workflows (messages/prepaid.py has the names).
 
 from __future__ import annotations
 
-from decimal import Decimal
+from datetime import datetime
 
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
@@ -16,8 +16,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from messages.prepaid import (
     DRAW_UPDATE,
-    DRAWS_QUERY,
+    DRAWING_AFTER_QUERY,
     PREPAID_WORKFLOW_TYPE,
+    DrawingAfterInput,
     DrawInput,
     DrawResult,
     PrepaidAccountInput,
@@ -47,13 +48,17 @@ class PrepaidGateway:
             result_type=DrawResult,
         )
 
-    async def drawing_tickets(self, contract_id: str, period: str) -> list[str]:
-        """The tickets holding hours of the period now; none before its first draw."""
+    async def tickets_drawing_after(
+        self, contract_id: str, period: str, closed_at: datetime
+    ) -> list[str]:
+        """The tickets holding hours of the period that closed after ``closed_at``; none
+        before the period's first draw."""
         handle = self._client.get_workflow_handle(prepaid_workflow_id(contract_id, period))
         try:
-            draws = await handle.query(DRAWS_QUERY, result_type=dict[str, Decimal])
+            return await handle.query(
+                DRAWING_AFTER_QUERY, DrawingAfterInput(closed_at), result_type=list[str]
+            )
         except RPCError as error:
             if error.status is RPCStatusCode.NOT_FOUND:
                 return []
             raise
-        return sorted(ticket for ticket, minutes in draws.items() if minutes > 0)

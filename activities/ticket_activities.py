@@ -13,7 +13,7 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from temporalio import activity
@@ -117,6 +117,8 @@ class TicketActivities:
                 wanted[item.period].append(item.minutes)
             used: dict[str, Decimal] = {}
             kept: dict[str, tuple[str, ...]] = {}
+            closed_at = ticket.closed_at or activity.info().started_time
+            timezone = book.book.timezone
             for period, minutes in wanted.items():
                 result = await self._prepaid.draw(
                     demand.contract_id,
@@ -126,9 +128,9 @@ class TicketActivities:
                         request.revision,
                         minutes,
                         demand.granted_minutes,
-                        ticket.closed_at or activity.info().started_time,
+                        closed_at,
                         finalized=await self._finalized_draws(
-                            demand.contract_id, period, ticket.ticket_id, book.book.timezone
+                            demand.contract_id, period, ticket.ticket_id, closed_at, timezone
                         ),
                     ),
                 )
@@ -144,31 +146,31 @@ class TicketActivities:
         return RateResult(rating=rating)
 
     async def _finalized_draws(
-        self, contract_id: str, period: str, ticket_id: str, timezone: str
+        self, contract_id: str, period: str, ticket_id: str, closed_at: datetime, timezone: str
     ) -> dict[str, str]:
-        """The other tickets drawing on the period that a finalized invoice closed (ticket id
-        → that invoice): the balance locks their hours before sharing them out again, so a
-        ticket closed earlier but rated later cannot take hours a closed month billed. A
-        ticket is closed by a finalized invoice holding its lines, or, for one the retainer
-        covered whole (no line posted), by the finalized invoice of its customer's period."""
-        drawing = await self._prepaid.drawing_tickets(contract_id, period)
-        if not drawing:
-            return {}
-        return await asyncio.to_thread(self._closed_by_invoices, drawing, ticket_id, timezone)
+        """The tickets whose draws a finalized invoice closed (ticket id → that invoice): the
+        balance locks their hours before sharing them out again, so a ticket closed earlier but
+        rated later cannot take hours a closed month billed. Only tickets closed after this one
+        can lose hours to it (hours go in closing order), so only they are looked up, with this
+        ticket itself (rated again once its own invoice is finalized). A ticket is closed by a
+        finalized invoice holding its lines, or, for one the retainer covered whole (no line
+        posted), by the finalized invoice of its customer's period."""
+        later = await self._prepaid.tickets_drawing_after(contract_id, period, closed_at)
+        return await asyncio.to_thread(self._closed_by_invoices, later, ticket_id, timezone)
 
     def _closed_by_invoices(
-        self, drawing: list[str], ticket_id: str, timezone: str
+        self, later: list[str], ticket_id: str, timezone: str
     ) -> dict[str, str]:
         """Synchronous (the adapters use httpx and SQL): run off the event loop."""
         finalized: dict[str, str] = {}
-        for posted in self._billing.posted_lines(ticket_ids=drawing):
+        for posted in self._billing.posted_lines(ticket_ids=[*later, ticket_id]):
             if posted.invoice_status == FINALIZED:
                 finalized.setdefault(posted.ticket_id, posted.invoice_id)
         # The ticket being rated is not locked by its period: it draws what is left.
-        others = [t for t in drawing if t not in finalized and t != ticket_id]
+        others = [t for t in later if t not in finalized]
         locks: dict[tuple[str, str], str | None] = {}
-        for other, (customer, closed_at) in ticket_closes(self._engine, others).items():
-            key = (customer, period_of(closed_at, timezone))
+        for other, (customer, other_closed) in ticket_closes(self._engine, others).items():
+            key = (customer, period_of(other_closed, timezone))
             if key not in locks:
                 locks[key] = locked_invoice(self._billing, *key)
             if locks[key] is not None:

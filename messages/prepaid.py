@@ -15,7 +15,7 @@ from billing.prepaid import TicketDraw
 # The names PrepaidBalanceWorkflow is registered and updated under (a test checks they agree).
 PREPAID_WORKFLOW_TYPE = "PrepaidBalanceWorkflow"
 DRAW_UPDATE = "draw"
-DRAWS_QUERY = "draws"
+DRAWING_AFTER_QUERY = "tickets_drawing_after"
 
 
 def prepaid_workflow_id(contract_id: str, period: str) -> str:
@@ -58,3 +58,11 @@ class PrepaidChangedInput:
 
     contract_id: str
     period: str
+
+
+@dataclass(slots=True)
+class DrawingAfterInput:
+    """Which tickets hold hours of the period and closed after ``closed_at``: the only ones a
+    ticket closed then can take hours from (hours go in closing order, locked draws first)."""
+
+    closed_at: datetime

@@ -27,7 +27,13 @@ with workflow.unsafe.imports_passed_through():
     import billing.ticket  # noqa: F401
     from billing.money import hours_from_minutes
     from billing.prepaid import PrepaidAccount
-    from messages.prepaid import DrawInput, DrawResult, PrepaidAccountInput, PrepaidChangedInput
+    from messages.prepaid import (
+        DrawingAfterInput,
+        DrawInput,
+        DrawResult,
+        PrepaidAccountInput,
+        PrepaidChangedInput,
+    )
     from messages.ticket import ticket_workflow_id
 
 
@@ -117,6 +123,16 @@ class PrepaidBalanceWorkflow:
     @workflow.query
     def draws(self) -> dict[str, Decimal]:
         return {ticket: draw.minutes for ticket, draw in self._account.draws.items()}
+
+    @workflow.query
+    def tickets_drawing_after(self, request: DrawingAfterInput) -> list[str]:
+        """The tickets holding hours that closed after ``request.closed_at`` (a query: it
+        changes nothing and leaves no trace in history)."""
+        return sorted(
+            ticket
+            for ticket, draw in self._account.draws.items()
+            if draw.minutes > 0 and draw.closed_at > request.closed_at
+        )
 
     def _show_balance(self) -> None:
         account = self._account

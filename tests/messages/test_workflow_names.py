@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-from messages.prepaid import DRAW_UPDATE, DRAWS_QUERY, PREPAID_WORKFLOW_TYPE
+from messages.prepaid import DRAW_UPDATE, DRAWING_AFTER_QUERY, PREPAID_WORKFLOW_TYPE
 from messages.ticket import EVENT_SIGNAL, TICKET_WORKFLOW_TYPE
 from workflows.prepaid_balance import PrepaidBalanceWorkflow
 from workflows.ticket_billing import TicketBillingWorkflow
@@ -26,4 +26,5 @@ def test_the_prepaid_balance_is_started_and_updated_by_its_real_names() -> None:
     assert definition.name == PREPAID_WORKFLOW_TYPE
     assert DRAW_UPDATE in definition.updates
     assert definition.updates[DRAW_UPDATE].fn is PrepaidBalanceWorkflow.draw
-    assert definition.queries[DRAWS_QUERY].fn is PrepaidBalanceWorkflow.draws
+    query = definition.queries[DRAWING_AFTER_QUERY]
+    assert query.fn is PrepaidBalanceWorkflow.tickets_drawing_after
