@@ -36,6 +36,7 @@ from connectors.billing import (
     locked_invoice,
 )
 from connectors.helpdesk import HelpdeskAdapter, HelpdeskRejected
+from messages.decisions import DecisionOutcomeInput, VerifiedDecision, VerifyDecisionInput
 from messages.prepaid import DrawInput
 from messages.ticket import TicketState
 from messages.ticket_activities import (
@@ -48,6 +49,7 @@ from messages.ticket_activities import (
     RecordInput,
 )
 from store.book_source import BookSource
+from store.decision_requests import claim_decision, record_outcome
 from store.ticket_records import (
     archive_ticket,
     load_archived_ticket,
@@ -92,6 +94,7 @@ class TicketActivities:
         engine,  # type: ignore[no-untyped-def]  # sqlalchemy Engine of the review store
         instance_id: str,
         mode_override: BillingMode | None = None,
+        separation_of_duties: bool = True,
     ) -> None:
         self._book = book
         self._billing = billing
@@ -100,6 +103,7 @@ class TicketActivities:
         self._engine = engine
         self._instance_id = instance_id
         self._mode_override = mode_override
+        self._separation_of_duties = separation_of_duties
 
     @activity.defn(name="rate_ticket")
     async def rate_ticket(self, request: RateInput) -> RateResult:
@@ -285,6 +289,34 @@ class TicketActivities:
     def archive_ticket(self, request: ArchiveInput) -> None:
         archive_ticket(self._engine, request.ticket_id, request.state)
 
+    @activity.defn(name="verify_decision")
+    def verify_decision(self, request: VerifyDecisionInput) -> VerifiedDecision:
+        """Claim the decision's record in the store: the proof that an authenticated person sent
+        it through the API (messages/decisions.py). The person and role come from the record,
+        never from the signal."""
+        info = activity.info()
+        verified = claim_decision(
+            self._engine,
+            request_id=request.request_id,
+            ticket_id=request.ticket_id,
+            signal=request.signal,
+            fingerprint=request.fingerprint,
+            claimant=f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}",
+            now=info.started_time,
+        )
+        verified.separation_of_duties = self._separation_of_duties
+        return verified
+
+    @activity.defn(name="record_decision_outcome")
+    def record_decision_outcome(self, request: DecisionOutcomeInput) -> None:
+        record_outcome(
+            self._engine,
+            request.request_id,
+            request.outcome,
+            request.detail,
+            activity.info().started_time,
+        )
+
     @activity.defn(name="load_archived_ticket")
     def load_archived_ticket(self, ticket_id: str) -> TicketState | None:
         return load_archived_ticket(self._engine, ticket_id)
@@ -297,4 +329,6 @@ class TicketActivities:
             self.record_ticket,
             self.archive_ticket,
             self.load_archived_ticket,
+            self.verify_decision,
+            self.record_decision_outcome,
         ]

@@ -57,7 +57,9 @@ def router_for(settings: Settings) -> APIRouter:
 
     The key file is read here, so a bad one stops the API at start."""
     router = APIRouter(prefix="/codec", tags=["codec"])
-    codec = payload_codec_for(settings)
+    # For people to read: a plaintext payload (a workflow from before encryption, or a signal
+    # someone sent around it, which the worker refused) is shown as it is.
+    codec = payload_codec_for(settings, for_display=True)
     endpoint = _Endpoint(codec, settings.temporal_namespace, frozenset(settings.codec_cors_origins))
     for operation, roles in (("decode", DECODE_ROLES), ("encode", ENCODE_ROLES)):
         run = codec.decode if operation == "decode" else codec.encode

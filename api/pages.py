@@ -598,14 +598,14 @@ def _exception_row(record: TicketRecord, now: datetime, role: Role) -> dict[str,
 
 
 @router.post("/exceptions/{ticket_id}/signoff-link", response_class=HTMLResponse)
-def exception_signoff_link(
+async def exception_signoff_link(
     ticket_id: str, request: Request, csrf: str = Form(""), owner: str = Form("")
 ) -> Response:
     session = _guard(request, csrf)
     if isinstance(session, Response):
         return session
     try:
-        link = api_tickets.signoff_link(ticket_id, request, session.principal)
+        link = await api_tickets.signoff_link(ticket_id, request, session.principal)
     except HTTPException as refused:
         return _back(request, "/exceptions", f"{ticket_id}: {refused.detail}", False, owner=owner)
     # Shown on this response, not through a redirect: the link is the customer's credential

@@ -124,6 +124,17 @@ def issue_signoff_link(
     now = _now()
     expires = now + ttl
     with write_transaction(engine) as connection:
+        # Only the newest link of a ticket works: one sent again (or to someone else) revokes
+        # every earlier one still unused.
+        connection.execute(
+            update(_LINK)
+            .where(
+                _LINK.c.ticket_id == ticket_id,
+                _LINK.c.used_at.is_(None),
+                _LINK.c.revoked_at.is_(None),
+            )
+            .values(revoked_at=now)
+        )
         connection.execute(
             insert(_LINK).values(
                 link_id=link_id,
@@ -141,6 +152,7 @@ class SignoffGrant:
     link_id: str
     ticket_id: str
     used: bool
+    issued_by: str = ""  # the staff member who issued the link (audited beside the decision)
 
 
 def read_signoff_link(engine: Engine, key: str, token: str) -> SignoffGrant:
@@ -148,12 +160,18 @@ def read_signoff_link(engine: Engine, key: str, token: str) -> SignoffGrant:
     link_id, ticket_id = payload.get("link"), payload.get("ticket")
     with engine.connect() as connection:
         row = connection.execute(
-            select(_LINK.c.ticket_id, _LINK.c.used_at).where(_LINK.c.link_id == link_id)
+            select(_LINK.c.ticket_id, _LINK.c.used_at, _LINK.c.issued_by, _LINK.c.revoked_at).where(
+                _LINK.c.link_id == link_id
+            )
         ).first()
     # The signed ticket must be the stored one: a link can never act on another ticket.
     if row is None or row.ticket_id != ticket_id:
         raise Unauthorized("the link is not valid")
-    return SignoffGrant(str(link_id), str(ticket_id), row.used_at is not None)
+    if row.revoked_at is not None and row.used_at is None:
+        raise Unauthorized(
+            "this link was replaced by a newer one: use the latest link you received"
+        )
+    return SignoffGrant(str(link_id), str(ticket_id), row.used_at is not None, str(row.issued_by))
 
 
 def use_signoff_link(engine: Engine, grant: SignoffGrant, outcome: str) -> bool:

@@ -7,6 +7,7 @@ URL or form says.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import uuid
@@ -18,6 +19,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.context import TemporalUnavailable, context_of
+from api.pages import read_session
 from api.security import (
     Principal,
     SignoffGrant,
@@ -69,8 +71,16 @@ def _form_token(key: str, grant: SignoffGrant) -> str:
 
 
 def _actor(grant: SignoffGrant) -> str:
-    """The customer as the ticket's history names them: by the link they acted through."""
-    return f"customer (link {grant.link_id[:6]})"
+    """The customer as the ticket's history names them: by the link they acted through, and
+    who issued it, so the audit shows both people behind a signoff."""
+    issued = f", issued by {grant.issued_by}" if grant.issued_by else ""
+    return f"customer (link {grant.link_id[:6]}{issued})"
+
+
+def _author(grant: SignoffGrant) -> tickets.DecisionAuthor:
+    return tickets.DecisionAuthor(
+        _actor(grant), Role.CUSTOMER.value, link_id=grant.link_id, issued_by=grant.issued_by
+    )
 
 
 def _questionable(view: TicketBillingView | None) -> set[str]:
@@ -228,11 +238,33 @@ async def signoff_decide(
             ok=False,
             status=422,
         )
+    staff = _staff_standing_in(request, grant, await _view(request, grant))
+    if staff is not None:
+        audit_refusal(
+            context.engine,
+            grant.ticket_id,
+            Principal(staff, Role.CUSTOMER),
+            Action.CUSTOMER_SIGNOFF.value,
+            reason,
+            f"separation of duties: {staff} issued this signoff link or approved the ticket, "
+            "and may not sign off for the customer (signoff link)",
+        )
+        return _page(
+            request,
+            grant,
+            None,
+            message=(
+                "You are signed in as staff who issued this link or approved the ticket: only "
+                "the customer may accept or decline it."
+            ),
+            ok=False,
+            status=403,
+        )
     outcome_name = "accepted" if decision == "accept" else "declined"
     # Claim the link first: of two clicks, exactly one decides.
     if not use_signoff_link(context.engine, grant, outcome_name):
         view = await _view(request, grant)
-        used = SignoffGrant(grant.link_id, grant.ticket_id, True)
+        used = dataclasses.replace(grant, used=True)
         return _page(request, used, view, message="This link has already been used.", ok=False)
     signal = SignoffInput(
         actor=_actor(grant),
@@ -247,9 +279,11 @@ async def signoff_decide(
         client = await context.temporal()
         outcome = await tickets.send_decision(
             client,
+            context.engine,
             grant.ticket_id,
             TicketBillingWorkflow.customer_signoff,
             signal,
+            _author(grant),
             SIGNOFF_WAIT_SECONDS,
         )
     except (TemporalUnavailable, tickets.TicketProblem) as error:
@@ -258,10 +292,10 @@ async def signoff_decide(
             request, grant, None, message=f"Please try again later ({error}).", ok=False, status=503
         )
     view = await _view(request, grant)
-    used = SignoffGrant(grant.link_id, grant.ticket_id, True)
+    used = dataclasses.replace(grant, used=True)
     if outcome.outcome != "accepted":
         _release(request, grant)
-        unused = SignoffGrant(grant.link_id, grant.ticket_id, False)
+        unused = dataclasses.replace(grant, used=False)
         return _page(request, unused, view, message=outcome.detail, ok=False, status=409)
     if decision == "decline":
         thanks = "Thank you: we have recorded that you decline, and will be in touch."
@@ -366,9 +400,11 @@ async def _question_line(
         client = await context.temporal()
         outcome = await tickets.send_decision(
             client,
+            context.engine,
             grant.ticket_id,
             TicketBillingWorkflow.dispute_line,
             signal,
+            _author(grant),
             SIGNOFF_WAIT_SECONDS,
         )
     except (TemporalUnavailable, tickets.TicketProblem) as error:
@@ -400,6 +436,22 @@ async def _question_line(
             "not billed until we have answered you; you can still accept or decline the rest."
         ),
     )
+
+
+def _staff_standing_in(
+    request: Request, grant: SignoffGrant, view: TicketBillingView | None
+) -> str | None:
+    """The signed-in staff member opening the link, when they issued it or approved the ticket
+    as its manager (and separation of duties is on): they may not also sign off for the
+    customer. Anyone else's browser, signed in or not, is taken for the customer's."""
+    if not context_of(request).settings.separation_of_duties:
+        return None
+    session = read_session(request)
+    if session is None:
+        return None
+    approver = view.approvals.manager.actor if view and view.approvals.manager else None
+    name = session.principal.name
+    return name if name in (grant.issued_by, approver) else None
 
 
 def _release(request: Request, grant: SignoffGrant) -> None:

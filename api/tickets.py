@@ -32,6 +32,7 @@ from messages.ticket import (
     LineEditInput,
     LineInput,
     MarkNonBillableInput,
+    NextActor,
     RejectInput,
     RerateInput,
     ResolveDisputeInput,
@@ -387,7 +388,13 @@ async def decide(
     try:
         client = await context.temporal()
         outcome = await tickets.send_decision(
-            client, ticket_id, decision.signal, decision.build(body, who), DECISION_WAIT_SECONDS
+            client,
+            context.engine,
+            ticket_id,
+            decision.signal,
+            decision.build(body, who),
+            tickets.DecisionAuthor(principal.name, principal.role.value, principal.token_id),
+            DECISION_WAIT_SECONDS,
         )
     except (TemporalUnavailable, RPCError) as error:
         return _decision_response(
@@ -478,15 +485,46 @@ class SignoffLinkOut(BaseModel):
 @router.post(
     "/tickets/{ticket_id}/signoff-link",
     response_model=SignoffLinkOut,
-    responses={403: {"description": "your role may not send signoff links (audited)"}},
-    summary="A one-time signoff link for the ticket's customer",
+    responses={
+        403: {"description": "your role, or separation of duties, forbids it (audited)"},
+        404: {"description": "no such ticket"},
+        409: {"description": "the ticket does not await the customer's signoff"},
+        503: {"description": "the ticket cannot be read now; try again"},
+    },
+    summary="A one-time signoff link for the ticket's customer (revokes earlier links)",
 )
-def signoff_link(
+async def signoff_link(
     ticket_id: str, request: Request, principal: Principal = Depends(caller)
 ) -> SignoffLinkOut:
+    """Issued only for a ticket that awaits its customer's signoff, never by the manager who
+    approved it (separation of duties), and recorded with its issuer, who is named beside the
+    customer's decision in the audit. A new link revokes the ticket's earlier ones."""
     context = context_of(request)
     if principal.role not in SIGNOFF_LINK_ROLES:
         why = f"role {principal.role.value!r} may not send signoff links"
+        audit_refusal(context.engine, ticket_id, principal, "signoff_link", "", why)
+        raise HTTPException(403, why)
+    try:
+        client = await context.temporal()
+        view, _ = await tickets.load_view(client, context.engine, ticket_id)
+    except tickets.TicketUnknown as problem:
+        raise HTTPException(404, str(problem)) from None
+    except (TemporalUnavailable, tickets.TicketUnavailable) as problem:
+        raise HTTPException(
+            503, f"try again: {problem}", headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+        ) from None
+    if view.next_actor is not NextActor.CUSTOMER:
+        raise HTTPException(
+            409,
+            f"ticket {ticket_id} does not await its customer's signoff (it is "
+            f"{view.status.value.replace('_', ' ')}, waiting for {view.waiting_for})",
+        )
+    approver = view.approvals.manager.actor if view.approvals.manager else None
+    if context.settings.separation_of_duties and approver == principal.name:
+        why = (
+            f"separation of duties: {principal.name} approved this ticket as its manager and may "
+            "not also issue its customer's signoff link"
+        )
         audit_refusal(context.engine, ticket_id, principal, "signoff_link", "", why)
         raise HTTPException(403, why)
     ttl = context.settings.signoff_link_ttl
@@ -495,4 +533,5 @@ def signoff_link(
     return SignoffLinkOut(url=url, expires_in_days=ttl.total_seconds() / 86400)
 
 
-SIGNOFF_LINK_ROLES = frozenset({Role.SUPPORT, Role.MANAGER, Role.ADMIN})
+# Support may not sign off, so it may not hold the customer's credential either (issue 14).
+SIGNOFF_LINK_ROLES = frozenset({Role.MANAGER, Role.ADMIN})

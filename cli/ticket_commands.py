@@ -1,9 +1,10 @@
 """One ticket at a time: ``show`` its billing, and the decisions people make on it.
 
-A decision is a signal to the ticket's workflow, which alone decides whether it is allowed (role,
-reason, current total) and records the outcome in the ticket's history under the request id we
-sent. So the command sends, then watches the history for that id, and reports exactly what the
-ticket did: accepted, or refused and why.
+A decision is made as the owner of an API token (HDB_API_TOKEN or --token-file), never as a
+name typed on the command line: the command records it in the store as that person's, signals
+the ticket's workflow (which counts it only once it finds that record, and alone decides whether
+it is allowed: role, reason, current total), and reports the outcome the workflow writes back:
+accepted, or refused and why.
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
 from billing.decisions import LINE_DISPUTE_REASON_CODES
 from billing.money import format_decimal
 from billing.numbers import not_negative_problem
-from billing.roles import Role
 from cli.live import (
     EXIT_FAILED,
     CommandFailed,
@@ -36,7 +38,6 @@ from messages.ticket import (
     ApproveInput,
     BillingStatus,
     DisputeInput,
-    HistoryItem,
     LineEditInput,
     LineInput,
     MarkNonBillableInput,
@@ -49,7 +50,9 @@ from messages.ticket import (
 )
 from messages.views import TicketBillingView
 from settings import Settings
+from store.decision_requests import DecisionOutcome
 from store.ticket_records import ticket_records
+from store.tokens import token_owner
 from usecases import tickets
 from workflows.ticket_billing import TicketBillingWorkflow
 
@@ -523,9 +526,12 @@ def add_decision_parsers(commands: argparse._SubParsersAction) -> None:
 
 
 def _actor_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--as", dest="actor", required=True, metavar="NAME", help="who decides")
     parser.add_argument(
-        "--role", required=True, choices=[role.value for role in Role], help="in which role"
+        "--token-file",
+        type=Path,
+        metavar="FILE",
+        help="a file holding your API token (default: the HDB_API_TOKEN environment variable); "
+        "the decision is made as that token's name and role",
     )
     parser.add_argument("--reason", default="", metavar="TEXT", help="why (kept in the audit)")
     parser.add_argument(
@@ -537,6 +543,28 @@ def _actor_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _author(settings: Settings, args: argparse.Namespace, engine: Engine) -> tickets.DecisionAuthor:
+    """Whom the decision is made as: the owner of the API token given, checked against the
+    store's hashes like the API's. Access to the worker's host alone makes nobody a manager."""
+    if args.token_file is not None:
+        try:
+            token = args.token_file.read_text().strip()
+        except OSError as error:
+            problem = f"cannot read --token-file {args.token_file}: {error.strerror}"
+            raise CommandFailed(problem) from None
+    else:
+        token = (settings.api_token or "").strip()
+    if not token:
+        raise CommandFailed(
+            "a decision needs an API token: set HDB_API_TOKEN or pass --token-file FILE "
+            "(an admin issues one with `starter.py tokens add NAME --role ROLE`)"
+        )
+    owner = token_owner(engine, token)
+    if owner is None:
+        raise CommandFailed("the API token is unknown or revoked: ask an admin for a new one")
+    return tickets.DecisionAuthor(owner.name, owner.role.value, owner.token_id)
+
+
 def run_decision(args: argparse.Namespace) -> int:
     if getattr(args, "held", False):
         return run_async_command(lambda settings: decide_for_held_tickets(settings, args))
@@ -544,15 +572,19 @@ def run_decision(args: argparse.Namespace) -> int:
 
 
 async def decide(settings: Settings, args: argparse.Namespace) -> int:
+    engine = open_review_store(settings)
+    author = _author(settings, args, engine)
     client = await connect_client(settings)
-    outcome = await send_decision(client, args.ticket, args.decision, args)
+    outcome = await send_decision(client, engine, args.ticket, args.decision, args, author)
     print(f"{outcome.outcome}: {outcome.detail}")
     return EXIT_REFUSED if outcome.outcome == "refused" else 0
 
 
 async def decide_for_held_tickets(settings: Settings, args: argparse.Namespace) -> int:
     """One decision per held ticket, oldest hold first; a failure does not stop the rest."""
-    held = ticket_records(open_review_store(settings), statuses=[BillingStatus.HELD.value])
+    engine = open_review_store(settings)
+    author = _author(settings, args, engine)
+    held = ticket_records(engine, statuses=[BillingStatus.HELD.value])
     if not held:
         print("no held tickets")
         return 0
@@ -560,7 +592,9 @@ async def decide_for_held_tickets(settings: Settings, args: argparse.Namespace) 
     exit_status = 0
     for record in held:
         try:
-            outcome = await send_decision(client, record.ticket_id, args.decision, args)
+            outcome = await send_decision(
+                client, engine, record.ticket_id, args.decision, args, author
+            )
         except CommandFailed as error:
             print(f"{record.ticket_id}: error: {error}", file=sys.stderr)
             exit_status = EXIT_FAILED
@@ -572,19 +606,24 @@ async def decide_for_held_tickets(settings: Settings, args: argparse.Namespace) 
 
 
 async def send_decision(
-    client: Client, ticket_id: str, decision: DecisionCommand, args: argparse.Namespace
-) -> HistoryItem:
-    """Signal the decision; the history item the ticket recorded for it."""
+    client: Client,
+    engine: Engine,
+    ticket_id: str,
+    decision: DecisionCommand,
+    args: argparse.Namespace,
+    author: tickets.DecisionAuthor,
+) -> DecisionOutcome:
+    """Signal the decision as ``author``; the outcome the ticket recorded for it."""
     who = {
-        "actor": args.actor,
-        "role": args.role,
+        "actor": author.name,
+        "role": author.role,
         "reason": args.reason,
         "requested_at": datetime.now(UTC),
         "request_id": uuid.uuid4().hex,
     }
     try:
         return await tickets.send_decision(
-            client, ticket_id, decision.signal, decision.build(args, who), args.wait
+            client, engine, ticket_id, decision.signal, decision.build(args, who), author, args.wait
         )
     except tickets.TicketProblem as problem:
         raise CommandFailed(str(problem)) from None

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from billing.decisions import TicketDecisions
 from billing.rating import TicketRating
-from messages.ticket import Approvals, BillingStatus, HistoryItem, Hold
+from messages.ticket import Approvals, BillingStatus, HistoryItem, Hold, NextActor
 
 
 @dataclass(slots=True)
@@ -35,6 +35,9 @@ class TicketBillingView:
     status_since: datetime | None = None
     # ``history`` holds the latest items; this many earlier ones are in the audit log only.
     earlier_history: int = 0
+    # Whose queue the ticket sits in (the assessment's fact): a signoff link may be issued only
+    # while it is the customer's. None in copies the review store kept before it was added.
+    next_actor: NextActor | None = None
 
 
 @dataclass(slots=True)

@@ -43,9 +43,13 @@ class PayloadCodecChain(PayloadCodec):
         return decoded
 
 
-def encryption_codec_for(settings: Settings) -> EncryptionCodec | None:
+def encryption_codec_for(
+    settings: Settings, *, for_display: bool = False
+) -> EncryptionCodec | None:
     """The AES-GCM codec when ``HDB_ENCRYPTION_KEYS_FILE`` is set (runtime/encryption.py), else
-    None; a bad key file is a ``SettingsError`` naming the variable."""
+    None; a bad key file is a ``SettingsError`` naming the variable. It refuses plaintext
+    payloads unless ``HDB_ENCRYPTION_ACCEPT_PLAINTEXT`` is set, or it only decodes for people to
+    read (``for_display``: the codec endpoint shows a plaintext payload as it is)."""
     path = settings.encryption_keys_path
     if path is None:
         return None
@@ -54,19 +58,21 @@ def encryption_codec_for(settings: Settings) -> EncryptionCodec | None:
     from settings import SettingsError
 
     try:
-        return codec_from_file(path)
+        return codec_from_file(
+            path, refuse_plaintext=not (for_display or settings.encryption_accept_plaintext)
+        )
     except EncryptionProblem as problem:
         raise SettingsError(f"HDB_ENCRYPTION_KEYS_FILE: {problem}") from None
 
 
-def payload_codec_for(settings: Settings) -> PayloadCodecChain:
+def payload_codec_for(settings: Settings, *, for_display: bool = False) -> PayloadCodecChain:
     """Compression, then encryption when it is on; decoded the other way round (ciphertext does
     not compress, so compressing must come first). Compressed payloads are always decoded, so
     turning ``HDB_PAYLOAD_COMPRESSION`` off still reads what was written with it on. The data
     converter and the API's codec endpoint both take it from here; a bad key file is a
     ``SettingsError``."""
     compression = CompressionCodec(compress=settings.payload_compression)
-    encryption = encryption_codec_for(settings)
+    encryption = encryption_codec_for(settings, for_display=for_display)
     return PayloadCodecChain(compression, *([encryption] if encryption is not None else []))
 
 

@@ -34,6 +34,7 @@ import argparse
 import base64
 import binascii
 import json
+import logging
 import os
 import secrets
 import sys
@@ -48,6 +49,10 @@ from temporalio.converter import PayloadCodec
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
+# What a refused plaintext payload becomes: an encoding no payload converter reads.
+REFUSED_PLAINTEXT = b"binary/refused-unencrypted"
+
+logger = logging.getLogger(__name__)
 KEY_BYTES = 32  # AES-256
 NONCE_BYTES = 12
 _KEY_ID_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
@@ -153,9 +158,10 @@ def _next_key_id(keys: Mapping[str, bytes]) -> str:
 class EncryptionCodec(PayloadCodec):
     """AES-256-GCM with key ids; see the module's description."""
 
-    def __init__(self, keyring: Keyring) -> None:
+    def __init__(self, keyring: Keyring, *, refuse_plaintext: bool = False) -> None:
         self._current = keyring.current
         self._ciphers = {key_id: AESGCM(key) for key_id, key in keyring.keys.items()}
+        self._refuse_plaintext = refuse_plaintext
 
     @property
     def current_key_id(self) -> str:
@@ -177,7 +183,18 @@ class EncryptionCodec(PayloadCodec):
 
     def decrypt(self, payload: Payload) -> Payload:
         if payload.metadata.get("encoding") != ENCODING:
-            return payload  # written before encryption was on (or by a client without it)
+            if not self._refuse_plaintext:
+                return payload  # written before encryption was on (or by a client without it)
+            # Sent by a client without the key: anyone who can reach Temporal. Refused, not
+            # raised: a decoding error would fail the workflow task on every attempt, leaving the
+            # ticket stuck; a payload no converter reads is dropped by the SDK (a signal's, with
+            # a logged warning) or fails only the call that sent it (a query's, an update's).
+            logger.warning(
+                "refused an unencrypted payload (encoding %r): encryption is on, and only a "
+                "client holding the key may send payloads (HDB_ENCRYPTION_ACCEPT_PLAINTEXT)",
+                payload.metadata.get("encoding", b"").decode(errors="replace")[:40],
+            )
+            return Payload(metadata={"encoding": REFUSED_PLAINTEXT})
         raw_key_id = payload.metadata.get(KEY_ID)
         if raw_key_id is None:
             raise EncryptionProblem(f"encrypted payload has no {KEY_ID!r} in its metadata")
@@ -198,8 +215,8 @@ class EncryptionCodec(PayloadCodec):
         return Payload.FromString(plain)
 
 
-def codec_from_file(path: Path) -> EncryptionCodec:
-    return EncryptionCodec(Keyring.load(path))
+def codec_from_file(path: Path, *, refuse_plaintext: bool = False) -> EncryptionCodec:
+    return EncryptionCodec(Keyring.load(path), refuse_plaintext=refuse_plaintext)
 
 
 # ---- key files ----------------------------------------------------------------------------------

@@ -113,6 +113,7 @@ def build_parts(
         engine=engine,
         instance_id=settings.instance_id,
         mode_override=settings.mode_override,
+        separation_of_duties=settings.separation_of_duties,
     )
     reconciliation = ReconciliationActivities(
         engine=engine,

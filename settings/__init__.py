@@ -143,6 +143,13 @@ class Settings(BaseModel):
     signing_key: str | None = None
     secrets_dir: Path = ROOT / ".data" / "secrets"
     signoff_link_ttl: timedelta = timedelta(days=14)
+    # The CLI's API token for decision commands (`starter.py approve …`): they act as its name
+    # and role. Or `--token-file FILE`.
+    api_token: str | None = Field(default=None, repr=False)
+    # Separation of duties (issue 14, docs/security.md): whoever edited a ticket's lines may
+    # not approve it, and the manager who approved may not issue or accept its customer
+    # signoff. On by default; a team too small to split the work may turn it off.
+    separation_of_duties: bool = True
 
     # Reconciliation: the daily run's hour (UTC), and how many findings raise the alert.
     reconciliation_hour_utc: int = 2
@@ -187,6 +194,10 @@ class Settings(BaseModel):
     # payload the service puts in Temporal is AES-256-GCM encrypted; unset, encryption is off. A
     # relative path is read from secrets_dir (where a Kubernetes Secret is mounted).
     encryption_keys_file: Path | None = None
+    # With encryption on, a payload that is not encrypted is refused when decoded (issue 14): a
+    # signal sent in plaintext straight to Temporal never reaches a ticket. Set true only while
+    # workflows started before encryption was turned on are still open (docs/encryption.md).
+    encryption_accept_plaintext: bool = False
     # Origins allowed to call the codec endpoint (/codec/decode) from a browser: the Temporal
     # Web UI, by either name. Comma-separated in HDB_CODEC_CORS_ORIGINS.
     codec_cors_origins: tuple[str, ...] = ("http://localhost:8233", "http://127.0.0.1:8233")

@@ -198,6 +198,34 @@ class SignoffLink(SQLModel, table=True):
     expires_at: datetime
     used_at: datetime | None = None
     outcome: str | None = None  # accepted | declined
+    # A newer link for the same ticket revokes this one (issue 14): only the latest works.
+    revoked_at: datetime | None = None
+
+
+class DecisionRequest(SQLModel, table=True):
+    """A person's decision as the API (or the CLI, with an API token) sent it to a ticket: the
+    proof the ticket's workflow checks before the decision counts (messages/decisions.py), and
+    the outcome the workflow records for the sender to read."""
+
+    __tablename__ = "decision_request"
+
+    request_id: str = Field(primary_key=True)
+    ticket_id: str = Field(index=True)
+    signal: str  # approve, review, customer_signoff, ...
+    fingerprint: str  # SHA-256 of the signal's payload (messages/decisions.py)
+    actor: str  # the authenticated person: a token's name, or a customer's signoff link
+    role: str
+    token_id: int | None = None
+    link_id: str | None = None
+    issued_by: str | None = None  # who issued the signoff link a customer acted through
+    requested_at: datetime
+    # Which activity claimed it (workflow/run/activity id): a retry of that activity claims it
+    # again, any other delivery of the same request is refused as a replay.
+    claimed_by: str | None = None
+    claimed_at: datetime | None = None
+    outcome: str | None = None  # accepted | refused
+    detail: str | None = None
+    decided_at: datetime | None = None
 
 
 class ReconciliationRun(SQLModel, table=True):

@@ -19,15 +19,22 @@ from api.app import create_app
 from billing.roles import Role
 from messages.payloads import data_converter
 from runtime.compression import CompressionCodec
-from runtime.data_converter import PayloadCodecChain, data_converter_for, encryption_codec_for
+from runtime.data_converter import (
+    PayloadCodecChain,
+    data_converter_for,
+    encryption_codec_for,
+    payload_codec_for,
+)
 from runtime.encryption import (
     ENCODING,
     KEY_ID,
+    REFUSED_PLAINTEXT,
     EncryptionCodec,
     EncryptionProblem,
     Keyring,
     UnknownKeyId,
     main,
+    write_keyring,
 )
 from settings import Settings, SettingsError
 from store.database import open_store
@@ -96,9 +103,32 @@ async def test_tampered_ciphertext_or_a_relabelled_key_id_fails_authentication()
         await codec.decode([truncated])
 
 
-async def test_payloads_written_before_encryption_was_on_pass_through() -> None:
+async def test_payloads_written_before_encryption_was_on_pass_through_when_accepted() -> None:
     [plain] = data_converter.payload_converter.to_payloads([SUBJECT])
     assert await EncryptionCodec(keyring()).decode([plain]) == [plain]
+
+
+async def test_with_encryption_on_a_plaintext_payload_is_refused_when_decoded(
+    tmp_path: Path,
+) -> None:
+    """Issue 14: a client without the key (anyone who can reach Temporal) cannot slip a
+    plaintext signal past the codec. It decodes to nothing a converter reads, so the SDK drops
+    the signal instead of failing the ticket's workflow task for ever."""
+    keys = tmp_path / "keys.json"
+    write_keyring(keys, keyring())
+    settings = Settings(encryption_keys_file=keys)
+    [plain] = data_converter.payload_converter.to_payloads([{"actor": "maria", "role": "manager"}])
+    [refused] = await data_converter_for(settings).payload_codec.decode([plain])
+    assert refused.metadata["encoding"] == REFUSED_PLAINTEXT and refused.data == b""
+    with pytest.raises(KeyError, match="Unknown payload encoding"):
+        data_converter.payload_converter.from_payloads([refused])
+    # Its own payloads still round-trip; the transition setting accepts plaintext again, and
+    # the codec endpoint shows it to people as it is.
+    codec = data_converter_for(settings).payload_codec
+    assert await codec.decode(await codec.encode([plain])) == [plain]
+    accepting = Settings(encryption_keys_file=keys, encryption_accept_plaintext=True)
+    assert await data_converter_for(accepting).payload_codec.decode([plain]) == [plain]
+    assert await payload_codec_for(settings, for_display=True).decode([plain]) == [plain]
 
 
 def test_the_key_file_is_checked_and_never_printed(tmp_path: Path) -> None:

@@ -2,33 +2,43 @@
 person's decision to it.
 
 A decision is a signal to the ticket's workflow, which alone decides whether it is allowed (role,
-reason, current total) and records the outcome in the ticket's history under the request id we
-sent. So we send, then watch the history for that id, and report exactly what the ticket did.
+reason, current total). We record it in the store first, as the authenticated person's (the
+workflow counts it only once it finds that record), send it, then read the outcome the workflow
+writes back to the record, and report exactly what the ticket did.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter
 from sqlalchemy.engine import Engine
 from temporalio.client import (
     Client,
-    WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowQueryRejectedError,
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from messages.ticket import ActorInput, HistoryItem, ticket_workflow_id
+from messages.decisions import decision_fingerprint
+from messages.ticket import ActorInput, ticket_workflow_id
 from messages.views import TicketBillingView
 from store.database import as_utc
+from store.decision_requests import (
+    DecisionOutcome,
+    DecisionRecord,
+    decision_outcome,
+    record_decision,
+)
 from store.ticket_records import ticket_record
 from workflows.ticket_billing import TicketBillingWorkflow
 
-POLL_SECONDS = 0.2
+# How often the sender reads the store for a decision's outcome (a database read).
+POLL_SECONDS = 0.1
 # Queries are answered by a worker (a completed workflow's by replaying its history); if none
 # answers this quickly, the review store's copy is shown instead.
 QUERY_TIMEOUT = timedelta(seconds=5)
@@ -108,16 +118,50 @@ def stored_view(engine: Engine, ticket_id: str, why: str) -> tuple[TicketBilling
     return VIEW.validate_json(record.detail_json), note
 
 
+@dataclass(frozen=True, slots=True)
+class DecisionAuthor:
+    """The authenticated person a decision is sent for: an API token's name and role (the API,
+    the pages, the CLI with a token), or a customer acting through a signoff link, with the
+    staff member who issued it."""
+
+    name: str
+    role: str
+    token_id: int | None = None
+    link_id: str | None = None
+    issued_by: str | None = None
+
+
 async def send_decision(
     client: Client,
+    engine: Engine,
     ticket_id: str,
     signal: Any,
     decision: ActorInput,
+    author: DecisionAuthor,
     wait_seconds: float,
-) -> HistoryItem:
-    """Signal ``decision`` (carrying a fresh ``request_id``); the history item the ticket
-    recorded for it: accepted, or refused and why."""
+) -> DecisionOutcome:
+    """Record ``decision`` in the store as ``author``'s, signal it, and wait for the outcome the
+    ticket writes back to that record: accepted, or refused and why. The ticket's workflow
+    counts the decision only once it has found this record (messages/decisions.py)."""
+    decision.actor, decision.role = author.name, author.role
+    decision.request_id = decision.request_id or uuid.uuid4().hex
+    decision.requested_at = decision.requested_at or datetime.now(UTC)
     handle = client.get_workflow_handle(ticket_workflow_id(ticket_id))
+    record_decision(
+        engine,
+        DecisionRecord(
+            request_id=decision.request_id,
+            ticket_id=ticket_id,
+            signal=signal.__name__,
+            fingerprint=decision_fingerprint(decision),
+            actor=author.name,
+            role=author.role,
+            requested_at=decision.requested_at,
+            token_id=author.token_id,
+            link_id=author.link_id,
+            issued_by=author.issued_by,
+        ),
+    )
     try:
         await handle.signal(signal, decision)
     except RPCError as error:
@@ -126,7 +170,7 @@ async def send_decision(
                 f"ticket {ticket_id} has no running billing workflow (settled or never ingested)"
             ) from None
         raise
-    outcome = await wait_for_outcome(handle, decision.request_id, wait_seconds)
+    outcome = await wait_for_outcome(engine, decision.request_id, wait_seconds)
     if outcome is None:
         raise NoOutcome(
             f"ticket {ticket_id} received the request (id {decision.request_id}) but recorded "
@@ -137,29 +181,17 @@ async def send_decision(
 
 
 async def wait_for_outcome(
-    handle: WorkflowHandle[Any, Any], request_id: str, wait_seconds: float
-) -> HistoryItem | None:
-    """Poll the ticket's history until it has an item for ``request_id``, or time runs out."""
+    engine: Engine, request_id: str, wait_seconds: float
+) -> DecisionOutcome | None:
+    """Read the store until the ticket has recorded the request's outcome, or time runs out.
+    A database read each time, never a query of the ticket's workflow (a billed action on
+    Temporal Cloud)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_seconds
     while True:
-        remaining = max(deadline - loop.time(), POLL_SECONDS)
-        try:
-            view = await handle.query(
-                TicketBillingWorkflow.billing_state, rpc_timeout=timedelta(seconds=remaining)
-            )
-        except RPCError as error:
-            # No worker answering yet is a reason to keep waiting, not a failure.
-            if error.status not in UNANSWERED and not _no_worker_polls(error):
-                raise
-        except (WorkflowQueryFailedError, WorkflowQueryRejectedError):
-            # The signal is sent: a failing query (a workflow task failing) is no reason to send
-            # it again, so keep waiting; without an outcome the caller hears it is pending.
-            pass
-        else:
-            for item in reversed(view.history):
-                if item.request_id == request_id:
-                    return item
+        outcome = await asyncio.to_thread(decision_outcome, engine, request_id)
+        if outcome is not None:
+            return outcome
         if loop.time() >= deadline:
             return None
         await asyncio.sleep(POLL_SECONDS)

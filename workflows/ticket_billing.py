@@ -9,9 +9,12 @@ picks the archive up again.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
-from typing import NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
@@ -47,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         LineHoldKind,
         edits_beyond_limits,
     )
+    from billing.duties import approval_conflict, signoff_conflict
     from billing.events import DisputeOpened, HelpdeskEvent
     from billing.holds import ApproverRole, HoldOwner
     from billing.money import int64_cents
@@ -54,6 +58,12 @@ with workflow.unsafe.imports_passed_through():
     from billing.posting import charged_lines
     from billing.roles import Action, may, refusal
     from billing.ticket import EventOutcome, Ticket
+    from messages.decisions import (
+        DecisionOutcomeInput,
+        VerifiedDecision,
+        VerifyDecisionInput,
+        decision_fingerprint,
+    )
     from messages.payloads import type_adapter
     from messages.prepaid import PrepaidChangedInput
     from messages.ticket import (
@@ -119,6 +129,36 @@ CUSTOMER_CHANGED_HOLD = "customer-changed-hold"
 # which runs may hold. Asked only when a ticket that has posted posts again, so runs that never
 # do record no marker.
 LOCKED_PERIOD_HOLD = "locked-period-adjustment-hold"
+# Since 2026-12 (issue 14): a person's decision counts only once an activity has claimed the
+# record the API (or the CLI, with an API token) made of it in the store; the person and role
+# come from that record, never from the signal, and a signal sent straight to Temporal is
+# refused and audited as unauthenticated. The outcome goes back to the record for the sender.
+# Separation of duties and the customer-signoff rules (not after posting, not through a link
+# the approving manager issued) come with it. Asked by every decision, so a run that receives
+# none records no marker; the committed histories' decisions replay trusted, as they ran.
+AUTHENTICATED_DECISIONS = "authenticated-decisions"
+UNAUTHENTICATED = "unauthenticated"
+
+_Signal = TypeVar("_Signal", bound=ActorInput)
+
+
+def _decision(
+    handler: Callable[[Any, _Signal], Awaitable[None]],
+) -> Callable[[Any, _Signal], Awaitable[None]]:
+    """A person's decision: handled, then its outcome told to the store record its sender
+    waits on (``_report_outcome``). Keeps each handler reading like the business rule."""
+
+    @functools.wraps(handler)
+    async def handle(self: TicketBillingWorkflow, signal: _Signal) -> None:
+        # One decision at a time, in the order they arrived: verifying one is an activity, and
+        # a later decision must not overtake it (a rejection, then an approval). Taken at once
+        # when free, so decisions that await nothing (before AUTHENTICATED_DECISIONS) run as
+        # they always did.
+        async with self._deciding:
+            await handler(self, signal)
+            await self._report_outcome(signal)
+
+    return handle
 
 
 @workflow.defn
@@ -139,6 +179,10 @@ class TicketBillingWorkflow:
         self._hold_customer_changes: bool | None = None
         # Whether this run holds locked-period raises (LOCKED_PERIOD_HOLD); None until asked.
         self._hold_locked_raises: bool | None = None
+        # Decisions being handled that an activity verified (AUTHENTICATED_DECISIONS), by
+        # request id: their outcome goes back to the store.
+        self._verified: dict[str, VerifiedDecision] = {}
+        self._deciding = asyncio.Lock()
 
     # ---- the process ---------------------------------------------------------------------
 
@@ -584,6 +628,7 @@ class TicketBillingWorkflow:
             at_rest=self._idle and not self._something_to_do(),
             status_since=state.status_since,
             earlier_history=state.history_dropped,
+            next_actor=assessment.next_actor,
         )
 
     # ---- signals: help desk events and people's decisions --------------------------------
@@ -626,6 +671,7 @@ class TicketBillingWorkflow:
         self._wake = True
 
     @workflow.signal
+    @_decision
     async def approve(self, signal: ApproveInput) -> None:
         decision = await self._authorized(signal, Action.APPROVE, reason_required=False)
         if decision is None:
@@ -638,6 +684,10 @@ class TicketBillingWorkflow:
         if rating is None or not (wanted or approvals.rejection is not None):
             self._refuse(signal, Action.APPROVE, "nothing on this ticket awaits a manager")
             return
+        conflict = approval_conflict(decision.actor, self._state.decisions)
+        if conflict and self._separated(signal):
+            self._refuse(signal, Action.APPROVE, conflict)
+            return
         if not self._total_is_current(signal, Action.APPROVE, signal.expected_total):
             return
         approvals.manager, approvals.manager_total = decision, rating.chargeable_total
@@ -645,6 +695,7 @@ class TicketBillingWorkflow:
         self._accept(signal, Action.APPROVE, f"approved total {rating.chargeable_total}")
 
     @workflow.signal
+    @_decision
     async def reject(self, signal: RejectInput) -> None:
         decision = await self._authorized(signal, Action.REJECT, reason_required=True)
         if decision is None:
@@ -659,6 +710,7 @@ class TicketBillingWorkflow:
         self._accept(signal, Action.REJECT, f"rejected total {rating.chargeable_total}")
 
     @workflow.signal
+    @_decision
     async def customer_signoff(self, signal: SignoffInput) -> None:
         decision = await self._authorized(
             signal, Action.CUSTOMER_SIGNOFF, reason_required=not signal.accepted
@@ -671,6 +723,21 @@ class TicketBillingWorkflow:
         ):
             self._refuse(signal, Action.CUSTOMER_SIGNOFF, "this ticket needs no customer signoff")
             return
+        verified = self._verified.get(signal.request_id)
+        if verified is not None:
+            # Authenticated decisions only (AUTHENTICATED_DECISIONS): a posted rating is billed,
+            # and a signoff, above all a decline, can no longer change it.
+            if self._state.posted_revision == self._state.revision:
+                self._refuse(
+                    signal,
+                    Action.CUSTOMER_SIGNOFF,
+                    "the ticket has already posted: a signoff can no longer change it",
+                )
+                return
+            conflict = signoff_conflict(verified.issued_by, self._state.approvals)
+            if conflict and verified.separation_of_duties:
+                self._refuse(signal, Action.CUSTOMER_SIGNOFF, conflict)
+                return
         if not self._total_is_current(signal, Action.CUSTOMER_SIGNOFF, signal.expected_total):
             return
         approvals = self._state.approvals
@@ -685,6 +752,7 @@ class TicketBillingWorkflow:
             self._accept(signal, Action.CUSTOMER_SIGNOFF, f"declined total {total}")
 
     @workflow.signal
+    @_decision
     async def dispute(self, signal: DisputeInput) -> None:
         decision = await self._authorized(signal, Action.DISPUTE, reason_required=True)
         if decision is None:
@@ -701,6 +769,7 @@ class TicketBillingWorkflow:
         self._accept(signal, Action.DISPUTE, "dispute opened")
 
     @workflow.signal
+    @_decision
     async def resolve_dispute(self, signal: ResolveDisputeInput) -> None:
         decision = await self._authorized(signal, Action.RESOLVE_DISPUTE, reason_required=True)
         if decision is None:
@@ -724,6 +793,7 @@ class TicketBillingWorkflow:
         self._accept(signal, Action.RESOLVE_DISPUTE, f"dispute resolved: {signal.outcome}")
 
     @workflow.signal
+    @_decision
     async def mark_non_billable(self, signal: MarkNonBillableInput) -> None:
         decision = await self._authorized(signal, Action.MARK_NON_BILLABLE, reason_required=True)
         if decision is None:
@@ -734,6 +804,7 @@ class TicketBillingWorkflow:
         self._accept(signal, Action.MARK_NON_BILLABLE, "every charge zeroed")
 
     @workflow.signal
+    @_decision
     async def review(self, signal: ReviewInput) -> None:
         decision = await self._authorized(
             signal, Action.REVIEW, reason_required=signal.action != "approve"
@@ -741,6 +812,10 @@ class TicketBillingWorkflow:
         if decision is None:
             return
         state = self._state
+        conflict = approval_conflict(decision.actor, state.decisions)
+        if signal.action == "approve" and conflict and self._separated(signal):
+            self._refuse(signal, Action.REVIEW, conflict)
+            return
         hold = self._assess().hold
         if hold is not None and hold.code == CUSTOMER_CHANGED:
             self._confirm_customer_change(signal, decision)
@@ -832,6 +907,7 @@ class TicketBillingWorkflow:
         )
 
     @workflow.signal
+    @_decision
     async def rerate(self, signal: RerateInput) -> None:
         decision = await self._authorized(signal, Action.RERATE, reason_required=False)
         if decision is None:
@@ -846,14 +922,17 @@ class TicketBillingWorkflow:
     # held after it was posted is credited, and charged again when released.
 
     @workflow.signal
+    @_decision
     async def hold_line(self, signal: LineInput) -> None:
         await self._start_line_hold(signal, Action.HOLD_LINE, LineHoldKind.HOLD)
 
     @workflow.signal
+    @_decision
     async def dispute_line(self, signal: LineInput) -> None:
         await self._start_line_hold(signal, Action.DISPUTE_LINE, LineHoldKind.DISPUTE)
 
     @workflow.signal
+    @_decision
     async def release_line(self, signal: LineInput) -> None:
         decision = await self._authorized(signal, Action.RELEASE_LINE, reason_required=False)
         if decision is None:
@@ -869,6 +948,7 @@ class TicketBillingWorkflow:
         self._accept(signal, Action.RELEASE_LINE, f"line {signal.source_id} released")
 
     @workflow.signal
+    @_decision
     async def resolve_line_dispute(self, signal: ResolveLineDisputeInput) -> None:
         action = Action.RESOLVE_LINE_DISPUTE
         decision = await self._authorized(signal, action, reason_required=True)
@@ -957,6 +1037,10 @@ class TicketBillingWorkflow:
         self, signal: ActorInput, action: Action, *, reason_required: bool
     ) -> Decision | None:
         await self._restore_done()
+        if workflow.patched(AUTHENTICATED_DECISIONS) and not await self._authenticated(
+            signal, action
+        ):
+            return None
         if not may(signal.role, action):
             self._refuse(signal, action, refusal(signal.role, action))
             return None
@@ -965,6 +1049,60 @@ class TicketBillingWorkflow:
             return None
         return Decision(
             signal.actor, signal.role, signal.reason, signal.requested_at or workflow.now()
+        )
+
+    async def _authenticated(self, signal: ActorInput, action: Action) -> bool:
+        """Whether the store holds the API's record of this very decision (claimed now, so it
+        counts once). The signal then acts as the recorded person; without a record it is
+        refused, and audited as unauthenticated whatever actor it claims."""
+        claimed = f"{signal.actor} ({signal.role})"
+        verified = await workflow.execute_activity_method(
+            TicketActivities.verify_decision,
+            VerifyDecisionInput(
+                self._state.ticket.ticket_id,
+                action.value,
+                signal.request_id,
+                decision_fingerprint(signal),
+            ),
+            summary=f"check that {action.value} came from an authenticated person",
+            **_STORE_ACTIVITY,
+        )
+        if not verified.authenticated:
+            signal.actor = signal.role = UNAUTHENTICATED
+            self._refuse(
+                signal, action, f"refused as unauthenticated: {verified.why} (claimed {claimed})"
+            )
+            return False
+        signal.actor, signal.role = verified.actor, verified.role
+        self._verified[signal.request_id] = verified
+        return True
+
+    def _separated(self, signal: ActorInput) -> bool:
+        """Whether separation of duties applies to this decision: the worker's setting, as the
+        decision's verification recorded it (never for decisions trusted before the patch)."""
+        verified = self._verified.get(signal.request_id)
+        return verified is not None and verified.separation_of_duties
+
+    async def _report_outcome(self, signal: ActorInput) -> None:
+        """Write the decision's outcome to the API's record of it, where its sender reads it
+        (a database read, not a billed query of this workflow)."""
+        if self._verified.pop(signal.request_id, None) is None:
+            return
+        outcome = next(
+            (
+                item
+                for item in reversed(self._state.history)
+                if item.request_id == signal.request_id
+            ),
+            None,
+        )
+        if outcome is None:
+            return
+        await workflow.execute_activity_method(
+            TicketActivities.record_decision_outcome,
+            DecisionOutcomeInput(signal.request_id, outcome.outcome, outcome.detail),
+            summary=f"tell the sender: {outcome.action} {outcome.outcome}",
+            **_STORE_ACTIVITY,
         )
 
     def _total_is_current(

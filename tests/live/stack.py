@@ -25,11 +25,12 @@ from connectors.embedded_helpdesk import EmbeddedHelpdesk
 from connectors.embedded_ledger import EmbeddedLedger
 from connectors.helpdesk import HelpdeskAdapter
 from intake.delivery import ingest_events
-from messages.ticket import ticket_workflow_id
+from messages.ticket import ActorInput, ticket_workflow_id
 from messages.views import TicketBillingView
 from runtime.worker_parts import build_parts, worker_deployment_config, workflows_for
 from settings import Settings
 from store.models import HelpdeskNote, HelpdeskStatus, LedgerLine
+from usecases import tickets
 from workflows.ticket_billing import TicketBillingWorkflow
 
 
@@ -63,11 +64,29 @@ class BillingStack:
                 raise AssertionError(f"{ticket_id} never came to rest: {view.status}")
             await asyncio.sleep(0.05)
 
-    async def signal(self, ticket_id: str, name: str, signal: object) -> TicketBillingView:
-        """Send a person's decision and wait until the ticket has acted on it."""
+    async def signal(self, ticket_id: str, name: str, signal: ActorInput) -> TicketBillingView:
+        """Send a person's decision as the API does, authenticated as the person and role the
+        signal names (the store records it first, so the ticket counts it), and wait until the
+        ticket has acted on it."""
+        before = history_count(await self.state(ticket_id))
+        author = tickets.DecisionAuthor(signal.actor, signal.role)
+        method = getattr(TicketBillingWorkflow, name)
+        await tickets.send_decision(
+            self.client, self.engine, ticket_id, method, signal, author, wait_seconds=30
+        )
+        return await self.at_rest_after(ticket_id, name, before)
+
+    async def signal_unauthenticated(
+        self, ticket_id: str, name: str, signal: object
+    ) -> TicketBillingView:
+        """Send a signal straight to Temporal, as anyone who can reach it could, and wait until
+        the ticket has acted on it (refused, for a decision)."""
         handle = self.client.get_workflow_handle(ticket_workflow_id(ticket_id))
         before = history_count(await self.state(ticket_id))
         await handle.signal(name, signal)
+        return await self.at_rest_after(ticket_id, name, before)
+
+    async def at_rest_after(self, ticket_id: str, name: str, before: int) -> TicketBillingView:
         deadline = asyncio.get_running_loop().time() + 30
         while True:
             view = await self.state(ticket_id)

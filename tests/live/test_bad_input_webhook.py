@@ -247,7 +247,7 @@ async def test_markup_in_help_desk_text_is_shown_as_text_on_ticket_and_signoff_p
             "exceptions": (await browser.get("/exceptions")).text,
         }
     link = await site.http.post(
-        f"/api/tickets/{onsite}/signoff-link", headers=site.auth(Role.SUPPORT)
+        f"/api/tickets/{onsite}/signoff-link", headers=site.auth(Role.MANAGER)
     )
     assert link.status_code == 200, link.text
     async with httpx.AsyncClient(timeout=30) as customer:

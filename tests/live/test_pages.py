@@ -364,7 +364,9 @@ async def test_exception_queue_filters_by_owner_and_offers_what_clears_each_reas
         assert "Resolve dispute: for admin, manager" in page
 
 
-async def test_support_marks_non_billable_and_sends_a_signoff_link(site: ServedStack) -> None:
+async def test_support_marks_non_billable_and_a_manager_sends_a_signoff_link(
+    site: ServedStack,
+) -> None:
     stack = site.stack
     no_time = stack.ticket("nb")
     await stack.send(opened(ticket_id=no_time), closed(ticket_id=no_time))
@@ -379,14 +381,22 @@ async def test_support_marks_non_billable_and_sends_a_signoff_link(site: ServedS
         assert response.headers["location"].startswith("/exceptions?owner=support&flash=")
         page = await http.get(response.headers["location"])
         assert f"{no_time}: accepted" in flash_in(page.text)
+        # Support may not sign off, so it may not hold the customer's credential either.
+        response = await http.post(
+            f"/exceptions/{onsite}/signoff-link", data={"csrf": csrf}, follow_redirects=True
+        )
+        assert "may not send signoff links" in flash_in(response.text)
+    await stack.settled(no_time)
+    assert (await stack.state(no_time)).status == "no_charge"
+    async with browser(site) as http:
+        csrf = await log_in(http, site, Role.MANAGER)
         response = await http.post(f"/exceptions/{onsite}/signoff-link", data={"csrf": csrf})
         assert response.status_code == 200  # shown at once: the link never rides in a URL
         match = re.search(r'<code id="signoff-url">([^<]+)</code>', response.text)
         assert match and match.group(1).startswith(f"{site.url}/signoff/")
-        signoff = await http.get(match.group(1))
+    async with httpx.AsyncClient(timeout=30) as customer:  # the customer's own browser
+        signoff = await customer.get(match.group(1))
         assert signoff.status_code == 200 and "I accept these charges" in signoff.text
-    await stack.settled(no_time)
-    assert (await stack.state(no_time)).status == "no_charge"
     async with browser(site) as http:
         csrf = await log_in(http, site, Role.FINANCE)  # finance may not send signoff links
         response = await http.post(

@@ -51,7 +51,7 @@ def row(html: str, source_id: str) -> str:
 async def signoff_link(served: ServedStack, http: httpx.AsyncClient, ticket: str) -> str:
     response = await http.post(
         f"/api/tickets/{ticket}/signoff-link",
-        headers={"Authorization": f"Bearer {served.token(Role.SUPPORT)}"},
+        headers={"Authorization": f"Bearer {served.token(Role.MANAGER)}"},
     )
     assert response.status_code == 200, response.text
     return httpx.URL(response.json()["url"]).path

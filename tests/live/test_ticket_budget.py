@@ -31,6 +31,7 @@ from store.ticket_records import audit_trail
 from tests.billing.builders import book_text, closed, logged, opened
 from tests.live.stack import BillingStack, running_stack
 from tests.live.test_replay import RECORDED
+from usecases import tickets
 from usecases.workflow_histories import run_chain
 from workflows.ticket_billing import CONTINUE_ON_BUDGET, TicketBillingWorkflow
 
@@ -69,10 +70,16 @@ async def test_a_ticket_kept_busy_continues_on_budget_and_keeps_a_bounded_histor
             opened(ticket_id=ticket), logged("te-1", 60, ticket_id=ticket), closed(ticket_id=ticket)
         )
         assert (await stack.settled(ticket)).status == "posted"
-        handle = stack.client.get_workflow_handle(workflow_id)
         # Decisions faster than the ticket rates: it is busy rating between them, never idle.
+        # Each is sent as the API sends it, which waits for the outcome (recorded before the
+        # ticket rates again), not for the ticket to rest.
+        fin = tickets.DecisionAuthor("fin", "finance")
         for n in range(RERATES):
-            await handle.signal("rerate", RerateInput("fin", "finance", f"check {n}"))
+            rerate = RerateInput("fin", "finance", f"check {n}")
+            outcome = await tickets.send_decision(
+                stack.client, stack.engine, ticket, TicketBillingWorkflow.rerate, rerate, fin, 30
+            )
+            assert outcome.outcome == "accepted", outcome
         view = await settle_after_decisions(stack, ticket, RERATES)
 
         histories = await runs_of(stack.client, workflow_id)

@@ -270,7 +270,14 @@ async def test_review_mode_waits_for_finance_who_may_edit_then_approve(
         )
         view = await stack.signal(ticket, "review", edit)
         assert view.status == "in_review" and view.rating.chargeable_total == Decimal("80.00")
+        # Separation of duties: whoever edited the lines may not approve them.
         view = await stack.signal(ticket, "review", ReviewInput(**actor("finance")))
+        assert view.history[-1].outcome == "refused"
+        assert "separation of duties: pat edited this ticket's lines (te-1)" in (
+            view.history[-1].detail
+        )
+        assert view.status == "in_review" and stack.ledger_lines(ticket) == []
+        view = await stack.signal(ticket, "review", ReviewInput(**actor("finance", name="fay")))
         assert view.status == "posted" and stack.ledger_total(ticket) == Decimal("80.00")
 
 
