@@ -11,7 +11,7 @@ from cli.ticket_commands import line_edit_argument
 from messages.ticket import LineEditInput
 from tests.test_bad_input_cli import run_cli
 
-WHO = ("--as", "fin", "--role", "finance", "--reason", "typo")
+WHO = ("--reason", "typo")
 OUT_OF_RANGE = "is out of range: use at most 12 digits before the decimal point and 6 after it"
 
 

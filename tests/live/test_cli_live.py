@@ -22,15 +22,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
 from billing.events import parse_event
+from billing.roles import Role
 from cli.ingest_command import save_undelivered
 from cli.input_files import read_events
 from cli.progress import ProgressBar
 from devtools.dev_server import DevServer, free_port
 from intake.delivery import Undelivered
 from messages.ticket import ticket_workflow_id
+from store.tokens import issue_token
 from tests.billing.builders import book_text, closed, logged, opened
 from tests.conftest import REPO
 from tests.live.stack import BillingStack, running_stack
@@ -66,6 +69,12 @@ class Cli:
         result = Result(process.returncode, out.decode(), err.decode())
         assert "Traceback" not in result.err, result.err
         return result
+
+    def token_file(self, engine: Engine, name: str, role: Role) -> str:
+        """An API token for ``name`` in ``role``, issued in the stack's store, in a file."""
+        path = self._directory / f"{name}.token"
+        path.write_text(issue_token(engine, name, role) + "\n")
+        return str(path)
 
     def events_file(self, name: str, *events: dict[str, Any], extra_line: str = "") -> str:
         path = self._directory / f"{name}.jsonl"
@@ -171,7 +180,8 @@ async def test_a_support_role_cannot_approve_and_the_refusal_is_in_the_history(
     cli: Cli, stack: BillingStack
 ) -> None:
     ticket = await ingest_until_at_rest(cli, stack, "support-approves", 11 * 60)
-    result = await cli.run("approve", ticket, "--as", "sam", "--role", "support")
+    sam = cli.token_file(stack.engine, "sam", Role.SUPPORT)
+    result = await cli.run("approve", ticket, "--token-file", sam)
     assert result.code == 3
     assert result.out.startswith("refused: role 'support' may not approve")
     history = (await cli.run("show", ticket)).out.split("history", 1)[1]
@@ -183,12 +193,37 @@ async def test_a_manager_approves_an_above_threshold_ticket_and_it_is_posted(
 ) -> None:
     ticket = await ingest_until_at_rest(cli, stack, "manager-approves", 11 * 60)
     assert "awaiting_approval" in (await cli.run("show", ticket)).out
-    result = await cli.run(
-        "approve", ticket, "--as", "max", "--role", "manager", "--total", "1045.00"
-    )
+    max_token = cli.token_file(stack.engine, "max", Role.MANAGER)
+    result = await cli.run("approve", ticket, "--token-file", max_token, "--total", "1045.00")
     assert (result.code, result.out) == (0, "accepted: approved total 1045.00\n")
     view = await stack.settled(ticket)
     assert view.status == "posted" and view.posted_total == Decimal("1045.00")
+
+
+async def test_the_cli_acts_as_its_api_token_never_as_a_name_typed_on_the_command_line(
+    cli: Cli, stack: BillingStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14, tried as a new user would: `starter.py signoff T-1002 --as mallory --role admin`
+    posted 326.75 as a customer signoff. Shell access to the worker's host makes nobody an
+    admin now: a decision needs an API token, and acts as its owner."""
+    ticket = await ingest_until_at_rest(cli, stack, "mallory", 11 * 60)
+    typed = await cli.run("signoff", ticket, "--as", "mallory", "--role", "admin")
+    assert typed.code == 2 and "unrecognized arguments: --as mallory --role admin" in typed.err
+    no_token = await cli.run("approve", ticket, "--total", "1045.00")
+    assert no_token.code == 1
+    assert "a decision needs an API token: set HDB_API_TOKEN or pass --token-file" in no_token.err
+    monkeypatch.setenv("HDB_API_TOKEN", "hdb_not-a-token-anyone-issued")
+    forged = await cli.run("approve", ticket, "--total", "1045.00")
+    assert forged.code == 1 and "the API token is unknown or revoked" in forged.err
+    assert (await stack.state(ticket)).status == "awaiting_approval"
+    assert stack.ledger_lines(ticket) == []
+    # A real manager's token, from the environment: the decision is that manager's.
+    monkeypatch.setenv("HDB_API_TOKEN", issue_token(stack.engine, "maria", Role.MANAGER))
+    approved = await cli.run("approve", ticket, "--total", "1045.00", "--reason", "agreed")
+    assert (approved.code, approved.out) == (0, "accepted: approved total 1045.00\n")
+    view = await stack.settled(ticket)
+    assert view.approvals.manager is not None and view.approvals.manager.actor == "maria"
+    assert view.status == "posted" and stack.ledger_total(ticket) == Decimal("1045.00")
 
 
 async def test_the_held_queue_lists_a_ticket_without_time_for_support(
@@ -229,7 +264,8 @@ async def test_the_ledger_totals_equal_the_posted_totals(cli: Cli, stack: Billin
 
 async def test_a_decision_for_an_unknown_ticket_says_so(cli: Cli, stack: BillingStack) -> None:
     ticket = stack.ticket("never-ingested")
-    result = await cli.run("reject", ticket, "--as", "max", "--role", "manager", "--reason", "x")
+    max_token = cli.token_file(stack.engine, "max", Role.MANAGER)
+    result = await cli.run("reject", ticket, "--token-file", max_token, "--reason", "x")
     assert result.code == 1
     assert result.err == (
         f"error: ticket {ticket} has no running billing workflow (settled or never ingested)\n"
@@ -264,7 +300,8 @@ async def test_a_settled_ticket_takes_no_decisions_and_is_shown_from_the_store(
         ingested = await cli.run("ingest", cli.events_file("settled", *ticket_events(ticket, 60)))
         assert ingested.code == 0, ingested.err
         await dev_client.get_workflow_handle(ticket_workflow_id(ticket)).result()
-        result = await cli.run("rerate", ticket, "--as", "fay", "--role", "finance")
+        fay = cli.token_file(stack.engine, "fay", Role.FINANCE)
+        result = await cli.run("rerate", ticket, "--token-file", fay)
         assert result.code == 1 and "has no running billing workflow" in result.err
     # With the worker gone, no one can replay the completed workflow to answer a query.
     shown = await cli.run("show", ticket)

@@ -26,7 +26,7 @@ from billing.roles import Role
 from devtools.dev_server import DevServer
 from store.reconciliation_records import save_reconciliation
 from store.ticket_records import audit_trail, ticket_record
-from store.tokens import revoke_token
+from store.tokens import issue_token, revoke_token
 from tests.billing.builders import book_text, closed, disputed, logged, opened
 from tests.live.api_server import ServedStack, post_login, served_stack
 from tests.live.stack import BillingStack
@@ -291,12 +291,25 @@ async def test_finance_edits_a_line_holds_one_and_bulk_approves_the_rest(
             ticket=[edited, plain],
             **{f"total.{edited}": "80.00", f"total.{plain}": "95.00"},
         )
-        assert flash.startswith("Approved 2 of 2.")
-        assert f"{edited}: accepted" in flash and f"{plain}: accepted" in flash
+        # Separation of duties: whoever edited a ticket's lines may not approve it.
+        assert flash.startswith("Approved 1 of 2.")
+        assert f"{edited}: refused: separation of duties: finance-person edited" in flash
+        assert f"{plain}: accepted" in flash
         # The held one waits in the exception queue, for billing, with its way out.
         page = (await http.get("/exceptions?owner=billing")).text
         row = page[page.index(f'data-ticket="{held}"') :]
         assert "finance_hold" in row and "Approve in review 95.00" in row
+    async with browser(site) as http:
+        # Another person of finance approves the edited ticket.
+        token = issue_token(stack.engine, "second-finance-person", Role.FINANCE)
+        response = await post_login(http, token)
+        csrf = csrf_in((await http.get(response.headers["location"])).text)
+        response = await http.post(
+            f"/review/{edited}/approve",
+            data={"csrf": csrf, "expected_total": "80.00"},
+            follow_redirects=True,
+        )
+        assert f"{edited}: accepted" in flash_in(response.text)
     for ticket in (edited, plain):
         await stack.settled(ticket)
     assert stack.ledger_total(edited) == Decimal("80.00")
