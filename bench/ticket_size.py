@@ -23,9 +23,11 @@ import json
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -40,7 +42,9 @@ sys.path.insert(0, str(ROOT))
 from billing.events import parse_event  # noqa: E402
 from devtools.dev_server import connect_when_serving, free_port, start_dev_server  # noqa: E402
 from intake.delivery import ingest_events  # noqa: E402
+from messages.decisions import decision_fingerprint  # noqa: E402
 from messages.ticket import (  # noqa: E402
+    ActorInput,
     ApproveInput,
     DisputeInput,
     LineEditInput,
@@ -51,6 +55,8 @@ from messages.ticket import (  # noqa: E402
 from runtime.data_converter import data_converter_for  # noqa: E402
 from runtime.worker_parts import WORKFLOWS, build_parts  # noqa: E402
 from settings import Settings  # noqa: E402
+from store.database import open_store  # noqa: E402
+from store.decision_requests import DecisionRecord, record_decision  # noqa: E402
 from usecases.workflow_histories import payloads_in, run_chain  # noqa: E402
 from workflows.ticket_billing import TicketBillingWorkflow  # noqa: E402
 
@@ -190,9 +196,15 @@ def events(count: int) -> list[dict[str, Any]]:
     return made
 
 
-def decisions(count: int) -> Iterator[tuple[str, object]]:
+def decisions(count: int) -> Iterator[tuple[str, ActorInput]]:
     """People's decisions on the billed ticket: re-ratings, refused approvals (nothing awaits a
-    manager), and disputes settled by adjusting a line, in turn."""
+    manager), and disputes settled by adjusting a line, in turn; each with its request id."""
+    for name, signal in _decisions(count):
+        signal.request_id = f"bench-{uuid.uuid4().hex}"
+        yield name, signal
+
+
+def _decisions(count: int) -> Iterator[tuple[str, ActorInput]]:
     for n in range(count):
         match n % 4:
             case 0:
@@ -265,7 +277,22 @@ async def measure(
                     raise RuntimeError(f"undelivered: {report.undelivered[:3]}")
                 await at_rest(client)
                 handle = client.get_workflow_handle(ticket_workflow_id(TICKET))
+                engine = open_store(settings.database_url)
                 for name, signal in decisions(decision_count):
+                    # As the API sends a decision: recorded as an authenticated person's first,
+                    # so the ticket counts it (messages/decisions.py), then signalled at once.
+                    record_decision(
+                        engine,
+                        DecisionRecord(
+                            request_id=signal.request_id,
+                            ticket_id=TICKET,
+                            signal=name,
+                            fingerprint=decision_fingerprint(signal),
+                            actor=signal.actor,
+                            role=signal.role,
+                            requested_at=datetime.now(UTC),
+                        ),
+                    )
                     await handle.signal(name, signal)
                 view = await at_rest(client)
         seconds = time.monotonic() - started

@@ -27,7 +27,7 @@ from cli.live import connect_client, run_command
 from cli.progress import ProgressBar
 from cli.tables import render_table
 from devtools import local_stack
-from devtools.demo_tokens import demo_tokens
+from devtools.demo_tokens import demo_token_file, demo_tokens
 from devtools.dev_server import wait_until_serving
 from intake.delivery import ingest_events
 from messages.ticket import BillingStatus, ticket_workflow_id
@@ -217,6 +217,8 @@ def summary(
 
     ui = settings.temporal_ui_url.rstrip("/")
     namespace = settings.temporal_namespace
+    # A decision acts as an API token's owner, never as a name typed on the command line.
+    manager_token = demo_token_file(settings, Role.MANAGER) if tokens else "FILE"
     held_query = quote("BillingStatus = 'held' AND HoldOwner = 'billing'")
     sections.append(
         "Temporal UI:\n"
@@ -224,7 +226,8 @@ def summary(
         f"  held for billing       {ui}/namespaces/{namespace}/workflows?query={held_query}\n"
         "Try:\n"
         "  .venv/bin/python starter.py show T-1010\n"
-        "  .venv/bin/python starter.py approve T-1010 --as maria --role manager --reason 'agreed'\n"
+        f"  .venv/bin/python starter.py approve T-1010 --token-file {manager_token} "
+        "--reason 'agreed'\n"
         "  .venv/bin/python starter.py queue held\n"
         "  .venv/bin/python starter.py ledger"
     )

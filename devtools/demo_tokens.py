@@ -5,6 +5,7 @@ a real deployment makes its tokens with `starter.py tokens add`."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
@@ -33,7 +34,16 @@ def demo_tokens(settings: Settings, engine: Engine) -> dict[Role, str]:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600, exist_ok=True)
     path.write_text(json.dumps({role.value: token for role, token in tokens.items()}, indent=2))
+    # One file per role too, for the commands' --token-file (a decision acts as its token).
+    for role, token in tokens.items():
+        token_path = demo_token_file(settings, role)
+        token_path.touch(mode=0o600, exist_ok=True)
+        token_path.write_text(token + "\n")
     return tokens
+
+
+def demo_token_file(settings: Settings, role: Role) -> Path:
+    return settings.secrets_dir / f"demo-{role.value}.token"
 
 
 def _works(engine: Engine, token: str) -> bool:

@@ -758,6 +758,17 @@ def test_compose() -> None:
     assert compose_problems(yaml_documents(COMPOSE)[0]) == []
 
 
+def test_the_temporal_web_ui_only_reads_in_compose_and_k8s() -> None:
+    """Issue 14: the UI server's write actions (signal, terminate, reset, ...) are off wherever
+    we deploy it: compose's temporal-ui service, and the values for Temporal's Helm chart."""
+    ui = yaml_documents(COMPOSE)[0]["services"]["temporal-ui"]["environment"]
+    assert ui["TEMPORAL_DISABLE_WRITE_ACTIONS"] == "true"
+    values = yaml_documents(K8S / "temporal" / "helm-values.yaml")[0]
+    web = {item["name"]: item["value"] for item in values["web"]["additionalEnv"]}
+    assert web["TEMPORAL_DISABLE_WRITE_ACTIONS"] == "true"
+    assert web["TEMPORAL_CODEC_ENDPOINT"].endswith("/codec")
+
+
 def test_k8s() -> None:
     assert k8s_problems(k8s_objects(), api_routes()) == []
 

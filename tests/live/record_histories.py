@@ -165,6 +165,8 @@ async def decisions(rec: Recording, d: BillingStack) -> None:
     t = d.ticket("approve")
     await d.send(*ticket_events(t, 11 * 60))  # 1045.00, above the 1000.00 threshold
     expect(await d.settled(t), "awaiting_approval")
+    # Sent straight to Temporal, around the API: refused and audited as unauthenticated.
+    await d.signal_unauthenticated(t, "approve", ApproveInput(**who("manager", "sneaky")))
     await d.signal(t, "approve", ApproveInput(**who("support")))
     await d.signal(t, "approve", ApproveInput(**who("manager"), expected_total=Decimal("999")))
     expect(await d.signal(t, "approve", ApproveInput(**who("manager", "checked"))), "posted")
@@ -174,6 +176,7 @@ async def decisions(rec: Recording, d: BillingStack) -> None:
         "TicketBillingWorkflow",
         "signal:event",
         "signal:approve",
+        "approve refused (unauthenticated)",
         "approve refused (role)",
         "approve refused (stale total)",
         "post",
@@ -345,7 +348,9 @@ async def review(rec: Recording, d: BillingStack) -> None:
     )
     await d.signal(t, "review", edit)
     expect(await d.signal(t, "review", ReviewInput(**who("finance", "ask"), action="hold")), "held")
-    expect(await d.signal(t, "review", ReviewInput(**who("finance"))), "posted")
+    # Separation of duties: the editor may not approve; another person of finance does.
+    await d.signal(t, "review", ReviewInput(**who("finance")))  # refused: edited the lines
+    expect(await d.signal(t, "review", ReviewInput(**who("finance", name="fay"))), "posted")
     rec.add(
         "ticket-review",
         ticket_workflow_id(t),
@@ -354,6 +359,7 @@ async def review(rec: Recording, d: BillingStack) -> None:
         "signal:review hold",
         "signal:review approve",
         "review refused (role)",
+        "review refused (separation of duties)",
     )
 
 
