@@ -1,7 +1,7 @@
 """Routes of the chosen help desk's webhooks, besides our own signed ``/webhooks/events``:
-django-helpdesk (``/webhooks/django-helpdesk?token=…``) and Zendesk (``/webhooks/zendesk``).
-What they check and deliver is intake/helpdesk_webhooks.py; both deliver through the same
-signal-with-start as our own webhook, so a duplicate is a no-op.
+django-helpdesk (``/webhooks/django-helpdesk``, its token in ``?token=`` or a header) and Zendesk
+(``/webhooks/zendesk``). What they check, confirm and deliver is intake/helpdesk_webhooks.py;
+both deliver through the same signal-with-start as our own webhook, so a duplicate is a no-op.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from fastapi.responses import JSONResponse
 from api.context import TemporalUnavailable
 from billing.events import HelpdeskEvent
 from connectors import selection
-from connectors.django_helpdesk import DjangoHelpdeskMapper
 from connectors.zendesk import ZendeskConfig
 from intake.delivery import Deliver, NotDelivered, deliver_all
 from intake.helpdesk_webhooks import (
     MAX_DJANGO_HELPDESK_BYTES,
-    receive_django_helpdesk,
+    TOKEN_HEADER,
+    DjangoHelpdeskReceiver,
     receive_zendesk,
 )
 from intake.webhook_http import BodyTooLarge, WebhookAnswer, read_body
@@ -41,21 +41,24 @@ def mount_helpdesk_webhooks(app: FastAPI, settings: Settings) -> None:
         if not token:
             raise selection.ConnectorSetupError(
                 "help desk adapter django-helpdesk: set HDB_DJANGO_HELPDESK_WEBHOOK_TOKEN (or "
-                "the file secrets/django_helpdesk_webhook_token), the ?token= of the URL the "
-                "help desk calls"
+                "the file secrets/django_helpdesk_webhook_token), the token the help desk's "
+                "webhook URL carries (?token=)"
             )
-        app.include_router(django_helpdesk_router(DjangoHelpdeskMapper(config), deliver, token))
+        # While the token is rotated, the next one works too (docs/connector-django-helpdesk.md).
+        next_token = selection.read_secret(settings, "django_helpdesk_webhook_token_next")
+        receiver = DjangoHelpdeskReceiver.build(
+            config, (token, next_token), deliver, app.state.context.engine
+        )
+        app.include_router(django_helpdesk_router(receiver))
     elif settings.helpdesk_adapter == "zendesk":
         app.include_router(zendesk_router(selection.zendesk_config(settings), deliver))
 
 
 def django_helpdesk_router(
-    mapper: DjangoHelpdeskMapper,
-    deliver: Deliver,
-    secret: str,
-    path: str = "/webhooks/django-helpdesk",
+    receiver: DjangoHelpdeskReceiver, path: str = "/webhooks/django-helpdesk"
 ) -> APIRouter:
-    """django-helpdesk's webhooks at ``path?token=<secret>``."""
+    """django-helpdesk's webhooks at ``path``, with the token in ``?token=``, the
+    ``X-Helpdesk-Token`` header or ``Authorization: Bearer``."""
     router = APIRouter(tags=["webhooks"])
 
     @router.post(path, summary="django-helpdesk webhook (new ticket or follow-up)")
@@ -66,10 +69,22 @@ def django_helpdesk_router(
             )
         except BodyTooLarge:
             return JSONResponse({"error": "body too large"}, status_code=413)
-        token = request.query_params.get("token", "")
-        return _answer(await receive_django_helpdesk(mapper, secret, token, body, deliver))
+        sender = request.client.host if request.client else "unknown"
+        return _answer(await receiver.receive(_presented_tokens(request), body, sender))
 
     return router
+
+
+def _presented_tokens(request: Request) -> list[str]:
+    """Every place a sender may put the token: the query (what django-helpdesk can do), our
+    header, or a bearer token."""
+    scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
+    presented = [
+        request.query_params.get("token", ""),
+        request.headers.get(TOKEN_HEADER, ""),
+        bearer.strip() if scheme.lower() == "bearer" else "",
+    ]
+    return [token for token in presented if token]
 
 
 def zendesk_router(config: ZendeskConfig, deliver: Deliver) -> APIRouter:

@@ -159,6 +159,16 @@ def _timestamp(data: Mapping[str, Any], key: str, path: str) -> datetime:
     return moment
 
 
+@dataclass(frozen=True, slots=True)
+class WebhookBody:
+    """A webhook body's ticket and, for a follow-up webhook, the follow-up it names and where
+    that sits in the body (``ticket.followup_set[2].``), for error messages."""
+
+    ticket: Mapping[str, Any]
+    followup: Mapping[str, Any] | None = None
+    followup_path: str = ""
+
+
 class DjangoHelpdeskMapper:
     """Turns django-helpdesk tickets and follow-ups (webhook bodies or API objects, the same
     shape) into our events with stable ids."""
@@ -167,11 +177,18 @@ class DjangoHelpdeskMapper:
         self.config = config
 
     def handle_webhook(self, body: bytes) -> list[HelpdeskEvent]:
-        """The events in one webhook body (new ticket, or follow-up when it has ``followup_id``).
+        """The events in one webhook body (new ticket, or follow-up when it has ``followup_id``),
+        as the body tells them (the receiver confirms them against the help desk first:
+        connectors/django_helpdesk_confirmation.py).
 
         Raises ``EventError`` naming the field when the body is not what django-helpdesk sends.
         Pure and fast: the help desk waits for the answer while its user waits for the page.
         """
+        return self.events_of(self.read_webhook(body))
+
+    def read_webhook(self, body: bytes) -> WebhookBody:
+        """The ticket and, for a follow-up webhook, the follow-up the body names (its shape
+        checked; ``EventError`` naming the field otherwise)."""
         try:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError) as error:
@@ -180,15 +197,20 @@ class DjangoHelpdeskMapper:
             raise _fail("", f"expected a JSON object, got {shown(data)}")
         ticket = _get(data, "ticket", "", dict)
         if "followup_id" not in data:
-            return self.opened_events(ticket)
+            return WebhookBody(ticket)
         followup_id = _get(data, "followup_id", "", int)
         followups = _get(ticket, "followup_set", "ticket.", list)
         for index, followup in enumerate(followups):
             if not isinstance(followup, dict):
                 raise _fail(f"ticket.followup_set[{index}]", "expected an object")
             if followup.get("id") == followup_id:
-                return self.followup_events(ticket, followup, f"ticket.followup_set[{index}].")
+                return WebhookBody(ticket, followup, f"ticket.followup_set[{index}].")
         raise _fail("followup_id", f"{followup_id} is not in ticket.followup_set")
+
+    def events_of(self, webhook: WebhookBody) -> list[HelpdeskEvent]:
+        if webhook.followup is None:
+            return self.opened_events(webhook.ticket)
+        return self.followup_events(webhook.ticket, webhook.followup, webhook.followup_path)
 
     def opened_events(self, ticket: Mapping[str, Any]) -> list[HelpdeskEvent]:
         """``ticket.opened`` once the ticket has a billing account (before that, none: a ticket
@@ -384,6 +406,9 @@ class DjangoHelpdeskClient:
 
     def get_ticket(self, number: int) -> dict[str, Any]:
         return self._call("GET", f"tickets/{number}/")
+
+    def get_followup(self, followup_id: int) -> dict[str, Any]:
+        return self._call("GET", f"followups/{followup_id}/")
 
     def create_ticket(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         """``fields`` needs ``queue``, ``title``, ``description``, ``submitter_email``,

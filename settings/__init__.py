@@ -87,6 +87,8 @@ class Settings(BaseModel):
     django_helpdesk_work_type: str = "remote"
     django_helpdesk_user_id: int | None = None
     django_helpdesk_webhook_token: str | None = Field(default=None, repr=False)
+    # While the webhook token is rotated: the next one, accepted besides the current one.
+    django_helpdesk_webhook_token_next: str | None = Field(default=None, repr=False)
     # Zendesk (docs/connectors-saas.md): the custom field ids are numbers.
     zendesk_subdomain: str | None = None
     zendesk_email: str | None = None
@@ -260,6 +262,7 @@ class Settings(BaseModel):
         "django_helpdesk_token_file",
         "django_helpdesk_user_id",
         "django_helpdesk_webhook_token",
+        "django_helpdesk_webhook_token_next",
         "zendesk_subdomain",
         "zendesk_email",
         "zendesk_api_token",

@@ -41,6 +41,7 @@ from connectors.django_helpdesk import (
     parse_time_spent,
 )
 from connectors.helpdesk import HelpdeskAdapter, HelpdeskRejected, Organization
+from intake.helpdesk_webhooks import DjangoHelpdeskReceiver
 from store.database import open_store
 from tests.real.helpdesk_server import HelpdeskServer
 
@@ -453,9 +454,9 @@ async def test_a_new_deployment_starts_from_now_not_from_the_history(
 def test_the_django_helpdesk_route_takes_a_real_body_and_checks_the_token(
     django_helpdesk: HelpdeskServer,
     desk: DjangoHelpdeskClient,
-    client: DjangoHelpdeskClient,
-    mapper: DjangoHelpdeskMapper,
+    config: DjangoHelpdeskConfig,
     receiver: WebhookReceiver,
+    tmp_path: Path,
 ) -> None:
     number = new_ticket(desk, django_helpdesk, "org-100", "Router")
     desk.add_followup(number, "Call", public=True, time_spent="00:15:00")
@@ -465,8 +466,11 @@ def test_the_django_helpdesk_route_takes_a_real_body_and_checks_the_token(
     async def deliver(events: list[HelpdeskEvent]) -> None:
         delivered.extend(events)
 
+    engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
     app = FastAPI()
-    app.include_router(django_helpdesk_router(mapper, deliver, secret="s3cret"))
+    app.include_router(
+        django_helpdesk_router(DjangoHelpdeskReceiver.build(config, ["s3cret"], deliver, engine))
+    )
     with TestClient(app) as api:
         assert api.post("/webhooks/django-helpdesk?token=wrong", content=body).status_code == 401
         assert api.post("/webhooks/django-helpdesk", content=body).status_code == 401
@@ -479,18 +483,24 @@ def test_the_django_helpdesk_route_takes_a_real_body_and_checks_the_token(
 
 
 def test_the_help_desk_calls_the_mounted_router_over_http(
-    django_helpdesk: HelpdeskServer, desk: DjangoHelpdeskClient, mapper: DjangoHelpdeskMapper
+    django_helpdesk: HelpdeskServer,
+    desk: DjangoHelpdeskClient,
+    config: DjangoHelpdeskConfig,
+    tmp_path: Path,
 ) -> None:
-    """The production path: django-helpdesk → our FastAPI route (uvicorn) → deliver."""
+    """The production path: django-helpdesk → our FastAPI route (uvicorn), which reads the
+    ticket and follow-up back from the help desk's API while it waits → deliver."""
     delivered: list[HelpdeskEvent] = []
 
     async def deliver(events: list[HelpdeskEvent]) -> None:
         delivered.extend(events)
 
-    app = FastAPI()
-    app.include_router(
-        django_helpdesk_router(mapper, deliver, secret=django_helpdesk.webhook_secret)
+    engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    webhook = DjangoHelpdeskReceiver.build(
+        config, [django_helpdesk.webhook_secret], deliver, engine
     )
+    app = FastAPI()
+    app.include_router(django_helpdesk_router(webhook))
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=django_helpdesk.webhook_port, log_level="error")
     )
