@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema
 from temporalio.service import RPCError
 
 from api.context import RETRY_AFTER_SECONDS, TemporalUnavailable, caller, context_of
@@ -25,6 +25,7 @@ from api.security import Principal, issue_signoff_link
 from billing.decisions import LINE_DISPUTE_REASON_CODES
 from billing.numbers import NonNegativeDecimal
 from billing.roles import Action, Role, may, refusal
+from billing.ticket_ids import ALPHABET, MAX_TICKET_ID_LENGTH, safe_ticket_id
 from messages.ticket import (
     ActorInput,
     ApproveInput,
@@ -50,6 +51,17 @@ from workflows.ticket_billing import TicketBillingWorkflow
 router = APIRouter(prefix="/api", tags=["tickets"])
 DECISION_WAIT_SECONDS = 10.0
 Money = Decimal
+# The ticket in the path keeps the ticket-id alphabet (billing/ticket_ids.py): any other is a 422
+# naming path.ticket_id, before it reaches a workflow id, the store or a link.
+TicketIdPath = Annotated[
+    str,
+    Path(
+        description=f"the help desk ticket id: {ALPHABET}, NFKC-normalized, "
+        f"at most {MAX_TICKET_ID_LENGTH} characters",
+        examples=["T-1001"],
+    ),
+    AfterValidator(safe_ticket_id),
+]
 
 
 # ---- reading -----------------------------------------------------------------------------------
@@ -132,7 +144,7 @@ def list_tickets(
     },
 )
 async def ticket_detail(
-    ticket_id: str, request: Request, principal: Principal = Depends(caller)
+    ticket_id: TicketIdPath, request: Request, principal: Principal = Depends(caller)
 ) -> TicketDetail:
     context = context_of(request)
     view, note = await load_ticket(request, ticket_id)
@@ -450,7 +462,7 @@ _DECISION_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def _register(name: str, body_model: type[BaseModel]) -> None:
     async def endpoint(
-        ticket_id: str,
+        ticket_id: TicketIdPath,
         body: body_model,  # type: ignore[valid-type]
         request: Request,
         principal: Principal = Depends(caller),
@@ -494,7 +506,7 @@ class SignoffLinkOut(BaseModel):
     summary="A one-time signoff link for the ticket's customer (revokes earlier links)",
 )
 async def signoff_link(
-    ticket_id: str, request: Request, principal: Principal = Depends(caller)
+    ticket_id: TicketIdPath, request: Request, principal: Principal = Depends(caller)
 ) -> SignoffLinkOut:
     """Issued only for a ticket that awaits its customer's signoff, never by the manager who
     approved it (separation of duties), and recorded with its issuer, who is named beside the

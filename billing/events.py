@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from billing.problems import Problem, problems_from, shown
+from billing.ticket_ids import TicketId
 
 FIRST_YEAR, LAST_YEAR = 1970, 2999
 
@@ -75,7 +76,8 @@ class _Event(BaseModel):
 
     event_id: Identifier
     occurred_at: Timestamp
-    ticket_id: Identifier
+    # Stricter than other identifiers: it names a workflow and a URL path (billing/ticket_ids.py).
+    ticket_id: TicketId
 
 
 class TicketOpened(_Event):

@@ -23,6 +23,7 @@ from cli.progress import ProgressBar
 from intake.delivery import IngestReport, Undelivered, ingest_events
 from runtime.telemetry import tracer
 from settings import Settings
+from store.private_files import write_private_text
 
 # A server restarting or failing over comes back within this: keep delivering until then.
 SERVER_PATIENCE = timedelta(minutes=2)
@@ -103,8 +104,8 @@ def undelivered_jsonl(undelivered: Sequence[Undelivered]) -> str:
 
 def save_undelivered(path: Path, undelivered: Sequence[Undelivered]) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(undelivered_jsonl(undelivered), encoding="utf-8")
+        # Events carry ticket text: the file is the owner's only, like the rest of .data/.
+        write_private_text(path, undelivered_jsonl(undelivered))
     except OSError as error:
         raise CommandFailed(
             f"{len(undelivered)} events were not delivered, and saving them to {path} failed "

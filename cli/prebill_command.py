@@ -6,13 +6,12 @@ worker needed. Approving and finalizing are on the page and the API (docs/prebil
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from billing.csv_cells import csv_text
 from billing.invoice_run import parse_period
 from cli.billing_sources import open_billing_sources
 from cli.input_files import EXIT_BAD_INPUT, InputError
@@ -98,35 +97,37 @@ def _render_summaries(summaries: list[PrebillSummary], period: str, form: str) -
     if form == "json":
         return json.dumps([summary_document(s) for s in summaries], indent=2) + "\n"
     headers = ["CUSTOMER", "NAME", "CURRENCY", "STATE", "TICKETS", "LINES", "TOTAL", "WAITING"]
-    rows = [
+    # Numbers stay numbers until the table: the CSV writes them as they are (a spreadsheet
+    # reads them as numbers), while text is quoted against formulas (billing/csv_cells.py).
+    rows: list[list[object]] = [
         [
             s.billing_customer_id,
             s.customer_name,
             s.currency,
             s.state.value,
-            str(s.tickets),
-            str(s.lines),
-            str(s.total),
-            str(s.waiting_total),
+            s.tickets,
+            s.lines,
+            s.total,
+            s.waiting_total,
         ]
         for s in summaries
     ]
     if form == "csv":
-        return _csv([h.lower() for h in headers], rows)
-    return f"pre-bill {period}\n" + render_table(headers, rows, [4, 5, 6, 7]) + "\n"
+        return csv_text([h.lower() for h in headers], rows, lineterminator="\n")
+    return f"pre-bill {period}\n" + render_table(headers, _texts(rows), [4, 5, 6, 7]) + "\n"
 
 
 def _render_prebill(prebill: Prebill, form: str) -> str:
     if form == "json":
         return json.dumps(prebill_document(prebill), indent=2, ensure_ascii=False) + "\n"
-    rows = [
+    rows: list[list[object]] = [
         [
             group.label,
             line.source_id,
             line.description,
-            str(line.quantity),
-            str(line.unit_price),
-            str(line.amount),
+            line.quantity,
+            line.unit_price,
+            line.amount,
             line.state + (f" ({line.hold_note})" if line.hold_note else ""),
             line.invoice_id or "",
         ]
@@ -135,12 +136,13 @@ def _render_prebill(prebill: Prebill, form: str) -> str:
     ]
     headers = ["TICKET", "LINE", "DESCRIPTION", "QTY", "UNIT PRICE", "AMOUNT", "STATE", "INVOICE"]
     if form == "csv":
-        return _csv([h.lower().replace(" ", "_") for h in headers], rows)
+        columns = [h.lower().replace(" ", "_") for h in headers]
+        return csv_text(columns, rows, lineterminator="\n")
     tax = str(prebill.tax) if prebill.tax is not None else f"unknown ({prebill.tax_note})"
     parts = [
         f"pre-bill {prebill.period}: {prebill.customer_name} ({prebill.billing_customer_id}), "
         f"{prebill.currency}, {prebill.state.value}: {prebill.state_note}",
-        render_table(headers, rows, [3, 4, 5]) if rows else "(no lines)",
+        render_table(headers, _texts(rows), [3, 4, 5]) if rows else "(no lines)",
         "per ticket: " + ", ".join(f"{g.label} {g.total}" for g in prebill.groups if g.lines)
         if prebill.groups
         else "",
@@ -151,9 +153,5 @@ def _render_prebill(prebill: Prebill, form: str) -> str:
     return "\n".join(part for part in parts if part) + "\n"
 
 
-def _csv(headers: list[str], rows: list[list[str]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(headers)
-    writer.writerows(rows)
-    return out.getvalue()
+def _texts(rows: list[list[object]]) -> list[list[str]]:
+    return [[str(value) for value in row] for row in rows]

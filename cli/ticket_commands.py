@@ -25,6 +25,7 @@ from temporalio.client import Client
 from billing.decisions import LINE_DISPUTE_REASON_CODES
 from billing.money import format_decimal
 from billing.numbers import not_negative_problem
+from billing.ticket_ids import safe_ticket_id
 from cli.live import (
     EXIT_FAILED,
     CommandFailed,
@@ -121,6 +122,14 @@ def line_edit_argument(text: str) -> LineEditInput:
     return LineEditInput(source_id, changes.get("quantity"), changes.get("unit_price"))
 
 
+def ticket_argument(text: str) -> str:
+    """A ticket id in the ticket-id alphabet (billing/ticket_ids.py), NFKC-normalized."""
+    try:
+        return safe_ticket_id(text)
+    except ValueError as problem:
+        raise argparse.ArgumentTypeError(str(problem)) from None
+
+
 def wait_argument(text: str) -> float:
     try:
         seconds = float(text)
@@ -142,7 +151,9 @@ def add_show_parser(commands: argparse._SubParsersAction) -> None:
         "and its owner, the rated lines with the rules that priced each, approvals, and the "
         "history of decisions. A settled ticket is shown from the review store.",
     )
-    parser.add_argument("ticket", metavar="TICKET", help="help desk ticket id, e.g. T-1001")
+    parser.add_argument(
+        "ticket", metavar="TICKET", type=ticket_argument, help="help desk ticket id, e.g. T-1001"
+    )
     parser.add_argument("--json", action="store_true", help="print the full state as JSON")
     parser.set_defaults(run=run_show)
 
@@ -324,7 +335,9 @@ class DecisionCommand:
 
 
 def _ticket_only(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("ticket", metavar="TICKET", help="help desk ticket id, e.g. T-1001")
+    parser.add_argument(
+        "ticket", metavar="TICKET", type=ticket_argument, help="help desk ticket id, e.g. T-1001"
+    )
 
 
 def _with_total(parser: argparse.ArgumentParser) -> None:
@@ -406,7 +419,9 @@ def _resolve_line_dispute_options(parser: argparse.ArgumentParser) -> None:
 
 def _rerate_options(parser: argparse.ArgumentParser) -> None:
     target = parser.add_mutually_exclusive_group(required=True)
-    target.add_argument("ticket", metavar="TICKET", nargs="?", help="help desk ticket id")
+    target.add_argument(
+        "ticket", metavar="TICKET", nargs="?", type=ticket_argument, help="help desk ticket id"
+    )
     target.add_argument(
         "--held", action="store_true", help="rerate every held ticket in the review store"
     )

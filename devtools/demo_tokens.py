@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from billing.roles import Role
 from settings import Settings
+from store.private_files import write_private_text
 from store.tokens import issue_token, revoke_token, token_owner
 
 DEMO_ROLES = (Role.FINANCE, Role.MANAGER, Role.SUPPORT)
@@ -31,14 +32,10 @@ def demo_tokens(settings: Settings, engine: Engine) -> dict[Role, str]:
         name = f"demo-{role.value}"
         revoke_token(engine, name)  # a stale one (another store, or lost): replace it
         tokens[role] = issue_token(engine, name, role)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600, exist_ok=True)
-    path.write_text(json.dumps({role.value: token for role, token in tokens.items()}, indent=2))
+    write_private_text(path, json.dumps({role.value: t for role, t in tokens.items()}, indent=2))
     # One file per role too, for the commands' --token-file (a decision acts as its token).
     for role, token in tokens.items():
-        token_path = demo_token_file(settings, role)
-        token_path.touch(mode=0o600, exist_ok=True)
-        token_path.write_text(token + "\n")
+        write_private_text(demo_token_file(settings, role), token + "\n")
     return tokens
 
 

@@ -19,6 +19,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from runtime.temporal_setup import dev_server_flags
+from store.private_files import OWNER_ONLY_UMASK, open_private_log, private_folder
 
 
 class DevServerProblem(RuntimeError):
@@ -83,7 +84,9 @@ def start_dev_server(
 
     ``dynamic_config``: server settings by key, e.g. a low
     ``limit.historyCount.suggestContinueAsNew`` for a test of continue-as-new."""
-    db_file.parent.mkdir(parents=True, exist_ok=True)
+    # The database holds every workflow history; the server (a Go binary) creates it and its
+    # -wal/-shm files with modes we do not choose, so it runs with an owner-only umask.
+    private_folder(db_file.parent)
     command = [
         str(temporal_cli()),
         "server",
@@ -105,9 +108,13 @@ def start_dev_server(
     command += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
     for key, value in (dynamic_config or {}).items():
         command += ["--dynamic-config-value", f"{key}={value}"]
-    log = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
+    log = open_private_log(log_file) if log_file else subprocess.DEVNULL
     process = subprocess.Popen(
-        command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        command,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        umask=OWNER_ONLY_UMASK,
     )
     server = DevServer(process, port, ui_port)
     deadline = time.monotonic() + ready_timeout

@@ -13,6 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devtools.dev_server import DevServer, port_open, start_dev_server
+from store.private_files import (
+    OWNER_ONLY_UMASK,
+    PRIVATE_FOLDER,
+    open_private_log,
+    private_folder,
+    write_private_text,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,6 +48,12 @@ class LocalStackPaths:
         return self.data / f"{name}.pid"
 
 
+def _private_data(paths: LocalStackPaths) -> None:
+    """The stack's folder, 0700: made so, or (one an earlier version made) tightened, since it
+    is ours and holds the histories, the store and the secrets."""
+    private_folder(paths.data).chmod(PRIVATE_FOLDER)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -64,10 +77,11 @@ def ensure_temporal(paths: LocalStackPaths, port: int = 7233, ui_port: int = 823
     """Start the dev server unless something already serves the port; what was done."""
     if port_open("127.0.0.1", port):
         return f"Temporal already running on localhost:{port}"
+    _private_data(paths)
     server: DevServer = start_dev_server(
         paths.temporal_db, port=port, ui_port=ui_port, log_file=paths.temporal_log
     )
-    paths.pid_file("temporal").write_text(str(server.process.pid))
+    write_private_text(paths.pid_file("temporal"), str(server.process.pid))
     return f"started Temporal dev server on localhost:{port} (data in {paths.temporal_db})"
 
 
@@ -95,8 +109,10 @@ def ensure_api(paths: LocalStackPaths, environment: dict[str, str], host: str, p
 def _start(
     paths: LocalStackPaths, name: str, command: list[str], environment: dict[str, str]
 ) -> subprocess.Popen[bytes]:
-    paths.data.mkdir(parents=True, exist_ok=True)
-    with open(paths.data / f"{name}.log", "ab") as log:
+    _private_data(paths)
+    with open_private_log(paths.data / f"{name}.log") as log:
+        # Owner-only umask: what the worker and the API create (the SQLite store and its
+        # -wal/-shm files, secrets, traces) is 0600 whatever creates it.
         process = subprocess.Popen(
             command,
             cwd=ROOT,
@@ -104,8 +120,9 @@ def _start(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            umask=OWNER_ONLY_UMASK,
         )
-    paths.pid_file(name).write_text(str(process.pid))
+    write_private_text(paths.pid_file(name), str(process.pid))
     time.sleep(0.5)
     if process.poll() is not None:
         raise RuntimeError(f"the {name} exited at once; see {paths.data / f'{name}.log'}")

@@ -14,6 +14,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from billing.events import HelpdeskEvent, TicketOpened
+from billing.markdown import escape_markdown
 from billing.sensitive import redact
 from messages import search_attributes
 from messages.ticket import (
@@ -48,10 +49,15 @@ class IngestReport:
 
 
 def _summary(ticket_id: str, opened: TicketOpened | None) -> str:
+    """The workflow's summary, Markdown in the Temporal UI: the help desk's values are escaped
+    (billing/markdown.py), so a subject cannot make a link there."""
     if opened is None:
-        return f"Billing of ticket {ticket_id}"
+        return f"Billing of ticket {escape_markdown(ticket_id)}"
     subject = redact(opened.subject).text[:120]
-    return f"Billing of ticket {ticket_id} ({opened.customer_id}): {subject}"
+    return (
+        f"Billing of ticket {escape_markdown(ticket_id)} ({escape_markdown(opened.customer_id)}): "
+        f"{escape_markdown(subject)}"
+    )
 
 
 async def deliver_ticket_events(

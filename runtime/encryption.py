@@ -47,6 +47,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
+from store.private_files import private_folder
+
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
 # What a refused plaintext payload becomes: an encoding no payload converter reads.
@@ -224,7 +226,7 @@ def codec_from_file(path: Path, *, refuse_plaintext: bool = False) -> Encryption
 
 def write_keyring(path: Path, keyring: Keyring) -> None:
     """Write ``path`` readable by its owner only, replacing it atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(path.parent)
     temporary = path.with_name(path.name + ".new")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as file:

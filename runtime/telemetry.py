@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 from temporalio.contrib.opentelemetry import TracingInterceptor
 
 from settings import Settings
+from store.private_files import private_file
 
 _configured = False
 
@@ -63,8 +64,7 @@ def _exporter(settings: Settings):  # type: ignore[no-untyped-def]
         return OTLPSpanExporter()
     out: IO[str] | None = None
     if settings.otel_console_file is not None:
-        settings.otel_console_file.parent.mkdir(parents=True, exist_ok=True)
-        out = open(settings.otel_console_file, "a", encoding="utf-8")  # noqa: SIM115
+        out = open(private_file(settings.otel_console_file), "a", encoding="utf-8")  # noqa: SIM115
         atexit.register(out.close)
     return ConsoleSpanExporter(out=out) if out else ConsoleSpanExporter()
 
@@ -80,8 +80,7 @@ def _metric_exporter(settings: Settings):  # type: ignore[no-untyped-def]
             ) from None
         return OTLPMetricExporter()
     if settings.otel_console_file is not None:
-        settings.otel_console_file.parent.mkdir(parents=True, exist_ok=True)
-        out = open(settings.otel_console_file, "a", encoding="utf-8")  # noqa: SIM115
+        out = open(private_file(settings.otel_console_file), "a", encoding="utf-8")  # noqa: SIM115
         atexit.register(out.close)
         return ConsoleMetricExporter(out=out)
     return ConsoleMetricExporter()

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, create_engine
 
 from store import migrations
+from store.private_files import private_file
 
 _IMMEDIATE = "sqlite_begin_immediate"
 # PostgreSQL advisory lock key (any 64-bit number, the same in every process; the audit
@@ -36,7 +37,11 @@ def open_store(database_url: str, *, migrate: bool = True) -> Engine:
     safe to call from several processes at once. ``migrate=False`` leaves the schema alone
     (``starter.py db current``)."""
     if database_url.startswith("sqlite:///"):
-        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        database = database_url.removeprefix("sqlite:///").partition("?")[0]
+        if database and database != ":memory:":
+            # The store holds ticket text: made 0600 here, in a 0700 folder, before SQLite
+            # opens it (its -wal and -shm files take the database file's modes).
+            private_file(Path(database))
         engine = create_engine(
             database_url, connect_args={"check_same_thread": False, "timeout": 30}
         )

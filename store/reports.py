@@ -5,8 +5,6 @@ values (money as Decimal), ready for a table, JSON or CSV."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,6 +14,7 @@ from sqlalchemy import String, case, exists, func, select
 from sqlalchemy.engine import Engine
 
 from billing.book import BillingBook, ContractType
+from billing.csv_cells import csv_text
 from billing.prepaid import BLOCK_PERIOD
 from store.database import as_utc
 from store.models import (
@@ -455,14 +454,9 @@ NEEDS_NOW = frozenset({"held"})
 
 
 def as_csv(report: Report) -> str:
-    """The report as CSV text: a header row, then the rows (money as plain decimals)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(report.columns)
-    writer.writerows(
-        [["" if value is None else str(value) for value in row] for row in report.rows]
-    )
-    return out.getvalue()
+    """The report as CSV text: a header row, then the rows (money as plain decimals; text that
+    a spreadsheet would run as a formula is quoted, billing/csv_cells.py)."""
+    return csv_text(report.columns, report.rows)
 
 
 def run_report(

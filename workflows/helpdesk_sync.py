@@ -8,6 +8,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from billing.markdown import escape_markdown
     from intake.helpdesk_sync import HelpdeskSyncActivities
     from messages.runs import HelpdeskSyncResult
 
@@ -27,6 +28,11 @@ class HelpdeskSyncWorkflow:
         )
         workflow.set_current_details(
             f"read {result.followups} follow-ups, delivered {result.events} events"
-            + (f"; skipped: {'; '.join(result.problems[:5])}" if result.problems else "")
+            # Problems quote the help desk's values: escaped, Markdown in the Temporal UI.
+            + (
+                f"; skipped: {escape_markdown('; '.join(result.problems[:5]))}"
+                if result.problems
+                else ""
+            )
         )
         return result

@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     import billing.invoice_run  # noqa: F401  (types crossing the boundary, see prepaid_balance)
     from activities.invoice_run_activities import INVOICE_RUN_REFUSED, InvoiceRunActivities
     from billing.invoice_run import month_key, month_of, previous_month
+    from billing.markdown import escape_markdown
     from messages.runs import InvoiceRunInput, InvoiceRunRequest, InvoiceRunSummary
 
 INVOICE_RUN_WORKFLOW_ID = "invoice-run"
@@ -70,7 +71,12 @@ class MonthlyInvoiceRunWorkflow:
             f"**invoice run for {key}**: {added} fees added, {len(fees.fees) - added} already "
             f"there, {len(fees.skipped)} skipped; {len(usage.contracts)} prepaid contracts "
             f"reported; {len(finalized.invoice_ids)} invoices finalized"
-            + (f" ({', '.join(finalized.invoice_ids)})" if finalized.invoice_ids else "")
+            # The billing system's invoice ids: escaped, the details are Markdown in the UI.
+            + (
+                f" ({escape_markdown(', '.join(finalized.invoice_ids))})"
+                if finalized.invoice_ids
+                else ""
+            )
         )
         return InvoiceRunSummary(
             run_id=run.run_id,
@@ -97,7 +103,9 @@ class MonthlyInvoiceRunWorkflow:
         except ActivityError as error:
             cause = error.cause
             if isinstance(cause, ApplicationError) and cause.type == INVOICE_RUN_REFUSED:
-                workflow.set_current_details(f"**invoice run for {key} refused**: {cause.message}")
+                workflow.set_current_details(
+                    f"**invoice run for {key} refused**: {escape_markdown(cause.message)}"
+                )
                 raise ApplicationError(
                     cause.message, type=INVOICE_RUN_REFUSED, non_retryable=True
                 ) from None

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     import billing.prepaid
     import billing.rating
     import billing.ticket  # noqa: F401
+    from billing.markdown import escape_markdown
     from billing.money import hours_from_minutes
     from billing.prepaid import PrepaidAccount
     from messages.prepaid import (
@@ -144,7 +145,9 @@ class PrepaidBalanceWorkflow:
             f"{sum(1 for d in account.draws.values() if d.minutes > 0)} tickets drawing"
             + (f", {locked} on finalized invoices" if (locked := _locked(account)) else "")
             + (
-                f"; settled tickets whose share changed: {', '.join(self._unreachable)}"
+                # Ticket ids: escaped, the details are Markdown in the Temporal UI.
+                "; settled tickets whose share changed: "
+                + escape_markdown(", ".join(self._unreachable))
                 if self._unreachable
                 else ""
             )

@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
     from billing.duties import approval_conflict, signoff_conflict
     from billing.events import DisputeOpened, HelpdeskEvent
     from billing.holds import ApproverRole, HoldOwner
+    from billing.markdown import escape_markdown
     from billing.money import int64_cents
     from billing.period_lock import EVENT_CHANGES, LOCKED_PERIOD_ADJUSTMENT, change_reason
     from billing.posting import charged_lines
@@ -477,10 +478,16 @@ class TicketBillingWorkflow:
             workflow.upsert_search_attributes(updates)
 
     def _details(self, assessment: Assessment) -> str:
+        """The ticket's current details, Markdown in the Temporal UI: what people and the help
+        desk wrote (reasons, names, hold messages, invoice ids) is escaped, so it cannot make a
+        link there. Not compared on replay: it may change without a patch. Activity summaries
+        carry only our wording, numbers and the book's ids, and the UI shows them as text."""
         state = self._state
         rating = state.rating
+        md = escape_markdown
         lines = [
-            f"**{assessment.status.value.replace('_', ' ')}**: waiting for {assessment.waiting_for}"
+            f"**{assessment.status.value.replace('_', ' ')}**: "
+            f"waiting for {md(assessment.waiting_for)}"
         ]
         if rating is not None:
             lines.append(
@@ -488,12 +495,14 @@ class TicketBillingWorkflow:
                 f"mode {rating.mode.value}, {len(rating.lines)} lines)"
             )
         if state.invoice_ids:
-            lines.append(f"Posted {state.posted_total} on {', '.join(state.invoice_ids)}")
+            lines.append(f"Posted {state.posted_total} on {md(', '.join(state.invoice_ids))}")
         if state.ticket.dispute_reason:
-            lines.append(f"Disputed: {state.ticket.dispute_reason}")
+            lines.append(f"Disputed: {md(state.ticket.dispute_reason)}")
         if state.history:
             last = state.history[-1]
-            lines.append(f"Last: {last.action} by {last.actor} ({last.outcome}) {last.detail}")
+            lines.append(
+                f"Last: {last.action} by {md(last.actor)} ({last.outcome}) {md(last.detail)}"
+            )
         return "\n\n".join(lines)
 
     async def _write_back_to_helpdesk(self, assessment: Assessment) -> None:

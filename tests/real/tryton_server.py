@@ -30,6 +30,8 @@ from pathlib import Path
 
 import pytest
 
+from store.private_files import private_folder
+
 REPO = Path(__file__).resolve().parents[2]
 BOOK = REPO / "examples" / "book.toml"
 CACHE_ROOT = REPO / ".data" / "test-cache" / "tryton"
@@ -152,7 +154,7 @@ def prepared_database() -> tuple[Path, float]:
     started = time.monotonic()
     cached = CACHE_ROOT / cache_key() / f"{DATABASE}.sqlite"
     if not cached.exists():
-        cached.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(cached.parent)  # .data/ is the owner's only, test caches too
         # Built aside and renamed into place: a concurrent run never copies a half-built file.
         with tempfile.TemporaryDirectory(dir=cached.parent) as scratch:
             built = build_database(Path(scratch))
