@@ -1,18 +1,19 @@
 """The pages people work from: log in with an API token, the billing review queue (finance),
 the exception queue (whoever clears holds and approvals), and one ticket in full.
 
-Server-rendered, no JavaScript needed. A session is a signed cookie holding the token's id,
-name and role and a CSRF value; it needs no session table, and each page checks that its token
-is not revoked, so revoking a token ends its sessions at once. A session expires after
-``SESSION_TTL``. Every form carries the CSRF value and every
-POST checks it. Decisions go through the API's own ``decide``, so a page refuses, audits and
+Server-rendered, no JavaScript needed. A session is a row in the store (store/page_sessions.py)
+whose id the cookie carries, signed: each page reads the row, so logging out ends the session on
+the server (a copied cookie stops working), and revoking the token ends its sessions at once. A
+session expires after ``SESSION_TTL``. Every form carries the session's CSRF value and every
+POST checks it. A form post's outcome comes back as a flash: one of the fixed templates of
+api/flashes.py, kept for the session, its id in the redirect. Log-ins are throttled
+(api/throttle.py). Decisions go through the API's own ``decide``, so a page refuses, audits and
 reports exactly what the API would.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import secrets
 from dataclasses import dataclass
@@ -26,9 +27,19 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import Engine
 
+from api import throttle
 from api import tickets as api_tickets
-from api.context import context_of
-from api.security import SESSION_TTL, Principal, Unauthorized, authenticate, sign, unsign
+from api.context import context_of, wall_clock
+from api.flashes import Flash, FlashTemplate, flash, stored
+from api.security import (
+    SESSION_TTL,
+    Principal,
+    Unauthorized,
+    authenticate,
+    same_secret,
+    sign,
+    unsign,
+)
 from api.templating import templates
 from billing.decisions import Decision
 from billing.holds import ExceptionCode
@@ -40,10 +51,11 @@ from messages.ticket import Approvals, BillingStatus, NextActor
 from messages.views import TicketBillingView
 from store.database import as_utc
 from store.models import TicketRecord
+from store.page_sessions import end_session, live_session, open_session, read_flash, save_flash
 from store.reconciliation_records import latest_alert
 from store.sync_health import alerts_since
 from store.ticket_records import audit_trail, ticket_record, ticket_records
-from store.tokens import STAFF_ROLES, token_active
+from store.tokens import STAFF_ROLES
 from usecases.queues import age_text, chargeable_total, queue_owner, waiting_reason
 from usecases.tickets import VIEW
 from workflows.assessment import CUSTOMER_CHANGED, FINANCE_HOLD
@@ -56,11 +68,13 @@ REVIEW_ROLES = frozenset({Role.FINANCE, Role.ADMIN})
 REPORT_ROLES = frozenset({Role.FINANCE, Role.MANAGER, Role.OPERATOR, Role.ADMIN})
 OWNERS = ("support", "manager", "billing", "customer")
 EXCEPTION_STATUSES = [BillingStatus.HELD.value, BillingStatus.AWAITING_APPROVAL.value]
-# A flash rides in the redirect's URL: short-lived, and cut so the URL stays well under the
-# limits of browsers and proxies even after a bulk approval of many tickets.
-FLASH_TTL_SECONDS = 300
-MAX_FLASH = 1500
+# A session lives by the wall clock, as its cookie's signed expiry does; the app's clock
+# (``context.now``) is the pages' "today", which tests move by months. A flash is shown by the
+# page a form post redirects to, and on a reload soon after (by the app's clock).
+FLASH_TTL = timedelta(minutes=5)
 STORE_WAIT_SECONDS = 3.0
+# The systems whose calls the sync-health check counts (its alerts' banner).
+SYNCED = ("helpdesk", "billing")
 LOGIN_COOKIE = "hdb_login"
 LOGIN_FORM_SECONDS = 600
 
@@ -72,41 +86,35 @@ LOGIN_FORM_SECONDS = 600
 class Session:
     principal: Principal
     csrf: str
+    session_id: str  # the secret the cookie carries: it finds the row, and the session's flashes
 
 
 def read_session(request: Request) -> Session | None:
-    """The signed-in person, or None (no cookie, a forged or expired one)."""
+    """The signed-in person, or None: no cookie, a forged or expired one, or one whose session
+    has ended (logged out) or whose token was revoked."""
     value = request.cookies.get(SESSION_COOKIE)
     if not value:
         return None
+    context = context_of(request)
     try:
-        payload = unsign(context_of(request).signing_key, value)
+        payload = unsign(context.signing_key, value)
     except Unauthorized:
         return None
-    name, role, csrf = payload.get("name"), payload.get("role"), payload.get("csrf")
-    token_id = payload.get("tid")
-    # The same key signs signoff links and flashes: only a value signed as a session counts.
-    if payload.get("kind") != "session" or role not in STAFF_ROLES:
+    session_id = payload.get("sid")
+    # The same key signs signoff links: only a value signed as a session counts.
+    if payload.get("kind") != "session" or not isinstance(session_id, str) or not session_id:
         return None
-    if not isinstance(name, str) or not isinstance(csrf, str) or not csrf:
+    found = live_session(context.engine, session_id, wall_clock())
+    if found is None or found.role not in STAFF_ROLES:
         return None
-    # A revoked token's sessions end with it (one primary-key read per page).
-    if not isinstance(token_id, int) or not token_active(context_of(request).engine, token_id):
-        return None
-    return Session(Principal(name, Role(str(role)), token_id), csrf)
+    return Session(Principal(found.name, found.role, found.token_id), found.csrf, session_id)
 
 
-def _session_cookie(request: Request, principal: Principal) -> str:
+def _session_cookie(request: Request, session_id: str) -> str:
     expires = int(datetime.now(UTC).timestamp() + SESSION_TTL.total_seconds())
-    payload: dict[str, object] = {
-        "kind": "session",
-        "name": principal.name,
-        "role": principal.role.value,
-        "tid": principal.token_id,
-        "csrf": secrets.token_hex(16),
-        "exp": expires,
-    }
-    return sign(context_of(request).signing_key, payload)
+    return sign(
+        context_of(request).signing_key, {"kind": "session", "sid": session_id, "exp": expires}
+    )
 
 
 def _guard(request: Request, csrf: str | None) -> Session | Response:
@@ -115,7 +123,7 @@ def _guard(request: Request, csrf: str | None) -> Session | Response:
     session = read_session(request)
     if session is None:
         return _to_login()
-    if not hmac.compare_digest((csrf or "").encode(), session.csrf.encode()):
+    if not same_secret(csrf or "", session.csrf):
         return _error(request, session, "The form has expired or did not come from us.", 403)
     return session
 
@@ -131,37 +139,47 @@ def _home(role: Role) -> str:
 # ---- flash messages ----------------------------------------------------------------------------
 
 
-def _back(request: Request, path: str, message: str, ok: bool, **query: str) -> RedirectResponse:
-    """Redirect (303) to ``path`` with a flash. The flash is signed so a link from elsewhere
-    cannot put its own words on our pages."""
-    expires = int(datetime.now(UTC).timestamp()) + FLASH_TTL_SECONDS
-    flash = sign(
-        context_of(request).signing_key,
-        {"kind": "flash", "msg": message[:MAX_FLASH], "ok": ok, "exp": expires},
+def _back(
+    request: Request, session: Session, path: str, message: Flash, **query: str
+) -> RedirectResponse:
+    """Redirect (303) to ``path`` with a flash: kept in the store for this session, only its id
+    in the URL, so a link from elsewhere cannot put its own words on our pages."""
+    context = context_of(request)
+    flash_id = save_flash(
+        context.engine,
+        session.session_id,
+        message.template.value,
+        message.values,
+        message.ok,
+        context.now(),
+        FLASH_TTL,
     )
     kept = {key: value for key, value in query.items() if value}
-    return RedirectResponse(f"{path}?{urlencode({**kept, 'flash': flash})}", status_code=303)
+    return RedirectResponse(f"{path}?{urlencode({**kept, 'flash': flash_id})}", status_code=303)
 
 
-def _read_flash(request: Request) -> dict[str, Any] | None:
-    value = request.query_params.get("flash")
-    if not value:
+def _read_flash(request: Request, session: Session | None) -> dict[str, Any] | None:
+    flash_id = request.query_params.get("flash")
+    if not flash_id or session is None:
         return None
-    try:
-        payload = unsign(context_of(request).signing_key, value)
-    except Unauthorized:
-        return None
-    if payload.get("kind") != "flash":
-        return None
-    return {"message": str(payload.get("msg", "")), "ok": bool(payload.get("ok"))}
+    context = context_of(request)
+    found = read_flash(context.engine, session.session_id, flash_id, context.now(), FLASH_TTL)
+    shown = stored(found.template, found.values, found.ok) if found is not None else None
+    return {"message": shown.text, "ok": shown.ok} if shown is not None else None
 
 
-def _outcome(ticket_id: str, response: JSONResponse) -> tuple[str, bool]:
+def _outcome(ticket_id: str, response: JSONResponse) -> Flash:
     """What ``decide`` answered, in words: ``T-1: accepted: approved total 95.00 (now ready)``."""
     answer = json.loads(bytes(response.body))
     status = f" (now {answer['status'].replace('_', ' ')})" if answer.get("status") else ""
-    message = f"{ticket_id}: {answer['outcome']}: {answer['detail']}{status}"
-    return message, response.status_code == 200
+    return flash(
+        FlashTemplate.DECISION,
+        response.status_code == 200,
+        ticket=ticket_id,
+        outcome=answer["outcome"],
+        detail=answer["detail"],
+        status=status,
+    )
 
 
 # ---- rendering ---------------------------------------------------------------------------------
@@ -179,7 +197,7 @@ def _render(
         "csrf": session.csrf if session else "",
         "may_review": session is not None and session.principal.role in REVIEW_ROLES,
         "may_report": session is not None and session.principal.role in REPORT_ROLES,
-        "flash": _read_flash(request),
+        "flash": _read_flash(request, session),
         # The banner: the last reconciliation found what finance must look at.
         "alert": latest_alert(
             context_of(request).engine,
@@ -189,7 +207,15 @@ def _render(
         else None,
         # Sync alerts of the last day: calls to the help desk or billing failing, or odd volume.
         "sync_alerts": alerts_since(
-            context_of(request).engine, context_of(request).now() - timedelta(days=1)
+            context_of(request).engine, context_of(request).now() - timedelta(days=1), SYNCED
+        )
+        if session is not None
+        else [],
+        # Security alerts of the last day: log-ins or signoff links locked out.
+        "security_alerts": alerts_since(
+            context_of(request).engine,
+            context_of(request).now() - timedelta(days=1),
+            [throttle.WEB_ALERTS],
         )
         if session is not None
         else [],
@@ -252,7 +278,7 @@ def _login_form(request: Request, status: int = 200, problem: str = "") -> Respo
         path="/login",
         httponly=True,
         samesite="strict",
-        secure=context_of(request).settings.public_url.startswith("https://"),
+        secure=context_of(request).settings.secure_cookies,
     )
     return response
 
@@ -268,32 +294,60 @@ def login_page(request: Request) -> Response:
 @router.post("/login", response_class=HTMLResponse)
 def login(request: Request, token: str = Form(""), login_csrf: str = Form("")) -> Response:
     context = context_of(request)
+    attempt = throttle.login_attempt(request, token)
+    wait = throttle.retry_after(request, attempt)
+    if wait is not None:
+        response = _login_form(request, 429, _too_many(wait))
+        response.headers["Retry-After"] = str(wait)
+        return response
     expected = request.cookies.get(LOGIN_COOKIE, "")
-    if not expected or not hmac.compare_digest(login_csrf.encode(), expected.encode()):
+    if not expected or not same_secret(login_csrf, expected):
         return _login_form(request, 403, "The login form has expired; please log in again.")
     try:
         principal = authenticate(context.engine, token.strip())
     except Unauthorized as error:
+        throttle.failed(request, attempt)
         return _login_form(request, 401, str(error))
+    assert principal.token_id is not None  # a token from the store has its id
+    session_id, _ = open_session(
+        context.engine,
+        principal.token_id,
+        principal.name,
+        principal.role,
+        wall_clock(),
+        SESSION_TTL,
+    )
     response = RedirectResponse(_home(principal.role), status_code=303)
     response.delete_cookie(LOGIN_COOKIE, path="/login")
     response.set_cookie(
         SESSION_COOKIE,
-        _session_cookie(request, principal),
+        _session_cookie(request, session_id),
         max_age=int(SESSION_TTL.total_seconds()),
         path="/",
         httponly=True,
         samesite="lax",
-        secure=context.settings.public_url.startswith("https://"),
+        secure=context.settings.secure_cookies,
     )
     return response
 
 
+def _too_many(wait_seconds: int) -> str:
+    minutes = max(1, -(-wait_seconds // 60))
+    return (
+        "Too many failed log-ins from your address or with this token: try again in "
+        f"{minutes} minute{'' if minutes == 1 else 's'}."
+    )
+
+
 @router.post("/logout")
 def logout(request: Request, csrf: str = Form("")) -> Response:
+    """End the session on the server, not just in this browser: a copy of the cookie is
+    refused from now on, wherever it is sent from."""
     session = _guard(request, csrf)
     if isinstance(session, Response):
         return session
+    context = context_of(request)
+    end_session(context.engine, session.session_id, wall_clock())
     response = _to_login()
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -354,7 +408,9 @@ async def review_edit(
     if isinstance(session, Response):
         return session
     if not quantity.strip() and not unit_price.strip():
-        return _back(request, "/review", f"{ticket_id}: give a new quantity or unit price", False)
+        return _back(
+            request, session, "/review", flash(FlashTemplate.NO_EDIT_VALUE, False, ticket=ticket_id)
+        )
     edit = {
         "source_id": source_id,
         "quantity": quantity.strip() or None,
@@ -378,8 +434,8 @@ async def review_hold(
 async def _review_decision(
     request: Request, session: Session, ticket_id: str, fields: dict[str, Any]
 ) -> Response:
-    message, ok = await _send(request, session, ticket_id, "review", fields)
-    return _back(request, "/review", message, ok)
+    outcome = await _send(request, session, ticket_id, "review", fields)
+    return _back(request, session, "/review", outcome)
 
 
 @router.post("/review/bulk-approve")
@@ -391,7 +447,7 @@ async def review_bulk_approve(request: Request) -> Response:
         return session
     chosen = list(dict.fromkeys(str(ticket_id) for ticket_id in form.getlist("ticket")))
     if not chosen:
-        return _back(request, "/review", "Select at least one ticket to approve.", False)
+        return _back(request, session, "/review", flash(FlashTemplate.NOTHING_SELECTED, False))
     answers = await asyncio.gather(
         *(
             _send(
@@ -404,9 +460,15 @@ async def review_bulk_approve(request: Request) -> Response:
             for ticket_id in chosen
         )
     )
-    approved = sum(ok for _, ok in answers)
-    summary = f"Approved {approved} of {len(answers)}. " + " | ".join(m for m, _ in answers)
-    return _back(request, "/review", summary, approved == len(answers))
+    approved = sum(answer.ok for answer in answers)
+    summary = flash(
+        FlashTemplate.BULK_APPROVED,
+        approved == len(answers),
+        approved=approved,
+        count=len(answers),
+        outcomes=" | ".join(answer.text for answer in answers),
+    )
+    return _back(request, session, "/review", summary)
 
 
 def _form_fields(form: Any, name: str) -> dict[str, str]:
@@ -421,7 +483,7 @@ def _form_fields(form: Any, name: str) -> dict[str, str]:
 
 async def _send(
     request: Request, session: Session, ticket_id: str, name: str, fields: dict[str, Any]
-) -> tuple[str, bool]:
+) -> Flash:
     """Send decision ``name`` as the session's person; the outcome in words, and whether it
     was accepted. A form the decision's model refuses is reported, not sent."""
     try:
@@ -430,7 +492,7 @@ async def _send(
         problems = "; ".join(
             f"{key_path(problem['loc'])}: {describe(problem)}" for problem in error.errors()
         )
-        return f"{ticket_id}: not sent: {problems}", False
+        return flash(FlashTemplate.NOT_SENT, False, ticket=ticket_id, problems=problems)
     engine = context_of(request).engine
     before = _recorded_sequence(engine, ticket_id)
     response = await api_tickets.decide(request, ticket_id, name, body, session.principal)
@@ -607,7 +669,10 @@ async def exception_signoff_link(
     try:
         link = await api_tickets.signoff_link(ticket_id, request, session.principal)
     except HTTPException as refused:
-        return _back(request, "/exceptions", f"{ticket_id}: {refused.detail}", False, owner=owner)
+        refusal = flash(
+            FlashTemplate.SIGNOFF_LINK_REFUSED, False, ticket=ticket_id, detail=refused.detail
+        )
+        return _back(request, session, "/exceptions", refusal, owner=owner)
     # Shown on this response, not through a redirect: the link is the customer's credential
     # and must not travel in a URL (browser history, access logs).
     return _exceptions(request, session, owner, signoff_url=link.url)
@@ -622,8 +687,8 @@ async def exception_decision(ticket_id: str, decision: str, request: Request) ->
     owner = str(form.get("owner", ""))
     if decision not in EXCEPTION_DECISIONS:
         return _error(request, session, f"There is no action {decision!r} here.", 404)
-    message, ok = await _send(request, session, ticket_id, decision, _form_fields(form, decision))
-    return _back(request, "/exceptions", message, ok, owner=owner)
+    outcome = await _send(request, session, ticket_id, decision, _form_fields(form, decision))
+    return _back(request, session, "/exceptions", outcome, owner=owner)
 
 
 # ---- one ticket --------------------------------------------------------------------------------

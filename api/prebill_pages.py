@@ -13,6 +13,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.context import context_of
+from api.flashes import FlashTemplate, flash
 from api.pages import (
     Session,
     _back,
@@ -170,8 +171,8 @@ async def prebill_line_action(
     month = str(form.get("month", ""))
     if action not in LINE_ACTIONS:
         return _error(request, session, f"There is no line action {action!r}.", 404)
-    message, ok = await _send(request, session, ticket_id, action, _form_fields(form, action))
-    return _back(request, _here(customer), message, ok, month=month)
+    outcome = await _send(request, session, ticket_id, action, _form_fields(form, action))
+    return _back(request, session, _here(customer), outcome, month=month)
 
 
 @router.post("/prebill/{customer}/approve")
@@ -193,7 +194,8 @@ def prebill_approve(
     try:
         total = exact_decimal(expected_total)
     except ValueError as problem:
-        return _back(request, _here(customer), f"expected_total: {problem}", False, month=month)
+        unreadable = flash(FlashTemplate.PREBILL_TOTAL_UNREADABLE, False, problem=problem)
+        return _back(request, session, _here(customer), unreadable, month=month)
     try:
         prebill = approve_prebill(
             sources.book,
@@ -208,9 +210,16 @@ def prebill_approve(
             **sources.reading,
         )
     except (PrebillProblem, BillingUnavailable) as problem:
-        return _back(request, _here(customer), f"Not approved: {problem}", False, month=month)
-    message = f"Approved the pre-bill of {month} at {prebill.total} {prebill.currency}."
-    return _back(request, _here(customer), message, True, month=month)
+        refused = flash(FlashTemplate.PREBILL_NOT_APPROVED, False, problem=problem)
+        return _back(request, session, _here(customer), refused, month=month)
+    approved = flash(
+        FlashTemplate.PREBILL_APPROVED,
+        True,
+        month=month,
+        total=prebill.total,
+        currency=prebill.currency,
+    )
+    return _back(request, session, _here(customer), approved, month=month)
 
 
 @router.post("/prebill/{customer}/finalize")
@@ -241,10 +250,16 @@ def prebill_finalize(
             **sources.reading,
         )
     except (PrebillProblem, BillingRejected, BillingUnavailable) as problem:
-        return _back(request, _here(customer), f"Not finalized: {problem}", False, month=month)
-    invoices = ", ".join(done.invoice_ids) or "no draft"
-    message = f"Finalized {invoices} for {month} at {done.total}: the period is locked."
-    return _back(request, _here(customer), message, True, month=month)
+        refused = flash(FlashTemplate.PREBILL_NOT_FINALIZED, False, problem=problem)
+        return _back(request, session, _here(customer), refused, month=month)
+    finalized = flash(
+        FlashTemplate.PREBILL_FINALIZED,
+        True,
+        invoices=", ".join(done.invoice_ids) or "no draft",
+        month=month,
+        total=done.total,
+    )
+    return _back(request, session, _here(customer), finalized, month=month)
 
 
 def _decision_inputs(
@@ -264,6 +279,7 @@ def _decision_inputs(
         refuse_role(sources, session.principal, customer, month, action, reason)
     except HTTPException as refused:
         if refused.status_code == 403:
-            return _back(request, _here(customer), str(refused.detail), False, month=month)
+            refusal = flash(FlashTemplate.REFUSED, False, detail=refused.detail)
+            return _back(request, session, _here(customer), refusal, month=month)
         return _error(request, session, str(refused.detail), refused.status_code)
     return sources

@@ -87,6 +87,15 @@ def bearer_token(authorization: str | None) -> str:
     return token.strip()
 
 
+def same_secret(given: str, expected: str) -> bool:
+    """Whether a presented secret (a CSRF value, a form token) is the expected one, in constant
+    time. Compared as UTF-8 bytes: ``hmac.compare_digest`` refuses ``str`` with non-ASCII
+    characters (a TypeError, so a 500), and whatever a client sends is merely wrong."""
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
+
+
 # ---- signed values: signoff links and session cookies -------------------------------------------
 
 
@@ -114,6 +123,18 @@ def unsign(key: str, value: str) -> dict[str, object]:
     if not isinstance(expires, int) or expires < int(_now().timestamp()):
         raise Unauthorized("the link or session has expired")
     return payload
+
+
+def claimed_link_id(token: str) -> str:
+    """The link id a signoff token claims, its signature unchecked: for counting attempts per
+    link (api/throttle.py), never for granting anything. "" when it claims none."""
+    body = token.partition(".")[0]
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(body.encode() + b"=" * (-len(body) % 4)))
+    except (ValueError, TypeError, RecursionError):  # unchecked text: anything may be in it
+        return ""
+    link = payload.get("link") if isinstance(payload, dict) else None
+    return link if isinstance(link, str) else ""
 
 
 def issue_signoff_link(

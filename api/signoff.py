@@ -2,7 +2,8 @@
 lines, and accepts or declines the rest, without an account. The token names one ticket
 (signed), its accept or decline works once (recorded in the store), and it expires; it can never
 act on another ticket, nor on a line that is not one of its ticket's charged lines, whatever the
-URL or form says.
+URL or form says. Attempts with links that are not valid are throttled per client address and
+link (api/throttle.py): past the limit, the page answers 429 with Retry-After.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from decimal import Decimal
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from api import throttle
 from api.context import TemporalUnavailable, context_of
 from api.pages import read_session
 from api.security import (
@@ -26,6 +28,7 @@ from api.security import (
     Unauthorized,
     read_signoff_link,
     release_signoff_link,
+    same_secret,
     use_signoff_link,
 )
 from api.templating import templates
@@ -162,17 +165,37 @@ def _page(
     )
 
 
-def _grant(request: Request, token: str) -> SignoffGrant:
+def _grant(request: Request, token: str) -> SignoffGrant | Response:
+    """The link's grant, or the page that refuses it: 429 while this address or link is locked
+    out after failed attempts, 403 for a link that is not valid (counted as a failure)."""
     context = context_of(request)
-    return read_signoff_link(context.engine, context.signing_key, token)
-
-
-@router.get("/signoff/{token}", response_class=HTMLResponse, summary="A customer's signoff page")
-async def signoff_page(token: str, request: Request) -> Response:
+    attempt = throttle.signoff_attempt(request, token)
+    wait = throttle.retry_after(request, attempt)
+    if wait is not None:
+        message = "Too many attempts with links that are not valid: please try again later."
+        response = _page(request, None, None, message=message, ok=False, status=429)
+        response.headers["Retry-After"] = str(wait)
+        return response
     try:
-        grant = _grant(request, token)
+        return read_signoff_link(context.engine, context.signing_key, token)
     except Unauthorized as error:
+        throttle.failed(request, attempt)
         return _page(request, None, None, message=str(error), ok=False, status=403)
+
+
+@router.get(
+    "/signoff/{token}",
+    response_class=HTMLResponse,
+    summary="A customer's signoff page",
+    responses={
+        403: {"description": "the link is not valid, or has expired"},
+        429: {"description": "too many attempts with links that are not valid; see Retry-After"},
+    },
+)
+async def signoff_page(token: str, request: Request) -> Response:
+    grant = _grant(request, token)
+    if isinstance(grant, Response):
+        return grant
     view = await _view(request, grant)
     if grant.used:
         return _page(request, grant, view, message="This link has already been used. Thank you.")
@@ -183,6 +206,10 @@ async def signoff_page(token: str, request: Request) -> Response:
     "/signoff/{token}",
     response_class=HTMLResponse,
     summary="Accept or decline, or question one line",
+    responses={
+        403: {"description": "the link is not valid, or the form did not come from its page"},
+        429: {"description": "too many attempts with links that are not valid; see Retry-After"},
+    },
 )
 async def signoff_decide(
     token: str,
@@ -194,11 +221,12 @@ async def signoff_decide(
     source_id: str = Form(""),
 ) -> Response:
     context = context_of(request)
-    try:
-        grant = _grant(request, token)
-    except Unauthorized as error:
-        return _page(request, None, None, message=str(error), ok=False, status=403)
-    if not hmac.compare_digest(form_token, _form_token(context.signing_key, grant)):
+    grant = _grant(request, token)
+    if isinstance(grant, Response):
+        return grant
+    # A wrong form token is not counted as a failed attempt: another site could post one from
+    # the customer's browser and lock the customer out.
+    if not same_secret(form_token, _form_token(context.signing_key, grant)):
         return _page(request, grant, None, message="The form has expired.", ok=False, status=403)
     if grant.used:
         view = await _view(request, grant)

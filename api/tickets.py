@@ -96,6 +96,9 @@ class TicketDetail(BaseModel):
     temporal_ui: str
 
 
+MAX_AGE_HOURS = 100 * 366 * 24
+
+
 @router.get("/tickets", response_model=list[TicketSummary], summary="List and filter tickets")
 def list_tickets(
     request: Request,
@@ -103,7 +106,10 @@ def list_tickets(
     status: list[str] | None = Query(default=None, description="billing status (repeatable)"),
     owner: str | None = Query(default=None, description="who must act: support, manager…"),
     customer: str | None = Query(default=None, description="help desk customer id"),
-    min_age_hours: float | None = Query(default=None, ge=0, description="waiting at least"),
+    # Finite and at most a century: inf, nan or 1e308 hours is no age (and overflows a timedelta).
+    min_age_hours: float | None = Query(
+        default=None, ge=0, le=MAX_AGE_HOURS, allow_inf_nan=False, description="waiting at least"
+    ),
 ) -> list[TicketSummary]:
     context = context_of(request)
     records = ticket_records(context.engine, statuses=status, customer_id=customer)

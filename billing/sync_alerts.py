@@ -20,6 +20,9 @@ class AlertKind(StrEnum):
     FAILURE_RATE = "failure_rate"
     VOLUME_HIGH = "volume_high"
     VOLUME_LOW = "volume_low"
+    # Not the sync's own: log-ins or signoff links locked out after repeated failures
+    # (api/throttle.py), shown on the same banner as a security alert (system "web").
+    LOCKOUT = "lockout"
 
 
 @dataclass(frozen=True, slots=True)

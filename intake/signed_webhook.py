@@ -42,10 +42,14 @@ def verify_signature(
     is a replay, whoever computed it."""
     if not timestamp or not signature:
         raise SignatureRejected("missing X-Webhook-Timestamp or X-Webhook-Signature header")
-    if not timestamp.isdigit() or len(timestamp) > 12:
+    # isascii: str.isdigit also takes "²" and other digits int() refuses.
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 11:
         raise SignatureRejected("X-Webhook-Timestamp must be unix seconds")
     expected = webhook_signature(secret_key, timestamp, body)
-    if not hmac.compare_digest(expected, signature.strip()):
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, so a 500),
+    # and a signature with them is merely wrong.
+    given = signature.strip().encode("utf-8", "surrogatepass")
+    if not hmac.compare_digest(expected.encode(), given):
         raise SignatureRejected("the webhook signature does not match the body")
     sent = datetime.fromtimestamp(int(timestamp), UTC)
     age = (now or datetime.now(UTC)) - sent

@@ -6,6 +6,7 @@ with a message naming the variable, never later in the middle of billing.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -13,6 +14,7 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
@@ -26,6 +28,15 @@ _DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d)?\s*$")
 # Temporal's limit.workerBuildIdSize default: the SQL stores' column holds no more.
 _MAX_DEPLOYMENT_VERSION_PART = 255
 _UNITS = {"ms": "milliseconds", "s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def _url_host(url: str) -> str:
+    """The host of ``url``, lower-case and without brackets (``[::1]`` is ``::1``); "" when the
+    URL has none."""
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
 
 
 def parse_duration(text: str) -> timedelta:
@@ -152,6 +163,12 @@ class Settings(BaseModel):
     # not approve it, and the manager who approved may not issue or accept its customer
     # signoff. On by default; a team too small to split the work may turn it off.
     separation_of_duties: bool = True
+    # Throttling of log-in and signoff-link attempts (api/throttle.py): after this many failures
+    # within the window from one client address, or with one token prefix, further attempts get
+    # 429 with Retry-After until the oldest of those failures leaves the window. Counted in the
+    # store, so every API process agrees; a lockout is audited and raises an alert.
+    auth_throttle_failures: int = Field(default=10, ge=1)
+    auth_throttle_window: timedelta = timedelta(minutes=15)
 
     # Reconciliation: the daily run's hour (UTC), and how many findings raise the alert.
     reconciliation_hour_utc: int = 2
@@ -230,11 +247,51 @@ class Settings(BaseModel):
         "signoff_link_ttl",
         "sync_health_interval",
         "helpdesk_sync_interval",
+        "auth_throttle_window",
         mode="before",
     )
     @classmethod
     def _duration(cls, value: object) -> object:
         return parse_duration(value) if isinstance(value, str) else value
+
+    @field_validator("auth_throttle_window")
+    @classmethod
+    def _window(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("use a duration longer than 0, such as 15m")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        scheme = value.partition("://")[0].lower()
+        if scheme not in ("http", "https") or not _url_host(value):
+            raise ValueError(f"{value!r} is not an http:// or https:// URL with a host")
+        return value
+
+    @property
+    def public_url_is_plain_http(self) -> bool:
+        return self.public_url.lower().startswith("http://")
+
+    @property
+    def public_url_on_loopback(self) -> bool:
+        """Whether the public URL names this machine (localhost, 127.0.0.0/8, ::1): only a
+        browser on the same host can reach it, so nothing crosses a network."""
+        host = _url_host(self.public_url)
+        if host == "localhost" or host.endswith(".localhost"):
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies carry ``Secure`` (a browser sends them over https only) unless the public
+        URL is plain http on loopback, as in the demo: there a Secure cookie would never come
+        back. Plain http elsewhere keeps them Secure, so they never cross a network in clear
+        text, and the API warns at start (api/app.py)."""
+        return not (self.public_url_is_plain_http and self.public_url_on_loopback)
 
     @field_validator(
         "mode_override",

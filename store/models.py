@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -355,3 +355,52 @@ class PrebillApprovalRecord(SQLModel, table=True):
     role: str
     reason: str = ""
     approved_at: datetime
+
+
+# ---- the pages' sessions and flashes (store/page_sessions.py) ----
+
+
+class PageSessionRecord(SQLModel, table=True):
+    """A person signed in to the pages. The cookie carries the session's id, signed; the store
+    keeps only its SHA-256, so a copy of the store opens no session. Every page reads the row:
+    a session logged out (``ended_at``), expired or whose token was revoked is no session."""
+
+    __tablename__ = "page_session"
+
+    session_hash: str = Field(primary_key=True)
+    token_id: int = Field(index=True)  # the API token logged in with (api_token.id)
+    name: str
+    role: str
+    csrf: str  # the value every form of this session carries
+    created_at: datetime
+    expires_at: datetime = Field(index=True)
+    ended_at: datetime | None = None
+
+
+class PageFlashRecord(SQLModel, table=True):
+    """The message a form post leaves for the page it redirects to: one of the fixed templates
+    (api/flashes.py) and its values, readable only by the session that posted the form."""
+
+    __tablename__ = "page_flash"
+
+    flash_id: str = Field(primary_key=True)
+    session_hash: str = Field(index=True)
+    template: str
+    values_json: str
+    ok: bool
+    created_at: datetime = Field(index=True)
+
+
+# ---- failed log-ins and signoff-link attempts (store/auth_failures.py) ----
+
+
+class AuthFailureRecord(SQLModel, table=True):
+    """One failed attempt, counted against a client address and against a token prefix."""
+
+    __tablename__ = "auth_failure"
+    __table_args__ = (Index("ix_auth_failure_scope_subject_at", "scope", "subject", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str  # login | signoff
+    subject: str  # "address:<client address>" or "prefix:<token prefix>"
+    at: datetime = Field(index=True)

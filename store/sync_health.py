@@ -1,8 +1,11 @@
 """Counts of calls to the help desk and the billing system per hour and outcome, and the sync
-alerts raised from them (shown on the pages' banner until a day has passed)."""
+alerts raised from them (shown on the pages' banner until a day has passed). The same banner
+shows the security alerts of the web surface (system ``web``: a log-in or signoff-link
+lockout, api/throttle.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import func, insert, select, update
@@ -69,13 +72,18 @@ def save_alerts(engine: Engine, at: datetime, alerts: list[SyncAlert]) -> None:
         )
 
 
-def alerts_since(engine: Engine, since: datetime) -> list[str]:
-    """The latest message of each (system, kind) raised since ``since``, newest first."""
+def alerts_since(
+    engine: Engine, since: datetime, systems: Collection[str] | None = None
+) -> list[str]:
+    """The latest message of each (system, kind) raised since ``since``, newest first; only
+    those of ``systems`` when given."""
     query = (
         select(_ALERT.c.system, _ALERT.c.kind, _ALERT.c.message, _ALERT.c.at)
         .where(_ALERT.c.at >= since)
         .order_by(_ALERT.c.at.desc(), _ALERT.c.id.desc())
     )
+    if systems is not None:
+        query = query.where(_ALERT.c.system.in_(sorted(systems)))
     seen: set[tuple[str, str]] = set()
     messages = []
     with engine.connect() as connection:

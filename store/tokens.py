@@ -91,16 +91,5 @@ def token_owner(engine: Engine, token: str) -> TokenOwner | None:
     return None if row is None else TokenOwner(row.id, row.name, Role(row.role))
 
 
-def token_active(engine: Engine, token_id: int) -> bool:
-    """Whether the token is still unrevoked: a page session ends when its token is revoked."""
-    with engine.connect() as connection:
-        return (
-            connection.execute(
-                select(_TOKEN.c.id).where(_TOKEN.c.id == token_id, _TOKEN.c.revoked_at.is_(None))
-            ).first()
-            is not None
-        )
-
-
 def _now() -> datetime:
     return datetime.now(UTC)

@@ -1371,6 +1371,30 @@ def write_docs() -> None:
         "has no copy yet, `GET /api/tickets/{id}` and the ticket page answer **503** with the",
         "reason and `Retry-After`, never a 500.",
         "",
+        "## The web surface (pages, signoff links, the API's credentials)",
+        "",
+        "Not event files, so not in the corpus: the cases are parametrized tests in",
+        "`tests/live/test_web_hardening.py`, against the real app over a real store.",
+        "",
+        "| input | answer |",
+        "|---|---|",
+        "| a session cookie, page CSRF value, login CSRF value, signoff link or signoff form "
+        "token with non-ASCII characters | 303 to `/login` (cookie) or 403, never a 500 |",
+        "| a bearer token (API, `/codec`) or `X-Webhook-Signature` with non-ASCII characters "
+        "| 401 |",
+        "| `X-Webhook-Timestamp` of digits `int()` cannot read (`²³`), correctly signed | 401 |",
+        "| `min_age_hours` `inf`, `1e308`, `nan`, `-1` | 422 naming `min_age_hours` |",
+        "| `expected_total` (approve, signoff, review, pre-bill approve) or a line edit's "
+        "`unit_price` `NaN`, `Infinity`, `1e308`, quoted or bare | 422 naming the field |",
+        "| a client that sends half a body and hangs up (webhook, page forms, login) | "
+        "answered to nobody, logged at debug level without its path; no traceback |",
+        "| `?flash=` with text, an old signed flash, or another session's flash id | nothing "
+        "shown |",
+        "| a copied session cookie after its person logged out | 303 to `/login`; `/codec` 401 |",
+        "| the limit of failed log-ins or signoff-link attempts from one address or with one "
+        "token prefix | 429 with `Retry-After`; the lockout audited (`web:login`, "
+        "`web:signoff`), alerted and logged |",
+        "",
         "## Fuzzing (`tests/billing/test_fuzz_parsing.py`, hypothesis, about 5 s)",
         "",
         "- `parse_event` on any JSON value or event-like object raises only `EventError`, every",

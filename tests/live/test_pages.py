@@ -24,6 +24,7 @@ from api.security import issue_signoff_link, secret, sign, unsign
 from billing.reconciliation import Finding, FindingKind, Reconciliation
 from billing.roles import Role
 from devtools.dev_server import DevServer
+from store.page_sessions import live_session
 from store.reconciliation_records import save_reconciliation
 from store.ticket_records import audit_trail, ticket_record
 from store.tokens import issue_token, revoke_token
@@ -130,12 +131,16 @@ async def test_login_opens_a_signed_http_only_session_and_lands_by_role(
         cookie = response.headers["set-cookie"].lower()
         assert "httponly" in cookie and "samesite=lax" in cookie and "path=/" in cookie
         key = secret(site.settings, "signing_key")
-        session = unsign(key, http.cookies[SESSION_COOKIE])
-        assert (session["name"], session["role"]) == ("finance-person", "finance")
-        assert re.fullmatch(r"[0-9a-f]{32}", str(session["csrf"]))
-        assert abs(int(str(session["exp"])) - (time.time() + 12 * 3600)) < 60
+        cookie = unsign(key, http.cookies[SESSION_COOKIE])
+        # The cookie names the session; who it is and its CSRF value are the store's.
+        assert set(cookie) == {"kind", "sid", "exp"} and cookie["kind"] == "session"
+        assert abs(int(str(cookie["exp"])) - (time.time() + 12 * 3600)) < 60
+        session = live_session(site.stack.engine, str(cookie["sid"]), datetime.now(UTC))
+        assert session is not None
+        assert (session.name, session.role) == ("finance-person", Role.FINANCE)
+        assert re.fullmatch(r"[0-9a-f]{32}", session.csrf)
         page = await http.get("/review")
-        assert csrf_in(page.text) == session["csrf"]
+        assert csrf_in(page.text) == session.csrf
     async with browser(site) as http:
         response = await post_login(http, site.token(Role.SUPPORT))
         assert response.headers["location"] == "/exceptions"
