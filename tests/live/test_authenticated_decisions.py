@@ -22,9 +22,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from temporalio import workflow
 from temporalio.client import Client
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
+from temporalio.workflow import NondeterminismError
 
-from billing.roles import Role
+from billing.roles import Action, Role
 from devtools.dev_server import DevServer, temporal_cli
 from messages.decisions import decision_fingerprint
 from messages.ticket import (
@@ -42,8 +45,9 @@ from store.tokens import issue_token
 from tests.billing.builders import book_text, closed, logged, opened
 from tests.live.api_server import ServedStack, hidden, post_login, served_stack
 from tests.live.stack import BillingStack, history_count, running_stack
+from tests.live.test_replay import DEPLOYMENT_CONVERTER, RECORDED, Recorded
 from usecases import tickets
-from workflows.ticket_billing import TicketBillingWorkflow
+from workflows.ticket_billing import AUTHENTICATED_DECISIONS, TicketBillingWorkflow
 
 pytestmark = pytest.mark.temporal
 
@@ -373,3 +377,74 @@ async def test_a_link_cannot_decline_a_ticket_that_has_posted(served: ServedStac
     view = await stack.settled(ticket)
     assert view.status == "posted" and stack.ledger_total(ticket) == Decimal("95.00")
     assert "already posted" in view.history[-1].detail
+
+
+# ---- tickets in flight -------------------------------------------------------------------------
+
+
+async def test_decisions_in_committed_histories_replay_as_they_ran_and_need_the_patch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every committed history replays with today's workflow: decisions recorded before the
+    patch replay trusted, as they ran. Forced onto the new path, each history from before the
+    patch that holds a person's decision fails with a NondeterminismError (verifying a decision
+    is a new command): the gate would catch the change, and ``workflow.patched`` makes it safe."""
+    replayer = Replayer(
+        workflows=[TicketBillingWorkflow],
+        data_converter=DEPLOYMENT_CONVERTER,
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    )
+    before = [
+        r
+        for r in RECORDED
+        if r.workflow_type == "TicketBillingWorkflow"
+        and not r.encrypted
+        and not _holds_marker(r, AUTHENTICATED_DECISIONS)
+    ]
+    with_decisions = {r.file for r in before if _decision_signals(r)}
+    assert with_decisions, "no committed history from before the patch holds a decision"
+
+    async def failures() -> dict[Path, BaseException | None]:
+        results = {}
+        for recorded in before:
+            result = await replayer.replay_workflow(
+                recorded.history(), raise_on_replay_failure=False
+            )
+            results[recorded.file] = result.replay_failure
+        return results
+
+    assert set((await failures()).values()) == {None}
+    original = workflow.patched
+    monkeypatch.setattr(
+        workflow,
+        "patched",
+        lambda patch_id: patch_id == AUTHENTICATED_DECISIONS or original(patch_id),
+    )
+    forced = await failures()
+    for file, failure in forced.items():
+        if file in with_decisions:
+            assert isinstance(failure, NondeterminismError), (file, failure)
+        else:
+            assert failure is None, (file, failure)
+
+
+DECISION_SIGNALS = frozenset(action.value for action in Action)
+
+
+def _decision_signals(recorded: Recorded) -> list[str]:
+    return [
+        event.workflow_execution_signaled_event_attributes.signal_name
+        for event in recorded.history().events
+        if event.HasField("workflow_execution_signaled_event_attributes")
+        and event.workflow_execution_signaled_event_attributes.signal_name in DECISION_SIGNALS
+    ]
+
+
+def _holds_marker(recorded: Recorded, patch_id: str) -> bool:
+    """Whether the history recorded ``patch_id``'s marker (its id is in the marker's payload)."""
+    for event in recorded.history().events:
+        if event.HasField("marker_recorded_event_attributes"):
+            details = event.marker_recorded_event_attributes.details
+            if any(patch_id.encode() in p.data for v in details.values() for p in v.payloads):
+                return True
+    return False
