@@ -24,6 +24,7 @@ from billing.roles import Role
 from settings import Settings
 from store.database import write_transaction
 from store.models import SignoffLink
+from store.private_files import private_folder
 from store.tokens import token_owner
 
 _LINK = SignoffLink.__table__  # type: ignore[attr-defined]
@@ -46,7 +47,7 @@ def secret(settings: Settings, name: str) -> str:
         return str(configured)
     path = settings.secrets_dir / name
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(path.parent)  # 0700 whatever the umask (store/private_files.py)
         _write_private(path, secrets.token_urlsafe(32))
     return path.read_text().strip()
 

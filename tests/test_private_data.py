@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from api.security import secret
 from cli.ingest_command import save_undelivered
 from runtime.encryption import Keyring, write_keyring
+from settings import Settings
 from store.database import open_store
 from store.private_files import private_file, private_folder
 
@@ -77,3 +79,13 @@ def test_key_files_and_undelivered_events_are_the_owners_only(tmp_path: Path) ->
     undelivered = tmp_path / "out" / ".data" / "undelivered-x.jsonl"
     save_undelivered(undelivered, [])
     assert mode(undelivered) == 0o600 and mode(undelivered.parent) == 0o700
+
+
+def test_the_apis_generated_secrets_are_the_owners_only(tmp_path: Path) -> None:
+    """`starter.py serve` on its own (no demo, so no umask 077) creates the signing key and the
+    webhook secret, and their folder, for its owner only."""
+    settings = Settings(secrets_dir=tmp_path / "data" / "secrets")
+    key = secret(settings, "signing_key")
+    assert key and secret(settings, "signing_key") == key  # created once, then read
+    assert mode(tmp_path / "data") == mode(tmp_path / "data" / "secrets") == 0o700
+    assert mode(tmp_path / "data" / "secrets" / "signing_key") == 0o600
