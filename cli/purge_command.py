@@ -60,6 +60,7 @@ def _purge(settings: Settings, dry_run: bool, now: datetime) -> int:
         if audit.through_id is not None:
             line += f" (ids up to {audit.through_id}; the chain now starts after it)"
         print(line)
+        print(f"decision records: {verb} {audit.decisions:,} sent before the same cutoff")
         if audit.kept_older:
             print(
                 f"  {audit.kept_older:,} older entries kept: they follow a newer one in the "

@@ -14,7 +14,8 @@ retention longer than any ticket stays open to late changes in the help desk.
 Audit entries are purged from the start of the chain only (store/audit_chain.py): every entry
 before the first one still inside the retention, so the rest stays one verifiable chain. The
 purged part is verified first (a broken chain is not purged: that would hide the break), and the
-hash of the last purged entry becomes the chain's anchor.
+hash of the last purged entry becomes the chain's anchor. The records of people's decisions the
+API sent (``decision_request``) go with the audit, by when they were sent.
 
 Both retentions default to "keep forever"; they are ``HDB_AUDIT_RETENTION`` and
 ``HDB_EVENT_RETENTION`` (durations such as ``400d``).
@@ -31,11 +32,12 @@ from sqlalchemy.engine import Connection, Engine
 from settings import Settings
 from store import audit_chain
 from store.database import write_transaction
-from store.models import AuditChainAnchor, AuditEntry, TicketArchive
+from store.models import AuditChainAnchor, AuditEntry, DecisionRequest, TicketArchive
 
 _AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
 _ANCHOR = AuditChainAnchor.__table__  # type: ignore[attr-defined]
 _ARCHIVE = TicketArchive.__table__  # type: ignore[attr-defined]
+_DECISION = DecisionRequest.__table__  # type: ignore[attr-defined]
 
 AUDIT_RETENTION = "HDB_AUDIT_RETENTION"
 EVENT_RETENTION = "HDB_EVENT_RETENTION"
@@ -62,6 +64,9 @@ class AuditPurge:
     entries: int  # purged (or, in a dry run, that would be)
     through_id: int | None  # the last purged entry: the chain's new anchor
     kept_older: int  # older than the cutoff but after a newer entry: kept until it goes
+    # The API's records of people's decisions (store/decision_requests.py) sent before the
+    # cutoff: they name people as the audit does, and go with it.
+    decisions: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +96,7 @@ def purge(
 
 def purge_audit(engine: Engine, cutoff: datetime, *, dry_run: bool = False) -> AuditPurge:
     """Purge the chain's entries before the first one at or after ``cutoff``."""
+    decisions = purge_decision_requests(engine, cutoff, dry_run=dry_run)
     with write_transaction(engine) as connection:
         audit_chain.lock(connection)  # no entry is appended while the anchor moves
         first_kept = connection.execute(
@@ -106,7 +112,7 @@ def purge_audit(engine: Engine, cutoff: datetime, *, dry_run: bool = False) -> A
                 select(func.count()).where(_AUDIT.c.id > first_kept, _AUDIT.c.at < cutoff)
             ).scalar_one()
         if through is None:
-            return AuditPurge(cutoff, 0, None, kept_older)
+            return AuditPurge(cutoff, 0, None, kept_older, decisions)
         anchor = connection.execute(select(_ANCHOR)).first()
         checked = audit_chain.verify_rows(
             audit_chain.entries(connection, through),
@@ -121,7 +127,17 @@ def purge_audit(engine: Engine, cutoff: datetime, *, dry_run: bool = False) -> A
         if not dry_run:
             _move_anchor(connection, anchor, checked.last_hash, through, count, newest)
             connection.execute(delete(_AUDIT).where(_AUDIT.c.id <= through))
-    return AuditPurge(cutoff, count, through, kept_older)
+    return AuditPurge(cutoff, count, through, kept_older, decisions)
+
+
+def purge_decision_requests(engine: Engine, cutoff: datetime, *, dry_run: bool = False) -> int:
+    """Delete (or count) the decision records sent before ``cutoff``. A ticket verifies a
+    decision within moments of its sending, so an old record proves nothing any more."""
+    old = _DECISION.c.requested_at < cutoff
+    with write_transaction(engine) as connection:
+        if dry_run:
+            return connection.execute(select(func.count()).where(old)).scalar_one()
+        return connection.execute(delete(_DECISION).where(old)).rowcount
 
 
 def _move_anchor(

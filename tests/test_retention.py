@@ -16,7 +16,8 @@ from messages.views import AuditItem
 from settings import Settings, SettingsError
 from store import audit_chain
 from store.database import open_store
-from store.models import AuditChainAnchor, TicketArchive
+from store.decision_requests import DecisionRecord, record_decision
+from store.models import AuditChainAnchor, DecisionRequest, TicketArchive
 from store.retention import PurgeRefused, Retention, purge, retention_settings
 from store.ticket_records import append_audit, load_archived_ticket
 
@@ -176,3 +177,23 @@ def test_purge_command(store: Engine, monkeypatch: pytest.MonkeyPatch, capsys) -
     monkeypatch.setenv("HDB_EVENT_RETENTION", "soon")
     assert run_purge() == 1
     assert "HDB_EVENT_RETENTION" in capsys.readouterr().err
+
+
+def test_the_records_of_decisions_go_with_the_audit(store: Engine) -> None:
+    """The API's records of people's decisions name people as the audit does: past the audit
+    retention they are purged too (counted in a dry run)."""
+    for request_id, sent in (("old", OLD), ("recent", RECENT)):
+        record_decision(
+            store,
+            DecisionRecord(request_id, "T-1", "approve", "f" * 64, "maria", "manager", sent),
+        )
+    assert purge(store, KEEP_400_DAYS, now=NOW, dry_run=True).audit.decisions == 1  # type: ignore[union-attr]
+    assert decision_ids(store) == ["old", "recent"]
+    assert purge(store, KEEP_400_DAYS, now=NOW).audit.decisions == 1  # type: ignore[union-attr]
+    assert decision_ids(store) == ["recent"]
+
+
+def decision_ids(engine: Engine) -> list[str]:
+    with engine.connect() as connection:
+        rows = connection.execute(select(DecisionRequest.request_id).order_by("request_id"))
+        return [row[0] for row in rows]
