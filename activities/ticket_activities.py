@@ -27,6 +27,7 @@ from billing.period_lock import locked_period_raise
 from billing.posting import BillableLine, CustomerPosting, posting_plan
 from billing.prepaid import PrepaidBalances
 from billing.rating import prepaid_demand, rate_ticket
+from billing.sync_alerts import AlertKind, SyncAlert
 from connectors.billing import (
     FINALIZED,
     BillingAdapter,
@@ -49,7 +50,8 @@ from messages.ticket_activities import (
     RecordInput,
 )
 from store.book_source import BookSource
-from store.decision_requests import claim_decision, record_outcome
+from store.decision_requests import DECISION_ALERTS, claim_decision, record_outcome
+from store.sync_health import save_alerts
 from store.ticket_records import (
     archive_ticket,
     load_archived_ticket,
@@ -305,6 +307,20 @@ class TicketActivities:
             now=info.started_time,
         )
         verified.separation_of_duties = self._separation_of_duties
+        if not verified.authenticated:
+            # Someone who can reach Temporal tried to decide: operators should know, not only
+            # the ticket's audit (the banner's security alerts).
+            message = (
+                f"a decision ({request.signal}) sent to ticket {request.ticket_id} around the API "
+                f"was refused as unauthenticated: {verified.why}. Check who can reach Temporal "
+                "(docs/security.md)"
+            )
+            save_alerts(
+                self._engine,
+                info.started_time,
+                [SyncAlert(DECISION_ALERTS, AlertKind.UNAUTHENTICATED_DECISION, message)],
+            )
+            activity.logger.warning("%s", message)
         return verified
 
     @activity.defn(name="record_decision_outcome")

@@ -50,6 +50,7 @@ from billing.roles import ALLOWED, Action, Role
 from messages.ticket import Approvals, BillingStatus, NextActor
 from messages.views import TicketBillingView
 from store.database import as_utc
+from store.decision_requests import DECISION_ALERTS
 from store.models import TicketRecord
 from store.page_sessions import end_session, live_session, open_session, read_flash, save_flash
 from store.reconciliation_records import latest_alert
@@ -211,11 +212,12 @@ def _render(
         )
         if session is not None
         else [],
-        # Security alerts of the last day: log-ins or signoff links locked out.
+        # Security alerts of the last day: log-ins or signoff links locked out, decisions sent
+        # around the API and refused.
         "security_alerts": alerts_since(
             context_of(request).engine,
             context_of(request).now() - timedelta(days=1),
-            [throttle.WEB_ALERTS],
+            [throttle.WEB_ALERTS, DECISION_ALERTS],
         )
         if session is not None
         else [],

@@ -23,6 +23,9 @@ class AlertKind(StrEnum):
     # Not the sync's own: log-ins or signoff links locked out after repeated failures
     # (api/throttle.py), shown on the same banner as a security alert (system "web").
     LOCKOUT = "lockout"
+    # A person's decision sent around the API, straight to Temporal, and refused by the ticket
+    # (issue 14): someone who can reach Temporal tried to decide (system "decisions").
+    UNAUTHENTICATED_DECISION = "unauthenticated_decision"
 
 
 @dataclass(frozen=True, slots=True)

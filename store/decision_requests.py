@@ -19,6 +19,8 @@ from store.database import write_transaction
 from store.models import DecisionRequest
 
 _REQUEST = DecisionRequest.__table__  # type: ignore[attr-defined]
+# The alert banner's system for decisions refused as unauthenticated (store/sync_health.py).
+DECISION_ALERTS = "decisions"
 
 
 @dataclass(frozen=True, slots=True)

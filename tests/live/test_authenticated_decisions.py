@@ -16,7 +16,7 @@ import dataclasses
 import json
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -40,6 +40,7 @@ from runtime.data_converter import data_converter_for
 from runtime.encryption import Keyring, write_keyring
 from settings import Settings
 from store.decision_requests import DecisionRecord, decision_outcome, record_decision
+from store.sync_health import alerts_since
 from store.ticket_records import audit_trail
 from store.tokens import issue_token
 from tests.billing.builders import book_text, closed, logged, opened
@@ -131,6 +132,9 @@ async def test_an_approval_sent_with_the_temporal_cli_is_refused_and_audited(
     [audited] = [e for e in audit_trail(stack.engine, ticket) if e.action == "approve"]
     assert (audited.actor, audited.outcome) == ("unauthenticated", "refused")
     assert "maria" not in audited.actor
+    # Operators hear of it: a security alert on the pages' banner.
+    [alert] = alerts_since(stack.engine, datetime.now(UTC) - timedelta(hours=1), ["decisions"])
+    assert f"a decision (approve) sent to ticket {ticket} around the API was refused" in alert
 
 
 async def test_a_replayed_or_altered_decision_is_refused_and_the_sender_reads_its_outcome(
