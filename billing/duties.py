@@ -25,13 +25,21 @@ def approval_conflict(actor: str, decisions: TicketDecisions) -> str | None:
     )
 
 
-def signoff_conflict(issued_by: str | None, approvals: _Approvals) -> str | None:
-    """The manager who approved a ticket may not also stand in for its customer: a signoff
-    through a link that manager issued does not count."""
+def signoff_conflict(actor: str, issued_by: str | None, approvals: _Approvals) -> str | None:
+    """The manager who approved a ticket may not also stand in for its customer: neither a
+    signoff through a link that manager issued, nor one that manager records (an admin
+    entering a signoff given on paper) counts."""
     manager = approvals.manager
-    if issued_by is None or manager is None or manager.actor != issued_by:
+    if manager is None:
         return None
-    return (
-        f"separation of duties: the signoff link was issued by {issued_by}, who approved the "
-        "ticket as its manager; another person must issue the customer's link"
-    )
+    if issued_by is not None and manager.actor == issued_by:
+        return (
+            f"separation of duties: the signoff link was issued by {issued_by}, who approved the "
+            "ticket as its manager; another person must issue the customer's link"
+        )
+    if manager.actor == actor:
+        return (
+            f"separation of duties: {actor} approved the ticket as its manager, so someone else "
+            "must record the customer's signoff"
+        )
+    return None

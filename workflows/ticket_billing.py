@@ -743,7 +743,7 @@ class TicketBillingWorkflow:
                     "the ticket has already posted: a signoff can no longer change it",
                 )
                 return
-            conflict = signoff_conflict(verified.issued_by, self._state.approvals)
+            conflict = signoff_conflict(decision.actor, verified.issued_by, self._state.approvals)
             if conflict and verified.separation_of_duties:
                 self._refuse(signal, Action.CUSTOMER_SIGNOFF, conflict)
                 return

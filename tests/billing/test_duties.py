@@ -28,11 +28,15 @@ def test_whoever_edited_a_line_may_not_approve_and_anyone_else_may() -> None:
     assert approval_conflict("fran", TicketDecisions()) is None
 
 
-def test_a_link_issued_by_the_approving_manager_does_not_count() -> None:
+def test_the_approving_manager_cannot_stand_in_for_the_customer() -> None:
     approvals = Approvals(manager=by("maria", "manager"))
+    link = "customer (link 3fA9xk, issued by maria)"
     assert "issued by maria, who approved the ticket" in (
-        signoff_conflict("maria", approvals) or ""
+        signoff_conflict(link, "maria", approvals) or ""
     )
-    assert signoff_conflict("omar", approvals) is None
-    assert signoff_conflict(None, approvals) is None
-    assert signoff_conflict("maria", Approvals()) is None
+    assert "maria approved the ticket as its manager, so someone else must record" in (
+        signoff_conflict("maria", None, approvals) or ""
+    )
+    assert signoff_conflict("customer (link 3fA9xk, issued by omar)", "omar", approvals) is None
+    assert signoff_conflict("ada", None, approvals) is None
+    assert signoff_conflict(link, "maria", Approvals()) is None

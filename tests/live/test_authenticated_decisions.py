@@ -34,6 +34,7 @@ from messages.ticket import (
     ApproveInput,
     LineEditInput,
     ReviewInput,
+    SignoffInput,
     ticket_workflow_id,
 )
 from runtime.data_converter import data_converter_for
@@ -269,6 +270,22 @@ async def test_separation_of_duties_can_be_turned_off_for_a_small_team(
         await stack.signal(ticket, "review", edit)
         view = await stack.signal(ticket, "review", ReviewInput("fran", "finance"))
         assert view.status == "posted" and stack.ledger_total(ticket) == Decimal("80.00")
+
+
+async def test_the_admin_who_approved_cannot_also_record_the_customers_signoff(
+    stack: BillingStack,
+) -> None:
+    """An admin may approve as a manager and may record a signoff the customer gave on paper,
+    but not both on one ticket: that would be one person satisfying two controls."""
+    ticket = await eleven_hours(stack, "admin-both", work_type="onsite")
+    view = await stack.signal(ticket, "approve", ApproveInput("ada", "admin", "agreed"))
+    assert view.approvals.manager is not None and view.approvals.manager.actor == "ada"
+    view = await stack.signal(ticket, "customer_signoff", SignoffInput("ada", "admin", "paper"))
+    assert view.history[-1].outcome == "refused"
+    assert "ada approved the ticket as its manager, so someone else" in view.history[-1].detail
+    assert stack.ledger_lines(ticket) == []
+    view = await stack.signal(ticket, "customer_signoff", SignoffInput("abe", "admin", "paper"))
+    assert view.status == "posted" and stack.ledger_total(ticket) == Decimal("1045.00")
 
 
 # ---- signoff links -----------------------------------------------------------------------------
