@@ -55,7 +55,7 @@ from store.models import TicketRecord
 from store.page_sessions import end_session, live_session, open_session, read_flash, save_flash
 from store.reconciliation_records import latest_alert
 from store.sync_health import alerts_since
-from store.ticket_records import audit_trail, ticket_record, ticket_records
+from store.ticket_records import audit_trail, queue_totals, ticket_record, ticket_records
 from store.tokens import STAFF_ROLES
 from usecases.queues import age_text, chargeable_total, queue_owner, waiting_reason
 from usecases.tickets import VIEW
@@ -283,6 +283,58 @@ def _login_form(request: Request, status: int = 200, problem: str = "") -> Respo
         secure=context_of(request).settings.secure_cookies,
     )
     return response
+
+
+# ---- home --------------------------------------------------------------------------------------
+
+# The queues each role works, in the order they are shown; admins and operators see them all.
+MY_QUEUES: dict[Role, tuple[str, ...]] = {
+    Role.SUPPORT: ("support",),
+    Role.MANAGER: ("manager", "customer"),
+    Role.FINANCE: ("billing",),
+}
+ALL_QUEUES = ("billing", "manager", "support", "customer")
+QUEUE_LABELS = {
+    "billing": ("Billing: finance review and billing holds", "/review"),
+    "manager": ("Manager: approvals and disputes", "/exceptions?owner=manager"),
+    "support": (
+        "Support: tickets to correct (no time, a rejected total, a note to redact)",
+        "/exceptions?owner=support",
+    ),
+    "customer": ("Customers: waiting for their signoff", "/exceptions?owner=customer"),
+}
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def home_page(request: Request) -> Response:
+    """What waits for the signed-in person: each of their queues with its count, total and
+    oldest wait (one aggregate query), the alerts of the day (the banner), and the pages."""
+    session = read_session(request)
+    if session is None:
+        return _to_login()
+    context = context_of(request)
+    book, _ = context.book.current()
+    currency = book.book.currency if book is not None else ""
+    totals = {total.owner: total for total in queue_totals(context.engine)}
+    now = context.now()
+    queues = []
+    for owner in MY_QUEUES.get(session.principal.role, ALL_QUEUES):
+        label, link = QUEUE_LABELS[owner]
+        total = totals.get(owner)
+        cents = total.chargeable_cents if total else 0
+        queues.append(
+            {
+                "owner": owner,
+                "label": label,
+                "link": link,
+                "tickets": f"{total.tickets:,}" if total else "0",
+                "total": f"{Decimal(cents).scaleb(-2):,.2f} {currency}".rstrip(),
+                "oldest": age_text(now - total.oldest_since)
+                if total and total.oldest_since
+                else "",
+            }
+        )
+    return _render(request, "home.html", session, queues=queues)
 
 
 @router.get("/login", response_class=HTMLResponse)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from pydantic import TypeAdapter
 from sqlalchemy import delete, func, insert, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import col, select
 
@@ -212,6 +214,40 @@ def ticket_records(
         query = query.where(TicketRecord.customer_id == customer_id)
     with read_session(engine) as session:
         return list(session.exec(query.order_by(col(TicketRecord.status_since))).all())
+
+
+@dataclass(frozen=True, slots=True)
+class QueueTotal:
+    """One owner's queue: the tickets waiting for them (held, in review, awaiting approval)."""
+
+    owner: str  # the projection's next_actor: support | billing | manager | customer
+    tickets: int
+    chargeable_cents: int
+    oldest_since: datetime | None
+
+
+WAITING_STATUSES = ("held", "in_review", "awaiting_approval")
+
+
+def queue_totals(engine: Engine) -> list[QueueTotal]:
+    """Every owner's queue, counted and totalled by the database in one query: the home page
+    reads this on each visit, whatever the month's volume."""
+    query = (
+        sa_select(
+            _TICKET.c.next_actor,
+            func.count(),
+            func.coalesce(func.sum(_TICKET.c.chargeable_cents), 0),
+            func.min(_TICKET.c.status_since),
+        )
+        .where(_TICKET.c.status.in_(WAITING_STATUSES), _TICKET.c.next_actor.is_not(None))
+        .group_by(_TICKET.c.next_actor)
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return [
+        QueueTotal(str(owner), int(count), int(cents), as_utc(oldest) if oldest else None)
+        for owner, count, cents, oldest in rows
+    ]
 
 
 def audit_trail(engine: Engine, ticket_id: str) -> list[AuditEntry]:

@@ -382,6 +382,31 @@ async def test_exception_queue_filters_by_owner_and_offers_what_clears_each_reas
         assert "Resolve dispute: for admin, manager" in page
 
 
+async def test_the_home_page_shows_what_waits_for_each_role(site: ServedStack) -> None:
+    """`/` was a 404. Now each person sees their own queues: count, total in the book's
+    currency and the oldest wait, each linking to the queue's page."""
+    stack = site.stack
+    await hour_of_work(stack, "home-big", "awaiting_approval", minutes=11 * 60)
+    await hour_of_work(stack, "home-onsite", "awaiting_approval", work_type="onsite")
+    async with browser(site) as http:
+        assert (await http.get("/")).headers["location"] == "/login"
+        await log_in(http, site, Role.MANAGER)
+        page = (await http.get("/")).text
+        manager = page[page.index('data-queue="manager"') :]
+        manager = manager[: manager.index("</tr>")]
+        assert 'href="/exceptions?owner=manager"' in manager
+        assert '<td class="num">1</td>' in manager and "1,045.00 USD" in manager
+        customer = page[page.index('data-queue="customer"') :]
+        assert "95.00 USD" in customer[: customer.index("</tr>")]
+        assert 'data-queue="support"' not in page and 'data-queue="billing"' not in page
+    async with browser(site) as http:
+        await log_in(http, site, Role.SUPPORT)
+        page = (await http.get("/")).text
+        support = page[page.index('data-queue="support"') :]
+        assert '<td class="num">0</td>' in support[: support.index("</tr>")]
+        assert 'data-queue="manager"' not in page
+
+
 async def test_support_marks_non_billable_and_a_manager_sends_a_signoff_link(
     site: ServedStack,
 ) -> None:
