@@ -47,8 +47,10 @@ from billing.money import format_decimal
 from billing.period_lock import LOCKED_PERIOD_ADJUSTMENT
 from billing.problems import describe, key_path
 from billing.roles import ALLOWED, Action, Role
+from connectors.helpdesk_links import helpdesk_ticket_url
 from messages.ticket import Approvals, BillingStatus, NextActor
 from messages.views import TicketBillingView
+from settings import Settings
 from store.database import as_utc
 from store.decision_requests import DECISION_ALERTS
 from store.models import TicketRecord
@@ -59,7 +61,7 @@ from store.ticket_records import audit_trail, queue_totals, ticket_record, ticke
 from store.tokens import STAFF_ROLES
 from usecases.queues import age_text, chargeable_total, queue_owner, waiting_reason
 from usecases.tickets import VIEW
-from workflows.assessment import CUSTOMER_CHANGED, FINANCE_HOLD
+from workflows.assessment import CUSTOMER_CHANGED, FINANCE_HOLD, REJECTED
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -619,8 +621,24 @@ APPROVE_LOCKED_ADJUSTMENT = Remedy(
     ALLOWED[Action.REVIEW],
     reason_required=True,
 )
+APPROVE_REJECTED = Remedy(
+    "approve",
+    "Approve anyway",
+    "a manager approves the rejected total, or support corrects the time entries in the help "
+    "desk (the new total is rated again)",
+    ALLOWED[Action.APPROVE],
+)
 RERATE = Remedy(
     "rerate", "Rerate", "fix the cause named in the reason, then rerate", ALLOWED[Action.RERATE]
+)
+# Not a decision: only a corrected event from the help desk clears it (rerating the same text
+# finds it again), so the page says so and links to the help desk's ticket.
+FIX_IN_HELPDESK = Remedy(
+    "helpdesk",
+    "Correct it in the help desk",
+    "support edits the note in the help desk, and the corrected event arrives by itself "
+    "(a rerate cannot clear it)",
+    ALLOWED[Action.MARK_NON_BILLABLE],
 )
 SIGNOFF_LINK = Remedy(
     "signoff-link",
@@ -646,9 +664,13 @@ def remedies(record: TicketRecord) -> list[Remedy]:
         return [CONFIRM_CUSTOMER_CHANGE]
     if code == LOCKED_PERIOD_ADJUSTMENT:
         return [APPROVE_LOCKED_ADJUSTMENT]
+    if code == REJECTED:
+        return [APPROVE_REJECTED]
+    if code == ExceptionCode.SENSITIVE_TEXT:
+        return [FIX_IN_HELPDESK]
     if code:
-        # rejected, sensitive text, a missing book or a billing refusal: fixed at the source
-        # (a corrected event arrives by itself), or in the book and then re-rated.
+        # A missing book, a billing refusal, an unknown customer: fixed in the book or the
+        # billing system, then re-rated.
         return [RERATE]
     if record.status != BillingStatus.AWAITING_APPROVAL:
         return []
@@ -674,7 +696,7 @@ def _exceptions(
     records = ticket_records(context_of(request).engine, statuses=EXCEPTION_STATUSES)
     now = context_of(request).now()
     rows = [
-        _exception_row(record, now, session.principal.role)
+        _exception_row(record, now, session.principal.role, context_of(request).settings)
         for record in records
         if not owner or queue_owner(record) == owner
     ]
@@ -689,9 +711,19 @@ def _exceptions(
     )
 
 
-def _exception_row(record: TicketRecord, now: datetime, role: Role) -> dict[str, Any]:
+def _exception_row(
+    record: TicketRecord, now: datetime, role: Role, settings: Settings
+) -> dict[str, Any]:
     found = remedies(record)
+    view = _stored_view(record) if RESOLVE_DISPUTE in found else None
     return {
+        "helpdesk_url": helpdesk_ticket_url(settings, record.ticket_id),
+        # The lines a dispute's "adjust" may change: the ticket's charged lines.
+        "lines": [
+            {"source_id": line.source_id, "description": line.description}
+            for line in (view.rating.lines if view and view.rating else ())
+            if line.is_charged
+        ],
         "ticket_id": record.ticket_id,
         "customer_id": record.customer_id or "",
         "status": record.status.replace("_", " "),
@@ -741,7 +773,17 @@ async def exception_decision(ticket_id: str, decision: str, request: Request) ->
     owner = str(form.get("owner", ""))
     if decision not in EXCEPTION_DECISIONS:
         return _error(request, session, f"There is no action {decision!r} here.", 404)
-    outcome = await _send(request, session, ticket_id, decision, _form_fields(form, decision))
+    fields: dict[str, Any] = _form_fields(form, decision)
+    if decision == RESOLVE_DISPUTE.form and fields.get("outcome") == "adjust":
+        # One line adjusted from the queue: its source and its new quantity and/or price (the
+        # API names a missing or bad one, as for any edit).
+        edit = {
+            name: str(form[name]).strip()
+            for name in ("source_id", "quantity", "unit_price")
+            if str(form.get(name, "")).strip()
+        }
+        fields["line_edits"] = [edit] if edit else []
+    outcome = await _send(request, session, ticket_id, decision, fields)
     return _back(request, session, "/exceptions", outcome, owner=owner)
 
 

@@ -24,6 +24,7 @@ from api.security import issue_signoff_link, secret, sign, unsign
 from billing.reconciliation import Finding, FindingKind, Reconciliation
 from billing.roles import Role
 from devtools.dev_server import DevServer
+from messages.ticket import RejectInput
 from store.page_sessions import live_session
 from store.reconciliation_records import save_reconciliation
 from store.ticket_records import audit_trail, ticket_record
@@ -380,6 +381,53 @@ async def test_exception_queue_filters_by_owner_and_offers_what_clears_each_reas
         assert 'data-remedy="mark-non-billable"' in page
         assert 'data-remedy="resolve-dispute"' not in page  # a manager's, shown as text
         assert "Resolve dispute: for admin, manager" in page
+
+
+async def test_each_exception_offers_the_whole_action_that_clears_it(site: ServedStack) -> None:
+    """Issue 15: a rejected ticket offered only Rerate; "adjust" on a dispute had no line fields
+    and was refused; sensitive text offered a Rerate that cannot clear it."""
+    stack = site.stack
+    dispute, rejected = stack.ticket("adjust"), stack.ticket("rejected")
+    await stack.send(
+        opened(ticket_id=dispute),
+        logged("te-1", 60, ticket_id=dispute),
+        disputed(ticket_id=dispute),
+        closed(ticket_id=dispute),
+    )
+    await ticket_with_status(stack, dispute, "held")
+    await hour_of_work(stack, "rejected", "awaiting_approval", minutes=11 * 60)
+    await stack.signal(rejected, "reject", RejectInput("max", "manager", "too many hours"))
+    await ticket_with_status(stack, rejected, "held")
+    async with browser(site) as http:
+        csrf = await log_in(http, site, Role.MANAGER)
+        page = (await http.get("/exceptions?owner=manager")).text
+        row = page[page.index(f'data-ticket="{dispute}"') :]
+        row = row[: row.index("</tr>")]
+        assert 'name="source_id"' in row and '<option value="te-1">' in row
+        assert 'name="quantity"' in row and 'name="unit_price"' in row
+        response = await http.post(
+            f"/exceptions/{dispute}/resolve-dispute",
+            data={
+                "csrf": csrf,
+                "outcome": "adjust",
+                "source_id": "te-1",
+                "quantity": "0.5",
+                "unit_price": "",
+                "reason": "half an hour was ours",
+            },
+            follow_redirects=True,
+        )
+        assert f"{dispute}: accepted: dispute resolved: adjust" in flash_in(response.text)
+        page = (await http.get("/exceptions?owner=support")).text
+        row = page[page.index(f'data-ticket="{rejected}"') :]
+        row = row[: row.index("</tr>")]
+        assert 'data-remedy="approve"' in row and "Approve anyway" in row
+        response = await http.post(
+            f"/exceptions/{rejected}/approve",
+            data={"csrf": csrf, "expected_total": "1045.00", "reason": "agreed after all"},
+            follow_redirects=True,
+        )
+        assert f"{rejected}: accepted: approved total 1045.00" in flash_in(response.text)
 
 
 async def test_the_home_page_shows_what_waits_for_each_role(site: ServedStack) -> None:

@@ -196,6 +196,11 @@ async def test_a_customer_questions_a_line_then_signs_off_the_rest_through_the_l
         await row.get_by_role("button", name="Send signoff link").click()
         link = await page.locator("#signoff-url").inner_text()
         assert link.startswith(f"{served.url}/signoff/")
+        # The long link wraps (issue 15: it overflowed the page), and a button copies it.
+        await page.set_viewport_size({"width": 390, "height": 800})
+        link_box = await page.locator("#signoff-url").bounding_box()
+        assert link_box is not None and link_box["x"] + link_box["width"] <= 390
+        await expect(page.get_by_role("button", name="Copy link")).to_be_visible()
         await context.close()
 
         # The customer: another browser, no session, only the link.
