@@ -232,6 +232,16 @@ def _error(request: Request, session: Session | None, message: str, status: int)
     return _render(request, "error.html", session, status, message=message, status_code=status)
 
 
+def _customer_label(request: Request, customer_id: str | None) -> str:
+    """A customer as people know it: the book's name and the help desk's id ("Acme Dental
+    (org-100)"); the id alone for a customer the book does not know (or no book)."""
+    if not customer_id:
+        return ""
+    book, _ = context_of(request).book.current()
+    customer = book.customer(customer_id) if book is not None else None
+    return f"{customer.name} ({customer_id})" if customer is not None else customer_id
+
+
 def _money(value: Decimal | None) -> str:
     return format_decimal(value) if value is not None else ""
 
@@ -421,7 +431,11 @@ def review_page(request: Request) -> Response:
         return _error(request, session, "The billing review queue is for finance and admin.", 403)
     records = ticket_records(context_of(request).engine, statuses=[BillingStatus.IN_REVIEW.value])
     now = context_of(request).now()
-    return _render(request, "review.html", session, items=[_review_item(r, now) for r in records])
+    items = [
+        _review_item(r, now) | {"customer": _customer_label(request, r.customer_id)}
+        for r in records
+    ]
+    return _render(request, "review.html", session, items=items)
 
 
 def _review_item(record: TicketRecord, now: datetime) -> dict[str, Any]:
@@ -697,6 +711,7 @@ def _exceptions(
     now = context_of(request).now()
     rows = [
         _exception_row(record, now, session.principal.role, context_of(request).settings)
+        | {"customer": _customer_label(request, record.customer_id)}
         for record in records
         if not owner or queue_owner(record) == owner
     ]
@@ -806,6 +821,7 @@ async def ticket_page(ticket_id: str, request: Request) -> Response:
         session,
         ticket_id=ticket_id,
         view=view,
+        customer=_customer_label(request, view.customer_id),
         note=note,
         status_text=view.status.value.replace("_", " "),
         lines=_lines(view),

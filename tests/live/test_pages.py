@@ -422,6 +422,9 @@ async def test_each_exception_offers_the_whole_action_that_clears_it(site: Serve
         row = page[page.index(f'data-ticket="{rejected}"') :]
         row = row[: row.index("</tr>")]
         assert 'data-remedy="approve"' in row and "Approve anyway" in row
+        assert "<td>Acme (org-1)</td>" in row  # the book's name beside the help desk's id
+        ticket_page = (await http.get(f"/tickets/{rejected}")).text
+        assert '<span class="muted">Acme (org-1)</span>' in ticket_page
         response = await http.post(
             f"/exceptions/{rejected}/approve",
             data={"csrf": csrf, "expected_total": "1045.00", "reason": "agreed after all"},
