@@ -18,7 +18,6 @@ class FlashTemplate(StrEnum):
     NOT_SENT = "not_sent"
     NO_EDIT_VALUE = "no_edit_value"
     NOTHING_SELECTED = "nothing_selected"
-    BULK_APPROVED = "bulk_approved"
     SIGNOFF_LINK_REFUSED = "signoff_link_refused"
     REFUSED = "refused"
     PREBILL_TOTAL_UNREADABLE = "prebill_total_unreadable"
@@ -33,7 +32,6 @@ TEXTS: dict[FlashTemplate, str] = {
     FlashTemplate.NOT_SENT: "{ticket}: not sent: {problems}",
     FlashTemplate.NO_EDIT_VALUE: "{ticket}: give a new quantity or unit price",
     FlashTemplate.NOTHING_SELECTED: "Select at least one ticket to approve.",
-    FlashTemplate.BULK_APPROVED: "Approved {approved} of {count}. {outcomes}",
     FlashTemplate.SIGNOFF_LINK_REFUSED: "{ticket}: {detail}",
     FlashTemplate.REFUSED: "{detail}",
     FlashTemplate.PREBILL_TOTAL_UNREADABLE: "expected_total: {problem}",
@@ -44,7 +42,8 @@ TEXTS: dict[FlashTemplate, str] = {
         "Finalized {invoices} for {month} at {total}: the period is locked."
     ),
 }
-# A bulk approval of many tickets says a lot; the page shows at most this much of it.
+# A message quoting a ticket's refusal can be long; the page shows at most this much of it. (A
+# bulk approval has a page of its own, bulk_result.html, one row per ticket.)
 MAX_FLASH_CHARS = 1500
 
 

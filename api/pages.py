@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -510,7 +511,9 @@ async def _review_decision(
 
 @router.post("/review/bulk-approve")
 async def review_bulk_approve(request: Request) -> Response:
-    """Approve each ticket ticked, at the total shown next to it; one line of outcome each."""
+    """Approve each ticket ticked, at the total shown next to it, in two steps: first a page
+    that states how many tickets and what total will be approved (nothing is sent), then, once
+    confirmed, a page listing each ticket's outcome and the status it is in now."""
     form = await request.form()
     session = _guard(request, str(form.get("csrf", "")))
     if isinstance(session, Response):
@@ -518,6 +521,19 @@ async def review_bulk_approve(request: Request) -> Response:
     chosen = list(dict.fromkeys(str(ticket_id) for ticket_id in form.getlist("ticket")))
     if not chosen:
         return _back(request, session, "/review", flash(FlashTemplate.NOTHING_SELECTED, False))
+    totals = {ticket_id: str(form.get(f"total.{ticket_id}") or "") for ticket_id in chosen}
+    if form.get("confirmed") != "yes":
+        return _render(
+            request,
+            "bulk_confirm.html",
+            session,
+            tickets=[
+                {"ticket_id": t, "total": total, "customer": _bulk_customer(request, t)}
+                for t, total in totals.items()
+            ],
+            count=len(chosen),
+            grand_total=_money(_sum_totals(totals.values())),
+        )
     answers = await asyncio.gather(
         *(
             _send(
@@ -525,20 +541,54 @@ async def review_bulk_approve(request: Request) -> Response:
                 session,
                 ticket_id,
                 "review",
-                {"action": "approve", "expected_total": form.get(f"total.{ticket_id}") or None},
+                {"action": "approve", "expected_total": totals[ticket_id] or None},
             )
             for ticket_id in chosen
         )
     )
-    approved = sum(answer.ok for answer in answers)
-    summary = flash(
-        FlashTemplate.BULK_APPROVED,
-        approved == len(answers),
-        approved=approved,
+    engine = context_of(request).engine
+    results = []
+    for ticket_id, answer in zip(chosen, answers, strict=True):
+        record = ticket_record(engine, ticket_id)
+        results.append(
+            {
+                "ticket_id": ticket_id,
+                "ok": answer.ok,
+                # The outcome without the status the API saw at once (it may have moved on).
+                "outcome": f"{answer.values['outcome']}: {answer.values['detail']}"
+                if answer.template is FlashTemplate.DECISION
+                else answer.text,
+                # Read after the decisions: the status each ticket is in now, not before.
+                "status": record.status.replace("_", " ") if record else "unknown",
+            }
+        )
+    return _render(
+        request,
+        "bulk_result.html",
+        session,
+        results=results,
+        approved=sum(answer.ok for answer in answers),
         count=len(answers),
-        outcomes=" | ".join(answer.text for answer in answers),
     )
-    return _back(request, session, "/review", summary)
+
+
+def _bulk_customer(request: Request, ticket_id: str) -> str:
+    record = ticket_record(context_of(request).engine, ticket_id)
+    return _customer_label(request, record.customer_id) if record else ""
+
+
+def _sum_totals(totals: Iterable[str]) -> Decimal:
+    """The total of the amounts shown (each a decimal string the page wrote; anything else, a
+    form changed by hand, counts as nothing here and is refused by the ticket)."""
+    total = Decimal(0)
+    for text in totals:
+        try:
+            value = Decimal(text)
+        except ArithmeticError:
+            continue
+        if value.is_finite():
+            total += value
+    return total
 
 
 def _form_fields(form: Any, name: str) -> dict[str, str]:

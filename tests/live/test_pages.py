@@ -292,15 +292,32 @@ async def test_finance_edits_a_line_holds_one_and_bulk_approves_the_rest(
         await ticket_with_status(stack, held, "held")
         page = (await http.get("/review")).text
         assert "Approve 80.00" in page and f'data-ticket="{held}"' not in page
-        flash = await post(
-            "/review/bulk-approve",
-            ticket=[edited, plain],
-            **{f"total.{edited}": "80.00", f"total.{plain}": "95.00"},
+        # Bulk approval asks first: how many tickets, what total; nothing is sent yet.
+        tickets_and_totals = {
+            "ticket": [edited, plain],
+            f"total.{edited}": "80.00",
+            f"total.{plain}": "95.00",
+        }
+        response = await http.post(
+            "/review/bulk-approve", data={"csrf": csrf, **tickets_and_totals}
+        )
+        assert response.status_code == 200
+        assert "Approve 2 tickets for 175.00?" in response.text
+        assert audit_trail(stack.engine, plain)[-1].action != "review"
+        response = await http.post(
+            "/review/bulk-approve", data={"csrf": csrf, "confirmed": "yes", **tickets_and_totals}
         )
         # Separation of duties: whoever edited a ticket's lines may not approve it.
-        assert flash.startswith("Approved 1 of 2.")
-        assert f"{edited}: refused: separation of duties: finance-person edited" in flash
-        assert f"{plain}: accepted" in flash
+        assert '<h1 id="bulk-summary">Approved 1 of 2</h1>' in response.text
+        rows = {
+            ticket: response.text[response.text.index(f'<tr data-ticket="{ticket}"') :]
+            for ticket in (edited, plain)
+        }
+        rows = {ticket: row[: row.index("</tr>")] for ticket, row in rows.items()}
+        assert "refused: separation of duties: finance-person edited" in rows[edited]
+        assert "<td>in review</td>" in rows[edited]
+        assert "accepted: approved total 95.00" in rows[plain]
+        assert "<td>posted</td>" in rows[plain]  # its status after the approval, not before
         # The held one waits in the exception queue, for billing, with its way out.
         page = (await http.get("/exceptions?owner=billing")).text
         row = page[page.index(f'data-ticket="{held}"') :]

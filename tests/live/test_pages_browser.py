@@ -115,7 +115,13 @@ async def test_finance_approves_from_the_review_queue_and_the_ticket_is_posted(
         # What is left goes in one bulk approval, ticked with "select all".
         await page.get_by_label("Select all").check()
         await page.get_by_role("button", name="Approve selected").click()
-        await expect(page.locator("#flash")).to_contain_text("Approved 1 of 1.")
+        # A confirmation first, stating the count and the total; then each ticket's outcome.
+        await expect(page.locator("h1")).to_have_text("Approve 1 ticket for 224.00?")
+        await page.get_by_role("button", name="Approve 1 ticket").click()
+        await expect(page.locator("#bulk-summary")).to_have_text("Approved 1 of 1")
+        await expect(page.locator(f'#bulk-results tr[data-ticket="{disk}"]')).to_contain_text(
+            "accepted"
+        )
         assert (await stack.settled(disk)).status == "posted"
         assert stack.ledger_total(disk) == Decimal("224.00")
 
