@@ -68,7 +68,7 @@ def create_app(
         title="helpdesk-billing",
         version="0.1.0",
         description=DESCRIPTION,
-        docs_url=None,  # ours, pinned and under its own CSP: api/docs_page.py
+        docs_url=None,  # ours, served by the app under its own CSP: api/docs_page.py
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )

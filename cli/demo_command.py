@@ -5,6 +5,10 @@ the example events, waits until every ticket has settled where it should, and pr
 happened: posted tickets with totals, held tickets with reasons and owners, tickets awaiting
 approval, and where to look in the Temporal UI. Server and worker keep running so people can
 explore; ``starter.py stop`` (``make stop``) stops them.
+
+An empty embedded help desk or billing directory is first filled from the examples' CSV files
+(what ``customers import`` would do), so ``customers match`` after the demo compares the book
+with the customers the demo bills rather than reporting every book entry missing.
 """
 
 from __future__ import annotations
@@ -18,12 +22,14 @@ from collections import defaultdict
 from decimal import Decimal
 from urllib.parse import quote
 
+from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
 from billing.events import HelpdeskEvent
 from billing.roles import Role
+from cli.customers_command import BILLING_FILE, HELPDESK_FILE, read_directory_csv
 from cli.input_files import EXIT_BAD_INPUT, InputError, describe_bad_events, read_events
-from cli.live import connect_client, run_command
+from cli.live import connect_client, open_review_store, run_command
 from cli.progress import ProgressBar
 from cli.tables import render_table
 from devtools import local_stack
@@ -36,9 +42,17 @@ from runtime.client import ConnectionProblem
 from runtime.temporal_setup import register_search_attributes
 from settings import ROOT, Settings
 from store.database import open_store
+from store.directory import (
+    billing_customers,
+    helpdesk_orgs,
+    upsert_billing_customers,
+    upsert_helpdesk_orgs,
+)
 from workflows.ticket_billing import TicketBillingWorkflow
 
 EXAMPLE_EVENTS = ROOT / "examples" / "events.jsonl"
+EXAMPLE_HELPDESK_ORGS = ROOT / "examples" / "helpdesk_orgs.csv"
+EXAMPLE_BILLING_CUSTOMERS = ROOT / "examples" / "billing_customers.csv"
 SETTLE_TIMEOUT_SECONDS = 120
 
 
@@ -84,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
 
     def body(settings: Settings) -> int:
         paths = _paths()
+        for line in seed_example_directories(open_review_store(settings)):
+            print(line)
         try:
             print(local_stack.ensure_temporal(paths))
             print(local_stack.ensure_worker(paths, dict(os.environ)))
@@ -98,6 +114,27 @@ def run(args: argparse.Namespace) -> int:
             return 130
 
     return run_command(body)
+
+
+def seed_example_directories(engine: Engine) -> list[str]:
+    """Fill whichever embedded directory is empty from the examples' CSV files; what was done.
+
+    A directory that already has entries (someone ran ``customers import``) is left as it is: the
+    demo never renames or adds to a directory a person filled."""
+    done = []
+    if not helpdesk_orgs(engine):
+        rows = read_directory_csv(str(EXAMPLE_HELPDESK_ORGS), HELPDESK_FILE)
+        counts = upsert_helpdesk_orgs(engine, rows)
+        done.append(
+            f"help desk organizations: {counts.added} imported from {EXAMPLE_HELPDESK_ORGS.name}"
+        )
+    if not billing_customers(engine):
+        rows = read_directory_csv(str(EXAMPLE_BILLING_CUSTOMERS), BILLING_FILE)
+        counts = upsert_billing_customers(engine, rows)
+        done.append(
+            f"billing customers: {counts.added} imported from {EXAMPLE_BILLING_CUSTOMERS.name}"
+        )
+    return done
 
 
 async def _connect_when_serving(settings: Settings, timeout: float = 30) -> Client:

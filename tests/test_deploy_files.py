@@ -842,6 +842,8 @@ def test_pyproject_dependencies_are_what_the_image_installs() -> None:
     # The Dockerfile installs [project] dependencies first (from pyproject.toml), then the package.
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     assert "psycopg[binary]>=3.2" in project["dependencies"]  # the PostgreSQL store driver
+    # /api/docs serves Swagger UI from this package: the image must have it (not a dev extra).
+    assert any(d.startswith("fastapi-swagger") for d in project["dependencies"])
     assert "tomllib" in DOCKERFILE.read_text() and "['dependencies']" in DOCKERFILE.read_text()
 
 

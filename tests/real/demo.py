@@ -35,6 +35,7 @@ from tests.real.tryton_server import prepared_database, start_server, stop_serve
 ROOT = Path(__file__).resolve().parent.parent.parent
 FOLDER = ROOT / ".data" / "demo-real"
 RESOLVED = 3
+TEMPORAL_PORT = 7233  # start_dev_server's default, as `make demo` uses
 SETTLE_SECONDS = 120
 # (title, billing account, hours logged): one per kind of outcome.
 TICKETS = [
@@ -70,14 +71,31 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             os.killpg(process.pid, signal.SIGKILL)
 
 
+def temporal_port_problem(port: int = TEMPORAL_PORT) -> str | None:
+    """Why this demo cannot start its Temporal server on ``port``, and what to do; None when the
+    port is free. Usually `make demo` is still running: its server holds the same port."""
+    if not port_open("127.0.0.1", port):
+        return None
+    return "\n".join(
+        [
+            f"error: something already serves localhost:{port}, the port this demo's Temporal "
+            "server needs.",
+            "If `make demo` is running: `make stop` stops its Temporal server, worker and API; "
+            "then run `make demo-real` again.",
+            f"Otherwise stop what listens there (`ss -ltnp 'sport = :{port}'` shows it).",
+        ]
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keep", action="store_true", help="leave everything running")
     args = parser.parse_args()
     shutil.rmtree(FOLDER, ignore_errors=True)
     FOLDER.mkdir(parents=True)
-    if port_open("127.0.0.1", 7233):
-        say("error: something already serves localhost:7233 (make stop, or stop it first)")
+    problem = temporal_port_problem()
+    if problem:
+        say(problem)
         return 1
 
     say("setting up Tryton 8.2 (about 20 s the first time, then cached)…")
