@@ -14,6 +14,7 @@ reports exactly what the API would.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import secrets
 from collections.abc import Iterable
@@ -23,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import Engine
@@ -42,9 +43,11 @@ from api.security import (
     unsign,
 )
 from api.templating import templates
+from billing.book import BillingBook
 from billing.decisions import Decision
 from billing.holds import ExceptionCode
-from billing.money import format_decimal
+from billing.money import format_decimal, integer_cents
+from billing.numbers import exact_decimal
 from billing.period_lock import LOCKED_PERIOD_ADJUSTMENT
 from billing.problems import describe, key_path
 from billing.roles import ALLOWED, Action, Role
@@ -56,6 +59,7 @@ from store.database import as_utc
 from store.decision_requests import DECISION_ALERTS
 from store.models import TicketRecord
 from store.page_sessions import end_session, live_session, open_session, read_flash, save_flash
+from store.queue_pages import SORTS, QueueFilter, queue_page
 from store.reconciliation_records import latest_alert
 from store.sync_health import alerts_since
 from store.ticket_records import audit_trail, queue_totals, ticket_record, ticket_records
@@ -745,26 +749,89 @@ def remedies(record: TicketRecord) -> list[Remedy]:
     return []
 
 
+@dataclass(frozen=True, slots=True)
+class QueueQuery:
+    """The exception queue's filter, sort and page, as its form and links carry them."""
+
+    owner: str = ""
+    q: str = ""
+    sort: str = "age"
+    page: int = 1
+    min_total: str = ""
+    max_total: str = ""
+
+    def link(self, **changes: Any) -> str:
+        """This queue's URL with ``changes`` (another page): defaults are left out."""
+        values = {**dataclasses.asdict(self), **changes}
+        defaults = dataclasses.asdict(QueueQuery())
+        kept = {name: value for name, value in values.items() if value != defaults[name]}
+        return "/exceptions" + (f"?{urlencode(kept)}" if kept else "")
+
+
+SORT_LABELS = {
+    "age": "oldest first",
+    "newest": "newest first",
+    "total": "largest total first",
+    "ticket": "ticket id",
+    "customer": "customer",
+}
+
+
 @router.get("/exceptions", response_class=HTMLResponse)
-def exceptions_page(request: Request, owner: str = "") -> Response:
+def exceptions_page(
+    request: Request,
+    owner: str = "",
+    q: str = Query("", max_length=200),
+    sort: str = "age",
+    page: int = Query(1, ge=1, le=1_000_000),
+    min_total: str = Query("", max_length=40),
+    max_total: str = Query("", max_length=40),
+) -> Response:
     session = read_session(request)
     if session is None:
         return _to_login()
-    return _exceptions(request, session, owner)
+    query = QueueQuery(owner, q.strip(), sort, page, min_total.strip(), max_total.strip())
+    return _exceptions(request, session, query)
 
 
 def _exceptions(
-    request: Request, session: Session, owner: str, signoff_url: str = ""
+    request: Request, session: Session, query: QueueQuery | str, signoff_url: str = ""
 ) -> HTMLResponse:
-    owner = owner if owner in OWNERS else ""
-    records = ticket_records(context_of(request).engine, statuses=EXCEPTION_STATUSES)
-    now = context_of(request).now()
+    """One page of the exception queue (50 rows), filtered and sorted by the database, with
+    the count and total of what matches and of the whole queue."""
+    if isinstance(query, str):
+        query = QueueQuery(owner=query)
+    owner = query.owner if query.owner in OWNERS else ""
+    problems = []
+    if query.sort not in SORTS:
+        problems.append(f"sort: must be one of {', '.join(SORTS)}, not {query.sort!r}")
+    bounds: dict[str, int | None] = {}
+    for name in ("min_total", "max_total"):
+        text = getattr(query, name)
+        try:
+            bounds[name] = integer_cents(exact_decimal(text)) if text else None
+        except ValueError as problem:
+            problems.append(f"{name}: {problem}")
+    if problems:
+        return _error(request, session, "Cannot filter the queue: " + "; ".join(problems), 422)
+    context = context_of(request)
+    book, _ = context.book.current()
+    wanted = QueueFilter(
+        tuple(EXCEPTION_STATUSES),
+        owner=owner or None,
+        search=query.q or None,
+        customer_ids=_customers_named(book, query.q),
+        min_cents=bounds["min_total"],
+        max_cents=bounds["max_total"],
+    )
+    found = queue_page(context.engine, wanted, sort=query.sort, page=query.page)
+    now = context.now()
     rows = [
-        _exception_row(record, now, session.principal.role, context_of(request).settings)
+        _exception_row(record, now, session.principal.role, context.settings)
         | {"customer": _customer_label(request, record.customer_id)}
-        for record in records
-        if not owner or queue_owner(record) == owner
+        for record in found.records
     ]
+    currency = book.book.currency if book is not None else ""
     return _render(
         request,
         "exceptions.html",
@@ -773,7 +840,30 @@ def _exceptions(
         owner=owner,
         owners=OWNERS,
         signoff_url=signoff_url,
+        query=query,
+        sorts=SORT_LABELS,
+        page=found.page,
+        pages=found.pages,
+        matched=found.matched,
+        matched_total=_amount(found.matched_cents, currency),
+        queue=found.queue,
+        queue_total=_amount(found.queue_cents, currency),
+        previous_link=query.link(page=found.page - 1) if found.page > 1 else "",
+        next_link=query.link(page=found.page + 1) if found.page < found.pages else "",
     )
+
+
+def _customers_named(book: BillingBook | None, text: str) -> tuple[str, ...]:
+    """The help desk ids of the book's customers whose name contains ``text``."""
+    if book is None or not text:
+        return ()
+    wanted = text.lower()
+    return tuple(c.helpdesk_id for c in book.customers if wanted in c.name.lower())
+
+
+def _amount(cents: int, currency: str) -> str:
+    """Money for people: ``1,200.00 USD``."""
+    return f"{Decimal(cents).scaleb(-2):,.2f} {currency}".rstrip()
 
 
 def _exception_row(
