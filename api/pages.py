@@ -59,10 +59,10 @@ from store.database import as_utc
 from store.decision_requests import DECISION_ALERTS
 from store.models import TicketRecord
 from store.page_sessions import end_session, live_session, open_session, read_flash, save_flash
-from store.queue_pages import SORTS, QueueFilter, queue_page
+from store.queue_pages import SORTS, QueueFilter, QueuePage, queue_page
 from store.reconciliation_records import latest_alert
 from store.sync_health import alerts_since
-from store.ticket_records import audit_trail, queue_totals, ticket_record, ticket_records
+from store.ticket_records import audit_trail, queue_totals, ticket_record
 from store.tokens import STAFF_ROLES
 from usecases.queues import age_text, chargeable_total, queue_owner, waiting_reason
 from usecases.tickets import VIEW
@@ -428,19 +428,35 @@ def logout(request: Request, csrf: str = Form("")) -> Response:
 
 
 @router.get("/review", response_class=HTMLResponse)
-def review_page(request: Request) -> Response:
+def review_page(
+    request: Request,
+    q: str = Query("", max_length=200),
+    sort: str = "age",
+    page: int = Query(1, ge=1, le=1_000_000),
+    min_total: str = Query("", max_length=40),
+    max_total: str = Query("", max_length=40),
+) -> Response:
+    """The billing review queue, 50 tickets a page, filtered, searched and sorted like the
+    exception queue."""
     session = read_session(request)
     if session is None:
         return _to_login()
     if session.principal.role not in REVIEW_ROLES:
         return _error(request, session, "The billing review queue is for finance and admin.", 403)
-    records = ticket_records(context_of(request).engine, statuses=[BillingStatus.IN_REVIEW.value])
+    query = QueueQuery(
+        "", q.strip(), sort, page, min_total.strip(), max_total.strip(), path="/review"
+    )
+    found = _queue_page(request, query, (BillingStatus.IN_REVIEW.value,))
+    if isinstance(found, str):
+        return _error(request, session, found, 422)
     now = context_of(request).now()
     items = [
         _review_item(r, now) | {"customer": _customer_label(request, r.customer_id)}
-        for r in records
+        for r in found.records
     ]
-    return _render(request, "review.html", session, items=items)
+    return _render(
+        request, "review.html", session, items=items, **_queue_values(request, query, found)
+    )
 
 
 def _review_item(record: TicketRecord, now: datetime) -> dict[str, Any]:
@@ -759,13 +775,18 @@ class QueueQuery:
     page: int = 1
     min_total: str = ""
     max_total: str = ""
+    path: str = "/exceptions"
 
     def link(self, **changes: Any) -> str:
         """This queue's URL with ``changes`` (another page): defaults are left out."""
         values = {**dataclasses.asdict(self), **changes}
         defaults = dataclasses.asdict(QueueQuery())
-        kept = {name: value for name, value in values.items() if value != defaults[name]}
-        return "/exceptions" + (f"?{urlencode(kept)}" if kept else "")
+        kept = {
+            name: value
+            for name, value in values.items()
+            if name != "path" and value != defaults[name]
+        }
+        return self.path + (f"?{urlencode(kept)}" if kept else "")
 
 
 SORT_LABELS = {
@@ -802,6 +823,33 @@ def _exceptions(
     if isinstance(query, str):
         query = QueueQuery(owner=query)
     owner = query.owner if query.owner in OWNERS else ""
+    found = _queue_page(request, query, tuple(EXCEPTION_STATUSES), owner)
+    if isinstance(found, str):
+        return _error(request, session, found, 422)
+    context = context_of(request)
+    now = context.now()
+    rows = [
+        _exception_row(record, now, session.principal.role, context.settings)
+        | {"customer": _customer_label(request, record.customer_id)}
+        for record in found.records
+    ]
+    return _render(
+        request,
+        "exceptions.html",
+        session,
+        rows=rows,
+        owner=owner,
+        owners=OWNERS,
+        signoff_url=signoff_url,
+        **_queue_values(request, query, found),
+    )
+
+
+def _queue_page(
+    request: Request, query: QueueQuery, statuses: tuple[str, ...], owner: str = ""
+) -> QueuePage | str:
+    """The page of a queue its query asks for; the problems in words (for a 422) when the
+    query's sort or totals cannot be read."""
     problems = []
     if query.sort not in SORTS:
         problems.append(f"sort: must be one of {', '.join(SORTS)}, not {query.sort!r}")
@@ -813,44 +861,37 @@ def _exceptions(
         except ValueError as problem:
             problems.append(f"{name}: {problem}")
     if problems:
-        return _error(request, session, "Cannot filter the queue: " + "; ".join(problems), 422)
+        return "Cannot filter the queue: " + "; ".join(problems)
     context = context_of(request)
     book, _ = context.book.current()
     wanted = QueueFilter(
-        tuple(EXCEPTION_STATUSES),
+        statuses,
         owner=owner or None,
         search=query.q or None,
         customer_ids=_customers_named(book, query.q),
         min_cents=bounds["min_total"],
         max_cents=bounds["max_total"],
     )
-    found = queue_page(context.engine, wanted, sort=query.sort, page=query.page)
-    now = context.now()
-    rows = [
-        _exception_row(record, now, session.principal.role, context.settings)
-        | {"customer": _customer_label(request, record.customer_id)}
-        for record in found.records
-    ]
+    return queue_page(context.engine, wanted, sort=query.sort, page=query.page)
+
+
+def _queue_values(request: Request, query: QueueQuery, found: QueuePage) -> dict[str, Any]:
+    """What a queue's template shows around its rows: the filter, the counts and totals, and
+    the links to the other pages."""
+    book, _ = context_of(request).book.current()
     currency = book.book.currency if book is not None else ""
-    return _render(
-        request,
-        "exceptions.html",
-        session,
-        rows=rows,
-        owner=owner,
-        owners=OWNERS,
-        signoff_url=signoff_url,
-        query=query,
-        sorts=SORT_LABELS,
-        page=found.page,
-        pages=found.pages,
-        matched=found.matched,
-        matched_total=_amount(found.matched_cents, currency),
-        queue=found.queue,
-        queue_total=_amount(found.queue_cents, currency),
-        previous_link=query.link(page=found.page - 1) if found.page > 1 else "",
-        next_link=query.link(page=found.page + 1) if found.page < found.pages else "",
-    )
+    return {
+        "query": query,
+        "sorts": SORT_LABELS,
+        "page": found.page,
+        "pages": found.pages,
+        "matched": found.matched,
+        "matched_total": _amount(found.matched_cents, currency),
+        "queue": found.queue,
+        "queue_total": _amount(found.queue_cents, currency),
+        "previous_link": query.link(page=found.page - 1) if found.page > 1 else "",
+        "next_link": query.link(page=found.page + 1) if found.page < found.pages else "",
+    }
 
 
 def _customers_named(book: BillingBook | None, text: str) -> tuple[str, ...]:

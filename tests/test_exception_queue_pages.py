@@ -20,6 +20,7 @@ from tests.live.api_server import ServedStore, hidden, served_examples
 
 APP_NOW = datetime(2026, 12, 10, 15, tzinfo=UTC)
 HELD = 120
+IN_REVIEW = 60
 
 
 @pytest.fixture
@@ -37,6 +38,19 @@ def site(tmp_path: Path) -> Iterator[ServedStore]:
                         hold_owner="support",
                         next_actor="support",
                         chargeable_cents=100 * n,
+                        status_since=since,
+                        updated_at=since,
+                    )
+                )
+            for n in range(IN_REVIEW):
+                since = datetime(2026, 11, 2, tzinfo=UTC) + timedelta(hours=n)
+                session.add(
+                    TicketRecord(
+                        ticket_id=f"R-{n:04d}",
+                        customer_id="org-200",
+                        status="in_review",
+                        next_actor="billing",
+                        chargeable_cents=9500,
                         status_since=since,
                         updated_at=since,
                     )
@@ -96,3 +110,17 @@ def test_a_bad_filter_is_refused_naming_its_field(
 ) -> None:
     response = http.get("/exceptions", params=params)
     assert response.status_code == 422 and says in response.text
+
+
+def test_the_review_queue_is_paged_and_searched_too(site: ServedStore) -> None:
+    with httpx.Client(base_url=site.url, timeout=30) as finance:
+        form = finance.get("/login")
+        login = {"token": site.token(Role.FINANCE), "login_csrf": hidden(form.text, "login_csrf")}
+        assert finance.post("/login", data=login).status_code == 303
+        first = finance.get("/review").text
+        cards = re.findall(r'<section class="card ticket" data-ticket="(R-\d{4})"', first)
+        assert len(cards) == 50 and cards[0] == "R-0000"
+        assert "(page 1 of 2, 50 shown)" in first and 'href="/review?page=2" rel="next"' in first
+        birch = finance.get("/review", params={"q": "birch", "sort": "newest"}).text
+        cards = re.findall(r'<section class="card ticket" data-ticket="(R-\d{4})"', birch)
+        assert cards[0] == "R-0059" and "Birch Legal (org-200)" in birch
