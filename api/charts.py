@@ -49,15 +49,28 @@ def column_chart(title: str, bars: list[Bar], unit: str = "") -> Markup:
                 f'<text x="{x + width / 2:.1f}" y="{TOP + BAR_AREA_HEIGHT + 14}" '
                 f'text-anchor="middle" class="axis">{escape(_short(bar.label))}</text>'
             )
-            if bar.note and len(bars) <= 16:
-                parts.append(
-                    f'<text x="{x + width / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle" '
-                    f'class="note">{escape(bar.note)}</text>'
-                )
+        # A note goes above every bar (not only the labelled ones) when the notes fit their
+        # slots; a caller promises notes in its caption only when ``notes_fit`` says so.
+        if bar.note and notes_fit(bars):
+            parts.append(
+                f'<text x="{x + width / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle" '
+                f'class="note">{escape(bar.note)}</text>'
+            )
     parts.append(
         f'<text x="0" y="12" class="axis">max {escape(str(top))}{escape(unit)}</text></svg>'
     )
     return Markup("".join(parts))
+
+
+NOTE_CHAR_WIDTH = 7.0  # px per character of a note at the chart's note size, with room
+
+
+def notes_fit(bars: list[Bar]) -> bool:
+    """Whether ``column_chart`` draws every bar's note: each fits over its bar's slot."""
+    if not bars:
+        return False
+    slot = (WIDTH - LEFT) / len(bars)
+    return max(len(bar.note) for bar in bars) * NOTE_CHAR_WIDTH <= slot
 
 
 def share_chart(title: str, bars: list[Bar], limit: Decimal | None = None) -> Markup:

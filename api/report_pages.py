@@ -4,55 +4,63 @@ operators, admin); support sees tickets, not revenue."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from api.charts import Bar, column_chart, share_chart
+from api.charts import Bar, column_chart, notes_fit, share_chart
 from api.context import context_of
 from api.pages import REPORT_ROLES, Session, _error, _render, _to_login, read_session
 from billing.book import BillingBook
-from store.reports import REPORTS, Period, Report, as_csv, run_report
+from store.reports import (
+    REPORTS,
+    Period,
+    PeriodProblem,
+    Report,
+    as_csv,
+    default_first_day,
+    period_of,
+    run_report,
+    today_in,
+)
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
-DEFAULT_DAYS = 30
 MAX_DAYS = 366
 
 
-class PeriodProblem(ValueError):
-    pass
-
-
-def _period(start: str | None, end: str | None, today: date) -> tuple[date, date, Period]:
-    """The UTC days asked for (``to`` inclusive; default the 30 days up to ``today``), or a
-    problem that names the parameter."""
+def _period(
+    start: str | None, end: str | None, today: date, zone: str
+) -> tuple[date, date, Period]:
+    """The book's days asked for (``to`` inclusive; default the previous calendar month and the
+    current one up to ``today``, as ``report``), or a problem that names the parameter in the
+    CLI's words."""
     try:
         last = date.fromisoformat(end) if end else today
     except ValueError:
-        raise PeriodProblem(f"to: {end!r} is not a date like 2026-11-30") from None
+        raise PeriodProblem(f"--to {end!r} is not a date like 2026-11-30") from None
     try:
-        first = date.fromisoformat(start) if start else last - timedelta(days=DEFAULT_DAYS - 1)
+        first = date.fromisoformat(start) if start else default_first_day(last)
     except ValueError:
-        raise PeriodProblem(f"from: {start!r} is not a date like 2026-11-01") from None
-    if first > last:
-        raise PeriodProblem(f"from: {first} is after to: {last}")
+        raise PeriodProblem(f"--from {start!r} is not a date like 2026-11-01") from None
+    period = period_of(first, last, zone)
     if (last - first).days >= MAX_DAYS:
-        raise PeriodProblem(f"from/to: at most {MAX_DAYS} days at a time")
-    period = Period(
-        datetime.combine(first, time(0), UTC),
-        datetime.combine(last + timedelta(days=1), time(0), UTC),
-    )
+        raise PeriodProblem(f"--from/--to: at most {MAX_DAYS} days at a time")
     return first, last, period
 
 
 def _book(request: Request) -> BillingBook | None:
-    """The book, or None when it cannot be loaded: the prepaid report still shows hours used."""
+    """The book, or None when it cannot be loaded: the prepaid report still shows hours used,
+    and the days are UTC days."""
     book, _problem = context_of(request).book.current()
     return book
+
+
+def _zone(book: BillingBook | None) -> str:
+    return book.book.timezone if book else "UTC"
 
 
 def _allowed(request: Request) -> Session | Response:
@@ -72,11 +80,12 @@ def reports_page(request: Request) -> Response:
     query = request.query_params
     context = context_of(request)
     now = context.now()
-    try:
-        first, last, period = _period(query.get("from"), query.get("to"), now.date())
-    except PeriodProblem as problem:
-        return _error(request, session, f"Bad period: {problem}", 400)
     book = _book(request)
+    zone = _zone(book)
+    try:
+        first, last, period = _period(query.get("from"), query.get("to"), today_in(zone, now), zone)
+    except PeriodProblem as problem:
+        return _error(request, session, f"Bad period: {problem}", 422)
     reports = {name: run_report(name, context.engine, period, book, now=now) for name in REPORTS}
     return _render(
         request,
@@ -84,6 +93,7 @@ def reports_page(request: Request) -> Response:
         session,
         first=first.isoformat(),
         last=last.isoformat(),
+        zone=zone,
         charts=_charts(reports, first, last),
         reports=[_table(report) for report in reports.values()],
         book_missing=book is None,
@@ -100,11 +110,13 @@ def report_csv(name: str, request: Request) -> Response:
     query = request.query_params
     context = context_of(request)
     now = context.now()
+    book = _book(request)
+    zone = _zone(book)
     try:
-        first, last, period = _period(query.get("from"), query.get("to"), now.date())
+        first, last, period = _period(query.get("from"), query.get("to"), today_in(zone, now), zone)
     except PeriodProblem as problem:
-        return _error(request, session, f"Bad period: {problem}", 400)
-    report = run_report(name, context.engine, period, _book(request), now=now)
+        return _error(request, session, f"Bad period: {problem}", 422)
+    report = run_report(name, context.engine, period, book, now=now)
     return Response(
         as_csv(report),
         media_type="text/csv; charset=utf-8",
@@ -146,10 +158,12 @@ def _chart_list(reports: dict[str, Report], first: date, last: date) -> list[tup
     ]
     held_bars = [Bar(age, Decimal(held.get(age, 0)), str(held.get(age, 0))) for age in ages]
     leakage_bars = [Bar(kind, value) for kind, value in sorted(leakage.items())]
+    # Promise the ticket counts only when the chart draws them (they fit over every bar).
+    counts = "tickets above each bar" if notes_fit(closed_bars) else "tickets in each bar's tip"
     charts = [
-        ("Billable tickets closed by day (value; tickets above each bar)", closed_bars, None),
+        (f"Billable tickets closed by day (value; {counts})", closed_bars, None),
         ("Invoiced from tickets by day (charged)", _invoiced_bars(invoiced, days), None),
-        ("Held tickets by age", held_bars, " tickets"),
+        ("Held now, by age", held_bars, " tickets"),
     ]
     return [
         *((title, column_chart(title, bars, unit or "")) for title, bars, unit in charts),

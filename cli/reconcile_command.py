@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from cli.live import connect_client, open_review_store, run_async_command
 from cli.tables import render_table
 from messages.runs import ReconciliationRequest
 from settings import Settings
 from store.reconciliation_records import findings_of
+from store.reports import PeriodProblem, period_of
 from workflows.reconciliation import RECONCILIATION_WORKFLOW_ID, ReconciliationWorkflow
 
 EXIT_FINDINGS = 3
@@ -29,7 +31,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "reconcile",
         help="compare billed tickets with the billing system's lines for a period",
-        description="Reconcile a period (UTC days, --to inclusive; default yesterday): tickets "
+        description="Reconcile a period (UTC days, --to inclusive; default yesterday; --from after "
+        "--to is refused, exit 2): tickets "
         "closed in it and lines posted in it, read back from the billing system, compared per "
         "ticket and totalled per customer. Each difference is a finding with its reason; the "
         "findings are kept in the review store. Runs the same workflow as the daily schedule "
@@ -49,10 +52,14 @@ async def reconcile(settings: Settings, args: argparse.Namespace) -> int:
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     first = args.start or args.end or yesterday
     last = args.end or args.start or yesterday
-    if last < first:
-        first, last = last, first
-    start = datetime.combine(first, time(0), UTC)
-    end = datetime.combine(last + timedelta(days=1), time(0), UTC)
+    try:
+        # Reversed days are refused in the same words as ``report`` and the reports page,
+        # not swapped: a swapped period is silently another period than the one asked for.
+        period = period_of(first, last)
+    except PeriodProblem as problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    start, end = period.start, period.end
     client = await connect_client(settings)
     summary = await client.execute_workflow(
         ReconciliationWorkflow.run,

@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from billing.book import BillingBook
@@ -15,7 +15,17 @@ from cli.input_files import InputError, read_book
 from cli.live import open_review_store, run_command
 from cli.tables import render_table
 from settings import Settings
-from store.reports import NEEDS_BOOK, REPORTS, Period, Report, as_csv, run_report
+from store.reports import (
+    NEEDS_NOW,
+    REPORTS,
+    PeriodProblem,
+    Report,
+    as_csv,
+    default_first_day,
+    period_of,
+    run_report,
+    today_in,
+)
 
 
 def _day(text: str) -> date:
@@ -35,7 +45,8 @@ def add_parser(
         "report",
         help="finance reports: closed by day, ready, held, invoice lines, close to invoice…",
         description="Reports from the review store and the embedded ledger, for a period of "
-        "UTC days (--to inclusive; default: the last 30 days). "
+        "days in the book's timezone (--to inclusive; default: the previous calendar month and "
+        "the current month to date). 'held' shows the holds open now and takes no period. "
         + "; ".join(f"{name}" for name in REPORTS),
     )
     parser.add_argument("name", choices=list(REPORTS), help="which report")
@@ -48,20 +59,29 @@ def add_parser(
 
 
 def show(settings: Settings, args: argparse.Namespace, now: datetime) -> int:
-    last = args.end or now.date()
-    first = args.start or last - timedelta(days=29)
-    period = Period(
-        datetime.combine(first, time(0), UTC),
-        datetime.combine(last + timedelta(days=1), time(0), UTC),
-    )
+    if args.name in NEEDS_NOW and (args.start or args.end):
+        print(
+            f"error: {args.name} shows the holds open now; it takes no --from/--to",
+            file=sys.stderr,
+        )
+        return 2
+    book = _book(settings)
+    zone = book.book.timezone if book else "UTC"
+    last = args.end or today_in(zone, now)
+    first = args.start or default_first_day(last)
+    try:
+        period = period_of(first, last, zone)
+    except PeriodProblem as problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     store = open_review_store(settings)
-    report = run_report(args.name, store, period, _book(settings, args.name), now=now)
+    report = run_report(args.name, store, period, book, now=now)
     if args.format == "json":
         print(json.dumps(as_json(report, first, last), indent=2))
     elif args.format == "csv":
         sys.stdout.write(as_csv(report))
     else:
-        print(f"{report.title}, {first} – {last}")
+        print(f"{report.title}, {first} – {last} ({zone} days)")
         if report.rows:
             numeric = [
                 i
@@ -78,15 +98,16 @@ def show(settings: Settings, args: argparse.Namespace, now: datetime) -> int:
     return 0
 
 
-def _book(settings: Settings, name: str) -> BillingBook | None:
-    """The book, for reports that show what contracts grant; without it they still run."""
-    if name not in NEEDS_BOOK:
-        return None
+def _book(settings: Settings) -> BillingBook | None:
+    """The book: its timezone makes the days (as ``pilot``'s), and the prepaid report shows what
+    contracts grant. Without it reports still run, on UTC days."""
     try:
         return read_book(str(settings.book_path))
     except InputError as problem:
         print(
-            f"warning: without the book ({problem}), granted hours are not shown", file=sys.stderr
+            f"warning: without the book ({problem}), days are UTC days and granted hours are "
+            "not shown",
+            file=sys.stderr,
         )
         return None
 

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, case, exists, func, select
 from sqlalchemy.engine import Engine
 
 from billing.book import BillingBook, ContractType
 from billing.csv_cells import csv_text
+from billing.invoice_run import FEE_TICKET_PREFIX
 from billing.prepaid import BLOCK_PERIOD
 from store.database import as_utc
 from store.models import (
@@ -41,6 +43,36 @@ QUEUE = ("held", "awaiting_approval", "in_review")
 class Period:
     start: datetime
     end: datetime  # exclusive
+    zone: str = "UTC"  # the book's timezone: the days reports count are its days, as pilot's
+
+
+class PeriodProblem(ValueError):
+    """A period that cannot be asked for; the message names the fields (``--from``/``--to``),
+    the same words on the CLI (exit 2) and the page (422)."""
+
+
+def period_of(first: date, last: date, zone: str = "UTC") -> Period:
+    """The days ``first`` to ``last`` inclusive in the book's timezone, as UTC bounds. Reversed
+    days are an error, never swapped or read as an empty period."""
+    if first > last:
+        raise PeriodProblem(f"--from {first} is after --to {last}")
+    tz = ZoneInfo(zone)
+    return Period(
+        datetime.combine(first, time(0), tz).astimezone(UTC),
+        datetime.combine(last + timedelta(days=1), time(0), tz).astimezone(UTC),
+        zone,
+    )
+
+
+def default_first_day(today: date) -> date:
+    """The default period starts on the first day of the previous month: a billing team looks at
+    the last full month and the current one to date (a rolling 30 days would cut last month)."""
+    previous = today.replace(day=1) - timedelta(days=1)
+    return previous.replace(day=1)
+
+
+def today_in(zone: str, now: datetime) -> date:
+    return now.astimezone(ZoneInfo(zone)).date()
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,26 +98,36 @@ def _hours_from_minutes_milli(milli: int | None) -> Decimal:
     return (Decimal(milli or 0).scaleb(-3) / 60).quantize(_HOURS)
 
 
-def _day(column):  # type: ignore[no-untyped-def]
-    # SQLite keeps datetimes as text; the first ten characters are the day on both databases'
-    # text form, and PostgreSQL's date() does the same for timestamps.
-    return func.substr(func.cast(column, String), 1, 10)
+def _minute(column):  # type: ignore[no-untyped-def]
+    # SQLite keeps datetimes as text; the first sixteen characters are the UTC minute on both
+    # databases' text form. SQL groups by that minute; Python then folds the (few) minutes into
+    # the book's days, which SQL cannot do portably across daylight-saving changes.
+    return func.substr(func.cast(column, String), 1, 16)
+
+
+def _local_day(minute: str, zone: str) -> str:
+    at = datetime.fromisoformat(minute.replace(" ", "T")).replace(tzinfo=UTC)
+    return at.astimezone(ZoneInfo(zone)).date().isoformat()
 
 
 def closed_by_day(engine: Engine, period: Period) -> Report:
-    day = _day(_TICKET.c.closed_at)
+    minute = _minute(_TICKET.c.closed_at)
     query = (
-        select(day, func.count(), func.sum(_TICKET.c.chargeable_cents))
+        select(minute, func.count(), func.sum(_TICKET.c.chargeable_cents))
         .where(
             _TICKET.c.closed_at >= period.start,
             _TICKET.c.closed_at < period.end,
             _TICKET.c.chargeable_cents > 0,
         )
-        .group_by(day)
-        .order_by(day)
+        .group_by(minute)
     )
+    days: dict[str, list[int]] = {}
     with engine.connect() as connection:
-        rows = [[d, n, _money(c)] for d, n, c in connection.execute(query)]
+        for at, n, cents in connection.execute(query):
+            total = days.setdefault(_local_day(at, period.zone), [0, 0])
+            total[0] += n
+            total[1] += cents or 0
+    rows: list[list[object]] = [[d, n, _money(c)] for d, (n, c) in sorted(days.items())]
     return Report(
         "closed-by-day", "Billable tickets closed by day", ["day", "tickets", "chargeable"], rows
     )
@@ -109,6 +151,9 @@ def ready_for_billing(engine: Engine, period: Period) -> Report:
 
 
 def held_by_reason(engine: Engine, period: Period, now: datetime | None = None) -> Report:
+    """The holds open now, aged from ``now``: the store keeps each ticket's current status and
+    when it began, not the history of holds, so this report cannot say what was held in a past
+    period. It ignores the period and says so in its title; ``report held`` refuses one."""
     now = now or datetime.now(UTC)
     age = {
         "under 1 day": now - timedelta(days=1),
@@ -137,35 +182,47 @@ def held_by_reason(engine: Engine, period: Period, now: datetime | None = None) 
         rows = [[r, o, b, n, _money(c)] for r, o, b, n, c in connection.execute(query)]
     return Report(
         "held",
-        "Held by reason and owner, with ageing",
+        "Held now, by reason and owner, with ageing (current holds, whatever the period)",
         ["reason", "owner", "age", "tickets", "total"],
         rows,
     )
 
 
 def invoice_lines(engine: Engine, period: Period) -> Report:
-    day = _day(_LINE.c.posted_at)
+    """Lines posted per day (the book's days) and billing customer. A contract's monthly fee is
+    a line but not a ticket (its ticket id is ``fee:…``): it counts in lines, not tickets."""
+    minute = _minute(_LINE.c.posted_at)
     query = (
         select(
-            day,
+            minute,
             _LINE.c.billing_customer_id,
+            _LINE.c.ticket_id,
             func.count(),
-            func.count(func.distinct(_LINE.c.ticket_id)),
             func.sum(case((_LINE.c.amount_cents > 0, _LINE.c.amount_cents), else_=0)),
             func.sum(case((_LINE.c.amount_cents < 0, _LINE.c.amount_cents), else_=0)),
         )
         .where(_LINE.c.posted_at >= period.start, _LINE.c.posted_at < period.end)
-        .group_by(day, _LINE.c.billing_customer_id)
-        .order_by(day, _LINE.c.billing_customer_id)
+        .group_by(minute, _LINE.c.billing_customer_id, _LINE.c.ticket_id)
     )
+    # One row per ticket posted (not per line): the distinct tickets of a local day are a set.
+    days: dict[tuple[str, str], tuple[list[int], set[str]]] = {}
     with engine.connect() as connection:
-        rows = [
-            [d, customer, lines, tickets, _money(charged), _money(credited)]
-            for d, customer, lines, tickets, charged, credited in connection.execute(query)
-        ]
+        for at, customer, ticket, lines, charged, credited in connection.execute(query):
+            sums, tickets = days.setdefault(
+                (_local_day(at, period.zone), customer), ([0, 0, 0], set())
+            )
+            sums[0] += lines
+            sums[1] += charged or 0
+            sums[2] += credited or 0
+            if not str(ticket).startswith(FEE_TICKET_PREFIX):
+                tickets.add(ticket)
+    rows: list[list[object]] = [
+        [d, customer, sums[0], len(tickets), _money(sums[1]), _money(sums[2])]
+        for (d, customer), (sums, tickets) in sorted(days.items())
+    ]
     return Report(
         "invoice-lines",
-        "Invoice lines created from tickets",
+        "Invoice lines created from tickets (monthly fees count as lines, not tickets)",
         ["day", "billing customer", "lines", "tickets", "charged", "credited"],
         rows,
     )
@@ -233,7 +290,10 @@ def manual_edits(engine: Engine, period: Period) -> Report:
 
 def credits_and_write_offs(engine: Engine, period: Period) -> Report:
     """Credits posted (lines with negative amounts) by customer, and decisions that wrote
-    charges off or zeroed them, by kind, from the audit log."""
+    charges off or zeroed them, by kind, from the audit log. A decision's amount is what it took
+    off the bill, negative like a credit: the list value of the decided tickets' charged lines
+    less what they bill now (a written-off line bills 0 at its list value). A dispute resolved
+    by "adjust" edits the line itself, so its amount is in the manual-edits report, not here."""
     credits = (
         select(_LINE.c.billing_customer_id, func.count(), func.sum(_LINE.c.amount_cents))
         .where(
@@ -243,24 +303,44 @@ def credits_and_write_offs(engine: Engine, period: Period) -> Report:
         )
         .group_by(_LINE.c.billing_customer_id)
     )
+    decided = (
+        _AUDIT.c.outcome == "accepted",
+        _AUDIT.c.action.in_(("resolve_dispute", "mark_non_billable")),
+        _AUDIT.c.at >= period.start,
+        _AUDIT.c.at < period.end,
+    )
     decisions = (
         select(_AUDIT.c.action, _AUDIT.c.detail, func.count())
-        .where(
-            _AUDIT.c.outcome == "accepted",
-            _AUDIT.c.action.in_(("resolve_dispute", "mark_non_billable")),
-            _AUDIT.c.at >= period.start,
-            _AUDIT.c.at < period.end,
+        .where(*decided)
+        .group_by(_AUDIT.c.action, _AUDIT.c.detail)
+    )
+    taken_off = (
+        select(
+            _AUDIT.c.action,
+            _AUDIT.c.detail,
+            func.sum(_RATED.c.amount_cents - _RATED.c.list_cents),
         )
+        .select_from(_AUDIT.join(_RATED, _RATED.c.ticket_id == _AUDIT.c.ticket_id))
+        .where(*decided, _RATED.c.coverage.is_(None))
         .group_by(_AUDIT.c.action, _AUDIT.c.detail)
     )
     with engine.connect() as connection:
         rows: list[list[object]] = [
             ["credit", customer, n, _money(c)] for customer, n, c in connection.execute(credits)
         ]
-        rows += [[action, detail, n, None] for action, detail, n in connection.execute(decisions)]
+        amounts = {(a, d): cents for a, d, cents in connection.execute(taken_off)}
+        rows += [
+            [
+                action,
+                detail,
+                n,
+                None if detail.endswith(": adjust") else _money(amounts.get((action, detail))),
+            ]
+            for action, detail, n in connection.execute(decisions)
+        ]
     return Report(
         "credits",
-        "Credits and write-offs",
+        "Credits and write-offs (amounts taken off the bill are negative)",
         ["kind", "customer or outcome", "count", "amount"],
         rows,
     )
@@ -384,8 +464,10 @@ def revenue_leakage(engine: Engine, period: Period) -> Report:
 def prepaid_balance(engine: Engine, period: Period, book: BillingBook | None = None) -> Report:
     """Hours drawn per retainer month (the months of the period) and per block (its whole
     life), as rated; with the book, also what each grants and what is left."""
-    first = period.start.strftime("%Y-%m")
-    last = (period.end - timedelta(microseconds=1)).strftime("%Y-%m")
+    # The months of the book's days (a New York November ends at 05:00 UTC on 1 December).
+    zone = ZoneInfo(period.zone)
+    first = period.start.astimezone(zone).strftime("%Y-%m")
+    last = (period.end - timedelta(microseconds=1)).astimezone(zone).strftime("%Y-%m")
     in_period = (_RATED.c.prepaid_period == BLOCK_PERIOD) | (
         (_RATED.c.prepaid_period >= first) & (_RATED.c.prepaid_period <= last)
     )

@@ -103,8 +103,9 @@ def check_manual_edits(rows: list[list[str]]) -> None:
 
 def check_credits(rows: list[list[str]]) -> None:
     assert ["credit", "'" + AT, "1", "-12.50"] in rows  # the amount stays a number
-    assert ["mark_non_billable", "'" + MINUS, "1", ""] in rows
-    assert ["mark_non_billable", "", "1", ""] in rows
+    # A decision's amount is what it took off the bill: nothing rated here, so 0.00, not blank.
+    assert ["mark_non_billable", "'" + MINUS, "1", "0.00"] in rows
+    assert ["mark_non_billable", "", "1", "0.00"] in rows
 
 
 @pytest.fixture(scope="module")

@@ -13,12 +13,12 @@ from decimal import Decimal
 import pytest
 
 from billing.posting import BillableLine, LineType
-from cli import report_command
+from cli import reconcile_command, report_command
 from connectors.billing import PostRequest
 from connectors.embedded_ledger import EmbeddedLedger
 from messages.ticket import EditItem
 from messages.ticket_activities import RecordInput
-from messages.views import TicketProjection
+from messages.views import AuditItem, TicketProjection
 from store.database import open_store
 from store.ticket_records import record_ticket
 
@@ -160,7 +160,8 @@ def test_the_default_period_and_the_ages_follow_the_commands_clock(store, capsys
     later = NOW + timedelta(days=200)  # in 2027
     assert report("closed-by-day", "--format", "json", now=later) == 0
     shown = json.loads(capsys.readouterr().out)
-    assert shown["period"] == ["2027-05-15", "2027-06-13"] and shown["rows"] == []
+    # The previous calendar month and the current one to date (not a rolling 30 days).
+    assert shown["period"] == ["2027-05-01", "2027-06-13"] and shown["rows"] == []
     assert report("held", "--format", "csv", now=NOW - timedelta(days=3, hours=12)) == 0
     assert "disputed,manager,under 1 day,1,30.00" in capsys.readouterr().out
 
@@ -168,3 +169,115 @@ def test_the_default_period_and_the_ages_follow_the_commands_clock(store, capsys
 def test_an_empty_period_says_so(store, capsys) -> None:  # type: ignore[no-untyped-def]
     assert report("closed-by-day", "--from", "2020-01-01", "--to", "2020-01-31") == 0
     assert "nothing in this period" in capsys.readouterr().out
+
+
+def test_the_default_period_covers_all_of_last_month(store, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Early in December the default still shows November's tickets (the examples' month)."""
+    assert report("closed-by-day", "--format", "json", now=datetime(2026, 12, 5, tzinfo=UTC)) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["period"] == ["2026-11-01", "2026-12-04"]
+    assert sum(row["tickets"] for row in shown["rows"]) == 3
+
+
+def test_a_monthly_fee_is_a_line_not_a_ticket(store, capsys) -> None:  # type: ignore[no-untyped-def]
+    EmbeddedLedger(store, now=lambda: NOW).post_lines(
+        PostRequest("fee-k", "fee:C-1:2026-11", "CUST-1", [line("fee", "200.00")], "2026-11")
+    )
+    assert report("invoice-lines", "--format", "json") == 0
+    [row] = json.loads(capsys.readouterr().out)["rows"]
+    assert (row["lines"], row["tickets"], row["charged"]) == (4, 2, "342.50")
+
+
+@pytest.mark.parametrize("name", ["closed-by-day", "invoice-lines"])
+def test_reversed_dates_are_an_error_naming_both(store, capsys, name: str) -> None:  # type: ignore[no-untyped-def]
+    assert report(name, "--from", "2026-11-30", "--to", "2026-11-01") == 2
+    captured = capsys.readouterr()
+    assert "--from 2026-11-30 is after --to 2026-11-01" in captured.err
+    assert "nothing in this period" not in captured.out
+
+
+def test_held_shows_current_holds_and_refuses_a_period(store, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert report("held", "--from", "2020-01-01", "--to", "2020-01-31") == 2
+    assert "held shows the holds open now; it takes no --from/--to" in capsys.readouterr().err
+    assert report("held") == 0
+    assert "Held now" in capsys.readouterr().out
+
+
+def test_days_are_the_books_days(store, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """03:00 UTC on the 25th is 22:00 on the 24th in the book's New York: pilot's day too."""
+    late = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+    record_ticket(store, RecordInput(projection("T-5", "posted", "5.00", late), [], []))
+    monkeypatch.setenv("HDB_BOOK_PATH", "examples/book.toml")
+    assert (
+        report("closed-by-day", "--format", "json", "--from", "2026-11-24", "--to", "2026-11-24")
+        == 0
+    )
+    [row] = json.loads(capsys.readouterr().out)["rows"]
+    assert row == {"day": "2026-11-24", "tickets": 3, "chargeable": "147.50"}
+    monkeypatch.setenv("HDB_BOOK_PATH", "no-such-book.toml")
+    assert (
+        report("closed-by-day", "--format", "json", "--from", "2026-11-24", "--to", "2026-11-24")
+        == 0
+    )
+    [row] = json.loads(capsys.readouterr().out)["rows"]
+    assert row["tickets"] == 2  # without the book: UTC days, T-5 is on the 25th
+
+
+def _rated(amount: str) -> str:
+    """A billing view with one labor line of list value 80.00 billing ``amount``."""
+    return json.dumps(
+        {
+            "revision": 2,
+            "rating": {
+                "lines": [
+                    {
+                        "kind": "labor",
+                        "source_id": "te-9",
+                        "service_code": "LAB-REMOTE",
+                        "coverage": None,
+                        "explanation": [],
+                        "quantity": "1",
+                        "unit_price": "80.00",
+                        "amount": amount,
+                    }
+                ]
+            },
+        }
+    )
+
+
+def test_write_offs_show_the_amount_taken_off(store, capsys) -> None:  # type: ignore[no-untyped-def]
+    for ticket, action, detail in (
+        ("T-6", "resolve_dispute", "dispute resolved: write_off"),
+        ("T-7", "mark_non_billable", "every charge zeroed"),
+    ):
+        view = projection(ticket, "no_charge", "0.00", YESTERDAY)
+        view.detail_json = _rated("0.00")
+        decision = AuditItem(f"{ticket}-1", ticket, YESTERDAY, "mgr", "manager", action, "accepted")
+        decision.detail = detail
+        record_ticket(store, RecordInput(view, [decision], []))
+    assert report("credits", "--format", "json") == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    amounts = {row["customer or outcome"]: row["amount"] for row in rows}
+    assert amounts == {
+        "CUST-1": "-10.00",
+        "dispute resolved: write_off": "-80.00",
+        "every charge zeroed": "-80.00",
+    }
+
+
+def test_reconcile_refuses_reversed_dates_in_the_same_words(store, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Not swapped: refused before any worker is asked (exit 2, the fields named)."""
+    parser = argparse.ArgumentParser(prog="starter.py")
+    reconcile_command.add_parser(parser.add_subparsers(required=True))
+    args = parser.parse_args(["reconcile", "--from", "2026-11-30", "--to", "2026-11-01"])
+    assert args.run(args) == 2
+    assert "--from 2026-11-30 is after --to 2026-11-01" in capsys.readouterr().err
+
+
+def test_prepaid_months_are_the_books_months(store, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """November in New York ends at 05:00 UTC on 1 December: no December retainer month."""
+    monkeypatch.setenv("HDB_BOOK_PATH", "examples/book.toml")
+    assert report("prepaid", "--format", "json", "--from", "2026-11-01", "--to", "2026-11-30") == 0
+    periods = {row["period"] for row in json.loads(capsys.readouterr().out)["rows"]}
+    assert "2026-11" in periods and "2026-12" not in periods

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.charts import Bar, column_chart, share_chart
+from api.charts import Bar, column_chart, notes_fit, share_chart
 from billing.roles import Role
 from billing.sync_alerts import AlertKind, SyncAlert
 from store.reports import REPORTS
@@ -114,7 +114,8 @@ def test_a_period_in_2027_is_shown_and_downloaded_with_nothing_in_it(site: Serve
 
 
 def test_the_default_period_and_the_ages_follow_the_apps_clock(tmp_path: Path) -> None:
-    """Without from/to the page shows the 30 days up to the app's today, and the held report
+    """Without from/to the page shows the previous month and this one up to the app's today
+    (the book's New York day), and the held report
     ages tickets from the app's now: two days after T-1011 was held, then in 2028."""
     today = [datetime(2026, 11, 20, 12, 0, tzinfo=UTC)]
     with (
@@ -127,12 +128,12 @@ def test_the_default_period_and_the_ages_follow_the_apps_clock(tmp_path: Path) -
         june_2028 = http.get("/reports").text
         lines_2028 = http.get("/reports/invoice-lines.csv")
         held_in_2028 = http.get("/reports/held.csv", params=NOVEMBER).text
-    assert "2026-10-22 – 2026-11-20" in november
+    assert "2026-10-01 – 2026-11-20 (America/New_York days)" in november
     assert ["sensitive_text", "support", "1-3 days", "1", "47.50"] in held_in_november
     assert ["disputed", "manager", "over 7 days", "1", "71.25"] in held_in_november
-    assert "2028-06-01 – 2028-06-30" in june_2028
+    assert "2028-05-01 – 2028-06-30" in june_2028
     assert (
-        'filename="invoice-lines_2028-06-01_2028-06-30.csv"'
+        'filename="invoice-lines_2028-05-01_2028-06-30.csv"'
         in (lines_2028.headers["content-disposition"])
     )
     assert len(list(csv.reader(io.StringIO(lines_2028.text)))) == 1  # the header only
@@ -152,13 +153,21 @@ def test_support_may_not_see_revenue_and_a_stranger_is_sent_to_log_in(site: Serv
     assert (response.status_code, response.headers["location"]) == (303, "/login")
 
 
-def test_a_bad_period_is_a_clear_400_naming_the_parameter(site: ServedStore) -> None:
+def test_a_bad_period_is_a_clear_422_naming_the_parameter(site: ServedStore) -> None:
+    """In the CLI's words: reversed days are refused, not shown as an empty period."""
     with logged_in(site, Role.FINANCE) as http:
         bad_day = http.get("/reports", params={"from": "2026-13-01"})
         backwards = http.get("/reports", params={"from": "2026-11-30", "to": "2026-11-01"})
+        backwards_csv = http.get(
+            "/reports/credits.csv", params={"from": "2026-11-30", "to": "2026-11-01"}
+        )
         unknown = http.get("/reports/nothing.csv")
-    assert bad_day.status_code == 400 and "from: &#39;2026-13-01&#39; is not a date" in bad_day.text
-    assert backwards.status_code == 400 and "is after to: 2026-11-01" in backwards.text
+    assert bad_day.status_code == 422
+    assert "--from &#39;2026-13-01&#39; is not a date" in bad_day.text
+    assert backwards.status_code == 422
+    assert "--from 2026-11-30 is after --to 2026-11-01" in backwards.text
+    assert backwards_csv.status_code == 422
+    assert "--from 2026-11-30 is after --to 2026-11-01" in backwards_csv.text
     assert unknown.status_code == 404 and "No report is called" in unknown.text
 
 
@@ -177,6 +186,19 @@ def test_charts_escape_labels_and_scale_bars_to_the_largest() -> None:
     shares = str(share_chart("Prepaid", [Bar("a", Decimal("1.5"), "1.5 of 2 h")], Decimal(2)))
     widths = [float(w) for w in re.findall(r'class="bar"[^>]*width="([\d.]+)"', shares)]
     assert widths == [pytest.approx(0.75 * (720 - 220 - 80))]
+
+
+def test_a_column_chart_draws_the_note_it_promises_over_every_bar() -> None:
+    """The closed-by-day caption promises the ticket counts above the bars: a month of days
+    gets one over each bar (not only over the labelled ones), and the caption promises them
+    only when they fit."""
+    month = [Bar(f"2026-11-{day:02d}", Decimal(day), "3") for day in range(1, 31)]
+    chart = str(column_chart("Closed", month))
+    assert chart.count('class="note"') == 30
+    assert notes_fit(month)
+    year = [Bar(f"day {n}", Decimal(n), "12") for n in range(1, 367)]
+    assert not notes_fit(year)
+    assert 'class="note"' not in str(column_chart("Closed", year))
 
 
 def test_a_sync_alert_of_the_last_day_is_a_banner_on_every_page(site: ServedStore) -> None:
