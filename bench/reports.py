@@ -112,6 +112,7 @@ def generate_month(engine: Engine, tickets: int, seed: int = 7) -> dict[str, int
         {
             "invoice_id": f"INV-{n:03d}",
             "billing_customer_id": f"CUST-{n:03d}",
+            "period": f"{MONTH.start:%Y-%m}",
             "status": "draft",
             "created_at": MONTH.start,
         }
@@ -237,6 +238,7 @@ def generate_month(engine: Engine, tickets: int, seed: int = 7) -> dict[str, int
                             "taxable": False,
                             "line_type": "credit" if credit else "charge",
                             "posted_at": posted_at,
+                            "period": f"{MONTH.start:%Y-%m}",
                         }
                     )
             for step, action in enumerate(["closed", "rated", status]):
