@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo demo-real stop test test-shifted-clocks lint format bench bench-live bench-ingest bench-reports clean help
+.PHONY: setup demo demo-real stop test test-shifted-clocks lint format bench bench-live bench-ingest bench-reports bench-pages clean help
 
 help:
 	@echo "make demo   set up, start Temporal + a worker, bill the example events, print a summary"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench-live  1,000 tickets through a dev server vs a baseline workflow (bench/live.py)"
 	@echo "make bench-ingest  6,000 signed events into the webhook vs a bare endpoint (bench/ingest.py)"
 	@echo "make bench-reports  every report and the reconciliation over 50,000 tickets, SQLite and PostgreSQL (bench/reports.py)"
+	@echo "make bench-pages  the work queue pages over 1,000 and 10,000 waiting tickets, as server time (bench/pages.py)"
 	@echo "make clean  remove the virtualenv and local data"
 
 # The venv is rebuilt only when pyproject.toml changes, so repeated runs are quick.
@@ -73,6 +74,9 @@ bench-ingest: $(STAMP)
 
 bench-reports: $(STAMP)
 	$(PY) bench/reports.py
+
+bench-pages: $(STAMP)
+	$(PY) bench/pages.py
 
 clean:
 	-test -x $(PY) && $(PY) starter.py stop
