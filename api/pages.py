@@ -776,15 +776,17 @@ class QueueQuery:
     min_total: str = ""
     max_total: str = ""
     path: str = "/exceptions"
+    status: str = ""  # the ticket list's status filter (empty: every status)
 
     def link(self, **changes: Any) -> str:
         """This queue's URL with ``changes`` (another page): defaults are left out."""
         values = {**dataclasses.asdict(self), **changes}
-        defaults = dataclasses.asdict(QueueQuery())
+        # The sort always rides along: each page has its own default (the queues oldest
+        # first, the ticket list newest first).
         kept = {
             name: value
             for name, value in values.items()
-            if name != "path" and value != defaults[name]
+            if name != "path" and value != "" and not (name == "page" and value == 1)
         }
         return self.path + (f"?{urlencode(kept)}" if kept else "")
 
@@ -981,6 +983,65 @@ async def exception_decision(ticket_id: str, decision: str, request: Request) ->
         fields["line_edits"] = [edit] if edit else []
     outcome = await _send(request, session, ticket_id, decision, fields)
     return _back(request, session, "/exceptions", outcome, owner=owner)
+
+
+# ---- every ticket ------------------------------------------------------------------------------
+
+ALL_STATUSES = tuple(status.value for status in BillingStatus)
+
+
+@router.get("/tickets", response_class=HTMLResponse)
+def tickets_page(
+    request: Request,
+    status: str = "",
+    q: str = Query("", max_length=200),
+    sort: str = "newest",
+    page: int = Query(1, ge=1, le=1_000_000),
+    min_total: str = Query("", max_length=40),
+    max_total: str = Query("", max_length=40),
+) -> Response:
+    """Every ticket the review store holds, whatever its status, 50 a page: found by ticket id
+    or customer, filtered by status and total, newest change first by default."""
+    session = read_session(request)
+    if session is None:
+        return _to_login()
+    if status and status not in ALL_STATUSES:
+        why = f"Cannot filter the tickets: status: must be one of {', '.join(ALL_STATUSES)}"
+        return _error(request, session, why, 422)
+    query = QueueQuery(
+        "",
+        q.strip(),
+        sort,
+        page,
+        min_total.strip(),
+        max_total.strip(),
+        path="/tickets",
+        status=status,
+    )
+    found = _queue_page(request, query, (status,) if status else ALL_STATUSES)
+    if isinstance(found, str):
+        return _error(request, session, found, 422)
+    now = context_of(request).now()
+    rows = [
+        {
+            "ticket_id": record.ticket_id,
+            "customer": _customer_label(request, record.customer_id),
+            "status": record.status.replace("_", " "),
+            "reason": waiting_reason(record),
+            "total": _money(chargeable_total(record)),
+            "posted": _money(Decimal(record.posted_cents).scaleb(-2)),
+            "since": age_text(now - as_utc(record.status_since)),
+        }
+        for record in found.records
+    ]
+    return _render(
+        request,
+        "tickets.html",
+        session,
+        rows=rows,
+        statuses=ALL_STATUSES,
+        **_queue_values(request, query, found),
+    )
 
 
 # ---- one ticket --------------------------------------------------------------------------------

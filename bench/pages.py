@@ -10,7 +10,7 @@ or a customer's signoff, spread over the month's customers. The app runs in this
 
 Each page is fetched ``--repeat`` times after one warm-up; the median is reported with its ratio
 to the baseline measured in the same run: the same page over an empty store (the page's fixed
-cost: session check, template, banner queries). `/tickets` has no page yet (issue 15).
+cost: session check, template, banner queries).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from store.tokens import issue_token
 from tests.live.api_server import hidden
 from tests.rated_store import EXAMPLES, EXAMPLES_NOW, seed_examples
 
-PAGES = ("/exceptions", "/review", "/exceptions?q=org-1&sort=total", "/")
+PAGES = ("/exceptions", "/review", "/exceptions?q=org-1&sort=total", "/tickets", "/")
 NOW = EXAMPLES_NOW
 # (status, next actor) in turn: a third in review, the rest held or awaiting approval.
 SHAPES = [

@@ -78,7 +78,7 @@ def test_the_queue_is_paged_with_counts_and_totals(http: httpx.Client) -> None:
     summary = re.search(r'<p class="muted" id="queue-summary">(.*?)</p>', first, re.S)
     assert summary is not None
     assert f"{HELD} matching, 7,140.00 USD (page 1 of 3, 50 shown)" in summary.group(1)
-    assert 'href="/exceptions?owner=support&amp;page=2" rel="next"' in first
+    assert 'href="/exceptions?owner=support&amp;sort=age&amp;page=2" rel="next"' in first
     last = http.get("/exceptions", params={"owner": "support", "page": 3}).text
     assert len(tickets_on(last)) == 20 and 'rel="prev"' in last and 'rel="next"' not in last
 
@@ -120,7 +120,33 @@ def test_the_review_queue_is_paged_and_searched_too(site: ServedStore) -> None:
         first = finance.get("/review").text
         cards = re.findall(r'<section class="card ticket" data-ticket="(R-\d{4})"', first)
         assert len(cards) == 50 and cards[0] == "R-0000"
-        assert "(page 1 of 2, 50 shown)" in first and 'href="/review?page=2" rel="next"' in first
+        assert "(page 1 of 2, 50 shown)" in first
+        assert 'href="/review?sort=age&amp;page=2" rel="next"' in first
         birch = finance.get("/review", params={"q": "birch", "sort": "newest"}).text
         cards = re.findall(r'<section class="card ticket" data-ticket="(R-\d{4})"', birch)
         assert cards[0] == "R-0059" and "Birch Legal (org-200)" in birch
+
+
+def test_every_ticket_is_listed_found_and_filtered_by_status(
+    site: ServedStore, http: httpx.Client
+) -> None:
+    """`/tickets`: every ticket in the store, whatever its status, newest change first."""
+    with site.engine.connect() as connection:
+        everything = connection.exec_driver_sql("SELECT count(*) FROM ticket").scalar_one()
+    listed = http.get("/tickets").text
+    assert f"{everything} matching" in listed and "(page 1 of 4, 50 shown)" in listed
+    rows = re.findall(r'<tr data-ticket="([^"]+)"', listed)
+    assert rows.index("Q-0119") < rows.index("Q-0118")  # newest change first
+    with site.engine.connect() as connection:
+        posted_ids = set(
+            connection.exec_driver_sql("SELECT ticket_id FROM ticket WHERE status = 'posted'")
+            .scalars()
+            .all()
+        )
+    posted = http.get("/tickets", params={"status": "posted"}).text
+    assert posted_ids and set(re.findall(r'<tr data-ticket="([^"]+)"', posted)) == posted_ids
+    oldest = http.get("/tickets", params={"q": "cedar", "sort": "age"}).text
+    assert 'href="/tickets?q=cedar&amp;sort=age&amp;page=2" rel="next"' not in oldest
+    assert "Cedar Clinic (org-300)" in oldest
+    bad = http.get("/tickets", params={"status": "lost"})
+    assert bad.status_code == 422 and "status: must be one of open, grace, held" in bad.text
