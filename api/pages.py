@@ -818,12 +818,10 @@ def exceptions_page(
 
 
 def _exceptions(
-    request: Request, session: Session, query: QueueQuery | str, signoff_url: str = ""
+    request: Request, session: Session, query: QueueQuery, signoff_url: str = ""
 ) -> HTMLResponse:
     """One page of the exception queue (50 rows), filtered and sorted by the database, with
     the count and total of what matches and of the whole queue."""
-    if isinstance(query, str):
-        query = QueueQuery(owner=query)
     owner = query.owner if query.owner in OWNERS else ""
     found = _queue_page(request, query, tuple(EXCEPTION_STATUSES), owner)
     if isinstance(found, str):
@@ -959,7 +957,7 @@ async def exception_signoff_link(
         return _back(request, session, "/exceptions", refusal, owner=owner)
     # Shown on this response, not through a redirect: the link is the customer's credential
     # and must not travel in a URL (browser history, access logs).
-    return _exceptions(request, session, owner, signoff_url=link.url)
+    return _exceptions(request, session, QueueQuery(owner=owner), signoff_url=link.url)
 
 
 @router.post("/exceptions/{ticket_id}/{decision}")
