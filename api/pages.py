@@ -17,14 +17,14 @@ import asyncio
 import dataclasses
 import json
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import Engine
@@ -427,15 +427,68 @@ def logout(request: Request, csrf: str = Form("")) -> Response:
 # ---- billing review queue ----------------------------------------------------------------------
 
 
+# ---- the queues' filter, sort and page -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QueueQuery:
+    """The exception queue's filter, sort and page, as its form and links carry them."""
+
+    owner: str = ""
+    q: str = ""
+    sort: str = "age"
+    page: int = 1
+    min_total: str = ""
+    max_total: str = ""
+    path: str = "/exceptions"
+    status: str = ""  # the ticket list's status filter (empty: every status)
+
+    def link(self, **changes: Any) -> str:
+        """This queue's URL with ``changes`` (another page): defaults are left out."""
+        values = {**dataclasses.asdict(self), **changes}
+        # The sort always rides along: each page has its own default (the queues oldest
+        # first, the ticket list newest first).
+        kept = {
+            name: value
+            for name, value in values.items()
+            if name != "path" and value != "" and not (name == "page" and value == 1)
+        }
+        return self.path + (f"?{urlencode(kept)}" if kept else "")
+
+
+SORT_LABELS = {
+    "age": "oldest first",
+    "newest": "newest first",
+    "total": "largest total first",
+    "ticket": "ticket id",
+    "customer": "customer",
+}
+
+
+def queue_query(default_sort: str) -> Callable[..., QueueQuery]:
+    """The query parameters every queue page takes (search, sort, page, total range), bounded,
+    as a route dependency; ``default_sort`` is the page's own order."""
+
+    def read(
+        q: str = Query("", max_length=200),
+        sort: str = default_sort,
+        page: int = Query(1, ge=1, le=1_000_000),
+        min_total: str = Query("", max_length=40),
+        max_total: str = Query("", max_length=40),
+    ) -> QueueQuery:
+        return QueueQuery(
+            q=q.strip(),
+            sort=sort,
+            page=page,
+            min_total=min_total.strip(),
+            max_total=max_total.strip(),
+        )
+
+    return read
+
+
 @router.get("/review", response_class=HTMLResponse)
-def review_page(
-    request: Request,
-    q: str = Query("", max_length=200),
-    sort: str = "age",
-    page: int = Query(1, ge=1, le=1_000_000),
-    min_total: str = Query("", max_length=40),
-    max_total: str = Query("", max_length=40),
-) -> Response:
+def review_page(request: Request, query: QueueQuery = Depends(queue_query("age"))) -> Response:
     """The billing review queue, 50 tickets a page, filtered, searched and sorted like the
     exception queue."""
     session = read_session(request)
@@ -443,9 +496,7 @@ def review_page(
         return _to_login()
     if session.principal.role not in REVIEW_ROLES:
         return _error(request, session, "The billing review queue is for finance and admin.", 403)
-    query = QueueQuery(
-        "", q.strip(), sort, page, min_total.strip(), max_total.strip(), path="/review"
-    )
+    query = dataclasses.replace(query, path="/review")
     found = _queue_page(request, query, (BillingStatus.IN_REVIEW.value,))
     if isinstance(found, str):
         return _error(request, session, found, 422)
@@ -765,56 +816,16 @@ def remedies(record: TicketRecord) -> list[Remedy]:
     return []
 
 
-@dataclass(frozen=True, slots=True)
-class QueueQuery:
-    """The exception queue's filter, sort and page, as its form and links carry them."""
-
-    owner: str = ""
-    q: str = ""
-    sort: str = "age"
-    page: int = 1
-    min_total: str = ""
-    max_total: str = ""
-    path: str = "/exceptions"
-    status: str = ""  # the ticket list's status filter (empty: every status)
-
-    def link(self, **changes: Any) -> str:
-        """This queue's URL with ``changes`` (another page): defaults are left out."""
-        values = {**dataclasses.asdict(self), **changes}
-        # The sort always rides along: each page has its own default (the queues oldest
-        # first, the ticket list newest first).
-        kept = {
-            name: value
-            for name, value in values.items()
-            if name != "path" and value != "" and not (name == "page" and value == 1)
-        }
-        return self.path + (f"?{urlencode(kept)}" if kept else "")
-
-
-SORT_LABELS = {
-    "age": "oldest first",
-    "newest": "newest first",
-    "total": "largest total first",
-    "ticket": "ticket id",
-    "customer": "customer",
-}
-
-
 @router.get("/exceptions", response_class=HTMLResponse)
 def exceptions_page(
     request: Request,
     owner: str = "",
-    q: str = Query("", max_length=200),
-    sort: str = "age",
-    page: int = Query(1, ge=1, le=1_000_000),
-    min_total: str = Query("", max_length=40),
-    max_total: str = Query("", max_length=40),
+    query: QueueQuery = Depends(queue_query("age")),
 ) -> Response:
     session = read_session(request)
     if session is None:
         return _to_login()
-    query = QueueQuery(owner, q.strip(), sort, page, min_total.strip(), max_total.strip())
-    return _exceptions(request, session, query)
+    return _exceptions(request, session, dataclasses.replace(query, owner=owner))
 
 
 def _exceptions(
@@ -992,11 +1003,7 @@ ALL_STATUSES = tuple(status.value for status in BillingStatus)
 def tickets_page(
     request: Request,
     status: str = "",
-    q: str = Query("", max_length=200),
-    sort: str = "newest",
-    page: int = Query(1, ge=1, le=1_000_000),
-    min_total: str = Query("", max_length=40),
-    max_total: str = Query("", max_length=40),
+    query: QueueQuery = Depends(queue_query("newest")),
 ) -> Response:
     """Every ticket the review store holds, whatever its status, 50 a page: found by ticket id
     or customer, filtered by status and total, newest change first by default."""
@@ -1006,16 +1013,7 @@ def tickets_page(
     if status and status not in ALL_STATUSES:
         why = f"Cannot filter the tickets: status: must be one of {', '.join(ALL_STATUSES)}"
         return _error(request, session, why, 422)
-    query = QueueQuery(
-        "",
-        q.strip(),
-        sort,
-        page,
-        min_total.strip(),
-        max_total.strip(),
-        path="/tickets",
-        status=status,
-    )
+    query = dataclasses.replace(query, path="/tickets", status=status)
     found = _queue_page(request, query, (status,) if status else ALL_STATUSES)
     if isinstance(found, str):
         return _error(request, session, found, 422)
