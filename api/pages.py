@@ -424,10 +424,7 @@ def logout(request: Request, csrf: str = Form("")) -> Response:
     return response
 
 
-# ---- billing review queue ----------------------------------------------------------------------
-
-
-# ---- the queues' filter, sort and page -----------------------------------------------------
+# ---- the queues' filter, sort and page ---------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -485,6 +482,9 @@ def queue_query(default_sort: str) -> Callable[..., QueueQuery]:
         )
 
     return read
+
+
+# ---- billing review queue ----------------------------------------------------------------------
 
 
 @router.get("/review", response_class=HTMLResponse)
