@@ -237,12 +237,22 @@ def _error(request: Request, session: Session | None, message: str, status: int)
     return _render(request, "error.html", session, status, message=message, status_code=status)
 
 
-def _customer_label(request: Request, customer_id: str | None) -> str:
+def _book(request: Request) -> BillingBook | None:
+    """The billing book as it is now (None when it cannot be read): read once per page, not
+    once per row (each read checks the file)."""
+    book, _ = context_of(request).book.current()
+    return book
+
+
+def _currency(book: BillingBook | None) -> str:
+    return book.book.currency if book is not None else ""
+
+
+def _customer_label(book: BillingBook | None, customer_id: str | None) -> str:
     """A customer as people know it: the book's name and the help desk's id ("Acme Dental
     (org-100)"); the id alone for a customer the book does not know (or no book)."""
     if not customer_id:
         return ""
-    book, _ = context_of(request).book.current()
     customer = book.customer(customer_id) if book is not None else None
     return f"{customer.name} ({customer_id})" if customer is not None else customer_id
 
@@ -330,8 +340,7 @@ def home_page(request: Request) -> Response:
     if session is None:
         return _to_login()
     context = context_of(request)
-    book, _ = context.book.current()
-    currency = book.book.currency if book is not None else ""
+    currency = _currency(_book(request))
     totals = {total.owner: total for total in queue_totals(context.engine)}
     now = context.now()
     queues = []
@@ -345,7 +354,7 @@ def home_page(request: Request) -> Response:
                 "label": label,
                 "link": link,
                 "tickets": f"{total.tickets:,}" if total else "0",
-                "total": f"{Decimal(cents).scaleb(-2):,.2f} {currency}".rstrip(),
+                "total": _amount(cents, currency),
                 "oldest": age_text(now - total.oldest_since)
                 if total and total.oldest_since
                 else "",
@@ -497,16 +506,17 @@ def review_page(request: Request, query: QueueQuery = Depends(queue_query("age")
     if session.principal.role not in REVIEW_ROLES:
         return _error(request, session, "The billing review queue is for finance and admin.", 403)
     query = dataclasses.replace(query, path="/review")
-    found = _queue_page(request, query, (BillingStatus.IN_REVIEW.value,))
+    book = _book(request)
+    found = _queue_page(request, query, book, (BillingStatus.IN_REVIEW.value,))
     if isinstance(found, str):
         return _error(request, session, found, 422)
     now = context_of(request).now()
     items = [
-        _review_item(r, now) | {"customer": _customer_label(request, r.customer_id)}
+        _review_item(r, now) | {"customer": _customer_label(book, r.customer_id)}
         for r in found.records
     ]
     return _render(
-        request, "review.html", session, items=items, **_queue_values(request, query, found)
+        request, "review.html", session, items=items, **_queue_values(query, found, book)
     )
 
 
@@ -594,12 +604,13 @@ async def review_bulk_approve(request: Request) -> Response:
         return _back(request, session, "/review", flash(FlashTemplate.NOTHING_SELECTED, False))
     totals = {ticket_id: str(form.get(f"total.{ticket_id}") or "") for ticket_id in chosen}
     if form.get("confirmed") != "yes":
+        book = _book(request)
         return _render(
             request,
             "bulk_confirm.html",
             session,
             tickets=[
-                {"ticket_id": t, "total": total, "customer": _bulk_customer(request, t)}
+                {"ticket_id": t, "total": total, "customer": _bulk_customer(request, book, t)}
                 for t, total in totals.items()
             ],
             count=len(chosen),
@@ -643,9 +654,9 @@ async def review_bulk_approve(request: Request) -> Response:
     )
 
 
-def _bulk_customer(request: Request, ticket_id: str) -> str:
+def _bulk_customer(request: Request, book: BillingBook | None, ticket_id: str) -> str:
     record = ticket_record(context_of(request).engine, ticket_id)
-    return _customer_label(request, record.customer_id) if record else ""
+    return _customer_label(book, record.customer_id) if record else ""
 
 
 def _sum_totals(totals: Iterable[str]) -> Decimal:
@@ -834,14 +845,15 @@ def _exceptions(
     """One page of the exception queue (50 rows), filtered and sorted by the database, with
     the count and total of what matches and of the whole queue."""
     owner = query.owner if query.owner in OWNERS else ""
-    found = _queue_page(request, query, tuple(EXCEPTION_STATUSES), owner)
+    book = _book(request)
+    found = _queue_page(request, query, book, tuple(EXCEPTION_STATUSES), owner)
     if isinstance(found, str):
         return _error(request, session, found, 422)
     context = context_of(request)
     now = context.now()
     rows = [
         _exception_row(record, now, session.principal.role, context.settings)
-        | {"customer": _customer_label(request, record.customer_id)}
+        | {"customer": _customer_label(book, record.customer_id)}
         for record in found.records
     ]
     return _render(
@@ -852,12 +864,16 @@ def _exceptions(
         owner=owner,
         owners=OWNERS,
         signoff_url=signoff_url,
-        **_queue_values(request, query, found),
+        **_queue_values(query, found, book),
     )
 
 
 def _queue_page(
-    request: Request, query: QueueQuery, statuses: tuple[str, ...], owner: str = ""
+    request: Request,
+    query: QueueQuery,
+    book: BillingBook | None,
+    statuses: tuple[str, ...],
+    owner: str = "",
 ) -> QueuePage | str:
     """The page of a queue its query asks for; the problems in words (for a 422) when the
     query's sort or totals cannot be read."""
@@ -874,7 +890,6 @@ def _queue_page(
     if problems:
         return "Cannot filter the queue: " + "; ".join(problems)
     context = context_of(request)
-    book, _ = context.book.current()
     wanted = QueueFilter(
         statuses,
         owner=owner or None,
@@ -886,11 +901,10 @@ def _queue_page(
     return queue_page(context.engine, wanted, sort=query.sort, page=query.page)
 
 
-def _queue_values(request: Request, query: QueueQuery, found: QueuePage) -> dict[str, Any]:
+def _queue_values(query: QueueQuery, found: QueuePage, book: BillingBook | None) -> dict[str, Any]:
     """What a queue's template shows around its rows: the filter, the counts and totals, and
     the links to the other pages."""
-    book, _ = context_of(request).book.current()
-    currency = book.book.currency if book is not None else ""
+    currency = _currency(book)
     return {
         "query": query,
         "sorts": SORT_LABELS,
@@ -1014,14 +1028,15 @@ def tickets_page(
         why = f"Cannot filter the tickets: status: must be one of {', '.join(ALL_STATUSES)}"
         return _error(request, session, why, 422)
     query = dataclasses.replace(query, path="/tickets", status=status)
-    found = _queue_page(request, query, (status,) if status else ALL_STATUSES)
+    book = _book(request)
+    found = _queue_page(request, query, book, (status,) if status else ALL_STATUSES)
     if isinstance(found, str):
         return _error(request, session, found, 422)
     now = context_of(request).now()
     rows = [
         {
             "ticket_id": record.ticket_id,
-            "customer": _customer_label(request, record.customer_id),
+            "customer": _customer_label(book, record.customer_id),
             "status": record.status.replace("_", " "),
             "reason": waiting_reason(record),
             "total": _money(chargeable_total(record)),
@@ -1036,7 +1051,7 @@ def tickets_page(
         session,
         rows=rows,
         statuses=ALL_STATUSES,
-        **_queue_values(request, query, found),
+        **_queue_values(query, found, book),
     )
 
 
@@ -1059,7 +1074,7 @@ async def ticket_page(ticket_id: str, request: Request) -> Response:
         session,
         ticket_id=ticket_id,
         view=view,
-        customer=_customer_label(request, view.customer_id),
+        customer=_customer_label(_book(request), view.customer_id),
         note=note,
         status_text=view.status.value.replace("_", " "),
         lines=_lines(view),

@@ -266,7 +266,7 @@ async def signoff_decide(
             ok=False,
             status=422,
         )
-    staff = _staff_standing_in(request, grant, await _view(request, grant))
+    staff = await _staff_standing_in(request, grant)
     if staff is not None:
         audit_refusal(
             context.engine,
@@ -466,20 +466,23 @@ async def _question_line(
     )
 
 
-def _staff_standing_in(
-    request: Request, grant: SignoffGrant, view: TicketBillingView | None
-) -> str | None:
+async def _staff_standing_in(request: Request, grant: SignoffGrant) -> str | None:
     """The signed-in staff member opening the link, when they issued it or approved the ticket
     as its manager (and separation of duties is on): they may not also sign off for the
-    customer. Anyone else's browser, signed in or not, is taken for the customer's."""
+    customer. Anyone else's browser, signed in or not, is taken for the customer's. The ticket
+    is read only for a signed-in browser whose person did not issue the link (the customer's
+    own click costs no query of its workflow)."""
     if not context_of(request).settings.separation_of_duties:
         return None
     session = read_session(request)
     if session is None:
         return None
-    approver = view.approvals.manager.actor if view and view.approvals.manager else None
     name = session.principal.name
-    return name if name in (grant.issued_by, approver) else None
+    if name == grant.issued_by:
+        return name
+    view = await _view(request, grant)
+    approver = view.approvals.manager.actor if view and view.approvals.manager else None
+    return name if name == approver else None
 
 
 def _release(request: Request, grant: SignoffGrant) -> None:
