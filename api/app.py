@@ -36,6 +36,7 @@ from api import (
 from api.context import ApiContext, wall_clock
 from api.helpdesk_webhooks import mount_helpdesk_webhooks
 from api.security import Unauthorized
+from api.server_timing import ServerTiming
 from api.web_headers import SecurityHeaders
 from billing.problems import describe, key_path
 from settings import Settings
@@ -89,6 +90,7 @@ def create_app(
     app.include_router(docs_page.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(ServerTiming)  # outermost: its time includes the other middleware
     _install_error_handlers(app)
     return app
 
