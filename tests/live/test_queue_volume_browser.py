@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -102,6 +101,5 @@ async def test_finance_works_a_month_of_reviews(
         context, page = await new_page(chromium)
         await log_in(page, served, Role.FINANCE)
         await expect(page).to_have_url(f"{served.url}/review")
-        await expect(page.locator("#queue-summary")).to_contain_text("1,000")
-        assert Decimal("0") < Decimal("1")
+        await expect(page.locator("#queue-summary")).to_contain_text("1000 matching")
         await context.close()
