@@ -29,6 +29,7 @@ from store.database import (
     write_transaction,
 )
 from store.models import AuditEntry, ManualEdit, RatedLine, TicketArchive, TicketRecord
+from store.queue_pages import technicians_cell
 
 _STATE = TypeAdapter(TicketState)
 _TICKET = TicketRecord.__table__  # type: ignore[attr-defined]
@@ -66,6 +67,8 @@ def record_ticket(engine: Engine, record: RecordInput) -> None:
                 "updated_at": projection.changed_at,
                 "detail_json": projection.detail_json,
                 "sequence": projection.sequence,
+                "subject": projection.subject,
+                "technicians": technicians_cell(projection.technicians),
             }
             if stored is None or stored.status != projection.status:
                 values["status_since"] = projection.changed_at

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import threading
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -16,9 +17,12 @@ from sqlalchemy import create_engine, insert, inspect, select, text
 from sqlalchemy.engine import Engine
 
 from cli import db_command
+from messages.ticket_activities import RecordInput
+from messages.views import TicketProjection
 from store import audit_chain, migrations
 from store.database import migrate_store, open_store
 from store.migrations import SchemaError
+from store.ticket_records import record_ticket
 
 AT = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
 
@@ -268,3 +272,50 @@ def test_next_actor_is_filled_for_tickets_recorded_before_it(store_url: str) -> 
         "T-customer": "customer",
         "T-posted": None,
     }
+
+
+def test_subject_and_technicians_are_added_then_written_by_the_projection(store_url: str) -> None:
+    """Revision 0009: rows recorded before it get an empty subject and no technicians (the
+    store never had them); the next projection the workflow records writes both."""
+    engine = raw_engine(store_url)
+    with engine.begin() as connection:
+        migrations._run(connection, "upgrade", "0008")
+        connection.execute(
+            text(
+                "INSERT INTO ticket (ticket_id, status, chargeable_cents, posted_cents, revision, "
+                "status_since, updated_at, detail_json, sequence) VALUES "
+                "('T-old', 'in_review', 9500, 0, 1, :at, :at, '{}', 1)"
+            ),
+            {"at": AT},
+        )
+    engine.dispose()
+    engine = open_store(store_url)
+    assert revision(engine) == migrations.HEAD == "0009"
+    with engine.connect() as connection:
+        before = connection.execute(text("SELECT subject, technicians FROM ticket")).one()
+    assert tuple(before) == ("", "")
+    projection = TicketProjection(
+        ticket_id="T-old",
+        customer_id="org-1",
+        billing_customer_id=None,
+        status="in_review",
+        mode="review",
+        hold_code=None,
+        hold_owner=None,
+        hold_message=None,
+        waiting_for="finance review",
+        chargeable_total=Decimal("95.00"),
+        posted_total=Decimal("0.00"),
+        revision=1,
+        closed_at=AT,
+        changed_at=AT,
+        sequence=2,
+        detail_json="{}",
+        subject="Printer jammed",
+        technicians=("Bob", "Alice"),
+    )
+    record_ticket(engine, RecordInput(projection))
+    with engine.connect() as connection:
+        after = connection.execute(text("SELECT subject, technicians FROM ticket")).one()
+    assert tuple(after) == ("Printer jammed", "|alice|bob|")
+    engine.dispose()
