@@ -17,22 +17,37 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from api.pages import BULK_CONCURRENCY
 from billing.roles import Role
 from devtools.dev_server import DevServer
 from store.ticket_records import ticket_record
 from tests.billing.builders import book_text, closed, logged, opened
 from tests.live.api_server import ServedStack, hidden, post_login, served_stack
-from tests.live.test_pages import ticket_with_status
+from tests.live.stack import BillingStack
 
 REVIEW_BOOK = book_text(mode='"review"')
-SAMS = BULK_CONCURRENCY + 4  # more than run at once
+SAMS = 200  # the volume issue 15 asks for, far more than run at once
 
 
 @pytest.fixture
 async def site(dev_server: DevServer, dev_client: Client, tmp_path: Path) -> AsyncIterator[Any]:
     async with served_stack(dev_server, dev_client, tmp_path, REVIEW_BOOK) as served:
         yield served
+
+
+async def all_in_review(stack: BillingStack, tickets: list[str]) -> None:
+    """Wait until the review store shows every one of ``tickets`` in review (200 tickets take
+    a while to rate on a shared machine: a generous limit, not a measure)."""
+    deadline = asyncio.get_running_loop().time() + 600
+    while True:
+        waiting = [
+            t
+            for t in tickets
+            if (r := ticket_record(stack.engine, t)) is None or r.status != "in_review"
+        ]
+        if not waiting:
+            return
+        assert asyncio.get_running_loop().time() < deadline, f"never in review: {waiting[:5]}"
+        await asyncio.sleep(0.5)
 
 
 def work(ticket: str, technician: str, subject: str) -> list[dict[str, Any]]:
@@ -50,7 +65,7 @@ async def test_approve_all_matching_a_technician_through_the_confirmation(
     other = stack.ticket("other")
     await stack.send(*(e for t in sams for e in work(t, "Sam", "Backup failed")))
     await stack.send(*work(other, "Samantha", "Backup failed"))
-    await asyncio.gather(*(ticket_with_status(stack, t, "in_review") for t in [*sams, other]))
+    await all_in_review(stack, [*sams, other])
     record = ticket_record(stack.engine, other)
     assert record is not None
     assert (record.subject, record.technicians) == ("Backup failed", "|samantha|")
