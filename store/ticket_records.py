@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import col, select
 
 from billing.money import integer_cents
+from billing.sensitive import redact
 from messages.ticket import TicketState
 from messages.ticket_activities import RecordInput
 from messages.views import AuditItem
@@ -67,7 +68,8 @@ def record_ticket(engine: Engine, record: RecordInput) -> None:
                 "updated_at": projection.changed_at,
                 "detail_json": projection.detail_json,
                 "sequence": projection.sequence,
-                "subject": projection.subject,
+                # Searchable by every staff role: a secret pasted in the subject is not kept.
+                "subject": redact(projection.subject).text,
                 "technicians": technicians_cell(projection.technicians),
             }
             if stored is None or stored.status != projection.status:

@@ -294,7 +294,7 @@ def test_subject_and_technicians_are_added_then_written_by_the_projection(store_
                 {"id": ticket_id, "at": AT},
             )
         settled = ticket_from(
-            opened(ticket_id="T-settled", subject="Disk full"),
+            opened(ticket_id="T-settled", subject="Disk full, password: hunter2x"),
             logged("te-1", 60, ticket_id="T-settled"),
             logged("te-2", 30, ticket_id="T-settled"),
             ticket_id="T-settled",
@@ -315,7 +315,10 @@ def test_subject_and_technicians_are_added_then_written_by_the_projection(store_
         before = {
             ticket_id: (subject, names) for ticket_id, subject, names in connection.execute(query)
         }
-    assert before == {"T-old": ("", ""), "T-settled": ("Disk full", "|bob|tech-ana|")}
+    assert before == {
+        "T-old": ("", ""),
+        "T-settled": ("Disk full, password: [redacted]", "|bob|tech-ana|"),
+    }
     projection = TicketProjection(
         ticket_id="T-old",
         customer_id="org-1",
@@ -333,7 +336,7 @@ def test_subject_and_technicians_are_added_then_written_by_the_projection(store_
         changed_at=AT,
         sequence=2,
         detail_json="{}",
-        subject="Printer jammed",
+        subject="Printer jammed, password: hunter2x",
         technicians=("Bob", "Alice"),
     )
     record_ticket(engine, RecordInput(projection))
@@ -341,5 +344,5 @@ def test_subject_and_technicians_are_added_then_written_by_the_projection(store_
         after = connection.execute(
             text("SELECT subject, technicians FROM ticket WHERE ticket_id = 'T-old'")
         ).one()
-    assert tuple(after) == ("Printer jammed", "|alice|bob|")
+    assert tuple(after) == ("Printer jammed, password: [redacted]", "|alice|bob|")
     engine.dispose()

@@ -21,6 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
+from billing.sensitive import redact
+
 revision = "0009"
 down_revision = "0008"
 branch_labels = None
@@ -78,7 +80,7 @@ def _archived_values(ticket_id: str, state_json: str) -> dict[str, Any]:
     none when the JSON is not what it should be (the row keeps its empty values)."""
     try:
         ticket = json.loads(state_json)["ticket"]
-        subject = str(ticket.get("subject") or "")
+        subject = redact(str(ticket.get("subject") or "")).text  # as record_ticket keeps it
         names = [str(entry["technician"]) for entry in ticket.get("entries", {}).values()]
     except (ValueError, KeyError, TypeError, AttributeError):
         subject, names = "", []
