@@ -645,8 +645,8 @@ async def review_bulk_approve(request: Request) -> Response:
     totals = {ticket_id: str(form.get(f"total.{ticket_id}") or "") for ticket_id in chosen}
     book = _book(request)
     engine = context_of(request).engine
-    records = {ticket_id: ticket_record(engine, ticket_id) for ticket_id in chosen}
     if form.get("confirmed") != "yes":
+        records = {ticket_id: ticket_record(engine, ticket_id) for ticket_id in chosen}
         return _bulk_confirm(request, session, book, records, totals)
     gate = asyncio.Semaphore(BULK_CONCURRENCY)
 
@@ -1051,7 +1051,7 @@ def _queue_filter(
 
 def _day(text: str) -> date | None:
     """A YYYY-MM-DD day (and only that form), or None."""
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text, re.ASCII):
         return None
     try:
         return date.fromisoformat(text)
@@ -1065,7 +1065,7 @@ def _day_start(day: date, zone: ZoneInfo) -> datetime:
 
 def _age_days(text: str) -> int | None:
     """A whole number of days from 0 to ``MAX_AGE_DAYS``, or None."""
-    if not re.fullmatch(r"\d{1,4}", text):
+    if not re.fullmatch(r"\d{1,4}", text, re.ASCII):
         return None
     days = int(text)
     return days if days <= MAX_AGE_DAYS else None
