@@ -16,13 +16,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import re
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -59,7 +61,7 @@ from store.database import as_utc
 from store.decision_requests import DECISION_ALERTS
 from store.models import TicketRecord
 from store.page_sessions import end_session, live_session, open_session, read_flash, save_flash
-from store.queue_pages import SORTS, QueueFilter, QueuePage, queue_page
+from store.queue_pages import SORTS, QueueFilter, QueuePage, matching_records, queue_page
 from store.reconciliation_records import latest_alert
 from store.sync_health import alerts_since
 from store.ticket_records import audit_trail, queue_totals, ticket_record
@@ -438,7 +440,8 @@ def logout(request: Request, csrf: str = Form("")) -> Response:
 
 @dataclass(frozen=True, slots=True)
 class QueueQuery:
-    """The exception queue's filter, sort and page, as its form and links carry them."""
+    """A queue's filter, sort and page, as its form and links carry them (text as typed: the
+    page reads and checks it, so a bad value is a message naming its field)."""
 
     owner: str = ""
     q: str = ""
@@ -448,6 +451,11 @@ class QueueQuery:
     max_total: str = ""
     path: str = "/exceptions"
     status: str = ""  # the ticket list's status filter (empty: every status)
+    customer: str = ""  # a help desk customer id
+    technician: str = ""  # someone who logged time on the ticket
+    closed_from: str = ""  # YYYY-MM-DD, a day in the book's timezone
+    closed_to: str = ""  # inclusive
+    age: str = ""  # waiting at least this many days
 
     def link(self, **changes: Any) -> str:
         """This queue's URL with ``changes`` (another page): defaults are left out."""
@@ -469,18 +477,26 @@ SORT_LABELS = {
     "ticket": "ticket id",
     "customer": "customer",
 }
+MAX_AGE_DAYS = 3650
 
 
 def queue_query(default_sort: str) -> Callable[..., QueueQuery]:
-    """The query parameters every queue page takes (search, sort, page, total range), bounded,
-    as a route dependency; ``default_sort`` is the page's own order."""
+    """The query parameters every queue page takes (search, sort, page, total range, customer,
+    technician, close days, age), bounded, as a route dependency; ``default_sort`` is the
+    page's own order. Dates and the age arrive as text: ``_queue_filter`` reads them, so a bad
+    one is a message on the page naming its field."""
 
     def read(
         q: str = Query("", max_length=200),
-        sort: str = default_sort,
+        sort: str = Query(default_sort, max_length=20),
         page: int = Query(1, ge=1, le=1_000_000),
         min_total: str = Query("", max_length=40),
         max_total: str = Query("", max_length=40),
+        customer: str = Query("", max_length=100),
+        technician: str = Query("", max_length=100),
+        closed_from: str = Query("", max_length=20),
+        closed_to: str = Query("", max_length=20),
+        age: str = Query("", max_length=10),
     ) -> QueueQuery:
         return QueueQuery(
             q=q.strip(),
@@ -488,6 +504,11 @@ def queue_query(default_sort: str) -> Callable[..., QueueQuery]:
             page=page,
             min_total=min_total.strip(),
             max_total=max_total.strip(),
+            customer=customer.strip(),
+            technician=technician.strip(),
+            closed_from=closed_from.strip(),
+            closed_to=closed_to.strip(),
+            age=age.strip(),
         )
 
     return read
@@ -516,7 +537,13 @@ def review_page(request: Request, query: QueueQuery = Depends(queue_query("age")
         for r in found.records
     ]
     return _render(
-        request, "review.html", session, items=items, **_queue_values(query, found, book)
+        request,
+        "review.html",
+        session,
+        items=items,
+        bulk_matching=dataclasses.replace(query, path="/review/bulk-approve-matching").link(),
+        bulk_limit=BULK_LIMIT,
+        **_queue_values(query, found, book),
     )
 
 
@@ -590,51 +617,54 @@ async def _review_decision(
     return _back(request, session, "/review", outcome)
 
 
+BULK_LIMIT = 500
+# At most this many approvals in flight at once: each is a decision request written to the
+# store, a signal to a ticket's workflow and a wait for its recorded outcome. Gathering 500 at
+# once would open 500 store writes and Temporal calls together (SQLite serializes the writes;
+# Temporal rate-limits a namespace), so the last ones would time out waiting; 16 keep the
+# pipeline full without a stampede.
+BULK_CONCURRENCY = 16
+
+
 @router.post("/review/bulk-approve")
 async def review_bulk_approve(request: Request) -> Response:
     """Approve each ticket ticked, at the total shown next to it, in two steps: first a page
     that states how many tickets and what total will be approved (nothing is sent), then, once
     confirmed, a page listing each ticket's outcome and the status it is in now."""
-    form = await request.form()
+    # Two fields a ticket (its id and total) for up to BULK_LIMIT tickets, and a few more:
+    # Starlette's default of 1,000 fields would refuse a confirmed approval of 500.
+    form = await request.form(max_fields=2 * BULK_LIMIT + 10)
     session = _guard(request, str(form.get("csrf", "")))
     if isinstance(session, Response):
         return session
     chosen = list(dict.fromkeys(str(ticket_id) for ticket_id in form.getlist("ticket")))
     if not chosen:
         return _back(request, session, "/review", flash(FlashTemplate.NOTHING_SELECTED, False))
+    if len(chosen) > BULK_LIMIT:
+        return _error(request, session, _too_many_to_approve(len(chosen)), 422)
     totals = {ticket_id: str(form.get(f"total.{ticket_id}") or "") for ticket_id in chosen}
-    if form.get("confirmed") != "yes":
-        book = _book(request)
-        return _render(
-            request,
-            "bulk_confirm.html",
-            session,
-            tickets=[
-                {"ticket_id": t, "total": total, "customer": _bulk_customer(request, book, t)}
-                for t, total in totals.items()
-            ],
-            count=len(chosen),
-            grand_total=_money(_sum_totals(totals.values())),
-        )
-    answers = await asyncio.gather(
-        *(
-            _send(
-                request,
-                session,
-                ticket_id,
-                "review",
-                {"action": "approve", "expected_total": totals[ticket_id] or None},
-            )
-            for ticket_id in chosen
-        )
-    )
+    book = _book(request)
     engine = context_of(request).engine
+    if form.get("confirmed") != "yes":
+        records = {ticket_id: ticket_record(engine, ticket_id) for ticket_id in chosen}
+        return _bulk_confirm(request, session, book, records, totals)
+    gate = asyncio.Semaphore(BULK_CONCURRENCY)
+
+    async def approve(ticket_id: str) -> Flash:
+        async with gate:
+            fields = {"action": "approve", "expected_total": totals[ticket_id] or None}
+            return await _send(request, session, ticket_id, "review", fields)
+
+    answers = await asyncio.gather(*(approve(ticket_id) for ticket_id in chosen))
+    currency = _currency(book)
     results = []
     for ticket_id, answer in zip(chosen, answers, strict=True):
         record = ticket_record(engine, ticket_id)
         results.append(
             {
                 "ticket_id": ticket_id,
+                "customer": _customer_label(book, record.customer_id if record else None),
+                "total": _shown_total(totals[ticket_id], currency),
                 "ok": answer.ok,
                 # The outcome without the status the API saw at once (it may have moved on).
                 "outcome": f"{answer.values['outcome']}: {answer.values['detail']}"
@@ -651,12 +681,94 @@ async def review_bulk_approve(request: Request) -> Response:
         results=results,
         approved=sum(answer.ok for answer in answers),
         count=len(answers),
+        approved_total=_shown_total(
+            str(_sum_totals(totals[t] for t, a in zip(chosen, answers, strict=True) if a.ok)),
+            currency,
+        ),
     )
 
 
-def _bulk_customer(request: Request, book: BillingBook | None, ticket_id: str) -> str:
-    record = ticket_record(context_of(request).engine, ticket_id)
-    return _customer_label(book, record.customer_id) if record else ""
+@router.post("/review/bulk-approve-matching")
+async def review_bulk_approve_matching(
+    request: Request,
+    csrf: str = Form(""),
+    query: QueueQuery = Depends(queue_query("age")),
+) -> Response:
+    """Approve everything the review queue's filter matches (the filter in the query string,
+    as the queue's own links carry it): the server finds the matching tickets, at most
+    ``BULK_LIMIT``, and shows the same confirmation as a selection, whose form carries exactly
+    those tickets and the totals shown; nothing is sent until it is confirmed, and a ticket
+    whose total changed in between is refused, not approved at another total."""
+    session = _guard(request, csrf)
+    if isinstance(session, Response):
+        return session
+    if session.principal.role not in REVIEW_ROLES:
+        return _error(request, session, "The billing review queue is for finance and admin.", 403)
+    query = dataclasses.replace(query, path="/review")
+    book = _book(request)
+    wanted = _queue_filter(request, query, book, (BillingStatus.IN_REVIEW.value,))
+    if isinstance(wanted, str):
+        return _error(request, session, wanted, 422)
+    engine = context_of(request).engine
+    found = matching_records(engine, wanted, sort=query.sort, limit=BULK_LIMIT + 1)
+    if not found:
+        return _error(request, session, "No ticket in review matches this filter.", 422)
+    if len(found) > BULK_LIMIT:
+        return _error(request, session, _too_many_to_approve(len(found), more=True), 422)
+    now = context_of(request).now()
+    # The total each ticket's card shows (and its own Approve button sends).
+    totals = {record.ticket_id: str(_review_item(record, now)["total"]) for record in found}
+    records: dict[str, TicketRecord | None] = {record.ticket_id: record for record in found}
+    return _bulk_confirm(request, session, book, records, totals, back=query.link())
+
+
+def _too_many_to_approve(count: int, more: bool = False) -> str:
+    return (
+        f"{'More than ' + str(BULK_LIMIT) if more else count} tickets: at most {BULK_LIMIT} "
+        "can be approved at once. Narrow the filter (a customer, a close date, a total range) "
+        "and approve them in parts."
+    )
+
+
+def _bulk_confirm(
+    request: Request,
+    session: Session,
+    book: BillingBook | None,
+    records: dict[str, TicketRecord | None],
+    totals: dict[str, str],
+    back: str = "/review",
+) -> HTMLResponse:
+    """The page that asks before a bulk approval: how many tickets, the grand total, and each
+    ticket with its customer and total; its form carries exactly these tickets and totals."""
+    currency = _currency(book)
+    tickets = [
+        {
+            "ticket_id": ticket_id,
+            "total": total,  # as sent back: the plain decimal the ticket is approved at
+            "shown": _shown_total(total, currency),
+            "customer": _customer_label(book, record.customer_id) if record else "",
+        }
+        for ticket_id, total in totals.items()
+        for record in [records.get(ticket_id)]
+    ]
+    return _render(
+        request,
+        "bulk_confirm.html",
+        session,
+        tickets=tickets,
+        count=len(tickets),
+        grand_total=_shown_total(str(_sum_totals(totals.values())), currency),
+        back=back,
+    )
+
+
+def _shown_total(text: str, currency: str) -> str:
+    """A total from a form as people read it (``1,200.00 USD``); text that is not an amount
+    as it came (the ticket refuses it)."""
+    try:
+        return _amount(integer_cents(exact_decimal(text)), currency)
+    except ValueError:
+        return text
 
 
 def _sum_totals(totals: Iterable[str]) -> Decimal:
@@ -876,7 +988,22 @@ def _queue_page(
     owner: str = "",
 ) -> QueuePage | str:
     """The page of a queue its query asks for; the problems in words (for a 422) when the
-    query's sort or totals cannot be read."""
+    query cannot be read."""
+    wanted = _queue_filter(request, query, book, statuses, owner)
+    if isinstance(wanted, str):
+        return wanted
+    return queue_page(context_of(request).engine, wanted, sort=query.sort, page=query.page)
+
+
+def _queue_filter(
+    request: Request,
+    query: QueueQuery,
+    book: BillingBook | None,
+    statuses: tuple[str, ...],
+    owner: str = "",
+) -> QueueFilter | str:
+    """The store's filter for a queue's query; the problems in words, each naming its field,
+    when the query's sort, totals, days or age cannot be read."""
     problems = []
     if query.sort not in SORTS:
         problems.append(f"sort: must be one of {', '.join(SORTS)}, not {query.sort!r}")
@@ -887,27 +1014,75 @@ def _queue_page(
             bounds[name] = integer_cents(exact_decimal(text)) if text else None
         except ValueError as problem:
             problems.append(f"{name}: {problem}")
+    days: dict[str, date | None] = {}
+    for name in ("closed_from", "closed_to"):
+        text = getattr(query, name)
+        days[name] = _day(text)
+        if text and days[name] is None:
+            problems.append(f"{name}: {text!r} is not a day; give it as YYYY-MM-DD")
+    first, last = days["closed_from"], days["closed_to"]
+    if first and last and first > last:
+        problems.append(f"closed_from: {first} is after closed_to {last}")
+    age = _age_days(query.age)
+    if query.age and age is None:
+        problems.append(
+            f"age: {query.age!r} is not a number of days; give a whole number from 0 to "
+            f"{MAX_AGE_DAYS}"
+        )
     if problems:
         return "Cannot filter the queue: " + "; ".join(problems)
     context = context_of(request)
-    wanted = QueueFilter(
+    # Close days are the book's days, as the reports and pilot count them.
+    zone = ZoneInfo(book.book.timezone if book is not None else "UTC")
+    return QueueFilter(
         statuses,
         owner=owner or None,
         search=query.q or None,
         customer_ids=_customers_named(book, query.q),
         min_cents=bounds["min_total"],
         max_cents=bounds["max_total"],
+        customer_id=query.customer or None,
+        technician=query.technician or None,
+        closed_from=_day_start(first, zone) if first else None,
+        closed_before=_day_start(last + timedelta(days=1), zone) if last else None,
+        waiting_since=context.now() - timedelta(days=age) if age is not None else None,
     )
-    return queue_page(context.engine, wanted, sort=query.sort, page=query.page)
+
+
+def _day(text: str) -> date | None:
+    """A YYYY-MM-DD day (and only that form), or None."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text, re.ASCII):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _day_start(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), zone).astimezone(UTC)
+
+
+def _age_days(text: str) -> int | None:
+    """A whole number of days from 0 to ``MAX_AGE_DAYS``, or None."""
+    if not re.fullmatch(r"\d{1,4}", text, re.ASCII):
+        return None
+    days = int(text)
+    return days if days <= MAX_AGE_DAYS else None
 
 
 def _queue_values(query: QueueQuery, found: QueuePage, book: BillingBook | None) -> dict[str, Any]:
-    """What a queue's template shows around its rows: the filter, the counts and totals, and
-    the links to the other pages."""
+    """What a queue's template shows around its rows: the filter (with the book's customers to
+    choose from), the counts and totals, and the links to the other pages."""
     currency = _currency(book)
     return {
         "query": query,
         "sorts": SORT_LABELS,
+        "customers": sorted(
+            ((c.helpdesk_id, c.name) for c in (book.customers if book is not None else [])),
+            key=lambda customer: customer[1].lower(),
+        ),
+        "max_age": MAX_AGE_DAYS,
         "page": found.page,
         "pages": found.pages,
         "matched": found.matched,

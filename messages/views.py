@@ -60,6 +60,10 @@ class TicketProjection:
     detail_json: str
     # Who acts next (a NextActor value); none while nobody has to. The queues read it.
     next_actor: str | None = None
+    # The help desk subject and the distinct technicians who logged time on the ticket, for
+    # the queues' search and technician filter. Defaults: projections recorded before them.
+    subject: str = ""
+    technicians: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)

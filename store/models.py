@@ -30,12 +30,19 @@ class TicketRecord(SQLModel, table=True):
     posted_cents: int = 0
     revision: int = 0
     closed_at: datetime | None = Field(default=None, index=True)
-    status_since: datetime
+    # Indexed: the queues sort by it (oldest first) and filter on it ("waiting at least N days").
+    status_since: datetime = Field(index=True)
     updated_at: datetime
     # The latest rating and decisions as JSON, so `show` and the queues need no Temporal query.
     detail_json: str = "{}"
     # Orders projection writes: a late, older write never overwrites a newer one.
     sequence: int = 0
+    # The help desk subject, for the queues' search.
+    subject: str = ""
+    # Everyone who logged time on the ticket, each name between bars ("|alice|bob|"; see
+    # store/queue_pages.py ``technicians_cell``): the queues' technician filter matches a whole
+    # name, never a part of another one.
+    technicians: str = ""
 
 
 class AuditEntry(SQLModel, table=True):

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import col, select
 
 from billing.money import integer_cents
+from billing.sensitive import redact
 from messages.ticket import TicketState
 from messages.ticket_activities import RecordInput
 from messages.views import AuditItem
@@ -29,6 +30,7 @@ from store.database import (
     write_transaction,
 )
 from store.models import AuditEntry, ManualEdit, RatedLine, TicketArchive, TicketRecord
+from store.queue_pages import technicians_cell
 
 _STATE = TypeAdapter(TicketState)
 _TICKET = TicketRecord.__table__  # type: ignore[attr-defined]
@@ -66,6 +68,9 @@ def record_ticket(engine: Engine, record: RecordInput) -> None:
                 "updated_at": projection.changed_at,
                 "detail_json": projection.detail_json,
                 "sequence": projection.sequence,
+                # Searchable by every staff role: a secret pasted in the subject is not kept.
+                "subject": redact(projection.subject).text,
+                "technicians": technicians_cell(projection.technicians),
             }
             if stored is None or stored.status != projection.status:
                 values["status_since"] = projection.changed_at

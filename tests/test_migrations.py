@@ -7,18 +7,25 @@ from __future__ import annotations
 import argparse
 import threading
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from pydantic import TypeAdapter
 from sqlalchemy import create_engine, insert, inspect, select, text
 from sqlalchemy.engine import Engine
 
 from cli import db_command
+from messages.ticket import TicketState
+from messages.ticket_activities import RecordInput
+from messages.views import TicketProjection
 from store import audit_chain, migrations
 from store.database import migrate_store, open_store
 from store.migrations import SchemaError
+from store.ticket_records import record_ticket
+from tests.billing.builders import logged, opened, ticket_from
 
 AT = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
 
@@ -268,3 +275,74 @@ def test_next_actor_is_filled_for_tickets_recorded_before_it(store_url: str) -> 
         "T-customer": "customer",
         "T-posted": None,
     }
+
+
+def test_subject_and_technicians_are_added_then_written_by_the_projection(store_url: str) -> None:
+    """Revision 0009: a settled ticket gets them from its archived state; a row with no
+    archive gets an empty subject and no technicians (the store never had them), until the
+    next projection the workflow records writes both."""
+    engine = raw_engine(store_url)
+    with engine.begin() as connection:
+        migrations._run(connection, "upgrade", "0008")
+        for ticket_id in ("T-old", "T-settled"):
+            connection.execute(
+                text(
+                    "INSERT INTO ticket (ticket_id, status, chargeable_cents, posted_cents, "
+                    "revision, status_since, updated_at, detail_json, sequence) VALUES "
+                    "(:id, 'in_review', 9500, 0, 1, :at, :at, '{}', 1)"
+                ),
+                {"id": ticket_id, "at": AT},
+            )
+        settled = ticket_from(
+            opened(ticket_id="T-settled", subject="Disk full, password: hunter2x"),
+            logged("te-1", 60, ticket_id="T-settled"),
+            logged("te-2", 30, ticket_id="T-settled"),
+            ticket_id="T-settled",
+        )
+        settled.entries["te-2"].technician = "Bob"
+        connection.execute(
+            text(
+                "INSERT INTO ticket_archive (ticket_id, state_json, archived_at) "
+                "VALUES ('T-settled', :state, :at)"
+            ),
+            {"state": TypeAdapter(TicketState).dump_json(TicketState(settled)).decode(), "at": AT},
+        )
+    engine.dispose()
+    engine = open_store(store_url)
+    assert revision(engine) == migrations.HEAD == "0009"
+    with engine.connect() as connection:
+        query = text("SELECT ticket_id, subject, technicians FROM ticket")
+        before = {
+            ticket_id: (subject, names) for ticket_id, subject, names in connection.execute(query)
+        }
+    assert before == {
+        "T-old": ("", ""),
+        "T-settled": ("Disk full, password: [redacted]", "|bob|tech-ana|"),
+    }
+    projection = TicketProjection(
+        ticket_id="T-old",
+        customer_id="org-1",
+        billing_customer_id=None,
+        status="in_review",
+        mode="review",
+        hold_code=None,
+        hold_owner=None,
+        hold_message=None,
+        waiting_for="finance review",
+        chargeable_total=Decimal("95.00"),
+        posted_total=Decimal("0.00"),
+        revision=1,
+        closed_at=AT,
+        changed_at=AT,
+        sequence=2,
+        detail_json="{}",
+        subject="Printer jammed, password: hunter2x",
+        technicians=("Bob", "Alice"),
+    )
+    record_ticket(engine, RecordInput(projection))
+    with engine.connect() as connection:
+        after = connection.execute(
+            text("SELECT subject, technicians FROM ticket WHERE ticket_id = 'T-old'")
+        ).one()
+    assert tuple(after) == ("Printer jammed, password: [redacted]", "|alice|bob|")
+    engine.dispose()

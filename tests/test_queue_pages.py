@@ -9,7 +9,13 @@ from sqlmodel import Session
 
 from store.database import open_store
 from store.models import TicketRecord
-from store.queue_pages import PER_PAGE, QueueFilter, queue_page
+from store.queue_pages import (
+    PER_PAGE,
+    QueueFilter,
+    matching_records,
+    queue_page,
+    technicians_cell,
+)
 
 AT = datetime(2026, 11, 1, tzinfo=UTC)
 WAITING = ("held", "awaiting_approval")
@@ -52,3 +58,57 @@ def test_a_queue_of_120_is_paged_filtered_searched_and_totalled(store_url: str) 
     assert [r.ticket_id for r in by_id.records] == [f"T-011{n}" for n in range(10)]
     assert queue_page(engine, QueueFilter(WAITING, search="100%")).matched == 0  # literal %
     engine.dispose()
+
+
+def test_filters_by_customer_technician_close_days_age_and_subject(store_url: str) -> None:
+    """Issue 15's filters, each alone and together: an exact customer, a technician by whole
+    name (never part of another's), closing days as UTC bounds, a minimum wait, and search
+    matching the subject whatever its case."""
+    engine = open_store(store_url)
+    rows = [
+        # ticket, customer, technicians, closed, waiting since, subject
+        ("T-1", "org-100", ("Alice", "Bob"), AT, AT, "Printer jammed"),
+        ("T-2", "org-100", ("Bobby",), AT + timedelta(days=1), AT + timedelta(days=5), "VPN"),
+        ("T-3", "org-200", ("Jo Bob",), AT + timedelta(days=2), AT + timedelta(days=9), ""),
+        ("T-4", "org-200", (), None, AT + timedelta(days=10), "Printer toner"),
+    ]
+    with Session(engine) as session:
+        for ticket_id, customer, technicians, closed, since, subject in rows:
+            session.add(
+                TicketRecord(
+                    ticket_id=ticket_id,
+                    customer_id=customer,
+                    status="in_review",
+                    closed_at=closed,
+                    status_since=since,
+                    updated_at=since,
+                    subject=subject,
+                    technicians=technicians_cell(technicians),
+                )
+            )
+        session.commit()
+
+    def found(**wanted: object) -> list[str]:
+        page = queue_page(engine, QueueFilter(("in_review",), **wanted), sort="ticket")  # type: ignore[arg-type]
+        return [record.ticket_id for record in page.records]
+
+    assert found(customer_id="org-200") == ["T-3", "T-4"]
+    assert found(customer_id="org-10") == []  # exact, not a prefix
+    assert found(technician="bob") == ["T-1"]  # not Bobby, not Jo Bob
+    assert found(technician=" Jo Bob ") == ["T-3"]
+    assert found(technician="bo") == []
+    assert found(closed_from=AT + timedelta(days=1)) == ["T-2", "T-3"]
+    assert found(closed_before=AT + timedelta(days=1)) == ["T-1"]
+    assert found(closed_from=AT, closed_before=AT + timedelta(days=2)) == ["T-1", "T-2"]
+    assert found(waiting_since=AT + timedelta(days=5)) == ["T-1", "T-2"]
+    assert found(search="PRINTER") == ["T-1", "T-4"]
+    assert found(search="printer", customer_id="org-100", technician="alice") == ["T-1"]
+    everything = matching_records(engine, QueueFilter(("in_review",)), limit=3)
+    assert [r.ticket_id for r in everything] == ["T-1", "T-2", "T-3"]  # oldest first, capped
+    engine.dispose()
+
+
+def test_technicians_are_kept_as_whole_names_between_bars() -> None:
+    assert technicians_cell(["Bob", "alice", "bob", " "]) == "|alice|bob|"
+    assert technicians_cell(["a|b"]) == "|a/b|"  # a bar inside a name cannot split it
+    assert technicians_cell([]) == ""

@@ -579,6 +579,11 @@ class TicketBillingWorkflow:
             # The adapter is built once per worker, not once per run (messages/payloads.py).
             detail_json=type_adapter(TicketBillingView).dump_json(self.billing_state()).decode(),
             next_actor=assessment.next_actor.value if assessment.next_actor else None,
+            # Only the activity's input grows (no new command): recorded histories replay.
+            subject=state.ticket.subject,
+            technicians=tuple(
+                sorted({entry.technician for entry in state.ticket.entries.values()})
+            ),
         )
         audit = [
             AuditItem(

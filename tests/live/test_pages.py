@@ -302,7 +302,7 @@ async def test_finance_edits_a_line_holds_one_and_bulk_approves_the_rest(
             "/review/bulk-approve", data={"csrf": csrf, **tickets_and_totals}
         )
         assert response.status_code == 200
-        assert "Approve 2 tickets for 175.00?" in response.text
+        assert "Approve 2 tickets for 175.00 USD?" in response.text
         assert audit_trail(stack.engine, plain)[-1].action != "review"
         response = await http.post(
             "/review/bulk-approve", data={"csrf": csrf, "confirmed": "yes", **tickets_and_totals}

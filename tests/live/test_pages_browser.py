@@ -116,7 +116,7 @@ async def test_finance_approves_from_the_review_queue_and_the_ticket_is_posted(
         await page.get_by_label("Select all").check()
         await page.get_by_role("button", name="Approve selected").click()
         # A confirmation first, stating the count and the total; then each ticket's outcome.
-        await expect(page.locator("h1")).to_have_text("Approve 1 ticket for 224.00?")
+        await expect(page.locator("h1")).to_have_text("Approve 1 ticket for 224.00 USD?")
         await page.get_by_role("button", name="Approve 1 ticket").click()
         await expect(page.locator("#bulk-summary")).to_have_text("Approved 1 of 1")
         await expect(page.locator(f'#bulk-results tr[data-ticket="{disk}"]')).to_contain_text(
