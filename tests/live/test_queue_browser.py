@@ -1,8 +1,9 @@
 """The queue pages for people at a desk and on a phone (issue 15), in Chromium against a real
-uvicorn, worker and dev server: finance approves a ticket from the review queue with the
-keyboard alone (j, x, ?, a), and every staff page and the customer's signoff page pass axe-core
-(no serious or critical violation) at 1200 px and at 390 px, without sideways scroll on a
-phone, each screenshotted as ``NAME-1200.png`` and ``NAME-390.png``.
+uvicorn (and, where a decision is sent, a worker and dev server): a page of 50 tickets in review
+is a few screens; finance approves a ticket from the review queue with the keyboard alone (j, x,
+?, a); every staff page and the customer's signoff page pass axe-core (no serious or critical
+violation) at 1200 px and at 390 px, without sideways scroll on a phone, each screenshotted as
+``NAME-1200.png`` and ``NAME-390.png``.
 
 axe-core comes from the npm registry (package.json; ``make test`` runs ``npm ci``). Without
 node_modules the accessibility test skips with the reason, unless ``HDB_REQUIRE_AXE`` is set, as
@@ -11,6 +12,7 @@ node_modules the accessibility test skips with the reason, unless ``HDB_REQUIRE_
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -23,8 +25,9 @@ from billing.roles import Role
 from devtools.dev_server import DevServer
 from tests.billing.builders import book_text, closed, disputed, logged, opened
 from tests.live import test_pages_browser as browser_pages
-from tests.live.api_server import served_stack
+from tests.live.api_server import served_examples, served_stack
 from tests.live.test_pages_browser import hour_of_work, log_in, new_page
+from tests.rated_store import example_ratings, record
 
 # The browser, the screenshot directory and the skip without Chromium of the other page tests.
 pytestmark = browser_pages.pytestmark
@@ -201,3 +204,36 @@ async def test_every_staff_page_passes_axe_and_fits_a_phone(
         problems += await check_page(page, source, "signoff", screenshots)
         await context.close()
         assert not problems, "\n".join(problems)
+
+
+async def test_fifty_tickets_in_review_are_a_few_screens(
+    tmp_path: Path, chromium: Browser, screenshots: Path
+) -> None:
+    """A page of the review queue, each ticket the example with the most lines: one row each,
+    their lines closed (issue 15: 76 tickets made a 45,000-pixel page)."""
+    with served_examples(tmp_path) as served:
+        ratings, closed_at = example_ratings()
+        richest = max(ratings, key=lambda rating: len(rating.lines))
+        assert len(richest.lines) >= 2
+        for n in range(50):
+            copy = dataclasses.replace(richest, ticket_id=f"H-{n:03d}")
+            record(served.engine, copy, closed_at[richest.ticket_id], revision=1, sequence=1)
+        with served.engine.begin() as connection:
+            connection.exec_driver_sql(
+                "UPDATE ticket SET status = 'in_review' WHERE ticket_id LIKE 'H-%'"
+            )
+        context, page = await new_page(chromium)
+        await log_in(page, served, Role.FINANCE)
+        await expect(page.locator("li.row")).to_have_count(50)
+        await expect(page.locator("li.row").first.locator(".count")).to_contain_text(
+            str(len(richest.lines))
+        )
+        height = await page.evaluate("() => document.documentElement.scrollHeight")
+        await page.screenshot(path=str(screenshots / "review-50.png"), full_page=True)
+        assert height <= 4 * DESK["height"], f"{height} px for 50 tickets"
+        # Opening one ticket shows its lines and forms below its row.
+        row = page.locator('li[data-ticket="H-000"]')
+        await row.get_by_text("Lines, hold, edit").click()
+        await expect(row.locator("table.lines tbody tr")).to_have_count(len(richest.lines))
+        await expect(row.get_by_label("Why hold?")).to_be_visible()
+        await context.close()
