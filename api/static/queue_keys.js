@@ -20,20 +20,25 @@
   var rows = [];
   var current = -1;
 
+  // The row the keys act on: marked (a ring, aria-current), focused and scrolled into view.
   function pick(index) {
     if (!rows.length) {
       return;
     }
+    mark(Math.max(0, Math.min(index, rows.length - 1)));
+    var row = rows[current];
+    row.focus({ preventScroll: true });
+    row.scrollIntoView({ block: "nearest" });
+  }
+
+  function mark(index) {
     if (current >= 0 && rows[current]) {
       rows[current].classList.remove("current");
       rows[current].removeAttribute("aria-current");
     }
-    current = Math.max(0, Math.min(index, rows.length - 1));
-    var row = rows[current];
-    row.classList.add("current");
-    row.setAttribute("aria-current", "true");
-    row.focus({ preventScroll: true });
-    row.scrollIntoView({ block: "nearest" });
+    current = index;
+    rows[current].classList.add("current");
+    rows[current].setAttribute("aria-current", "true");
   }
 
   function act(key) {
@@ -127,8 +132,14 @@
       row.addEventListener("submit", function () {
         remember(index);
       });
+      // Tabbing or clicking into a row makes it the one the keys act on.
+      row.addEventListener("focusin", function () {
+        if (current !== index) {
+          mark(index);
+        }
+      });
       row.addEventListener("click", function (event) {
-        if (event.target === row || !event.target.closest("a, button, input, select, textarea, summary")) {
+        if (!event.target.closest("a, button, input, select, textarea, summary, label")) {
           pick(index);
         }
       });

@@ -102,6 +102,9 @@ async def test_finance_approves_a_ticket_with_the_keyboard(
         order = await page.locator("li.row").evaluate_all("rows => rows.map(r => r.dataset.ticket)")
         assert sorted(order) == sorted(tickets)
         current = page.locator("li.row.current")
+        # Tab's first stop skips the header's links.
+        await page.keyboard.press("Tab")
+        await expect(page.get_by_role("link", name="Skip to the page")).to_be_focused()
 
         await page.keyboard.press("j")
         await expect(current).to_have_attribute("data-ticket", order[0])
