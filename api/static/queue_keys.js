@@ -1,6 +1,7 @@
 // Keyboard shortcuts on the queue pages (review.html, exceptions.html, tickets.html; the keys
-// are listed in _queue_keys.html and docs/pages.md). A file of its own, not an inline script, so
-// the Content-Security-Policy allows scripts from our own origin only (api/web_headers.py).
+// are listed in _queue_keys.html and in README.md's Pages). A file of its own, not an inline
+// script, so the Content-Security-Policy allows scripts from our own origin only
+// (api/web_headers.py).
 //
 // The rows are the elements with data-ticket inside [data-queue-keys]. What a key does to a row
 // is found by data-key in the row: a form with no field to fill is submitted; otherwise the
