@@ -39,7 +39,16 @@ demo-real: $(STAMP)
 stop: $(STAMP)
 	$(PY) starter.py stop
 
-test: $(STAMP)
+# axe-core (package.json, from the npm registry) for the browser tests' accessibility checks
+# (tests/live/test_queue_browser.py): installed from the lock file when node_modules is missing.
+# Without npm the tests that need it skip with a reason; .ci/run installs npm, so CI never skips.
+# npm writes node_modules/.package-lock.json on each install (the package files keep 1985 dates).
+AXE := node_modules/.package-lock.json
+$(AXE): package.json package-lock.json
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund; \
+	else echo "npm is missing (apt-get install nodejs npm): the accessibility checks will skip" >&2; fi
+
+test: $(STAMP) $(AXE)
 	$(PY) -m pytest
 
 # No test may depend on the day it runs: the suites that start no Temporal server run again with
@@ -80,4 +89,4 @@ bench-pages: $(STAMP)
 
 clean:
 	-test -x $(PY) && $(PY) starter.py stop
-	rm -rf $(VENV) .data .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .data .pytest_cache .ruff_cache .hypothesis node_modules

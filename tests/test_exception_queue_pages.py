@@ -118,12 +118,12 @@ def test_the_review_queue_is_paged_and_searched_too(site: ServedStore) -> None:
         login = {"token": site.token(Role.FINANCE), "login_csrf": hidden(form.text, "login_csrf")}
         assert finance.post("/login", data=login).status_code == 303
         first = finance.get("/review").text
-        cards = re.findall(r'<section class="card ticket" data-ticket="(R-\d{4})"', first)
+        cards = re.findall(r'<li class="row" data-ticket="(R-\d{4})"', first)
         assert len(cards) == 50 and cards[0] == "R-0000"
         assert "(page 1 of 2, 50 shown)" in first
         assert 'href="/review?sort=age&amp;page=2" rel="next"' in first
         birch = finance.get("/review", params={"q": "birch", "sort": "newest"}).text
-        cards = re.findall(r'<section class="card ticket" data-ticket="(R-\d{4})"', birch)
+        cards = re.findall(r'<li class="row" data-ticket="(R-\d{4})"', birch)
         assert cards[0] == "R-0059" and "Birch Legal (org-200)" in birch
 
 

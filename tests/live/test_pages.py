@@ -258,7 +258,11 @@ async def test_review_queue_shows_lines_with_their_explanations_and_totals(
         page = (await http.get("/review")).text
     card = page[page.index(f'data-ticket="{ticket}"') :]
     assert "Printer offline: Work on te-1" in card
-    assert re.search(r'<td class="num">1\.00</td>\s*<td class="num">95\.00</td>', card)
+    assert re.search(
+        r'<td class="num" data-label="Quantity">1\.00</td>\s*'
+        r'<td class="num" data-label="Unit price">95\.00</td>',
+        card,
+    )
     assert '<ul class="why"><li>' in card
     assert 'name="expected_total" value="95.00"' in card
     assert "Approve 95.00" in card
@@ -385,7 +389,7 @@ async def test_exception_queue_filters_by_owner_and_offers_what_clears_each_reas
         for ticket, (owner, remedy) in expected.items():
             row = page[page.index(f'data-ticket="{ticket}"') :]
             row = row[: row.index("</tr>")]
-            assert f"<td>{owner}</td>" in row
+            assert f'<td data-label="Owner">{owner}</td>' in row
             assert f'data-remedy="{remedy}"' in row
             assert f'href="/tickets/{ticket}"' in row
         for owner in ("support", "manager", "customer", "billing"):
@@ -439,7 +443,8 @@ async def test_each_exception_offers_the_whole_action_that_clears_it(site: Serve
         row = page[page.index(f'data-ticket="{rejected}"') :]
         row = row[: row.index("</tr>")]
         assert 'data-remedy="approve"' in row and "Approve anyway" in row
-        assert "<td>Acme (org-1)</td>" in row  # the book's name beside the help desk's id
+        # The book's name beside the help desk's id.
+        assert '<td data-label="Customer">Acme (org-1)</td>' in row
         ticket_page = (await http.get(f"/tickets/{rejected}")).text
         assert '<span class="muted">Acme (org-1)</span>' in ticket_page
         response = await http.post(
@@ -534,7 +539,7 @@ async def test_ticket_page_shows_lines_why_status_audit_and_the_workflow(
     assert "Printer offline: Work on te-1" in page and '<ul class="why"><li>' in page
     assert "Finance hold" in page  # the approvals table
     assert f"/workflows/ticket-{ticket}" in page
-    assert "<td>review</td><td>accepted</td>" in page.replace("\n", "")
+    assert '<td data-label="Action">review</td><td data-label="Outcome">accepted</td>' in page
     assert missing.status_code == 404 and "unknown" in missing.text
 
 
