@@ -32,7 +32,7 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 MAX_DAYS = 366
 
 
-def _period(
+def asked_period(
     start: str | None, end: str | None, today: date, zone: str
 ) -> tuple[date, date, Period]:
     """The book's days asked for (``to`` inclusive; default the previous calendar month and the
@@ -83,7 +83,9 @@ def reports_page(request: Request) -> Response:
     book = _book(request)
     zone = _zone(book)
     try:
-        first, last, period = _period(query.get("from"), query.get("to"), today_in(zone, now), zone)
+        first, last, period = asked_period(
+            query.get("from"), query.get("to"), today_in(zone, now), zone
+        )
     except PeriodProblem as problem:
         return _error(request, session, f"Bad period: {problem}", 422)
     reports = {name: run_report(name, context.engine, period, book, now=now) for name in REPORTS}
@@ -113,7 +115,9 @@ def report_csv(name: str, request: Request) -> Response:
     book = _book(request)
     zone = _zone(book)
     try:
-        first, last, period = _period(query.get("from"), query.get("to"), today_in(zone, now), zone)
+        first, last, period = asked_period(
+            query.get("from"), query.get("to"), today_in(zone, now), zone
+        )
     except PeriodProblem as problem:
         return _error(request, session, f"Bad period: {problem}", 422)
     report = run_report(name, context.engine, period, book, now=now)
