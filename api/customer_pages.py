@@ -15,12 +15,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.context import context_of
-from api.pages import Session, _error, _render, _to_login, read_session
+from api.pages import LEDGER_ROLES, Session, _error, _render, _to_login, read_session
 from api.report_pages import asked_period
 from billing.book import BillingBook
 from billing.csv_cells import csv_text
 from billing.money import for_people
-from billing.roles import Role
 from store.customer_ledger import (
     MAX_LINES,
     CustomerTotals,
@@ -34,7 +33,6 @@ from store.reports import PeriodProblem, today_in
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
-CUSTOMER_ROLES = frozenset({Role.FINANCE, Role.MANAGER, Role.ADMIN})
 CSV_COLUMNS = ["invoice", "date", "ticket", "description", "quantity", "amount", "type"]
 # A customer id is a help desk organization id: short. A longer one is refused, not looked up.
 MAX_ID = 200
@@ -44,7 +42,7 @@ def _allowed(request: Request) -> Session | Response:
     session = read_session(request)
     if session is None:
         return _to_login()
-    if session.principal.role not in CUSTOMER_ROLES:
+    if session.principal.role not in LEDGER_ROLES:
         return _error(
             request, session, "Customer ledgers are for finance, managers and admin.", 403
         )
