@@ -9,14 +9,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, case, exists, func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from billing.book import BillingBook, ContractType
 from billing.csv_cells import csv_text
 from billing.invoice_run import FEE_TICKET_PREFIX
+from billing.money import integer_cents, to_cents
 from billing.prepaid import BLOCK_PERIOD
 from store.database import as_utc
 from store.models import (
@@ -293,7 +295,8 @@ def credits_and_write_offs(engine: Engine, period: Period) -> Report:
     charges off or zeroed them, by kind, from the audit log. A decision's amount is what it took
     off the bill, negative like a credit: the list value of the decided tickets' charged lines
     less what they bill now (a written-off line bills 0 at its list value). A dispute resolved
-    by "adjust" edits the line itself, so its amount is in the manual-edits report, not here."""
+    by "adjust" edits the lines' quantity or price: its amount is what the edited lines billed
+    before the edit less what they bill after it (``_adjusted_cents``)."""
     credits = (
         select(_LINE.c.billing_customer_id, func.count(), func.sum(_LINE.c.amount_cents))
         .where(
@@ -329,13 +332,9 @@ def credits_and_write_offs(engine: Engine, period: Period) -> Report:
             ["credit", customer, n, _money(c)] for customer, n, c in connection.execute(credits)
         ]
         amounts = {(a, d): cents for a, d, cents in connection.execute(taken_off)}
+        amounts[("resolve_dispute", ADJUSTED)] = _adjusted_cents(connection, decided)
         rows += [
-            [
-                action,
-                detail,
-                n,
-                None if detail.endswith(": adjust") else _money(amounts.get((action, detail))),
-            ]
+            [action, detail, n, _money(amounts.get((action, detail)))]
             for action, detail, n in connection.execute(decisions)
         ]
     return Report(
@@ -344,6 +343,77 @@ def credits_and_write_offs(engine: Engine, period: Period) -> Report:
         ["kind", "customer or outcome", "count", "amount"],
         rows,
     )
+
+
+ADJUSTED = "dispute resolved: adjust"
+
+
+def _adjusted_cents(connection: Connection, decided: tuple[Any, ...]) -> int:
+    """What the disputes resolved by "adjust" took off the bill, in cents (negative): for each
+    line such a decision edited, its amount before less its amount after. The decision's edits
+    are the manual edits of its ticket by the same person with the same reason (a resolution
+    needs one), up to the decision's time; a field the decision did not edit keeps the value
+    the line is rated with now."""
+    adjusted = (*decided, _AUDIT.c.detail == ADJUSTED)
+    edits = (
+        select(
+            _EDIT.c.ticket_id,
+            _EDIT.c.source_id,
+            _EDIT.c.field,
+            _EDIT.c.before,
+            _EDIT.c.after,
+        )
+        .select_from(
+            _AUDIT.join(
+                _EDIT,
+                (_EDIT.c.ticket_id == _AUDIT.c.ticket_id)
+                & (_EDIT.c.actor == _AUDIT.c.actor)
+                & (_EDIT.c.reason == _AUDIT.c.reason)
+                & (_EDIT.c.at <= _AUDIT.c.at),
+            )
+        )
+        .where(*adjusted)
+        .order_by(_EDIT.c.at, _EDIT.c.id)
+    )
+    # The latest edit of each field of each line wins (its "before" is the earlier edit's
+    # "after" when the line was edited twice; the first "before" is what was charged).
+    first_before: dict[tuple[str, str, str], str] = {}
+    last_after: dict[tuple[str, str, str], str] = {}
+    for ticket, source, field, before, after in connection.execute(edits):
+        first_before.setdefault((ticket, source, field), before)
+        last_after[(ticket, source, field)] = after
+    lines = {(ticket, source) for ticket, source, _field in last_after}
+    if not lines:
+        return 0
+    rated = select(
+        _RATED.c.ticket_id, _RATED.c.source_id, _RATED.c.quantity, _RATED.c.unit_price_cents
+    ).where(_RATED.c.ticket_id.in_(sorted({ticket for ticket, _source in lines})))
+    now_values = {
+        (ticket, source): (Decimal(quantity), _money(price))
+        for ticket, source, quantity, price in connection.execute(rated)
+    }
+    total = Decimal(0)
+    for ticket, source in lines:
+        if (ticket, source) not in now_values:
+            continue  # the line is gone (the ticket re-rated without it): nothing to compare
+        quantity, price = now_values[(ticket, source)]
+        amounts = [
+            to_cents(
+                _edited(values, (ticket, source, "quantity"), quantity)
+                * _edited(values, (ticket, source, "unit_price"), price)
+            )
+            for values in (first_before, last_after)
+        ]
+        total += amounts[1] - amounts[0]
+    return integer_cents(total)
+
+
+def _edited(
+    values: dict[tuple[str, str, str], str], key: tuple[str, str, str], now: Decimal
+) -> Decimal:
+    """A line's field as an edit left it (before or after), or its value now if not edited."""
+    found = values.get(key)
+    return Decimal(found) if found is not None else now
 
 
 def _not_invoiced(engine: Engine, kind: str) -> list[list[object]]:

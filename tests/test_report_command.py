@@ -266,6 +266,39 @@ def test_write_offs_show_the_amount_taken_off(store, capsys) -> None:  # type: i
     }
 
 
+def _rated_line(quantity: str, unit_price: str, amount: str) -> str:
+    """A billing view with one charged labor line ``te-9``."""
+    view = json.loads(_rated(amount))
+    view["rating"]["lines"][0].update(quantity=quantity, unit_price=unit_price)
+    return json.dumps(view)
+
+
+def test_an_adjusted_dispute_shows_the_amount_taken_off(store, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Adjust edits the line (2 h at 80.00 → 0.5 h at 60.00): 160.00 charged, 30.00 now, so
+    130.00 credited; an earlier edit by someone else for another reason is not the decision's."""
+    view = projection("T-8", "ready", "30.00", YESTERDAY)
+    view.detail_json = _rated_line("0.5", "60.00", "30.00")
+    decision = AuditItem("T-8-1", "T-8", YESTERDAY, "mgr", "manager", "resolve_dispute", "accepted")
+    decision.reason = "agreed with the customer"
+    decision.detail = "dispute resolved: adjust"
+
+    def edit(field: str, before: str, after: str, who: str, why: str, at: datetime) -> EditItem:
+        return EditItem(
+            f"T-8:{who}:{field}", "T-8", "te-9", field, before, after, who, "manager", why, at
+        )
+
+    edits = [
+        edit("quantity", "3", "2", "fin", "typo", YESTERDAY - timedelta(hours=2)),
+        edit("quantity", "2", "0.5", "mgr", "agreed with the customer", YESTERDAY),
+        edit("unit_price", "80.00", "60.00", "mgr", "agreed with the customer", YESTERDAY),
+    ]
+    record_ticket(store, RecordInput(view, [decision], edits))
+    assert report("credits", "--format", "json") == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    amounts = {row["customer or outcome"]: row["amount"] for row in rows}
+    assert amounts["dispute resolved: adjust"] == "-130.00"
+
+
 def test_reconcile_refuses_reversed_dates_in_the_same_words(store, capsys) -> None:  # type: ignore[no-untyped-def]
     """Not swapped: refused before any worker is asked (exit 2, the fields named)."""
     parser = argparse.ArgumentParser(prog="starter.py")
