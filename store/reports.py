@@ -153,9 +153,8 @@ def ready_for_billing(engine: Engine, period: Period) -> Report:
 
 
 def held_by_reason(engine: Engine, period: Period, now: datetime | None = None) -> Report:
-    """The holds open now, aged from ``now``: the store keeps each ticket's current status and
-    when it began, not the history of holds, so this report cannot say what was held in a past
-    period. It ignores the period and says so in its title; ``report held`` refuses one."""
+    """The holds open now, aged from ``now``. It ignores the period and says so in its title:
+    what was held in a past period is ``held_during``'s (``report held --from … --to …``)."""
     now = now or datetime.now(UTC)
     age = {
         "under 1 day": now - timedelta(days=1),
@@ -188,6 +187,65 @@ def held_by_reason(engine: Engine, period: Period, now: datetime | None = None) 
         ["reason", "owner", "age", "tickets", "total"],
         rows,
     )
+
+
+HELD = "→ held: "
+HELD_IN_PERIOD = "held-during"
+_ACT = " to act: "
+
+
+def held_during(engine: Engine, period: Period) -> Report:
+    """Every hold that was open at any time in the period, from the audit log: the workflow
+    writes a ``status`` entry at each change of status (``in_review → held: manager to act:
+    …``), so a hold starts at the entry into ``held`` and ends at the next status entry. One
+    row per hold, with the owner and reason of its start, and when and to what it was released
+    (blank while still held). The tickets read are those held before the period's end."""
+    status = (_AUDIT.c.action == "status", _AUDIT.c.outcome == "system")
+    ever_held = (
+        select(_AUDIT.c.ticket_id)
+        .where(*status, _AUDIT.c.detail.contains(HELD), _AUDIT.c.at < period.end)
+        .distinct()
+    )
+    query = (
+        select(_AUDIT.c.ticket_id, _TICKET.c.customer_id, _AUDIT.c.at, _AUDIT.c.detail)
+        .select_from(_AUDIT.outerjoin(_TICKET, _TICKET.c.ticket_id == _AUDIT.c.ticket_id))
+        .where(*status, _AUDIT.c.ticket_id.in_(ever_held))
+        .order_by(_AUDIT.c.ticket_id, _AUDIT.c.at, _AUDIT.c.id)
+    )
+    rows: list[list[object]] = []
+    open_hold: list[object] | None = None
+    ticket_of_hold = ""
+    with engine.connect() as connection:
+        for ticket, customer, at, detail in connection.execute(query):
+            at = as_utc(at)
+            if open_hold is not None and ticket != ticket_of_hold:
+                rows.append(open_hold)  # the previous ticket's hold is still open
+                open_hold = None
+            if open_hold is not None:
+                # The next change of status releases the hold (whatever it changes to).
+                released_to = detail.split(": ", 1)[0].split(" → ")[-1]
+                open_hold[5], open_hold[6] = _local_minute(at, period.zone), released_to
+                if at >= period.start:
+                    rows.append(open_hold)
+                open_hold = None
+            if HELD in detail and at < period.end:
+                why = detail.split(HELD, 1)[1]
+                owner, reason = why.split(_ACT, 1) if _ACT in why else ("", why)
+                start = _local_minute(at, period.zone)
+                open_hold = [ticket, customer or "", start, owner, reason, "", ""]
+                ticket_of_hold = ticket
+        if open_hold is not None:
+            rows.append(open_hold)
+    return Report(
+        HELD_IN_PERIOD,
+        "Held at any time in the period, from the audit log: owner, reason, and release",
+        ["ticket", "customer", "held at", "owner", "reason", "released at", "released to"],
+        rows,
+    )
+
+
+def _local_minute(at: datetime, zone: str) -> str:
+    return f"{at.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M}"
 
 
 def invoice_lines(engine: Engine, period: Period) -> Report:
@@ -590,6 +648,7 @@ REPORTS: dict[str, Callable[[Engine, Period], Report]] = {
     "closed-by-day": closed_by_day,
     "ready": ready_for_billing,
     "held": held_by_reason,
+    HELD_IN_PERIOD: held_during,
     "invoice-lines": invoice_lines,
     "close-to-invoice": close_to_invoice,
     "manual-edits": manual_edits,

@@ -196,11 +196,62 @@ def test_reversed_dates_are_an_error_naming_both(store, capsys, name: str) -> No
     assert "nothing in this period" not in captured.out
 
 
-def test_held_shows_current_holds_and_refuses_a_period(store, capsys) -> None:  # type: ignore[no-untyped-def]
-    assert report("held", "--from", "2020-01-01", "--to", "2020-01-31") == 2
-    assert "held shows the holds open now; it takes no --from/--to" in capsys.readouterr().err
+def _status_change(ticket: str, n: int, at: datetime, detail: str) -> AuditItem:
+    item = AuditItem(f"{ticket}-s{n}", ticket, at, "system", "system", "status", "system")
+    item.detail = detail
+    return item
+
+
+def test_held_in_a_past_period_comes_from_the_audit_log(store, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """``held --from --to`` shows each hold open at any time in the period (January 2020, the
+    book's New York days and times), with its owner, reason and release; not today's holds
+    (T-3)."""
+    monkeypatch.setenv("HDB_BOOK_PATH", "examples/book.toml")
+    day = lambda d: datetime.fromisoformat(d).replace(tzinfo=UTC)  # noqa: E731
+    held = "in_review → held: manager to act: the customer disputes te-1"
+    changes = {
+        # Held inside January, released inside it.
+        "T-20": [(day("2020-01-05T10:00"), held), (day("2020-01-10T09:30"), "held → in_review: x")],
+        # Held from December, released in February.
+        "T-21": [
+            (day("2019-12-20T08:00"), "ready → held: support to act: no time logged"),
+            (day("2020-02-03T12:00"), "held → posted: nothing"),
+        ],
+        # Held and released before January; held after it.
+        "T-22": [(day("2019-11-01T08:00"), held), (day("2019-12-01T08:00"), "held → ready: y")],
+        "T-23": [(day("2020-02-05T08:00"), held)],
+    }
+    for ticket, entries in changes.items():
+        view = projection(ticket, "posted", "10.00", day("2019-10-01T00:00"))
+        audit = [_status_change(ticket, n, at, detail) for n, (at, detail) in enumerate(entries)]
+        record_ticket(store, RecordInput(view, audit, []))
+    assert report("held", "--from", "2020-01-01", "--to", "2020-01-31", "--format", "json") == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["report"] == "held-during"
+    assert shown["rows"] == [
+        {
+            "ticket": "T-20",
+            "customer": "org-1",
+            "held at": "2020-01-05 05:00",
+            "owner": "manager",
+            "reason": "the customer disputes te-1",
+            "released at": "2020-01-10 04:30",
+            "released to": "in_review",
+        },
+        {
+            "ticket": "T-21",
+            "customer": "org-1",
+            "held at": "2019-12-20 03:00",
+            "owner": "support",
+            "reason": "no time logged",
+            "released at": "2020-02-03 07:00",
+            "released to": "posted",
+        },
+    ]
+    # Without a period: the holds open now, as before.
     assert report("held") == 0
-    assert "Held now" in capsys.readouterr().out
+    table = capsys.readouterr().out
+    assert "Held now" in table and "disputed" in table and "T-20" not in table
 
 
 def test_days_are_the_books_days(store, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
