@@ -35,7 +35,12 @@ from cli.input_files import InputError, read_text
 from cli.live import CommandFailed, open_review_store, run_command
 from cli.tables import render_table
 from settings import Settings
-from store.pilot_source import StoredRating, ratings_closed_between, ratings_of_tickets
+from store.pilot_source import (
+    StoredRating,
+    edits_of_tickets,
+    ratings_closed_between,
+    ratings_of_tickets,
+)
 
 EXIT_BAD_INPUT = 2
 EXIT_DIFFERENCES = 3
@@ -236,7 +241,15 @@ def compare_with_store(
             file=sys.stderr,
         )
     computed = {ticket_id: record.rating for ticket_id, record in stored.items() if record.rating}
-    comparison = compare(lines, computed, notes=notes)
+    # Read now, not from the rating: a ticket rated while held may be posted since, and a line
+    # a person edited is explained by the edit.
+    comparison = compare(
+        lines,
+        computed,
+        notes=notes,
+        statuses={ticket_id: record.status for ticket_id, record in stored.items()},
+        edits=edits_of_tickets(engine, computed.keys()),
+    )
     if args.json:
         document = {
             "manual_file": args.manual,
@@ -341,9 +354,11 @@ def _amount(amounts: CodeAmounts | None) -> str:
 
 
 def _status(ticket: TicketComparison) -> str:
-    if ticket.status is None:
+    """The ticket's billing status now (from the store), with its mode when that says more."""
+    status = ticket.billing_status or (ticket.status.value if ticket.status else None)
+    if status is None:
         return "-"
-    return f"{ticket.status.value} ({ticket.mode})" if ticket.mode else ticket.status.value
+    return f"{status} ({ticket.mode})" if ticket.mode and ticket.mode != status else status
 
 
 def _agree_table(tickets: list[TicketComparison]) -> str:
