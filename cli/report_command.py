@@ -22,6 +22,7 @@ from store.reports import (
     Report,
     as_csv,
     default_first_day,
+    people_rows,
     period_of,
     run_report,
     today_in,
@@ -85,11 +86,7 @@ def show(settings: Settings, args: argparse.Namespace, now: datetime) -> int:
                 for i, value in enumerate(report.rows[0])
                 if isinstance(value, (int, float, Decimal))
             ]
-            print(
-                render_table(
-                    report.columns, [[_text(v) for v in row] for row in report.rows], numeric
-                )
-            )
+            print(render_table(report.columns, people_rows(report, book), numeric))
         else:
             print("nothing in this period")
     return 0

@@ -17,8 +17,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from billing.book import BillingBook, ContractType
 from billing.csv_cells import csv_text
+from billing.customer_names import customer_label
 from billing.invoice_run import FEE_TICKET_PREFIX
-from billing.money import integer_cents, to_cents
+from billing.money import for_people, integer_cents, to_cents
 from billing.prepaid import BLOCK_PERIOD
 from store.database import as_utc
 from store.models import (
@@ -662,6 +663,35 @@ REPORTS: dict[str, Callable[[Engine, Period], Report]] = {
 NEEDS_BOOK = frozenset({"prepaid"})
 # Reports that age what they count against the caller's clock (default: the wall clock).
 NEEDS_NOW = frozenset({"held"})
+
+
+# The columns that hold money, and those that name a customer (by help desk or billing id):
+# tables for people show them as ``1,200.00 USD`` and ``Acme Dental (CUST-9001)``.
+MONEY_COLUMNS = frozenset({"chargeable", "total", "charged", "credited", "amount", "value"})
+CUSTOMER_COLUMNS = frozenset({"customer", "billing customer", "customer or outcome"})
+
+
+def people_rows(report: Report, book: BillingBook | None) -> list[list[str]]:
+    """The report's rows as text for people (a terminal table, the reports page): money with
+    thousands separators and the book's currency, customers with the book's name. CSV and JSON
+    keep the plain values."""
+    currency = book.book.currency if book is not None else ""
+    money = [column in MONEY_COLUMNS for column in report.columns]
+    named = [column in CUSTOMER_COLUMNS for column in report.columns]
+    rows = []
+    for row in report.rows:
+        cells = []
+        for index, value in enumerate(row):
+            if value is None:
+                cells.append("")
+            elif money[index] and isinstance(value, Decimal):
+                cells.append(for_people(value, currency))
+            elif named[index] and isinstance(value, str):
+                cells.append(customer_label(book, value))
+            else:
+                cells.append(str(value))
+        rows.append(cells)
+    return rows
 
 
 def as_csv(report: Report) -> str:

@@ -365,3 +365,23 @@ def test_prepaid_months_are_the_books_months(store, capsys, monkeypatch) -> None
     assert report("prepaid", "--format", "json", "--from", "2026-11-01", "--to", "2026-11-30") == 0
     periods = {row["period"] for row in json.loads(capsys.readouterr().out)["rows"]}
     assert "2026-11" in periods and "2026-12" not in periods
+
+
+def test_tables_name_customers_and_format_money_csv_and_json_stay_plain(
+    store, capsys, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("HDB_BOOK_PATH", "examples/book.toml")
+    EmbeddedLedger(store, now=lambda: NOW).post_lines(
+        PostRequest("k9", "T-9", "CUST-9001", [line("te-9", "1200.00")], "2026-11")
+    )
+    assert report("invoice-lines") == 0
+    table = capsys.readouterr().out
+    [acme] = [row for row in table.splitlines() if "CUST-9001" in row]
+    assert "Acme Dental (CUST-9001)" in acme and "1,200.00 USD" in acme
+    assert "142.50 USD" in table and "-10.00 USD" in table  # CUST-1: not in the book, its id
+    assert report("invoice-lines", "--format", "csv") == 0
+    csv_text = capsys.readouterr().out
+    assert ",CUST-9001,1,1,1200.00,0.00" in csv_text and "USD" not in csv_text
+    assert report("invoice-lines", "--format", "json") == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert {"billing customer": "CUST-9001", "charged": "1200.00"}.items() <= rows[-1].items()
