@@ -1,0 +1,89 @@
+"""CLI tables for people: the customer by the book's name next to its id and money as
+``1,200.00 USD`` (the book's currency), while ``--json`` keeps ids and plain decimals. Over a
+store written the workflows' way; no Temporal needed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from billing.posting import BillableLine, LineType
+from cli import ledger_command, queue_command
+from connectors.billing import PostRequest
+from connectors.embedded_ledger import EmbeddedLedger
+from messages.ticket_activities import RecordInput
+from messages.views import TicketProjection
+from store.database import open_store
+from store.ticket_records import record_ticket
+
+AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Engine:
+    monkeypatch.setenv("HDB_DATABASE_URL", store_url)
+    monkeypatch.setenv("HDB_BOOK_PATH", "examples/book.toml")
+    engine = open_store(store_url)
+    record_ticket(
+        engine,
+        RecordInput(
+            TicketProjection(
+                ticket_id="T-1",
+                customer_id="org-100",
+                billing_customer_id="CUST-9001",
+                status="in_review",
+                mode="review",
+                hold_code=None,
+                hold_owner=None,
+                hold_message=None,
+                waiting_for="billing to review",
+                chargeable_total=Decimal("1200.00"),
+                posted_total=Decimal("0.00"),
+                revision=1,
+                closed_at=AT,
+                changed_at=AT,
+                sequence=1,
+                detail_json="{}",
+            )
+        ),
+    )
+    amount = Decimal("1234.50")
+    line = BillableLine(
+        "te-1", "labor", "LAB-REMOTE", "work", Decimal("1"), amount, amount, False, LineType.CHARGE
+    )
+    EmbeddedLedger(engine, now=lambda: AT).post_lines(
+        PostRequest("k1", "T-2", "CUST-9002", [line], "2026-11")
+    )
+    return engine
+
+
+def run(module: object, *argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="starter.py")
+    module.add_parser(parser.add_subparsers(required=True))  # type: ignore[attr-defined]
+    args = parser.parse_args(list(argv))
+    return args.run(args)
+
+
+def test_the_queue_names_the_customer_and_formats_money(store: Engine, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert run(queue_command, "queue", "review") == 0
+    [row] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("T-1")]
+    assert "Acme Dental (org-100)" in row and "1,200.00 USD" in row
+    assert run(queue_command, "queue", "review", "--json") == 0
+    [entry] = json.loads(capsys.readouterr().out)
+    assert entry["customer_id"] == "org-100" and entry["chargeable_total"] == "1200.00"
+
+
+def test_the_ledger_names_the_customer_and_formats_money(store: Engine, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert run(ledger_command, "ledger") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Birch Legal (CUST-9002)\n")
+    assert "1,234.50 USD" in out and "total billed 1,234.50 USD" in out
+    assert run(ledger_command, "ledger", "--json") == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["total"] == "1234.50"
+    assert document["customers"][0]["billing_customer_id"] == "CUST-9002"
