@@ -8,7 +8,7 @@ import sys
 from decimal import Decimal
 
 from billing.book import BillingBook
-from billing.customer_names import customer_label
+from billing.customer_names import book_customer, customer_label
 from billing.money import for_people
 from cli.input_files import InputError, read_book
 from settings import Settings
@@ -38,3 +38,9 @@ def money(amount: Decimal | None, book: BillingBook | None) -> str:
 def customer(book: BillingBook | None, customer_id: str | None) -> str:
     """``Acme Dental (org-100)``, or the id when the book does not know it."""
     return customer_label(book, customer_id)
+
+
+def customer_name(book: BillingBook | None, customer_id: str | None) -> str:
+    """The book's name alone (empty when the book does not know the id)."""
+    found = book_customer(book, customer_id)
+    return found.name if found is not None else ""

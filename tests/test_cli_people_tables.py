@@ -14,8 +14,11 @@ from sqlalchemy.engine import Engine
 
 from billing.posting import BillableLine, LineType
 from cli import ledger_command, queue_command
+from cli.input_files import read_book
+from cli.invoice_run_command import summary_json, summary_text
 from connectors.billing import PostRequest
 from connectors.embedded_ledger import EmbeddedLedger
+from messages.runs import FeePosted, InvoiceRunSummary
 from messages.ticket_activities import RecordInput
 from messages.views import TicketProjection
 from store.database import open_store
@@ -87,3 +90,12 @@ def test_the_ledger_names_the_customer_and_formats_money(store: Engine, capsys) 
     document = json.loads(capsys.readouterr().out)
     assert document["total"] == "1234.50"
     assert document["customers"][0]["billing_customer_id"] == "CUST-9002"
+
+
+def test_the_invoice_runs_summary_names_customers_and_formats_fees() -> None:
+    book = read_book("examples/book.toml")
+    fee = FeePosted("acme-tm", "CUST-9001", "INV-CUST-9001-0002", Decimal("1500.00"), False)
+    summary = InvoiceRunSummary("run-1", "2026-11", [fee], [], [], ["INV-CUST-9001-0002"])
+    [row] = [line for line in summary_text(summary, book).splitlines() if "acme-tm" in line]
+    assert "Acme Dental (CUST-9001)" in row and "1,500.00 USD" in row
+    assert summary_json(summary)["fees"][0]["amount"] == "1500.00"
