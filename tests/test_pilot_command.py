@@ -132,9 +132,9 @@ def test_the_example_file_has_one_deliberate_difference(
     assert "differ: 1 ticket\n" in out
     assert "missing computed: none" in out and "missing manual: none" in out
     [row] = [line for line in out.splitlines() if line.startswith("T-1003")]
-    assert "187.50" in row and "281.25" in row
+    assert "187.50 USD" in row and "281.25 USD" in row and "Acme Dental (CUST-9001)" in row
     assert "te-5: after hours ×1.5 (Sat)" in row
-    assert "manual total 2018.00, computed total 2111.75, difference +93.75" in out
+    assert "manual total 2,018.00 USD, computed total 2,111.75 USD, difference +93.75 USD" in out
     assert "11 tickets: 10 agree, 1 differ, 0 missing computed, 0 missing manual" in out
 
 
