@@ -12,17 +12,21 @@ from decimal import Decimal
 import pytest
 from sqlalchemy.engine import Engine
 
+from billing.decisions import TicketDecisions
 from billing.posting import BillableLine, LineType
 from cli import ledger_command, queue_command
 from cli.input_files import read_book
 from cli.invoice_run_command import summary_json, summary_text
+from cli.ticket_commands import render_view
 from connectors.billing import PostRequest
 from connectors.embedded_ledger import EmbeddedLedger
 from messages.runs import FeePosted, InvoiceRunSummary
+from messages.ticket import Approvals, BillingStatus
 from messages.ticket_activities import RecordInput
-from messages.views import TicketProjection
+from messages.views import TicketBillingView, TicketProjection
 from store.database import open_store
 from store.ticket_records import record_ticket
+from tests.rated_store import example_ratings
 
 AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -99,3 +103,30 @@ def test_the_invoice_runs_summary_names_customers_and_formats_fees() -> None:
     [row] = [line for line in summary_text(summary, book).splitlines() if "acme-tm" in line]
     assert "Acme Dental (CUST-9001)" in row and "1,500.00 USD" in row
     assert summary_json(summary)["fees"][0]["amount"] == "1500.00"
+
+
+def test_show_names_the_customer_and_formats_money() -> None:
+    book = read_book("examples/book.toml")
+    ratings, _closed = example_ratings()
+    [rating] = [r for r in ratings if r.ticket_id == "T-1010"]
+    view = TicketBillingView(
+        ticket_id="T-1010",
+        status=BillingStatus.AWAITING_APPROVAL,
+        waiting_for="manager approval",
+        hold=None,
+        rating=rating,
+        revision=1,
+        posted_total=Decimal("0.00"),
+        invoice_ids=[],
+        approvals=Approvals(),
+        decisions=TicketDecisions(),
+        history=[],
+        notices=[],
+        customer_id="org-100",
+        closed=True,
+    )
+    shown = render_view(view, book)
+    assert "T-1010 (customer Acme Dental (org-100), billed to CUST-9001)" in shown
+    assert "total         1,200.00 USD" in shown
+    [line] = [row for row in shown.splitlines() if row.startswith("te-12")]
+    assert "300.00 USD" in line and "1,200.00 USD" in line
