@@ -8,15 +8,19 @@ import argparse
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
 
 from billing.decisions import TicketDecisions
 from billing.posting import BillableLine, LineType
+from billing.reconciliation import Finding, FindingKind
 from cli import ledger_command, queue_command
+from cli.demo_command import summary
 from cli.input_files import read_book
 from cli.invoice_run_command import summary_json, summary_text
+from cli.reconcile_command import findings_table
 from cli.ticket_commands import render_view
 from connectors.billing import PostRequest
 from connectors.embedded_ledger import EmbeddedLedger
@@ -24,6 +28,7 @@ from messages.runs import FeePosted, InvoiceRunSummary
 from messages.ticket import Approvals, BillingStatus
 from messages.ticket_activities import RecordInput
 from messages.views import TicketBillingView, TicketProjection
+from settings import Settings
 from store.database import open_store
 from store.ticket_records import record_ticket
 from tests.rated_store import example_ratings
@@ -130,3 +135,38 @@ def test_show_names_the_customer_and_formats_money() -> None:
     assert "total         1,200.00 USD" in shown
     [line] = [row for row in shown.splitlines() if row.startswith("te-12")]
     assert "300.00 USD" in line and "1,200.00 USD" in line
+
+
+def test_the_demos_summary_names_customers_and_formats_money(tmp_path: Path) -> None:
+    ratings, _closed = example_ratings()
+    [rating] = [r for r in ratings if r.ticket_id == "T-1010"]
+    view = TicketBillingView(
+        ticket_id="T-1010",
+        status=BillingStatus.AWAITING_APPROVAL,
+        waiting_for="manager approval",
+        hold=None,
+        rating=rating,
+        revision=1,
+        posted_total=Decimal("0.00"),
+        invoice_ids=[],
+        approvals=Approvals(),
+        decisions=TicketDecisions(),
+        history=[],
+        notices=[],
+        customer_id="org-100",
+        closed=True,
+    )
+    settings = Settings(
+        book_path=Path("examples/book.toml"), secrets_dir=tmp_path, otel_exporter="none"
+    )
+    [row] = [line for line in summary([view], settings).splitlines() if line.startswith("T-1010")]
+    assert "Acme Dental (org-100)" in row and "1,200.00 USD" in row
+
+
+def test_reconcile_findings_name_customers_and_format_money() -> None:
+    book = read_book("examples/book.toml")
+    finding = Finding(
+        FindingKind.AMOUNT_MISMATCH, "T-1", "CUST-9003", "ledger differs", Decimal("-1500.00")
+    )
+    [row] = [line for line in findings_table([finding], book).splitlines() if "T-1" in line]
+    assert "Cedar Clinic (CUST-9003)" in row and "-1,500.00 USD" in row
