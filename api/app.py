@@ -23,6 +23,7 @@ from temporalio.client import Client
 
 from api import (
     codec,
+    customer_pages,
     docs_page,
     health,
     pages,
@@ -85,6 +86,7 @@ def create_app(
     app.include_router(signoff.router)
     app.include_router(pages.router)
     app.include_router(report_pages.router)
+    app.include_router(customer_pages.router)
     app.include_router(prebill_pages.router)
     app.include_router(codec.router_for(settings))  # compressed and encrypted payloads
     app.include_router(docs_page.router)

@@ -57,6 +57,7 @@ from connectors.helpdesk_links import helpdesk_ticket_url
 from messages.ticket import Approvals, BillingStatus, NextActor
 from messages.views import TicketBillingView
 from settings import Settings
+from store.alert_history import recent_alerts
 from store.database import as_utc
 from store.decision_requests import DECISION_ALERTS
 from store.models import TicketRecord
@@ -76,6 +77,10 @@ SESSION_COOKIE = "hdb_session"
 REVIEW_ROLES = frozenset({Role.FINANCE, Role.ADMIN})
 # The reports page (api/report_pages.py) shows money: not for support.
 REPORT_ROLES = frozenset({Role.FINANCE, Role.MANAGER, Role.OPERATOR, Role.ADMIN})
+# The customer ledgers (api/customer_pages.py): invoices and credits, for those who bill.
+LEDGER_ROLES = frozenset({Role.FINANCE, Role.MANAGER, Role.ADMIN})
+# The home page lists this many of the latest alerts the banner draws from.
+RECENT_ALERTS = 10
 OWNERS = ("support", "manager", "billing", "customer")
 EXCEPTION_STATUSES = [BillingStatus.HELD.value, BillingStatus.AWAITING_APPROVAL.value]
 # A session lives by the wall clock, as its cookie's signed expiry does; the app's clock
@@ -337,7 +342,8 @@ QUEUE_LABELS = {
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def home_page(request: Request) -> Response:
     """What waits for the signed-in person: each of their queues with its count, total and
-    oldest wait (one aggregate query), the alerts of the day (the banner), and the pages."""
+    oldest wait (one aggregate query), the alerts of the day (the banner), the latest alerts
+    with their times (the banner's sources, further back), and the pages."""
     session = read_session(request)
     if session is None:
         return _to_login()
@@ -362,7 +368,24 @@ def home_page(request: Request) -> Response:
                 else "",
             }
         )
-    return _render(request, "home.html", session, queues=queues)
+    # The banner's sources, shown to whoever the banner shows them to: every signed-in person.
+    alerts = recent_alerts(
+        context.engine,
+        [*SYNCED, throttle.WEB_ALERTS, DECISION_ALERTS],
+        context.settings.reconciliation_alert_findings,
+        RECENT_ALERTS,
+    )
+    return _render(
+        request,
+        "home.html",
+        session,
+        queues=queues,
+        recent_alerts=[
+            {"at": _when(alert.at), "source": alert.source, "message": alert.message}
+            for alert in alerts
+        ],
+        may_see_customers=session.principal.role in LEDGER_ROLES,
+    )
 
 
 @router.get("/login", response_class=HTMLResponse)

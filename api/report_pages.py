@@ -22,6 +22,7 @@ from store.reports import (
     Report,
     as_csv,
     default_first_day,
+    people_rows,
     period_of,
     run_report,
     today_in,
@@ -32,7 +33,7 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 MAX_DAYS = 366
 
 
-def _period(
+def asked_period(
     start: str | None, end: str | None, today: date, zone: str
 ) -> tuple[date, date, Period]:
     """The book's days asked for (``to`` inclusive; default the previous calendar month and the
@@ -83,7 +84,9 @@ def reports_page(request: Request) -> Response:
     book = _book(request)
     zone = _zone(book)
     try:
-        first, last, period = _period(query.get("from"), query.get("to"), today_in(zone, now), zone)
+        first, last, period = asked_period(
+            query.get("from"), query.get("to"), today_in(zone, now), zone
+        )
     except PeriodProblem as problem:
         return _error(request, session, f"Bad period: {problem}", 422)
     reports = {name: run_report(name, context.engine, period, book, now=now) for name in REPORTS}
@@ -95,7 +98,7 @@ def reports_page(request: Request) -> Response:
         last=last.isoformat(),
         zone=zone,
         charts=_charts(reports, first, last),
-        reports=[_table(report) for report in reports.values()],
+        reports=[_table(report, book) for report in reports.values()],
         book_missing=book is None,
     )
 
@@ -113,7 +116,9 @@ def report_csv(name: str, request: Request) -> Response:
     book = _book(request)
     zone = _zone(book)
     try:
-        first, last, period = _period(query.get("from"), query.get("to"), today_in(zone, now), zone)
+        first, last, period = asked_period(
+            query.get("from"), query.get("to"), today_in(zone, now), zone
+        )
     except PeriodProblem as problem:
         return _error(request, session, f"Bad period: {problem}", 422)
     report = run_report(name, context.engine, period, book, now=now)
@@ -183,7 +188,9 @@ def _count(closed: dict[object, list[object]], day: str) -> str:
     return str(closed[day][1]) if day in closed else ""
 
 
-def _table(report: Report) -> dict[str, Any]:
+def _table(report: Report, book: BillingBook | None) -> dict[str, Any]:
+    """The report's table for people: money as ``1,200.00 USD``, customers by the book's name
+    (the CSV keeps plain values)."""
     numeric = {
         index
         for row in report.rows
@@ -195,11 +202,7 @@ def _table(report: Report) -> dict[str, Any]:
         "title": report.title,
         "columns": [(column, index in numeric) for index, column in enumerate(report.columns)],
         "rows": [
-            [(_text(value), index in numeric) for index, value in enumerate(row)]
-            for row in report.rows
+            [(text, index in numeric) for index, text in enumerate(row)]
+            for row in people_rows(report, book)
         ],
     }
-
-
-def _text(value: object) -> str:
-    return "" if value is None else str(value)

@@ -51,3 +51,10 @@ def int64_cents(amount: Decimal) -> int:
     if amount <= Decimal(INT64_MIN).scaleb(-2):
         return INT64_MIN
     return integer_cents(amount)
+
+
+def for_people(amount: Decimal, currency: str = "") -> str:
+    """Money as people read it on a page or in a terminal table: ``1,200.00 USD`` (thousands
+    separated, two decimals, the book's currency after). CSV and JSON keep ``format_decimal``'s
+    plain decimals: a spreadsheet or a program must not parse a comma or a currency code."""
+    return f"{to_cents(amount):,.2f} {currency}".rstrip()

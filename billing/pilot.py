@@ -8,7 +8,12 @@ module compares the two, ticket by ticket, with no I/O:
   reporting every bad row by line number and field;
 - ``compare`` classifies each ticket as ``agree``, ``differ``, ``missing_computed`` or
   ``missing_manual``, and explains every difference by the rating rule behind the computed value,
-  taken from the computed lines' own explanation steps.
+  taken from the computed lines' own explanation steps; a line a person edited (a finance edit
+  in review, a dispute adjusted) is explained by that edit, who made it and why, not by the rule
+  that computed its value before.
+
+The caller passes what the store knows now: each ticket's billing status at compare time (the
+rating's own status is as old as the rating) and the manual edits of each ticket's lines.
 
 Only charged lines count on the computed side. Both sides are summed per service code and
 compared exactly, as Decimals.
@@ -21,6 +26,7 @@ import io
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
@@ -30,6 +36,27 @@ from billing.money import CENT, ZERO, format_decimal, to_cents
 from billing.rating import TicketRating, TicketStatus
 
 COLUMNS = ("ticket", "customer", "code", "quantity", "amount")
+
+
+@dataclass(frozen=True, slots=True)
+class LineEdit:
+    """A person's edit of one field of a computed line, as the store keeps it."""
+
+    source_id: str
+    field: str  # quantity | unit_price
+    before: str
+    after: str
+    actor: str
+    role: str
+    reason: str
+    at: datetime
+
+    def text(self) -> str:
+        reason = f": {self.reason}" if self.reason else ""
+        return (
+            f"{self.source_id}: {self.field.replace('_', ' ')} {self.before} → {self.after} "
+            f"edited by {self.actor} ({self.role}) on {self.at:%Y-%m-%d}{reason}"
+        )
 
 
 # ---- the manual lines ---------------------------------------------------------------------
@@ -240,6 +267,9 @@ class TicketComparison:
     notes: tuple[str, ...]  # context that does not change the outcome (held, shadow, …)
     status: TicketStatus | None  # the rating's status; None when not rated
     mode: str | None
+    # The ticket's billing status when compared (posted, held, shadow…), from the store; None
+    # when the caller did not say.
+    billing_status: str | None = None
 
     @property
     def customer(self) -> str:
@@ -284,13 +314,18 @@ def compare(
     computed: Mapping[str, TicketRating],
     *,
     notes: Mapping[str, Sequence[str]] | None = None,
+    statuses: Mapping[str, str] | None = None,
+    edits: Mapping[str, Sequence[LineEdit]] | None = None,
 ) -> PilotComparison:
     """Compare manual lines with computed ratings, ticket by ticket (every ticket on either side).
 
     ``notes`` adds context per ticket from wherever the ratings came from (e.g. why a ticket
-    has no rating); it is shown with the ticket and never changes its outcome.
+    has no rating); it is shown with the ticket and never changes its outcome. ``statuses``:
+    each ticket's billing status now; ``edits``: the people's edits of each ticket's lines.
     """
     notes = notes or {}
+    statuses = statuses or {}
+    edits = edits or {}
     manual_by_ticket: dict[str, list[ManualLine]] = {}
     for line in manual_lines:
         manual_by_ticket.setdefault(line.ticket_id, []).append(line)
@@ -301,6 +336,8 @@ def compare(
             manual_by_ticket.get(ticket_id, []),
             computed.get(ticket_id),
             tuple(notes.get(ticket_id, ())),
+            statuses.get(ticket_id),
+            _by_line(edits.get(ticket_id, ())),
         )
         for ticket_id in ticket_ids
     )
@@ -338,19 +375,29 @@ def _sum_by_code(pairs: Iterable[tuple[str, Decimal, Decimal]]) -> dict[str, Cod
     return {code: CodeAmounts(quantity, amount) for code, (quantity, amount) in sums.items()}
 
 
+def _by_line(edits: Iterable[LineEdit]) -> dict[str, list[LineEdit]]:
+    found: dict[str, list[LineEdit]] = {}
+    for edit in sorted(edits, key=lambda edit: edit.at):
+        found.setdefault(edit.source_id, []).append(edit)
+    return found
+
+
 def _compare_ticket(
     ticket_id: str,
     manual_lines: list[ManualLine],
     rating: TicketRating | None,
     extra_notes: tuple[str, ...],
+    billing_status: str | None = None,
+    edits: Mapping[str, list[LineEdit]] | None = None,
 ) -> TicketComparison:
+    edits = edits or {}
     manual = _sum_by_code((line.service_code, line.quantity, line.amount) for line in manual_lines)
     charged = [line for line in rating.lines if line.is_charged] if rating else []
     computed = _sum_by_code((line.service_code, line.quantity, line.amount) for line in charged)
     manual_customers = tuple(dict.fromkeys(line.customer for line in manual_lines))
     manual_total = sum((line.amount for line in manual_lines), ZERO)
     computed_total = sum((line.amount for line in charged), ZERO)
-    notes = [*_status_notes(rating), *extra_notes]
+    notes = [*_status_notes(rating, billing_status), *extra_notes]
 
     if rating is None:
         differences = tuple(
@@ -367,7 +414,7 @@ def _compare_ticket(
             notes.append("the service has no rating for this ticket")
         outcome = Outcome.MISSING_COMPUTED
     else:
-        differences = _differences(manual, computed, rating, manual_customers)
+        differences = _differences(manual, computed, rating, manual_customers, edits)
         if not manual_lines and any(not amounts.is_zero for amounts in computed.values()):
             outcome = Outcome.MISSING_MANUAL
         elif differences:
@@ -387,18 +434,24 @@ def _compare_ticket(
         notes=tuple(notes),
         status=rating.status if rating else None,
         mode=rating.mode.value if rating else None,
+        billing_status=billing_status,
     )
 
 
-def _status_notes(rating: TicketRating | None) -> list[str]:
+def _status_notes(rating: TicketRating | None, billing_status: str | None) -> list[str]:
+    """What the rating says the ticket waits for, unless the ticket has moved on since (its
+    billing status now is another): a hold released or an approval given is not news."""
     if rating is None:
         return []
-    if rating.status is TicketStatus.HELD:
+    if rating.status is TicketStatus.HELD and billing_status in (None, "held"):
         holds = ", ".join(
             f"{exception.code.value} ({exception.owner.value})" for exception in rating.exceptions
         )
         return [f"the service holds this ticket: {holds}"]
-    if rating.status is TicketStatus.AWAITING_APPROVAL:
+    if rating.status is TicketStatus.AWAITING_APPROVAL and billing_status in (
+        None,
+        "awaiting_approval",
+    ):
         roles = ", ".join(approval.role.value for approval in rating.approvals_required)
         return [f"the service waits for approval: {roles}"]
     return []
@@ -409,6 +462,7 @@ def _differences(
     computed: Mapping[str, CodeAmounts],
     rating: TicketRating,
     manual_customers: tuple[str, ...],
+    edits: Mapping[str, list[LineEdit]],
 ) -> tuple[Difference, ...]:
     differences: list[Difference] = []
     known = {rating.billing_customer_id, rating.customer_id} - {None}
@@ -447,7 +501,7 @@ def _differences(
                     None,
                     theirs,
                     f"computed {_amounts_text(theirs)}; not billed manually",
-                    _computed_only_rules(code_lines),
+                    _computed_only_rules(code_lines, edits),
                 )
             )
         elif theirs is None:
@@ -462,7 +516,7 @@ def _differences(
                 )
             )
         elif mine != theirs:
-            differences.append(_changed(code, mine, theirs, code_lines))
+            differences.append(_changed(code, mine, theirs, code_lines, edits))
     return tuple(differences)
 
 
@@ -471,9 +525,15 @@ def _amounts_text(amounts: CodeAmounts) -> str:
 
 
 def _changed(
-    code: str, mine: CodeAmounts, theirs: CodeAmounts, code_lines: list[InvoiceLine]
+    code: str,
+    mine: CodeAmounts,
+    theirs: CodeAmounts,
+    code_lines: list[InvoiceLine],
+    edits: Mapping[str, list[LineEdit]],
 ) -> Difference:
-    charged = [line for line in code_lines if line.is_charged]
+    # An edited line's value is the person's, not the rule's: its edits explain it.
+    edited = _edit_steps(code_lines, edits)
+    charged = [line for line in code_lines if line.is_charged and line.source_id not in edits]
     covered = [line for line in code_lines if not line.is_charged]
     quantity_differs = mine.quantity != theirs.quantity
     price_differs = _price_differs(mine, theirs)
@@ -492,7 +552,7 @@ def _changed(
             f"unit price {format_decimal(to_cents(mine.amount / mine.quantity))} manual, "
             f"{format_decimal(to_cents(theirs.amount / theirs.quantity))} computed"
         )
-    rules: list[str] = []
+    rules: list[str] = list(edited)
     if quantity_differs:
         rules += _steps(charged, _is_quantity_step)
         if mine.quantity > theirs.quantity:
@@ -514,14 +574,25 @@ def _price_differs(mine: CodeAmounts, theirs: CodeAmounts) -> bool:
     return to_cents(mine.amount / mine.quantity) != to_cents(theirs.amount / theirs.quantity)
 
 
-def _computed_only_rules(code_lines: list[InvoiceLine]) -> tuple[str, ...]:
-    """What made the computed value: the rules that changed it (no "within business hours")."""
-    charged = [line for line in code_lines if line.is_charged]
-    rules = _steps(
+def _computed_only_rules(
+    code_lines: list[InvoiceLine], edits: Mapping[str, list[LineEdit]]
+) -> tuple[str, ...]:
+    """What made the computed value: a person's edits, or the rules that changed it (no
+    "within business hours")."""
+    edited = _edit_steps(code_lines, edits)
+    charged = [line for line in code_lines if line.is_charged and line.source_id not in edits]
+    rules = edited + _steps(
         charged,
         lambda step: (_is_quantity_step(step) or _is_price_step(step)) and not _is_non_event(step),
     )
     return _unique(rules or _closing_steps(charged))
+
+
+def _edit_steps(lines: Iterable[InvoiceLine], edits: Mapping[str, list[LineEdit]]) -> list[str]:
+    """The edits of the charged lines among ``lines``, oldest first, in words."""
+    return [
+        edit.text() for line in lines if line.is_charged for edit in edits.get(line.source_id, [])
+    ]
 
 
 def _manual_only_rules(
@@ -603,6 +674,7 @@ def ticket_document(ticket: TicketComparison) -> dict[str, Any]:
         "manual_customers": list(ticket.manual_customers),
         "computed_customer": ticket.computed_customer,
         "status": ticket.status.value if ticket.status else None,
+        "billing_status": ticket.billing_status,
         "mode": ticket.mode,
         "manual_total": format_decimal(ticket.manual_total),
         "computed_total": format_decimal(ticket.computed_total),

@@ -30,6 +30,7 @@ from billing.roles import Role
 from cli.customers_command import BILLING_FILE, HELPDESK_FILE, read_directory_csv
 from cli.input_files import EXIT_BAD_INPUT, InputError, describe_bad_events, read_events
 from cli.live import connect_client, open_review_store, run_command
+from cli.people import book_or_none, customer, money
 from cli.progress import ProgressBar
 from cli.tables import render_table
 from devtools import local_stack
@@ -201,16 +202,22 @@ def summary(
     for view in views:
         by_status[view.status].append(view)
     sections = [f"{len(views)} tickets billed from the example events"]
+    book = book_or_none(settings)  # names and the currency, for people
 
     posted = by_status[BillingStatus.POSTED]
     if posted:
         rows = [
-            [v.ticket_id, v.customer_id or "", str(v.posted_total), ", ".join(v.invoice_ids)]
+            [
+                v.ticket_id,
+                customer(book, v.customer_id),
+                money(v.posted_total, book),
+                ", ".join(v.invoice_ids),
+            ]
             for v in posted
         ]
         total = sum((v.posted_total for v in posted), Decimal("0.00"))
         sections.append(
-            f"POSTED ({len(posted)}, {total} in total)\n"
+            f"POSTED ({len(posted)}, {money(total, book)} in total)\n"
             + render_table(["TICKET", "CUSTOMER", "TOTAL", "INVOICE"], rows, right_aligned=[2])
         )
     held = by_status[BillingStatus.HELD]
@@ -218,6 +225,7 @@ def summary(
         rows = [
             [
                 v.ticket_id,
+                customer(book, v.customer_id),
                 v.hold.owner.value if v.hold else "",
                 v.hold.code if v.hold else "",
                 _short(v.hold.message if v.hold else ""),
@@ -225,7 +233,8 @@ def summary(
             for v in held
         ]
         sections.append(
-            f"HELD ({len(held)})\n" + render_table(["TICKET", "OWNER", "REASON", "DETAIL"], rows)
+            f"HELD ({len(held)})\n"
+            + render_table(["TICKET", "CUSTOMER", "OWNER", "REASON", "DETAIL"], rows)
         )
     for status, title in (
         (BillingStatus.AWAITING_APPROVAL, "AWAITING APPROVAL"),
@@ -235,14 +244,17 @@ def summary(
             rows = [
                 [
                     v.ticket_id,
-                    str(v.rating.chargeable_total if v.rating else ""),
+                    customer(book, v.customer_id),
+                    money(v.rating.chargeable_total if v.rating else None, book),
                     _short(v.waiting_for),
                 ]
                 for v in by_status[status]
             ]
             sections.append(
                 f"{title} ({len(rows)})\n"
-                + render_table(["TICKET", "TOTAL", "WAITING FOR"], rows, right_aligned=[1])
+                + render_table(
+                    ["TICKET", "CUSTOMER", "TOTAL", "WAITING FOR"], rows, right_aligned=[2]
+                )
             )
     quiet = [
         v.ticket_id
@@ -275,6 +287,7 @@ def summary(
             f"  billing review queue   {web}/review\n"
             f"  exception queue        {web}/exceptions\n"
             f"  ticket page            {web}/tickets/T-1010\n"
+            f"  a customer's ledger    {web}/customers/org-100\n"
             f"  reports and charts     {web}/reports?from=2026-11-01\n"
             f"  API docs               {web}/api/docs\n"
             f"Demo tokens (kept in {settings.secrets_dir / 'demo-tokens.json'}):\n"

@@ -17,10 +17,12 @@ from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
 from activities.invoice_run_activities import INVOICE_RUN_REFUSED
+from billing.book import BillingBook
 from billing.invoice_run import month_key, previous_month
 from cli.billing_sources import open_billing_sources
 from cli.input_files import EXIT_BAD_INPUT, InputError
 from cli.live import CommandFailed, connect_client, run_async_command
+from cli.people import customer, customer_name, money
 from cli.tables import render_table
 from messages.runs import InvoiceRunRequest, InvoiceRunSummary
 from settings import Settings
@@ -91,7 +93,11 @@ async def invoice_run(settings: Settings, args: argparse.Namespace, now: datetim
     if preview.refused is not None:
         return _refused(preview.refused)
     if not args.apply:
-        print(json.dumps(preview_json(preview), indent=2) if args.json else preview_text(preview))
+        print(
+            json.dumps(preview_json(preview), indent=2)
+            if args.json
+            else preview_text(preview, book)
+        )
         return 0
     client = await connect_client(settings)
     try:
@@ -107,7 +113,7 @@ async def invoice_run(settings: Settings, args: argparse.Namespace, now: datetim
         if isinstance(cause, ApplicationError) and cause.type == INVOICE_RUN_REFUSED:
             return _refused(cause.message)
         raise CommandFailed(f"the invoice run for {month_key(month)} failed: {cause}") from None
-    print(json.dumps(summary_json(summary), indent=2) if args.json else summary_text(summary))
+    print(json.dumps(summary_json(summary), indent=2) if args.json else summary_text(summary, book))
     return 0
 
 
@@ -143,7 +149,9 @@ def preview_json(preview: InvoiceRunPreview) -> dict:  # type: ignore[type-arg]
     }
 
 
-def preview_text(preview: InvoiceRunPreview) -> str:
+def preview_text(preview: InvoiceRunPreview, book: BillingBook | None = None) -> str:
+    """For people: money as ``1,200.00 USD`` in the book's currency (the JSON keeps plain
+    decimals)."""
     parts = [
         f"invoice run {preview.month} (preview: nothing changed; add --apply to run it): "
         f"{len(preview.fees_to_add)} fees to add, {len(preview.fees) - len(preview.fees_to_add)} "
@@ -156,24 +164,39 @@ def preview_text(preview: InvoiceRunPreview) -> str:
                 fee.contract_id,
                 fee.billing_customer_id,
                 fee.customer_name,
-                str(fee.amount),
+                money(fee.amount, book),
                 "already there" if fee.already_there else "to add",
             ]
             for fee in preview.fees
         ] + [
-            [s.contract_id, s.billing_customer_id, "", "", f"skipped: {s.reason}"]
+            [
+                s.contract_id,
+                s.billing_customer_id,
+                customer_name(book, s.billing_customer_id),
+                "",
+                f"skipped: {s.reason}",
+            ]
             for s in preview.skipped
         ]
         parts.append(render_table(["CONTRACT", "CUSTOMER", "NAME", "FEE", "FEE STATUS"], rows, [3]))
     if preview.drafts:
         rows = [
-            [d.invoice_id, d.billing_customer_id, d.customer_name, str(d.lines), str(d.total)]
+            [
+                d.invoice_id,
+                d.billing_customer_id,
+                d.customer_name,
+                str(d.lines),
+                money(d.total, book),
+            ]
             for d in preview.drafts
         ]
         parts.append(
             render_table(["TO FINALIZE", "CUSTOMER", "NAME", "LINES", "TOTAL"], rows, [3, 4])
         )
-    parts.append(f"grand total (drafts of {preview.month} and fees to add): {preview.grand_total}")
+    parts.append(
+        f"grand total (drafts of {preview.month} and fees to add): "
+        f"{money(preview.grand_total, book)}"
+    )
     return "\n".join(parts)
 
 
@@ -211,7 +234,8 @@ def summary_json(summary: InvoiceRunSummary) -> dict:  # type: ignore[type-arg]
     }
 
 
-def summary_text(summary: InvoiceRunSummary) -> str:
+def summary_text(summary: InvoiceRunSummary, book: BillingBook | None = None) -> str:
+    """For people: each customer by the book's name, fees as ``1,200.00 USD``."""
     already = len(summary.fees) - summary.fees_added
     parts = [
         f"invoice run {summary.month}: {summary.fees_added} fees added, {already} already "
@@ -221,14 +245,14 @@ def summary_text(summary: InvoiceRunSummary) -> str:
         rows = [
             [
                 f.contract_id,
-                f.billing_customer_id,
+                customer(book, f.billing_customer_id),
                 f.invoice_id,
-                str(f.amount),
+                money(f.amount, book),
                 "already there" if f.already_posted else "added",
             ]
             for f in summary.fees
         ] + [
-            [s.contract_id, s.billing_customer_id, "", "", f"skipped: {s.reason}"]
+            [s.contract_id, customer(book, s.billing_customer_id), "", "", f"skipped: {s.reason}"]
             for s in summary.skipped
         ]
         parts.append(

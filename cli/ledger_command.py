@@ -12,8 +12,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from billing.book import BillingBook
 from billing.money import ZERO, format_decimal
 from cli.live import open_review_store, run_command
+from cli.people import book_or_none, money
+from cli.people import customer as customer_label
 from cli.tables import render_table
 from connectors.billing import PostedLine
 from connectors.embedded_ledger import EmbeddedLedger
@@ -66,7 +69,7 @@ def show_ledger(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(ledger_document(customers), indent=2, ensure_ascii=False))
     else:
-        print(render_ledger(customers))
+        print(render_ledger(customers, book_or_none(settings)))
     return 0
 
 
@@ -124,15 +127,15 @@ def ledger_document(customers: list[CustomerInvoices]) -> dict[str, object]:
     }
 
 
-def _invoice_table(invoice: InvoiceLines) -> str:
+def _invoice_table(invoice: InvoiceLines, book: BillingBook | None) -> str:
     rows = [
         [
             posted.ticket_id,
             posted.line.source_id,
             posted.line.service_code,
             format_decimal(posted.line.quantity),
-            format_decimal(posted.line.unit_price),
-            format_decimal(posted.line.amount),
+            money(posted.line.unit_price, book),
+            money(posted.line.amount, book),
             posted.line.line_type.value,
             posted.line.description,
         ]
@@ -142,25 +145,25 @@ def _invoice_table(invoice: InvoiceLines) -> str:
     return render_table(headers, rows, right_aligned=[3, 4, 5])
 
 
-def render_ledger(customers: list[CustomerInvoices]) -> str:
+def render_ledger(customers: list[CustomerInvoices], book: BillingBook | None = None) -> str:
+    """For people: each customer by the book's name, money as ``1,200.00 USD``."""
     if not customers:
         return "nothing posted yet"
     blocks = []
     for customer in customers:
-        parts = [customer.billing_customer_id]
+        parts = [customer_label(book, customer.billing_customer_id)]
         for invoice in customer.invoices.values():
-            table = "\n".join(f"    {row}" for row in _invoice_table(invoice).split("\n"))
+            table = "\n".join(f"    {row}" for row in _invoice_table(invoice, book).split("\n"))
             parts += [
                 f"  invoice {invoice.invoice_id} ({invoice.status})",
                 table,
-                f"  invoice total {format_decimal(invoice.total)}",
+                f"  invoice total {money(invoice.total, book)}",
             ]
-        parts.append(f"customer total {format_decimal(customer.total)}")
+        parts.append(f"customer total {money(customer.total, book)}")
         blocks.append("\n".join(parts))
     invoices = sum(len(customer.invoices) for customer in customers)
     grand_total = sum((customer.total for customer in customers), ZERO)
     summary = (
-        f"{len(customers)} customers, {invoices} invoices, "
-        f"total billed {format_decimal(grand_total)}"
+        f"{len(customers)} customers, {invoices} invoices, total billed {money(grand_total, book)}"
     )
     return "\n\n".join([*blocks, summary])

@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from billing.book import BookError, parse_book
+from billing.book import BillingBook, BookError, parse_book
 from billing.money import format_decimal
 from billing.pilot import (
     COLUMNS,
@@ -33,9 +33,16 @@ from billing.pilot import (
 )
 from cli.input_files import InputError, read_text
 from cli.live import CommandFailed, open_review_store, run_command
+from cli.people import book_or_none, money
+from cli.people import customer as customer_label
 from cli.tables import render_table
 from settings import Settings
-from store.pilot_source import StoredRating, ratings_closed_between, ratings_of_tickets
+from store.pilot_source import (
+    StoredRating,
+    edits_of_tickets,
+    ratings_closed_between,
+    ratings_of_tickets,
+)
 
 EXIT_BAD_INPUT = 2
 EXIT_DIFFERENCES = 3
@@ -236,7 +243,15 @@ def compare_with_store(
             file=sys.stderr,
         )
     computed = {ticket_id: record.rating for ticket_id, record in stored.items() if record.rating}
-    comparison = compare(lines, computed, notes=notes)
+    # Read now, not from the rating: a ticket rated while held may be posted since, and a line
+    # a person edited is explained by the edit.
+    comparison = compare(
+        lines,
+        computed,
+        notes=notes,
+        statuses={ticket_id: record.status for ticket_id, record in stored.items()},
+        edits=edits_of_tickets(engine, computed.keys()),
+    )
     if args.json:
         document = {
             "manual_file": args.manual,
@@ -246,7 +261,11 @@ def compare_with_store(
         }
         print(json.dumps(document, indent=2, ensure_ascii=False))
     else:
-        print(render_comparison(comparison, args.manual, period, args.customer))
+        print(
+            render_comparison(
+                comparison, args.manual, period, args.customer, book_or_none(settings)
+            )
+        )
     return 0 if comparison.all_agree else EXIT_DIFFERENCES
 
 
@@ -336,25 +355,34 @@ def _quantity(amounts: CodeAmounts | None) -> str:
     return format_decimal(amounts.quantity) if amounts else "-"
 
 
-def _amount(amounts: CodeAmounts | None) -> str:
-    return format_decimal(amounts.amount) if amounts else "-"
+def _amount(amounts: CodeAmounts | None, book: BillingBook | None) -> str:
+    return money(amounts.amount, book) if amounts else "-"
 
 
 def _status(ticket: TicketComparison) -> str:
-    if ticket.status is None:
+    """The ticket's billing status now (from the store), with its mode when that says more."""
+    status = ticket.billing_status or (ticket.status.value if ticket.status else None)
+    if status is None:
         return "-"
-    return f"{ticket.status.value} ({ticket.mode})" if ticket.mode else ticket.status.value
+    return f"{status} ({ticket.mode})" if ticket.mode and ticket.mode != status else status
 
 
-def _agree_table(tickets: list[TicketComparison]) -> str:
+def _customer(ticket: TicketComparison, book: BillingBook | None) -> str:
+    """The computed customer by the book's name; the manual file's customers as written."""
+    if ticket.computed_customer:
+        return customer_label(book, ticket.computed_customer)
+    return ", ".join(customer_label(book, c) for c in ticket.manual_customers)
+
+
+def _agree_table(tickets: list[TicketComparison], book: BillingBook | None) -> str:
     rows = [
         [
             ticket.ticket_id,
-            ticket.customer,
+            _customer(ticket, book),
             _status(ticket),
             ", ".join(sorted(code for code, amounts in ticket.computed.items() if amounts.amount))
             or "(nothing charged)",
-            format_decimal(ticket.computed_total),
+            money(ticket.computed_total, book),
             "; ".join(ticket.notes),
         ]
         for ticket in tickets
@@ -362,34 +390,42 @@ def _agree_table(tickets: list[TicketComparison]) -> str:
     return render_table(AGREE_HEADERS, rows, right_aligned=[4])
 
 
-def _detail_table(tickets: list[TicketComparison]) -> str:
+def _detail_table(tickets: list[TicketComparison], book: BillingBook | None) -> str:
     rows = []
     for ticket in tickets:
         for difference in ticket.differences:
             rows.append(
                 [
                     ticket.ticket_id,
-                    ticket.customer,
+                    _customer(ticket, book),
                     difference.service_code or "(customer)",
                     _quantity(difference.manual),
-                    _amount(difference.manual),
+                    _amount(difference.manual, book),
                     _quantity(difference.computed),
-                    _amount(difference.computed),
+                    _amount(difference.computed, book),
                     difference.why,
                 ]
             )
         for note in ticket.notes:
-            rows.append([ticket.ticket_id, ticket.customer, "", "", "", "", "", f"note: {note}"])
+            rows.append(
+                [ticket.ticket_id, _customer(ticket, book), "", "", "", "", "", f"note: {note}"]
+            )
     return render_table(DETAIL_HEADERS, rows, right_aligned=[3, 4, 5, 6])
 
 
-def _signed(value: Decimal) -> str:
-    return f"+{format_decimal(value)}" if value > 0 else format_decimal(value)
+def _signed(value: Decimal, book: BillingBook | None) -> str:
+    return f"+{money(value, book)}" if value > 0 else money(value, book)
 
 
 def render_comparison(
-    comparison: PilotComparison, manual_file: str, period: Period | None, customer: str | None
+    comparison: PilotComparison,
+    manual_file: str,
+    period: Period | None,
+    customer: str | None,
+    book: BillingBook | None = None,
 ) -> str:
+    """For people: customers by the book's name, money as ``1,200.00 USD`` (``--json`` keeps
+    ids and plain decimals)."""
     scope = period.text() if period else "no period (none of the manual tickets is in the store)"
     if customer:
         scope += f", customer {customer}"
@@ -404,16 +440,20 @@ def render_comparison(
             blocks.append(f"{title}: none")
             continue
         count = f"{len(tickets)} ticket{'s' if len(tickets) != 1 else ''}"
-        table = _agree_table(tickets) if outcome is Outcome.AGREE else _detail_table(tickets)
+        table = (
+            _agree_table(tickets, book)
+            if outcome is Outcome.AGREE
+            else _detail_table(tickets, book)
+        )
         blocks.append(f"{title}: {count}\n{table}")
     counts = ", ".join(
         f"{totals.count} {outcome.value.replace('_', ' ')}"
         for outcome, totals in comparison.by_outcome.items()
     )
     blocks.append(
-        f"manual total {format_decimal(comparison.manual_total)}, computed total "
-        f"{format_decimal(comparison.computed_total)}, difference "
-        f"{_signed(comparison.difference)} (computed - manual)\n"
+        f"manual total {money(comparison.manual_total, book)}, computed total "
+        f"{money(comparison.computed_total, book)}, difference "
+        f"{_signed(comparison.difference, book)} (computed - manual)\n"
         f"{len(comparison.tickets)} tickets: {counts}"
     )
     return "\n\n".join(blocks)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from billing.csv_cells import csv_text
 from billing.invoice_run import parse_period
+from billing.money import for_people
 from cli.billing_sources import open_billing_sources
 from cli.input_files import EXIT_BAD_INPUT, InputError
 from cli.live import run_command
@@ -114,7 +115,11 @@ def _render_summaries(summaries: list[PrebillSummary], period: str, form: str) -
     ]
     if form == "csv":
         return csv_text([h.lower() for h in headers], rows, lineterminator="\n")
-    return f"pre-bill {period}\n" + render_table(headers, _texts(rows), [4, 5, 6, 7]) + "\n"
+    shown = [
+        [*_text(row[:6]), for_people(s.total, s.currency), for_people(s.waiting_total, s.currency)]
+        for row, s in zip(rows, summaries, strict=True)
+    ]
+    return f"pre-bill {period}\n" + render_table(headers, shown, [4, 5, 6, 7]) + "\n"
 
 
 def _render_prebill(prebill: Prebill, form: str) -> str:
@@ -138,20 +143,38 @@ def _render_prebill(prebill: Prebill, form: str) -> str:
     if form == "csv":
         columns = [h.lower().replace(" ", "_") for h in headers]
         return csv_text(columns, rows, lineterminator="\n")
-    tax = str(prebill.tax) if prebill.tax is not None else f"unknown ({prebill.tax_note})"
+    # The table for people: prices and amounts as 1,200.00 USD (the CSV keeps plain decimals).
+    lines = [line for group in prebill.groups for line in group.lines]
+    shown = [
+        [
+            *_text(row[:4]),
+            for_people(line.unit_price, prebill.currency),
+            for_people(line.amount, prebill.currency),
+            *_text(row[6:]),
+        ]
+        for row, line in zip(rows, lines, strict=True)
+    ]
+    tax = (
+        for_people(prebill.tax, prebill.currency)
+        if prebill.tax is not None
+        else f"unknown ({prebill.tax_note})"
+    )
     parts = [
         f"pre-bill {prebill.period}: {prebill.customer_name} ({prebill.billing_customer_id}), "
         f"{prebill.currency}, {prebill.state.value}: {prebill.state_note}",
-        render_table(headers, _texts(rows), [3, 4, 5]) if rows else "(no lines)",
-        "per ticket: " + ", ".join(f"{g.label} {g.total}" for g in prebill.groups if g.lines)
+        render_table(headers, shown, [3, 4, 5]) if rows else "(no lines)",
+        "per ticket: "
+        + ", ".join(
+            f"{g.label} {for_people(g.total, prebill.currency)}" for g in prebill.groups if g.lines
+        )
         if prebill.groups
         else "",
-        f"subtotal {prebill.subtotal} {prebill.currency}; tax {tax}; "
-        f"total {prebill.total} {prebill.currency}; not on the invoice (held or waiting): "
-        f"{prebill.waiting_total}",
+        f"subtotal {for_people(prebill.subtotal, prebill.currency)}; tax {tax}; "
+        f"total {for_people(prebill.total, prebill.currency)}; not on the invoice (held or "
+        f"waiting): {for_people(prebill.waiting_total, prebill.currency)}",
     ]
     return "\n".join(part for part in parts if part) + "\n"
 
 
-def _texts(rows: list[list[object]]) -> list[list[str]]:
-    return [[str(value) for value in row] for row in rows]
+def _text(row: list[object]) -> list[str]:
+    return [str(value) for value in row]

@@ -7,10 +7,11 @@ import json
 import sys
 from decimal import Decimal
 
-from billing.book import book_warnings
+from billing.book import BillingBook, book_warnings
 from billing.preview import Preview, preview, preview_document
 from billing.rating import TicketStatus
 from cli.input_files import EXIT_BAD_INPUT, InputError, describe_bad_events, read_book, read_events
+from cli.people import customer, money
 from cli.tables import render_table
 
 
@@ -39,13 +40,15 @@ def _holds_text(document: dict) -> str:
     return "; ".join(holds + approvals)
 
 
-def render_preview_table(documents: list[dict]) -> str:
+def render_preview_table(documents: list[dict], book: BillingBook | None = None) -> str:
+    """For people: customers by the book's name, totals as ``1,200.00 USD`` (the JSON keeps
+    ids and plain decimals)."""
     rows = [
         [
             doc["ticket_id"],
-            doc["billing_customer_id"] or f"? {doc['customer_id']}",
+            customer(book, doc["billing_customer_id"]) or f"? {doc['customer_id']}",
             doc["status"],
-            doc["chargeable_total"] or "",
+            money(Decimal(doc["chargeable_total"]), book) if doc["chargeable_total"] else "",
             _holds_text(doc),
         ]
         for doc in documents
@@ -65,7 +68,8 @@ def render_preview_table(documents: list[dict]) -> str:
         Decimal("0.00"),
     )
     summary = ", ".join(f"{count} {status}" for status, count in counts.items())
-    return f"{table}\n\n{len(documents)} tickets: {summary}. Ready to bill: {ready_total}."
+    ready = money(ready_total, book)
+    return f"{table}\n\n{len(documents)} tickets: {summary}. Ready to bill: {ready}."
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     result: Preview = preview(book, parsed.events)
     document = preview_document(result, book)
     if args.format == "table":
-        print(render_preview_table(document["tickets"]))
+        print(render_preview_table(document["tickets"], book))
     else:
         print(json.dumps(document, indent=2, ensure_ascii=False))
     return 0

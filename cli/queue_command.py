@@ -9,9 +9,11 @@ import argparse
 import json
 from datetime import UTC, datetime, timedelta
 
+from billing.book import BillingBook
 from billing.holds import HoldOwner
 from billing.money import format_decimal
 from cli.live import open_review_store, run_command
+from cli.people import book_or_none, customer, money
 from cli.tables import render_table
 from settings import Settings
 from store.models import TicketRecord
@@ -53,7 +55,7 @@ def list_queue(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([queue_entry(record, now) for record in records], indent=2))
     else:
-        print(render_queue(records, now, args))
+        print(render_queue(records, now, args, book_or_none(settings)))
     return 0
 
 
@@ -70,6 +72,7 @@ def _age(record: TicketRecord, now: datetime) -> timedelta:
 def queue_entry(record: TicketRecord, now: datetime) -> dict[str, object]:
     return {
         "ticket_id": record.ticket_id,
+        "customer_id": record.customer_id,
         "status": record.status,
         "owner": queue_owner(record),
         "hold_code": record.hold_code,
@@ -80,23 +83,33 @@ def queue_entry(record: TicketRecord, now: datetime) -> dict[str, object]:
     }
 
 
-def render_queue(records: list[TicketRecord], now: datetime, args: argparse.Namespace) -> str:
+def render_queue(
+    records: list[TicketRecord],
+    now: datetime,
+    args: argparse.Namespace,
+    book: BillingBook | None = None,
+) -> str:
+    """The queue as a table for people: the customer by the book's name, totals with the
+    book's currency (``--json`` keeps ids and plain decimals)."""
     scope = args.queue + (f", owner {args.owner}" if args.owner else "")
     if not records:
         return f"no tickets waiting ({scope})"
     rows = [
         [
             record.ticket_id,
+            customer(book, record.customer_id),
             record.status,
             queue_owner(record),
-            format_decimal(chargeable_total(record)),
+            money(chargeable_total(record), book),
             age_text(_age(record, now)),
             waiting_reason(record),
         ]
         for record in records
     ]
     table = render_table(
-        ["TICKET", "STATUS", "OWNER", "TOTAL", "AGE", "WAITING FOR"], rows, right_aligned=[3, 4]
+        ["TICKET", "CUSTOMER", "STATUS", "OWNER", "TOTAL", "AGE", "WAITING FOR"],
+        rows,
+        right_aligned=[4, 5],
     )
     oldest = age_text(_age(records[0], now))
     return f"{table}\n\n{len(records)} tickets waiting ({scope}); the oldest for {oldest}"

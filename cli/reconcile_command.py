@@ -9,7 +9,10 @@ import sys
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+from billing.book import BillingBook
+from billing.reconciliation import Finding
 from cli.live import connect_client, open_review_store, run_async_command
+from cli.people import book_or_none, customer, money
 from cli.tables import render_table
 from messages.runs import ReconciliationRequest
 from settings import Settings
@@ -93,8 +96,15 @@ async def reconcile(settings: Settings, args: argparse.Namespace) -> int:
     else:
         print(f"reconciled {first} – {last}: {summary.tickets} tickets, {len(findings)} findings")
         if findings:
-            rows = [
-                [f.kind.value, f.ticket_id, f.customer, str(f.amount), f.message] for f in findings
-            ]
-            print(render_table(["FINDING", "TICKET", "CUSTOMER", "AMOUNT", "WHY"], rows, [3]))
+            print(findings_table(findings, book_or_none(settings)))
     return EXIT_FINDINGS if findings else 0
+
+
+def findings_table(findings: list[Finding], book: BillingBook | None = None) -> str:
+    """For people: each customer by the book's name, amounts as ``1,200.00 USD`` (``--json``
+    keeps ids and plain decimals)."""
+    rows = [
+        [f.kind.value, f.ticket_id, customer(book, f.customer), money(f.amount, book), f.message]
+        for f in findings
+    ]
+    return render_table(["FINDING", "TICKET", "CUSTOMER", "AMOUNT", "WHY"], rows, [3])

@@ -16,12 +16,13 @@ from cli.live import open_review_store, run_command
 from cli.tables import render_table
 from settings import Settings
 from store.reports import (
-    NEEDS_NOW,
+    HELD_IN_PERIOD,
     REPORTS,
     PeriodProblem,
     Report,
     as_csv,
     default_first_day,
+    people_rows,
     period_of,
     run_report,
     today_in,
@@ -46,7 +47,8 @@ def add_parser(
         help="finance reports: closed by day, ready, held, invoice lines, close to invoice…",
         description="Reports from the review store and the embedded ledger, for a period of "
         "days in the book's timezone (--to inclusive; default: the previous calendar month and "
-        "the current month to date). 'held' shows the holds open now and takes no period. "
+        "the current month to date). 'held' shows the holds open now; with --from/--to, every "
+        "hold open at any time in the period (as 'held-during'), from the audit log. "
         + "; ".join(f"{name}" for name in REPORTS),
     )
     parser.add_argument("name", choices=list(REPORTS), help="which report")
@@ -59,12 +61,8 @@ def add_parser(
 
 
 def show(settings: Settings, args: argparse.Namespace, now: datetime) -> int:
-    if args.name in NEEDS_NOW and (args.start or args.end):
-        print(
-            f"error: {args.name} shows the holds open now; it takes no --from/--to",
-            file=sys.stderr,
-        )
-        return 2
+    # ``held`` shows today's holds; given a period, what was held at any time in it.
+    name = HELD_IN_PERIOD if args.name == "held" and (args.start or args.end) else args.name
     book = _book(settings)
     zone = book.book.timezone if book else "UTC"
     last = args.end or today_in(zone, now)
@@ -75,7 +73,7 @@ def show(settings: Settings, args: argparse.Namespace, now: datetime) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     store = open_review_store(settings)
-    report = run_report(args.name, store, period, book, now=now)
+    report = run_report(name, store, period, book, now=now)
     if args.format == "json":
         print(json.dumps(as_json(report, first, last), indent=2))
     elif args.format == "csv":
@@ -88,11 +86,7 @@ def show(settings: Settings, args: argparse.Namespace, now: datetime) -> int:
                 for i, value in enumerate(report.rows[0])
                 if isinstance(value, (int, float, Decimal))
             ]
-            print(
-                render_table(
-                    report.columns, [[_text(v) for v in row] for row in report.rows], numeric
-                )
-            )
+            print(render_table(report.columns, people_rows(report, book), numeric))
         else:
             print("nothing in this period")
     return 0

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
+from billing.book import BillingBook
 from billing.decisions import LINE_DISPUTE_REASON_CODES
 from billing.money import format_decimal
 from billing.numbers import not_negative_problem
@@ -33,6 +34,8 @@ from cli.live import (
     open_review_store,
     run_async_command,
 )
+from cli.people import book_or_none, money
+from cli.people import customer as customer_label
 from cli.tables import render_table
 from messages.ticket import (
     ActorInput,
@@ -170,7 +173,7 @@ async def show(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         print(_VIEW.dump_json(view, indent=2).decode())
     else:
-        print(render_view(view))
+        print(render_view(view, book_or_none(settings)))
     return 0
 
 
@@ -184,20 +187,26 @@ async def load_view(
         raise CommandFailed(str(problem)) from None
 
 
-def render_view(view: TicketBillingView) -> str:
+def render_view(view: TicketBillingView, book: BillingBook | None = None) -> str:
+    """For people: the customer by the book's name, money as ``1,200.00 USD`` (``--json`` keeps
+    ids and plain decimals)."""
     sections = [
-        _summary_section(view),
-        _lines_section(view),
-        _approvals_section(view),
+        _summary_section(view, book),
+        _lines_section(view, book),
+        _approvals_section(view, book),
         _history_section(view),
         _notices_section(view),
     ]
     return "\n\n".join(section for section in sections if section)
 
 
-def _summary_section(view: TicketBillingView) -> str:
+def _summary_section(view: TicketBillingView, book: BillingBook | None) -> str:
     rating = view.rating
-    customer = f"customer {view.customer_id}" if view.customer_id else "customer unknown"
+    customer = (
+        f"customer {customer_label(book, view.customer_id)}"
+        if view.customer_id
+        else "customer unknown"
+    )
     if rating is not None and rating.billing_customer_id:
         customer += f", billed to {rating.billing_customer_id}"
     since = f" since {_utc(view.status_since):%Y-%m-%d %H:%M} UTC" if view.status_since else ""
@@ -207,7 +216,7 @@ def _summary_section(view: TicketBillingView) -> str:
         else "none"
     )
     total = (
-        f"{format_decimal(rating.chargeable_total)} "
+        f"{money(rating.chargeable_total, book)} "
         f"(rating revision {view.revision}, mode {rating.mode.value})"
         if rating is not None
         else "not rated yet"
@@ -218,13 +227,13 @@ def _summary_section(view: TicketBillingView) -> str:
         ("waiting for", view.waiting_for),
         ("hold", hold),
         ("total", total),
-        ("posted total", format_decimal(view.posted_total)),
+        ("posted total", money(view.posted_total, book)),
         ("invoices", ", ".join(view.invoice_ids) or "none"),
     ]
     return "\n".join(f"{label.ljust(LABEL_WIDTH)}{value}" for label, value in rows)
 
 
-def _lines_section(view: TicketBillingView) -> str:
+def _lines_section(view: TicketBillingView, book: BillingBook | None) -> str:
     if view.rating is None or not view.rating.lines:
         return ""
     lines = view.rating.lines
@@ -233,8 +242,8 @@ def _lines_section(view: TicketBillingView) -> str:
             line.source_id,
             line.service_code,
             format_decimal(line.quantity),
-            format_decimal(line.unit_price),
-            format_decimal(line.amount),
+            money(line.unit_price, book),
+            money(line.amount, book),
             line.coverage.value if line.coverage else "-",
             line.description,
         ]
@@ -249,7 +258,7 @@ def _lines_section(view: TicketBillingView) -> str:
     return "\n".join(out)
 
 
-def _approvals_section(view: TicketBillingView) -> str:
+def _approvals_section(view: TicketBillingView, book: BillingBook | None) -> str:
     approvals, decisions = view.approvals, view.decisions
     required = view.rating.approvals_required if view.rating is not None else ()
     needed = [f"required from {a.role.value}: {a.reason}" for a in required]
@@ -264,8 +273,7 @@ def _approvals_section(view: TicketBillingView) -> str:
         ("written off", decisions.written_off, None),
     ]
     items = needed + [
-        f"{what}: {decision.by()}"
-        + (f" (total {format_decimal(total)})" if total is not None else "")
+        f"{what}: {decision.by()}" + (f" (total {money(total, book)})" if total is not None else "")
         for what, decision, total in given
         if decision is not None
     ]

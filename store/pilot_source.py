@@ -16,14 +16,17 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import or_, select
 from sqlalchemy.engine import Engine, Row
 
+from billing.pilot import LineEdit
 from billing.rating import TicketRating
 from messages.views import TicketBillingView
-from store.models import TicketRecord
+from store.database import as_utc
+from store.models import ManualEdit, TicketRecord
 
 # The same adapter as usecases.tickets.VIEW: detail_json is written by the ticket's workflow
 # with TypeAdapter(TicketBillingView). Built here so the store does not depend on usecases/.
 _VIEW = TypeAdapter(TicketBillingView)
 _TICKET = TicketRecord.__table__  # type: ignore[attr-defined]
+_EDIT = ManualEdit.__table__  # type: ignore[attr-defined]
 _COLUMNS = (
     _TICKET.c.ticket_id,
     _TICKET.c.customer_id,
@@ -91,6 +94,36 @@ def ratings_of_tickets(engine: Engine, ticket_ids: Collection[str]) -> list[Stor
         for chunk in _chunks(sorted(set(ticket_ids))):
             query = select(*_COLUMNS).where(_TICKET.c.ticket_id.in_(chunk))
             found += [_stored(row) for row in connection.execute(query)]
+    return found
+
+
+def edits_of_tickets(engine: Engine, ticket_ids: Collection[str]) -> dict[str, list[LineEdit]]:
+    """The people's edits of the given tickets' lines (finance in review, a dispute adjusted),
+    oldest first: what explains a computed line's value better than the rule behind it."""
+    found: dict[str, list[LineEdit]] = {}
+    columns = (
+        _EDIT.c.ticket_id,
+        _EDIT.c.source_id,
+        _EDIT.c.field,
+        _EDIT.c.before,
+        _EDIT.c.after,
+        _EDIT.c.actor,
+        _EDIT.c.role,
+        _EDIT.c.reason,
+        _EDIT.c.at,
+    )
+    with engine.connect() as connection:
+        for chunk in _chunks(sorted(set(ticket_ids))):
+            query = (
+                select(*columns)
+                .where(_EDIT.c.ticket_id.in_(chunk))
+                .order_by(_EDIT.c.at, _EDIT.c.id)
+            )
+            for ticket, source, field, before, after, actor, role, reason, at in connection.execute(
+                query
+            ):
+                edit = LineEdit(source, field, before, after, actor, role, reason, as_utc(at))
+                found.setdefault(ticket, []).append(edit)
     return found
 
 

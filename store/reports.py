@@ -9,14 +9,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, case, exists, func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from billing.book import BillingBook, ContractType
 from billing.csv_cells import csv_text
+from billing.customer_names import customer_label
 from billing.invoice_run import FEE_TICKET_PREFIX
+from billing.money import for_people, integer_cents, to_cents
 from billing.prepaid import BLOCK_PERIOD
 from store.database import as_utc
 from store.models import (
@@ -151,9 +154,8 @@ def ready_for_billing(engine: Engine, period: Period) -> Report:
 
 
 def held_by_reason(engine: Engine, period: Period, now: datetime | None = None) -> Report:
-    """The holds open now, aged from ``now``: the store keeps each ticket's current status and
-    when it began, not the history of holds, so this report cannot say what was held in a past
-    period. It ignores the period and says so in its title; ``report held`` refuses one."""
+    """The holds open now, aged from ``now``. It ignores the period and says so in its title:
+    what was held in a past period is ``held_during``'s (``report held --from … --to …``)."""
     now = now or datetime.now(UTC)
     age = {
         "under 1 day": now - timedelta(days=1),
@@ -186,6 +188,65 @@ def held_by_reason(engine: Engine, period: Period, now: datetime | None = None) 
         ["reason", "owner", "age", "tickets", "total"],
         rows,
     )
+
+
+HELD = "→ held: "
+HELD_IN_PERIOD = "held-during"
+_ACT = " to act: "
+
+
+def held_during(engine: Engine, period: Period) -> Report:
+    """Every hold that was open at any time in the period, from the audit log: the workflow
+    writes a ``status`` entry at each change of status (``in_review → held: manager to act:
+    …``), so a hold starts at the entry into ``held`` and ends at the next status entry. One
+    row per hold, with the owner and reason of its start, and when and to what it was released
+    (blank while still held). The tickets read are those held before the period's end."""
+    status = (_AUDIT.c.action == "status", _AUDIT.c.outcome == "system")
+    ever_held = (
+        select(_AUDIT.c.ticket_id)
+        .where(*status, _AUDIT.c.detail.contains(HELD), _AUDIT.c.at < period.end)
+        .distinct()
+    )
+    query = (
+        select(_AUDIT.c.ticket_id, _TICKET.c.customer_id, _AUDIT.c.at, _AUDIT.c.detail)
+        .select_from(_AUDIT.outerjoin(_TICKET, _TICKET.c.ticket_id == _AUDIT.c.ticket_id))
+        .where(*status, _AUDIT.c.ticket_id.in_(ever_held))
+        .order_by(_AUDIT.c.ticket_id, _AUDIT.c.at, _AUDIT.c.id)
+    )
+    rows: list[list[object]] = []
+    open_hold: list[object] | None = None
+    ticket_of_hold = ""
+    with engine.connect() as connection:
+        for ticket, customer, at, detail in connection.execute(query):
+            at = as_utc(at)
+            if open_hold is not None and ticket != ticket_of_hold:
+                rows.append(open_hold)  # the previous ticket's hold is still open
+                open_hold = None
+            if open_hold is not None:
+                # The next change of status releases the hold (whatever it changes to).
+                released_to = detail.split(": ", 1)[0].split(" → ")[-1]
+                open_hold[5], open_hold[6] = _local_minute(at, period.zone), released_to
+                if at >= period.start:
+                    rows.append(open_hold)
+                open_hold = None
+            if HELD in detail and at < period.end:
+                why = detail.split(HELD, 1)[1]
+                owner, reason = why.split(_ACT, 1) if _ACT in why else ("", why)
+                start = _local_minute(at, period.zone)
+                open_hold = [ticket, customer or "", start, owner, reason, "", ""]
+                ticket_of_hold = ticket
+        if open_hold is not None:
+            rows.append(open_hold)
+    return Report(
+        HELD_IN_PERIOD,
+        "Held at any time in the period, from the audit log: owner, reason, and release",
+        ["ticket", "customer", "held at", "owner", "reason", "released at", "released to"],
+        rows,
+    )
+
+
+def _local_minute(at: datetime, zone: str) -> str:
+    return f"{at.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M}"
 
 
 def invoice_lines(engine: Engine, period: Period) -> Report:
@@ -293,7 +354,8 @@ def credits_and_write_offs(engine: Engine, period: Period) -> Report:
     charges off or zeroed them, by kind, from the audit log. A decision's amount is what it took
     off the bill, negative like a credit: the list value of the decided tickets' charged lines
     less what they bill now (a written-off line bills 0 at its list value). A dispute resolved
-    by "adjust" edits the line itself, so its amount is in the manual-edits report, not here."""
+    by "adjust" edits the lines' quantity or price: its amount is what the edited lines billed
+    before the edit less what they bill after it (``_adjusted_cents``)."""
     credits = (
         select(_LINE.c.billing_customer_id, func.count(), func.sum(_LINE.c.amount_cents))
         .where(
@@ -329,13 +391,9 @@ def credits_and_write_offs(engine: Engine, period: Period) -> Report:
             ["credit", customer, n, _money(c)] for customer, n, c in connection.execute(credits)
         ]
         amounts = {(a, d): cents for a, d, cents in connection.execute(taken_off)}
+        amounts[("resolve_dispute", ADJUSTED)] = _adjusted_cents(connection, decided)
         rows += [
-            [
-                action,
-                detail,
-                n,
-                None if detail.endswith(": adjust") else _money(amounts.get((action, detail))),
-            ]
+            [action, detail, n, _money(amounts.get((action, detail)))]
             for action, detail, n in connection.execute(decisions)
         ]
     return Report(
@@ -344,6 +402,77 @@ def credits_and_write_offs(engine: Engine, period: Period) -> Report:
         ["kind", "customer or outcome", "count", "amount"],
         rows,
     )
+
+
+ADJUSTED = "dispute resolved: adjust"
+
+
+def _adjusted_cents(connection: Connection, decided: tuple[Any, ...]) -> int:
+    """What the disputes resolved by "adjust" took off the bill, in cents (negative): for each
+    line such a decision edited, its amount before less its amount after. The decision's edits
+    are the manual edits of its ticket by the same person with the same reason (a resolution
+    needs one), up to the decision's time; a field the decision did not edit keeps the value
+    the line is rated with now."""
+    adjusted = (*decided, _AUDIT.c.detail == ADJUSTED)
+    edits = (
+        select(
+            _EDIT.c.ticket_id,
+            _EDIT.c.source_id,
+            _EDIT.c.field,
+            _EDIT.c.before,
+            _EDIT.c.after,
+        )
+        .select_from(
+            _AUDIT.join(
+                _EDIT,
+                (_EDIT.c.ticket_id == _AUDIT.c.ticket_id)
+                & (_EDIT.c.actor == _AUDIT.c.actor)
+                & (_EDIT.c.reason == _AUDIT.c.reason)
+                & (_EDIT.c.at <= _AUDIT.c.at),
+            )
+        )
+        .where(*adjusted)
+        .order_by(_EDIT.c.at, _EDIT.c.id)
+    )
+    # The latest edit of each field of each line wins (its "before" is the earlier edit's
+    # "after" when the line was edited twice; the first "before" is what was charged).
+    first_before: dict[tuple[str, str, str], str] = {}
+    last_after: dict[tuple[str, str, str], str] = {}
+    for ticket, source, field, before, after in connection.execute(edits):
+        first_before.setdefault((ticket, source, field), before)
+        last_after[(ticket, source, field)] = after
+    lines = {(ticket, source) for ticket, source, _field in last_after}
+    if not lines:
+        return 0
+    rated = select(
+        _RATED.c.ticket_id, _RATED.c.source_id, _RATED.c.quantity, _RATED.c.unit_price_cents
+    ).where(_RATED.c.ticket_id.in_(sorted({ticket for ticket, _source in lines})))
+    now_values = {
+        (ticket, source): (Decimal(quantity), _money(price))
+        for ticket, source, quantity, price in connection.execute(rated)
+    }
+    total = Decimal(0)
+    for ticket, source in lines:
+        if (ticket, source) not in now_values:
+            continue  # the line is gone (the ticket re-rated without it): nothing to compare
+        quantity, price = now_values[(ticket, source)]
+        amounts = [
+            to_cents(
+                _edited(values, (ticket, source, "quantity"), quantity)
+                * _edited(values, (ticket, source, "unit_price"), price)
+            )
+            for values in (first_before, last_after)
+        ]
+        total += amounts[1] - amounts[0]
+    return integer_cents(total)
+
+
+def _edited(
+    values: dict[tuple[str, str, str], str], key: tuple[str, str, str], now: Decimal
+) -> Decimal:
+    """A line's field as an edit left it (before or after), or its value now if not edited."""
+    found = values.get(key)
+    return Decimal(found) if found is not None else now
 
 
 def _not_invoiced(engine: Engine, kind: str) -> list[list[object]]:
@@ -520,6 +649,7 @@ REPORTS: dict[str, Callable[[Engine, Period], Report]] = {
     "closed-by-day": closed_by_day,
     "ready": ready_for_billing,
     "held": held_by_reason,
+    HELD_IN_PERIOD: held_during,
     "invoice-lines": invoice_lines,
     "close-to-invoice": close_to_invoice,
     "manual-edits": manual_edits,
@@ -533,6 +663,35 @@ REPORTS: dict[str, Callable[[Engine, Period], Report]] = {
 NEEDS_BOOK = frozenset({"prepaid"})
 # Reports that age what they count against the caller's clock (default: the wall clock).
 NEEDS_NOW = frozenset({"held"})
+
+
+# The columns that hold money, and those that name a customer (by help desk or billing id):
+# tables for people show them as ``1,200.00 USD`` and ``Acme Dental (CUST-9001)``.
+MONEY_COLUMNS = frozenset({"chargeable", "total", "charged", "credited", "amount", "value"})
+CUSTOMER_COLUMNS = frozenset({"customer", "billing customer", "customer or outcome"})
+
+
+def people_rows(report: Report, book: BillingBook | None) -> list[list[str]]:
+    """The report's rows as text for people (a terminal table, the reports page): money with
+    thousands separators and the book's currency, customers with the book's name. CSV and JSON
+    keep the plain values."""
+    currency = book.book.currency if book is not None else ""
+    money = [column in MONEY_COLUMNS for column in report.columns]
+    named = [column in CUSTOMER_COLUMNS for column in report.columns]
+    rows = []
+    for row in report.rows:
+        cells = []
+        for index, value in enumerate(row):
+            if value is None:
+                cells.append("")
+            elif money[index] and isinstance(value, Decimal):
+                cells.append(for_people(value, currency))
+            elif named[index] and isinstance(value, str):
+                cells.append(customer_label(book, value))
+            else:
+                cells.append(str(value))
+        rows.append(cells)
+    return rows
 
 
 def as_csv(report: Report) -> str:

@@ -30,11 +30,13 @@ def test_table_format_lists_every_ticket_with_status_total_and_holds() -> None:
     assert result.returncode == 0, result.stderr
     rows = {line.split()[0]: line for line in result.stdout.splitlines() if line.startswith("T-")}
     assert len(rows) == 12
-    assert "ready" in rows["T-1001"] and "47.50" in rows["T-1001"]
+    assert "ready" in rows["T-1001"] and "47.50 USD" in rows["T-1001"]
+    assert "Acme Dental (CUST-9001)" in rows["T-1001"]  # the book's name next to the id
+    assert "1,200.00 USD" in rows["T-1010"]
     assert "held" in rows["T-1006"] and "disputed (manager)" in rows["T-1006"]
     assert "needs manager approval" in rows["T-1010"]
     assert "open" in rows["T-1012"]
-    assert "Ready to bill: 371.25" in result.stdout
+    assert "Ready to bill: 371.25 USD" in result.stdout
 
 
 def test_events_can_come_from_stdin() -> None:

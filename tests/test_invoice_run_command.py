@@ -100,7 +100,12 @@ def test_the_preview_lists_fees_and_the_months_drafts_and_changes_nothing(
     assert invoice_run("--month", "2026-11") == 0
     text = capsys.readouterr().out
     assert "preview: nothing changed; add --apply to run it" in text
-    assert "INV-CUST-1-0001" in text and "Acme" in text and "1642.50" in text
+    assert "INV-CUST-1-0001" in text and "Acme" in text
+    # Money for people in the table (the JSON above keeps plain decimals).
+    assert (
+        "142.50 USD" in text
+        and "grand total (drafts of 2026-11 and fees to add): 1,642.50 USD" in text
+    )
     assert ledger.posted_lines() == before
     assert [d.invoice_id for d in ledger.draft_invoices(["CUST-1"], "2026-11")] == [
         "INV-CUST-1-0001"

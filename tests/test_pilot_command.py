@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from pydantic import TypeAdapter
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from billing.book import BillingMode
 from billing.decisions import TicketDecisions
@@ -25,6 +26,7 @@ from messages.ticket import Approvals, BillingStatus, Hold
 from messages.ticket_activities import RecordInput
 from messages.views import TicketBillingView, TicketProjection
 from store.database import open_store
+from store.models import ManualEdit
 from store.pilot_source import ratings_closed_between, ratings_of_tickets
 from store.ticket_records import record_ticket
 from tests.conftest import EXAMPLES
@@ -49,9 +51,11 @@ def record(
     *,
     customer_id: str | None = None,
     hold: Hold | None = None,
+    status: BillingStatus | None = None,
+    sequence: int = 1,
 ) -> None:
     """Write a ticket's projection as TicketBillingWorkflow._record does."""
-    status = BillingStatus.SHADOW if rating else BillingStatus.HELD
+    status = status or (BillingStatus.SHADOW if rating else BillingStatus.HELD)
     view = TicketBillingView(
         ticket_id=ticket_id,
         status=status,
@@ -84,7 +88,7 @@ def record(
         revision=1,
         closed_at=closed_at,
         changed_at=datetime(2026, 12, 1, tzinfo=UTC),
-        sequence=1,
+        sequence=sequence,
         detail_json=VIEW.dump_json(view).decode(),
     )
     record_ticket(engine, RecordInput(projection))
@@ -128,9 +132,9 @@ def test_the_example_file_has_one_deliberate_difference(
     assert "differ: 1 ticket\n" in out
     assert "missing computed: none" in out and "missing manual: none" in out
     [row] = [line for line in out.splitlines() if line.startswith("T-1003")]
-    assert "187.50" in row and "281.25" in row
+    assert "187.50 USD" in row and "281.25 USD" in row and "Acme Dental (CUST-9001)" in row
     assert "te-5: after hours ×1.5 (Sat)" in row
-    assert "manual total 2018.00, computed total 2111.75, difference +93.75" in out
+    assert "manual total 2,018.00 USD, computed total 2,111.75 USD, difference +93.75 USD" in out
     assert "11 tickets: 10 agree, 1 differ, 0 missing computed, 0 missing manual" in out
 
 
@@ -390,3 +394,52 @@ def test_an_unrated_ticket_in_the_period_is_a_warning_not_a_comparison(
         "but not rated: the billing book cannot be loaded\n"
     )
     assert "nothing to compare" in out
+
+
+def test_the_status_shown_is_the_stores_at_compare_time(
+    engine: Engine, capsys: pytest.CaptureFixture[str], example_book
+) -> None:
+    """T-1006 was rated held (disputed); it has been posted since: the comparison says posted,
+    and no longer that the service holds it."""
+    parsed = parse_event_lines((EXAMPLES / "events.jsonl").read_text().splitlines())
+    [rating] = [r for r in preview(example_book, parsed.events).ratings if r.ticket_id == "T-1006"]
+    assert rating.status.value == "held"
+    closed = datetime(2026, 11, 12, 15, 0, tzinfo=UTC)
+    record(engine, "T-1006", rating, closed, status=BillingStatus.POSTED, sequence=2)
+    _status, document = _json(capsys, "--manual", str(MANUAL))
+    [t1006] = [ticket for ticket in document["tickets"] if ticket["ticket_id"] == "T-1006"]
+    assert t1006["billing_status"] == "posted"
+    assert not any("holds this ticket" in note for note in t1006["notes"])
+    run("pilot", "compare", "--manual", str(MANUAL))
+    [row] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("T-1006")]
+    assert "posted (auto)" in row and "held" not in row
+
+
+def test_a_manually_edited_line_is_explained_by_the_edit_not_the_rule(
+    engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """T-1003's te-5 bills 281.25 (after hours ×1.5); finance set its price by hand: the
+    difference is explained by that edit, who made it and why."""
+    with Session(engine) as session:
+        session.add(
+            ManualEdit(
+                edit_key="T-1003:1:te-5:unit_price",
+                ticket_id="T-1003",
+                source_id="te-5",
+                field="unit_price",
+                before="150.00",
+                after="225.00",
+                actor="fin-ana",
+                role="finance",
+                reason="Saturday rate agreed by phone",
+                at=datetime(2026, 11, 20, 9, 0, tzinfo=UTC),
+            )
+        )
+        session.commit()
+    _status, document = _json(capsys, "--manual", str(MANUAL))
+    [t1003] = [ticket for ticket in document["tickets"] if ticket["ticket_id"] == "T-1003"]
+    [difference] = t1003["differences"]
+    assert difference["rules"] == [
+        "te-5: unit price 150.00 → 225.00 edited by fin-ana (finance) on 2026-11-20: "
+        "Saturday rate agreed by phone"
+    ]

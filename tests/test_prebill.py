@@ -276,6 +276,8 @@ def test_the_command_lists_customers_and_defaults_to_the_previous_month(
     out = capsys.readouterr().out
     assert out.startswith("pre-bill 2026-11\n")
     assert "Acme Dental" in out and "Birch Legal" in out and "open" in out
+    [acme] = [row for row in out.splitlines() if row.startswith("CUST-9001")]
+    assert "328.75 USD" in acme and "1,645.50 USD" in acme
     assert prebill("--format", "json") == 0
     rows = json.loads(capsys.readouterr().out)
     assert {row["billing_customer_id"] for row in rows} == {"CUST-9001", "CUST-9002", "CUST-9003"}
@@ -289,6 +291,10 @@ def test_the_command_shows_one_customer_as_table_json_and_csv(
     out = capsys.readouterr().out
     assert "Acme Dental (CUST-9001), USD, open" in out and "T-1001" in out
     assert "tax unknown" in out
+    # Money for people in the table; the CSV below keeps plain decimals.
+    [t1010] = [row for row in out.splitlines() if row.startswith("T-1010")]
+    assert "300.00 USD" in t1010 and "1,200.00 USD" in t1010
+    assert "not on the invoice (held or waiting): 1,645.50 USD" in out
     assert prebill("--customer", "CUST-9001", "--month", "2026-11", "--format", "json") == 0
     document = json.loads(capsys.readouterr().out)
     assert document["customer_name"] == "Acme Dental" and document["tax"] is None
@@ -296,6 +302,7 @@ def test_the_command_shows_one_customer_as_table_json_and_csv(
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert {"ticket", "line", "amount", "state", "invoice"} <= set(rows[0])
     assert any(row["ticket"] == "T-1001" and row["state"] == "on invoice" for row in rows)
+    assert {row["amount"] for row in rows if row["ticket"] == "T-1010"} == {"1200.00"}
 
 
 @pytest.mark.parametrize(

@@ -196,11 +196,62 @@ def test_reversed_dates_are_an_error_naming_both(store, capsys, name: str) -> No
     assert "nothing in this period" not in captured.out
 
 
-def test_held_shows_current_holds_and_refuses_a_period(store, capsys) -> None:  # type: ignore[no-untyped-def]
-    assert report("held", "--from", "2020-01-01", "--to", "2020-01-31") == 2
-    assert "held shows the holds open now; it takes no --from/--to" in capsys.readouterr().err
+def _status_change(ticket: str, n: int, at: datetime, detail: str) -> AuditItem:
+    item = AuditItem(f"{ticket}-s{n}", ticket, at, "system", "system", "status", "system")
+    item.detail = detail
+    return item
+
+
+def test_held_in_a_past_period_comes_from_the_audit_log(store, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """``held --from --to`` shows each hold open at any time in the period (January 2020, the
+    book's New York days and times), with its owner, reason and release; not today's holds
+    (T-3)."""
+    monkeypatch.setenv("HDB_BOOK_PATH", "examples/book.toml")
+    day = lambda d: datetime.fromisoformat(d).replace(tzinfo=UTC)  # noqa: E731
+    held = "in_review → held: manager to act: the customer disputes te-1"
+    changes = {
+        # Held inside January, released inside it.
+        "T-20": [(day("2020-01-05T10:00"), held), (day("2020-01-10T09:30"), "held → in_review: x")],
+        # Held from December, released in February.
+        "T-21": [
+            (day("2019-12-20T08:00"), "ready → held: support to act: no time logged"),
+            (day("2020-02-03T12:00"), "held → posted: nothing"),
+        ],
+        # Held and released before January; held after it.
+        "T-22": [(day("2019-11-01T08:00"), held), (day("2019-12-01T08:00"), "held → ready: y")],
+        "T-23": [(day("2020-02-05T08:00"), held)],
+    }
+    for ticket, entries in changes.items():
+        view = projection(ticket, "posted", "10.00", day("2019-10-01T00:00"))
+        audit = [_status_change(ticket, n, at, detail) for n, (at, detail) in enumerate(entries)]
+        record_ticket(store, RecordInput(view, audit, []))
+    assert report("held", "--from", "2020-01-01", "--to", "2020-01-31", "--format", "json") == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["report"] == "held-during"
+    assert shown["rows"] == [
+        {
+            "ticket": "T-20",
+            "customer": "org-1",
+            "held at": "2020-01-05 05:00",
+            "owner": "manager",
+            "reason": "the customer disputes te-1",
+            "released at": "2020-01-10 04:30",
+            "released to": "in_review",
+        },
+        {
+            "ticket": "T-21",
+            "customer": "org-1",
+            "held at": "2019-12-20 03:00",
+            "owner": "support",
+            "reason": "no time logged",
+            "released at": "2020-02-03 07:00",
+            "released to": "posted",
+        },
+    ]
+    # Without a period: the holds open now, as before.
     assert report("held") == 0
-    assert "Held now" in capsys.readouterr().out
+    table = capsys.readouterr().out
+    assert "Held now" in table and "disputed" in table and "T-20" not in table
 
 
 def test_days_are_the_books_days(store, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -266,6 +317,39 @@ def test_write_offs_show_the_amount_taken_off(store, capsys) -> None:  # type: i
     }
 
 
+def _rated_line(quantity: str, unit_price: str, amount: str) -> str:
+    """A billing view with one charged labor line ``te-9``."""
+    view = json.loads(_rated(amount))
+    view["rating"]["lines"][0].update(quantity=quantity, unit_price=unit_price)
+    return json.dumps(view)
+
+
+def test_an_adjusted_dispute_shows_the_amount_taken_off(store, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Adjust edits the line (2 h at 80.00 → 0.5 h at 60.00): 160.00 charged, 30.00 now, so
+    130.00 credited; an earlier edit by someone else for another reason is not the decision's."""
+    view = projection("T-8", "ready", "30.00", YESTERDAY)
+    view.detail_json = _rated_line("0.5", "60.00", "30.00")
+    decision = AuditItem("T-8-1", "T-8", YESTERDAY, "mgr", "manager", "resolve_dispute", "accepted")
+    decision.reason = "agreed with the customer"
+    decision.detail = "dispute resolved: adjust"
+
+    def edit(field: str, before: str, after: str, who: str, why: str, at: datetime) -> EditItem:
+        return EditItem(
+            f"T-8:{who}:{field}", "T-8", "te-9", field, before, after, who, "manager", why, at
+        )
+
+    edits = [
+        edit("quantity", "3", "2", "fin", "typo", YESTERDAY - timedelta(hours=2)),
+        edit("quantity", "2", "0.5", "mgr", "agreed with the customer", YESTERDAY),
+        edit("unit_price", "80.00", "60.00", "mgr", "agreed with the customer", YESTERDAY),
+    ]
+    record_ticket(store, RecordInput(view, [decision], edits))
+    assert report("credits", "--format", "json") == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    amounts = {row["customer or outcome"]: row["amount"] for row in rows}
+    assert amounts["dispute resolved: adjust"] == "-130.00"
+
+
 def test_reconcile_refuses_reversed_dates_in_the_same_words(store, capsys) -> None:  # type: ignore[no-untyped-def]
     """Not swapped: refused before any worker is asked (exit 2, the fields named)."""
     parser = argparse.ArgumentParser(prog="starter.py")
@@ -281,3 +365,23 @@ def test_prepaid_months_are_the_books_months(store, capsys, monkeypatch) -> None
     assert report("prepaid", "--format", "json", "--from", "2026-11-01", "--to", "2026-11-30") == 0
     periods = {row["period"] for row in json.loads(capsys.readouterr().out)["rows"]}
     assert "2026-11" in periods and "2026-12" not in periods
+
+
+def test_tables_name_customers_and_format_money_csv_and_json_stay_plain(
+    store, capsys, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("HDB_BOOK_PATH", "examples/book.toml")
+    EmbeddedLedger(store, now=lambda: NOW).post_lines(
+        PostRequest("k9", "T-9", "CUST-9001", [line("te-9", "1200.00")], "2026-11")
+    )
+    assert report("invoice-lines") == 0
+    table = capsys.readouterr().out
+    [acme] = [row for row in table.splitlines() if "CUST-9001" in row]
+    assert "Acme Dental (CUST-9001)" in acme and "1,200.00 USD" in acme
+    assert "142.50 USD" in table and "-10.00 USD" in table  # CUST-1: not in the book, its id
+    assert report("invoice-lines", "--format", "csv") == 0
+    csv_text = capsys.readouterr().out
+    assert ",CUST-9001,1,1,1200.00,0.00" in csv_text and "USD" not in csv_text
+    assert report("invoice-lines", "--format", "json") == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert {"billing customer": "CUST-9001", "charged": "1200.00"}.items() <= rows[-1].items()
