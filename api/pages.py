@@ -48,7 +48,7 @@ from api.templating import templates
 from billing.book import BillingBook
 from billing.decisions import Decision
 from billing.holds import ExceptionCode
-from billing.money import format_decimal, integer_cents
+from billing.money import for_people, format_decimal, integer_cents
 from billing.numbers import exact_decimal
 from billing.period_lock import LOCKED_PERIOD_ADJUSTMENT
 from billing.problems import describe, key_path
@@ -480,6 +480,12 @@ class QueueQuery:
     closed_to: str = ""  # inclusive
     age: str = ""  # waiting at least this many days
 
+    @property
+    def filtered(self) -> bool:
+        """Whether a filter narrows the queue (an empty page then says "that matches")."""
+        narrowing = (self.q, self.customer, self.technician, self.closed_from, self.closed_to)
+        return any((*narrowing, self.age, self.min_total, self.max_total))
+
     def link(self, **changes: Any) -> str:
         """This queue's URL with ``changes`` (another page): defaults are left out."""
         values = {**dataclasses.asdict(self), **changes}
@@ -555,10 +561,7 @@ def review_page(request: Request, query: QueueQuery = Depends(queue_query("age")
     if isinstance(found, str):
         return _error(request, session, found, 422)
     now = context_of(request).now()
-    items = [
-        _review_item(r, now) | {"customer": _customer_label(book, r.customer_id)}
-        for r in found.records
-    ]
+    items = [_review_item(record, now, book) for record in found.records]
     return _render(
         request,
         "review.html",
@@ -570,19 +573,27 @@ def review_page(request: Request, query: QueueQuery = Depends(queue_query("age")
     )
 
 
-def _review_item(record: TicketRecord, now: datetime) -> dict[str, Any]:
+def _review_item(record: TicketRecord, now: datetime, book: BillingBook | None) -> dict[str, Any]:
     view = _stored_view(record)
     rated = view is not None and view.rating is not None
-    # The total approved must be the total shown: the workflow refuses it if the ticket changed.
-    total = view.rating.chargeable_total if view and view.rating else chargeable_total(record)
+    total = _approvable_total(record, view)
     return {
         "ticket_id": record.ticket_id,
         "customer_id": record.customer_id or "",
+        "customer": _customer_label(book, record.customer_id),
         "age": age_text(now - as_utc(record.status_since)),
         "lines": _lines(view),
         "rated": rated,
-        "total": _money(total),
+        "total": _money(total),  # plain: the forms send it back as the amount approved
+        "shown": for_people(total, _currency(book)),  # for people: 1,200.00 USD
     }
+
+
+def _approvable_total(record: TicketRecord, view: TicketBillingView | None) -> Decimal:
+    """The total a ticket in review is approved at: its recorded rating's. The workflow refuses
+    an approval at any other total, so a ticket re-rated since the page was drawn is not
+    approved at a total nobody saw."""
+    return view.rating.chargeable_total if view and view.rating else chargeable_total(record)
 
 
 @router.post("/review/{ticket_id}/approve")
@@ -738,9 +749,11 @@ async def review_bulk_approve_matching(
         return _error(request, session, "No ticket in review matches this filter.", 422)
     if len(found) > BULK_LIMIT:
         return _error(request, session, _too_many_to_approve(len(found), more=True), 422)
-    now = context_of(request).now()
     # The total each ticket's card shows (and its own Approve button sends).
-    totals = {record.ticket_id: str(_review_item(record, now)["total"]) for record in found}
+    totals = {
+        record.ticket_id: _money(_approvable_total(record, _stored_view(record)))
+        for record in found
+    }
     records: dict[str, TicketRecord | None] = {record.ticket_id: record for record in found}
     return _bulk_confirm(request, session, book, records, totals, back=query.link())
 
@@ -988,7 +1001,10 @@ def _exceptions(
     now = context.now()
     rows = [
         _exception_row(record, now, session.principal.role, context.settings)
-        | {"customer": _customer_label(book, record.customer_id)}
+        | {
+            "customer": _customer_label(book, record.customer_id),
+            "shown": for_people(chargeable_total(record), _currency(book)),
+        }
         for record in found.records
     ]
     return _render(
@@ -1231,14 +1247,15 @@ def tickets_page(
     if isinstance(found, str):
         return _error(request, session, found, 422)
     now = context_of(request).now()
+    currency = _currency(book)
     rows = [
         {
             "ticket_id": record.ticket_id,
             "customer": _customer_label(book, record.customer_id),
             "status": record.status.replace("_", " "),
             "reason": waiting_reason(record),
-            "total": _money(chargeable_total(record)),
-            "posted": _money(Decimal(record.posted_cents).scaleb(-2)),
+            "total": for_people(chargeable_total(record), currency),
+            "posted": for_people(Decimal(record.posted_cents).scaleb(-2), currency),
             "since": age_text(now - as_utc(record.status_since)),
         }
         for record in found.records
@@ -1266,19 +1283,21 @@ async def ticket_page(ticket_id: str, request: Request) -> Response:
     except HTTPException as missing:
         return _error(request, session, str(missing.detail), missing.status_code)
     trail = audit_trail(context_of(request).engine, ticket_id)
+    book = _book(request)
+    currency = _currency(book)
     return _render(
         request,
         "ticket.html",
         session,
         ticket_id=ticket_id,
         view=view,
-        customer=_customer_label(_book(request), view.customer_id),
+        customer=_customer_label(book, view.customer_id),
         note=note,
         status_text=view.status.value.replace("_", " "),
         lines=_lines(view),
-        total=_money(view.rating.chargeable_total) if view.rating else "",
-        posted_total=_money(view.posted_total),
-        approvals=_approvals(view.approvals),
+        total=for_people(view.rating.chargeable_total, currency) if view.rating else "",
+        posted_total=for_people(view.posted_total, currency),
+        approvals=_approvals(view.approvals, currency),
         edits=[
             {
                 "source_id": edit.source_id,
@@ -1305,7 +1324,7 @@ async def ticket_page(ticket_id: str, request: Request) -> Response:
     )
 
 
-def _approvals(approvals: Approvals) -> list[dict[str, str]]:
+def _approvals(approvals: Approvals, currency: str) -> list[dict[str, str]]:
     """Each approval, signoff, rejection or hold given, with the total it was given for."""
     given: list[tuple[str, Decision | None, Decimal | None]] = [
         ("Manager approval", approvals.manager, approvals.manager_total),
@@ -1316,7 +1335,11 @@ def _approvals(approvals: Approvals) -> list[dict[str, str]]:
         ("Rejection", approvals.rejection, approvals.rejected_total),
     ]
     return [
-        {"label": label, "by": decision.by(), "total": _money(total)}
+        {
+            "label": label,
+            "by": decision.by(),
+            "total": for_people(total, currency) if total is not None else "",
+        }
         for label, decision, total in given
         if decision is not None
     ]
