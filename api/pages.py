@@ -652,44 +652,107 @@ async def _review_decision(
 
 
 BULK_LIMIT = 500
-# At most this many approvals in flight at once: each is a decision request written to the
+# At most this many decisions in flight at once: each is a decision request written to the
 # store, a signal to a ticket's workflow and a wait for its recorded outcome. Gathering 500 at
 # once would open 500 store writes and Temporal calls together (SQLite serializes the writes;
 # Temporal rate-limits a namespace), so the last ones would time out waiting; 16 keep the
 # pipeline full without a stampede.
 BULK_CONCURRENCY = 16
+# How many matching exceptions "rerate all matching" reads to find those that wait for a
+# rerate: more than this, and the filter is too wide to act on at once.
+RERATE_SCAN_LIMIT = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class BulkAction:
+    """One decision sent to many tickets of a queue, in two steps: a confirmation that states
+    how many tickets and what total (nothing is sent), then each ticket's outcome and the
+    status it is in now."""
+
+    verb: str  # Approve, Rerate
+    done: str  # Approved, Rerated
+    confirm_path: str  # where the confirmation's form posts
+    queue_path: str
+    queue_name: str
+    decision: str  # the API's decision (api/tickets.DECISIONS)
+    roles: frozenset[Role]
+    note: str  # under the confirmation's question: what each ticket gets
+
+    def fields(self, total: str, reason: str) -> dict[str, Any]:
+        """The decision's body for one ticket: an approval at the total shown, or a rerate."""
+        if self.decision == "review":
+            return {"action": "approve", "expected_total": total or None}
+        return {"reason": reason} if reason else {}
+
+
+APPROVE_IN_REVIEW = BulkAction(
+    "Approve",
+    "Approved",
+    "/review/bulk-approve",
+    "/review",
+    "the review queue",
+    "review",
+    REVIEW_ROLES,
+    "Each at the total shown; a ticket re-rated since is refused, not approved at another total.",
+)
+RERATE_HELD = BulkAction(
+    "Rerate",
+    "Rerated",
+    "/exceptions/bulk-rerate",
+    "/exceptions",
+    "the exception queue",
+    "rerate",
+    ALLOWED[Action.RERATE],
+    "Each is rated again with the book and the systems as they are now: a ticket whose cause "
+    "is fixed moves on, one still held shows the reason found now.",
+)
 
 
 @router.post("/review/bulk-approve")
 async def review_bulk_approve(request: Request) -> Response:
-    """Approve each ticket ticked, at the total shown next to it, in two steps: first a page
-    that states how many tickets and what total will be approved (nothing is sent), then, once
-    confirmed, a page listing each ticket's outcome and the status it is in now."""
+    """Approve each ticket ticked, at the total shown next to it, after a confirmation."""
+    return await _bulk(request, APPROVE_IN_REVIEW)
+
+
+@router.post("/exceptions/bulk-rerate")
+async def exceptions_bulk_rerate(request: Request) -> Response:
+    """Rerate each held ticket ticked (after the book, the billing system or the customer
+    directory was fixed), after a confirmation."""
+    return await _bulk(request, RERATE_HELD)
+
+
+async def _bulk(request: Request, action: BulkAction) -> Response:
+    """A bulk action's two steps on the tickets a form carries (ticked, or confirmed)."""
     # Two fields a ticket (its id and total) for up to BULK_LIMIT tickets, and a few more:
-    # Starlette's default of 1,000 fields would refuse a confirmed approval of 500.
+    # Starlette's default of 1,000 fields would refuse a confirmed batch of 500.
     form = await request.form(max_fields=2 * BULK_LIMIT + 10)
     session = _guard(request, str(form.get("csrf", "")))
     if isinstance(session, Response):
         return session
+    if session.principal.role not in action.roles:
+        return _error(request, session, _bulk_refusal(action), 403)
     chosen = list(dict.fromkeys(str(ticket_id) for ticket_id in form.getlist("ticket")))
     if not chosen:
-        return _back(request, session, "/review", flash(FlashTemplate.NOTHING_SELECTED, False))
+        return _back(
+            request, session, action.queue_path, flash(FlashTemplate.NOTHING_SELECTED, False)
+        )
     if len(chosen) > BULK_LIMIT:
-        return _error(request, session, _too_many_to_approve(len(chosen)), 422)
+        return _error(request, session, _too_many(action, len(chosen)), 422)
     totals = {ticket_id: str(form.get(f"total.{ticket_id}") or "") for ticket_id in chosen}
     book = _book(request)
     engine = context_of(request).engine
     if form.get("confirmed") != "yes":
         records = {ticket_id: ticket_record(engine, ticket_id) for ticket_id in chosen}
-        return _bulk_confirm(request, session, book, records, totals)
+        return _bulk_confirm(request, session, action, book, records, totals)
+    reason = str(form.get("reason", "")).strip()
     gate = asyncio.Semaphore(BULK_CONCURRENCY)
 
-    async def approve(ticket_id: str) -> Flash:
+    async def decide(ticket_id: str) -> Flash:
         async with gate:
-            fields = {"action": "approve", "expected_total": totals[ticket_id] or None}
-            return await _send(request, session, ticket_id, "review", fields)
+            fields = action.fields(totals[ticket_id], reason)
+            return await _send(request, session, ticket_id, action.decision, fields)
 
-    answers = await asyncio.gather(*(approve(ticket_id) for ticket_id in chosen))
+    answers = await asyncio.gather(*(decide(ticket_id) for ticket_id in chosen))
     currency = _currency(book)
     results = []
     for ticket_id, answer in zip(chosen, answers, strict=True):
@@ -698,7 +761,10 @@ async def review_bulk_approve(request: Request) -> Response:
             {
                 "ticket_id": ticket_id,
                 "customer": _customer_label(book, record.customer_id if record else None),
-                "total": _shown_total(totals[ticket_id], currency),
+                # An approval's total is the one approved; a rerate's, the one rated now.
+                "total": _shown_total(totals[ticket_id], currency)
+                if action.decision == "review" or record is None
+                else for_people(chargeable_total(record), currency),
                 "ok": answer.ok,
                 # The outcome without the status the API saw at once (it may have moved on).
                 "outcome": f"{answer.values['outcome']}: {answer.values['detail']}"
@@ -712,6 +778,7 @@ async def review_bulk_approve(request: Request) -> Response:
         request,
         "bulk_result.html",
         session,
+        action=action,
         results=results,
         approved=sum(answer.ok for answer in answers),
         count=len(answers),
@@ -737,7 +804,7 @@ async def review_bulk_approve_matching(
     if isinstance(session, Response):
         return session
     if session.principal.role not in REVIEW_ROLES:
-        return _error(request, session, "The billing review queue is for finance and admin.", 403)
+        return _error(request, session, _bulk_refusal(APPROVE_IN_REVIEW), 403)
     query = dataclasses.replace(query, path="/review")
     book = _book(request)
     wanted = _queue_filter(request, query, book, (BillingStatus.IN_REVIEW.value,))
@@ -748,34 +815,89 @@ async def review_bulk_approve_matching(
     if not found:
         return _error(request, session, "No ticket in review matches this filter.", 422)
     if len(found) > BULK_LIMIT:
-        return _error(request, session, _too_many_to_approve(len(found), more=True), 422)
+        return _error(request, session, _too_many(APPROVE_IN_REVIEW, len(found), more=True), 422)
     # The total each ticket's card shows (and its own Approve button sends).
     totals = {
         record.ticket_id: _money(_approvable_total(record, _stored_view(record)))
         for record in found
     }
     records: dict[str, TicketRecord | None] = {record.ticket_id: record for record in found}
-    return _bulk_confirm(request, session, book, records, totals, back=query.link())
+    return _bulk_confirm(
+        request, session, APPROVE_IN_REVIEW, book, records, totals, back=query.link()
+    )
 
 
-def _too_many_to_approve(count: int, more: bool = False) -> str:
+@router.post("/exceptions/bulk-rerate-matching")
+async def exceptions_bulk_rerate_matching(
+    request: Request,
+    csrf: str = Form(""),
+    owner: str = Query("", max_length=20),
+    query: QueueQuery = Depends(queue_query("age")),
+) -> Response:
+    """Rerate every held ticket the exception queue's filter matches whose next step is a
+    rerate (a missing rate or customer, a billing refusal: fixed elsewhere, then rated again);
+    the rest the filter matches (disputes, approvals…) are left out and counted. The same
+    confirmation as a selection first."""
+    session = _guard(request, csrf)
+    if isinstance(session, Response):
+        return session
+    if session.principal.role not in RERATE_HELD.roles:
+        return _error(request, session, _bulk_refusal(RERATE_HELD), 403)
+    query = dataclasses.replace(query, path="/exceptions", owner=owner)
+    book = _book(request)
+    owner = owner if owner in OWNERS else ""
+    wanted = _queue_filter(request, query, book, tuple(EXCEPTION_STATUSES), owner)
+    if isinstance(wanted, str):
+        return _error(request, session, wanted, 422)
+    engine = context_of(request).engine
+    # Read past the cap: only the held tickets whose next step is a rerate count towards it.
+    found = matching_records(engine, wanted, sort=query.sort, limit=RERATE_SCAN_LIMIT)
+    held = [record for record in found if RERATE in remedies(record)]
+    if not held:
+        why = "No ticket the filter matches waits for a rerate."
+        return _error(request, session, why, 422)
+    if len(held) > BULK_LIMIT or len(found) == RERATE_SCAN_LIMIT:
+        return _error(request, session, _too_many(RERATE_HELD, len(held), more=True), 422)
+    totals = {record.ticket_id: _money(chargeable_total(record)) for record in held}
+    records: dict[str, TicketRecord | None] = {record.ticket_id: record for record in held}
+    return _bulk_confirm(
+        request,
+        session,
+        RERATE_HELD,
+        book,
+        records,
+        totals,
+        back=query.link(),
+        left_out=len(found) - len(held),
+    )
+
+
+def _bulk_refusal(action: BulkAction) -> str:
+    roles = ", ".join(sorted(action.roles))
+    return f"{action.verb} in bulk from {action.queue_name} is for {roles}."
+
+
+def _too_many(action: BulkAction, count: int, more: bool = False) -> str:
     return (
         f"{'More than ' + str(BULK_LIMIT) if more else count} tickets: at most {BULK_LIMIT} "
-        "can be approved at once. Narrow the filter (a customer, a close date, a total range) "
-        "and approve them in parts."
+        f"can be {action.done.lower()} at once. Narrow the filter (a customer, a close date, a "
+        f"total range) and {action.verb.lower()} them in parts."
     )
 
 
 def _bulk_confirm(
     request: Request,
     session: Session,
+    action: BulkAction,
     book: BillingBook | None,
     records: dict[str, TicketRecord | None],
     totals: dict[str, str],
-    back: str = "/review",
+    back: str = "",
+    left_out: int = 0,
 ) -> HTMLResponse:
-    """The page that asks before a bulk approval: how many tickets, the grand total, and each
-    ticket with its customer and total; its form carries exactly these tickets and totals."""
+    """The page that asks before a bulk action: how many tickets, the grand total, and each
+    ticket with its customer and total; its form carries exactly these tickets and totals.
+    ``left_out``: tickets the filter matched that this action does not apply to."""
     currency = _currency(book)
     tickets = [
         {
@@ -791,10 +913,12 @@ def _bulk_confirm(
         request,
         "bulk_confirm.html",
         session,
+        action=action,
         tickets=tickets,
         count=len(tickets),
         grand_total=_shown_total(str(_sum_totals(totals.values())), currency),
-        back=back,
+        back=back or action.queue_path,
+        left_out=left_out,
     )
 
 
@@ -1004,6 +1128,7 @@ def _exceptions(
         | {
             "customer": _customer_label(book, record.customer_id),
             "shown": for_people(chargeable_total(record), _currency(book)),
+            "reratable": RERATE in remedies(record),
         }
         for record in found.records
     ]
@@ -1015,6 +1140,11 @@ def _exceptions(
         owner=owner,
         owners=OWNERS,
         signoff_url=signoff_url,
+        # Ticked rows (those whose next step is a rerate) go in one bulk rerate.
+        bulk_rerate=session.principal.role in RERATE_HELD.roles,
+        rerate_matching=dataclasses.replace(
+            query, path="/exceptions/bulk-rerate-matching", owner=owner
+        ).link(),
         **_queue_values(query, found, book),
     )
 
