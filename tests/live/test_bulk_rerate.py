@@ -1,8 +1,8 @@
 """Rerating held tickets in bulk from the exception queue (issue 15), on a real uvicorn, worker
-and dev server: a rate broken in the book holds three tickets for billing; once the book is fixed, finance
-rerates "all matching that wait for a rerate" through a confirmation that lists exactly those
-three and says a dispute the filter also matches is left out; each is posted, the dispute is
-untouched, and support may not do it."""
+and dev server: a rate broken in the book holds three tickets for billing; once the book is
+fixed, finance rerates "all matching that wait for a rerate" through a confirmation that lists
+exactly those three and says a dispute the filter also matches is left out; each is posted, the
+dispute is untouched, and support may not do it."""
 
 from __future__ import annotations
 
