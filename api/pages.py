@@ -737,7 +737,7 @@ async def _bulk(request: Request, action: BulkAction) -> Response:
             request, session, action.queue_path, flash(FlashTemplate.NOTHING_SELECTED, False)
         )
     if len(chosen) > BULK_LIMIT:
-        return _error(request, session, _too_many(action, len(chosen)), 422)
+        return _error(request, session, _too_many_at_once(action, len(chosen)), 422)
     totals = {ticket_id: str(form.get(f"total.{ticket_id}") or "") for ticket_id in chosen}
     book = _book(request)
     engine = context_of(request).engine
@@ -815,7 +815,9 @@ async def review_bulk_approve_matching(
     if not found:
         return _error(request, session, "No ticket in review matches this filter.", 422)
     if len(found) > BULK_LIMIT:
-        return _error(request, session, _too_many(APPROVE_IN_REVIEW, len(found), more=True), 422)
+        return _error(
+            request, session, _too_many_at_once(APPROVE_IN_REVIEW, len(found), more=True), 422
+        )
     # The total each ticket's card shows (and its own Approve button sends).
     totals = {
         record.ticket_id: _money(_approvable_total(record, _stored_view(record)))
@@ -857,7 +859,7 @@ async def exceptions_bulk_rerate_matching(
         why = "No ticket the filter matches waits for a rerate."
         return _error(request, session, why, 422)
     if len(held) > BULK_LIMIT or len(found) == RERATE_SCAN_LIMIT:
-        return _error(request, session, _too_many(RERATE_HELD, len(held), more=True), 422)
+        return _error(request, session, _too_many_at_once(RERATE_HELD, len(held), more=True), 422)
     totals = {record.ticket_id: _money(chargeable_total(record)) for record in held}
     records: dict[str, TicketRecord | None] = {record.ticket_id: record for record in held}
     return _bulk_confirm(
@@ -877,7 +879,7 @@ def _bulk_refusal(action: BulkAction) -> str:
     return f"{action.verb} in bulk from {action.queue_name} is for {roles}."
 
 
-def _too_many(action: BulkAction, count: int, more: bool = False) -> str:
+def _too_many_at_once(action: BulkAction, count: int, more: bool = False) -> str:
     return (
         f"{'More than ' + str(BULK_LIMIT) if more else count} tickets: at most {BULK_LIMIT} "
         f"can be {action.done.lower()} at once. Narrow the filter (a customer, a close date, a "

@@ -102,7 +102,7 @@ async def test_finance_approves_from_the_review_queue_and_the_ticket_is_posted(
         context, page = await new_page(chromium)
         await log_in(page, served, Role.FINANCE, screenshots / "login.png")
         await expect(page).to_have_url(f"{served.url}/review")
-        await expect(page.locator(f'[data-ticket="{disk}"] .total')).to_have_text("224.00")
+        await expect(page.locator(f'[data-ticket="{disk}"] .total')).to_have_text("224.00 USD")
         await page.screenshot(path=str(screenshots / "review-queue.png"), full_page=True)
 
         card = page.locator(f'[data-ticket="{printer}"]')
