@@ -65,7 +65,10 @@ def test_finance_sees_every_report_with_charts_for_the_period(site: ServedStore)
     section = section[: section.index("</section>")]
     # Both posted on the same day: one row for the customer, both tickets in it.
     assert section.count("<tr>") == 2  # the header, and the row
-    assert '<td class="num">2</td><td class="num">328.75 USD</td>' in section  # 47.50 + 281.25
+    assert (
+        '<td class="num" data-label="tickets">2</td>'
+        '<td class="num" data-label="charged">328.75 USD</td>' in section  # 47.50 + 281.25
+    )
     assert "Acme Dental (CUST-9001)" in section  # the book's name next to the id
     assert 'href="/reports/invoice-lines.csv?from=2026-11-01&amp;to=2026-11-30"' in section
     # Prepaid hours against what the book grants: cedar's retainer grants 2 h a month.

@@ -468,7 +468,9 @@ async def test_the_home_page_shows_what_waits_for_each_role(site: ServedStack) -
         manager = page[page.index('data-queue="manager"') :]
         manager = manager[: manager.index("</tr>")]
         assert 'href="/exceptions?owner=manager"' in manager
-        assert '<td class="num">1</td>' in manager and "1,045.00 USD" in manager
+        assert (
+            '<td class="num" data-label="Tickets">1</td>' in manager and "1,045.00 USD" in manager
+        )
         customer = page[page.index('data-queue="customer"') :]
         assert "95.00 USD" in customer[: customer.index("</tr>")]
         assert 'data-queue="support"' not in page and 'data-queue="billing"' not in page
@@ -476,7 +478,7 @@ async def test_the_home_page_shows_what_waits_for_each_role(site: ServedStack) -
         await log_in(http, site, Role.SUPPORT)
         page = (await http.get("/")).text
         support = page[page.index('data-queue="support"') :]
-        assert '<td class="num">0</td>' in support[: support.index("</tr>")]
+        assert '<td class="num" data-label="Tickets">0</td>' in support[: support.index("</tr>")]
         assert 'data-queue="manager"' not in page
 
 

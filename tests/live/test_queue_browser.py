@@ -2,8 +2,9 @@
 uvicorn (and, where a decision is sent, a worker and dev server): a page of 50 tickets in review
 is a few screens; finance approves a ticket from the review queue with the keyboard alone (j, x,
 ?, a); every staff page and the customer's signoff page pass axe-core (no serious or critical
-violation) at 1200 px and at 390 px, without sideways scroll on a phone, each screenshotted as
-``NAME-1200.png`` and ``NAME-390.png``.
+violation) at 1200 px and at 390 px, without sideways scroll on a phone and without a table
+header broken mid-word there, each screenshotted as ``NAME-1200.png`` and ``NAME-390.png``; so do
+the pages that read the store alone (customers, a customer's ledger, reports, home with alerts).
 
 axe-core comes from the npm registry (package.json; ``make test`` runs ``npm ci``). Without
 node_modules the accessibility test skips with the reason, unless ``HDB_REQUIRE_AXE`` is set, as
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +24,18 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 from temporalio.client import Client
 
+from billing.posting import BillableLine, LineType
 from billing.roles import Role
+from billing.sync_alerts import AlertKind, SyncAlert
+from connectors.billing import PostRequest
+from connectors.embedded_ledger import EmbeddedLedger
 from devtools.dev_server import DevServer
+from store.sync_health import save_alerts
 from tests.billing.builders import book_text, closed, disputed, logged, opened
 from tests.live import test_pages_browser as browser_pages
 from tests.live.api_server import served_examples, served_stack
 from tests.live.test_pages_browser import hour_of_work, log_in, new_page
-from tests.rated_store import example_ratings, record
+from tests.rated_store import EXAMPLES_NOW, example_ratings, record
 
 # The browser, the screenshot directory and the skip without Chromium of the other page tests.
 pytestmark = browser_pages.pytestmark
@@ -46,6 +54,27 @@ RUN_AXE = """async () => {
     id: v.id, impact: v.impact, help: v.help,
     nodes: v.nodes.slice(0, 5).map(n => n.target.join(" ") + ": " + n.failureSummary),
   }));
+}"""
+# The words of the table headers a person sees that the layout breaks across two lines: a table
+# too wide for a phone squeezes its columns until "Tickets" reads "Tick / ets". A header hidden
+# from view (a stacked table's, 1 px wide, or display: none) is not read; hyphens may break.
+BROKEN_HEADER_WORDS = """() => {
+  const broken = [];
+  for (const th of document.querySelectorAll("th")) {
+    const head = th.closest("thead") ?? th;
+    if (!th.checkVisibility() || head.getBoundingClientRect().width <= 1) continue;
+    const walker = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
+    for (let text = walker.nextNode(); text; text = walker.nextNode()) {
+      for (const word of text.data.matchAll(/[^\\s\\-\\/]+/g)) {
+        const range = document.createRange();
+        range.setStart(text, word.index);
+        range.setEnd(text, word.index + word[0].length);
+        const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+        if (tops.size > 1) broken.push(word[0]);
+      }
+    }
+  }
+  return broken;
 }"""
 
 
@@ -84,6 +113,9 @@ async def check_page(page: Page, source: str, name: str, directory: Path) -> lis
     )
     if widths[0] > widths[1]:
         problems.append(f"{name} at 390 px scrolls sideways: {widths[0]} px wide in {widths[1]}")
+    broken = await page.evaluate(BROKEN_HEADER_WORDS)
+    if broken:
+        problems.append(f"{name} at 390 px breaks table headers mid-word: {broken}")
     await page.screenshot(path=str(directory / f"{name}-390.png"), full_page=True)
     return problems
 
@@ -205,6 +237,65 @@ async def test_every_staff_page_passes_axe_and_fits_a_phone(
         await page.goto(link)
         await expect(page.locator("#total")).to_be_visible()
         problems += await check_page(page, source, "signoff", screenshots)
+        await context.close()
+        assert not problems, "\n".join(problems)
+
+
+async def test_the_ledger_report_and_home_pages_pass_axe_and_fit_a_phone(
+    tmp_path: Path, chromium: Browser, screenshots: Path
+) -> None:
+    """The pages that read the store alone, over the example store (two tickets posted) with a
+    credit to Acme and the alerts of the last days: the customer list, Acme's ledger with its
+    charges and credit, the reports of the examples' month, and home with its recent alerts."""
+    source = axe_source()
+    with served_examples(tmp_path) as served:
+        credit = Decimal("-125.00")
+        EmbeddedLedger(served.engine, now=lambda: EXAMPLES_NOW).post_lines(
+            PostRequest(
+                "T-1001:credit",
+                "T-1001",
+                "CUST-9001",
+                [
+                    BillableLine(
+                        "goodwill",
+                        "labor",
+                        "LAB-REMOTE",
+                        "Goodwill credit for the printer that stayed offline over the weekend",
+                        Decimal("1"),
+                        credit,
+                        credit,
+                        False,
+                        LineType.CREDIT,
+                    )
+                ],
+                period="2026-11",
+            )
+        )
+        alerts = [
+            SyncAlert("billing", AlertKind.FAILURE_RATE, "billing failing: 4 of 10 posts refused"),
+            SyncAlert("web", AlertKind.LOCKOUT, "log-ins locked out for 2001:db8::ff00:42:8329"),
+        ]
+        for hours, alert in enumerate(alerts, start=1):
+            save_alerts(served.engine, EXAMPLES_NOW - timedelta(days=2, hours=hours), [alert])
+        context, page = await new_page(chromium)
+        await log_in(page, served, Role.ADMIN)
+        pages = {
+            "customers": "/customers",
+            "customer": "/customers/org-100?from=2026-11-01&to=2026-11-30",
+            "reports-examples": "/reports?from=2026-11-01&to=2026-11-30",
+            "home-alerts": "/",
+        }
+        problems: list[str] = []
+        for name, path in pages.items():
+            await page.set_viewport_size(DESK)
+            response = await page.goto(f"{served.url}{path}")
+            assert response is not None and response.status == 200, (name, response)
+            problems += await check_page(page, source, name, screenshots)
+            if name == "customer":
+                await expect(page.locator("#charges tbody tr")).not_to_have_count(0)
+                await expect(page.locator("#credits tbody tr")).to_have_count(1)
+            if name == "home-alerts":
+                await expect(page.locator("#recent-alerts tbody tr")).to_have_count(2)
         await context.close()
         assert not problems, "\n".join(problems)
 
