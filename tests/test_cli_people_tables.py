@@ -110,12 +110,12 @@ def test_the_invoice_runs_summary_names_customers_and_formats_fees() -> None:
     assert summary_json(summary)["fees"][0]["amount"] == "1500.00"
 
 
-def test_show_names_the_customer_and_formats_money() -> None:
-    book = read_book("examples/book.toml")
+def awaiting_manager(ticket_id: str) -> TicketBillingView:
+    """An example ticket, rated, as it waits for a manager's approval."""
     ratings, _closed = example_ratings()
-    [rating] = [r for r in ratings if r.ticket_id == "T-1010"]
-    view = TicketBillingView(
-        ticket_id="T-1010",
+    [rating] = [r for r in ratings if r.ticket_id == ticket_id]
+    return TicketBillingView(
+        ticket_id=ticket_id,
         status=BillingStatus.AWAITING_APPROVAL,
         waiting_for="manager approval",
         hold=None,
@@ -130,6 +130,11 @@ def test_show_names_the_customer_and_formats_money() -> None:
         customer_id="org-100",
         closed=True,
     )
+
+
+def test_show_names_the_customer_and_formats_money() -> None:
+    book = read_book("examples/book.toml")
+    view = awaiting_manager("T-1010")
     shown = render_view(view, book)
     assert "T-1010 (customer Acme Dental (org-100), billed to CUST-9001)" in shown
     assert "total         1,200.00 USD" in shown
@@ -138,24 +143,7 @@ def test_show_names_the_customer_and_formats_money() -> None:
 
 
 def test_the_demos_summary_names_customers_and_formats_money(tmp_path: Path) -> None:
-    ratings, _closed = example_ratings()
-    [rating] = [r for r in ratings if r.ticket_id == "T-1010"]
-    view = TicketBillingView(
-        ticket_id="T-1010",
-        status=BillingStatus.AWAITING_APPROVAL,
-        waiting_for="manager approval",
-        hold=None,
-        rating=rating,
-        revision=1,
-        posted_total=Decimal("0.00"),
-        invoice_ids=[],
-        approvals=Approvals(),
-        decisions=TicketDecisions(),
-        history=[],
-        notices=[],
-        customer_id="org-100",
-        closed=True,
-    )
+    view = awaiting_manager("T-1010")
     settings = Settings(
         book_path=Path("examples/book.toml"), secrets_dir=tmp_path, otel_exporter="none"
     )

@@ -25,7 +25,9 @@ from tests.live.api_server import ServedStack, hidden, post_login, served_stack
 from tests.live.stack import BillingStack
 
 REVIEW_BOOK = book_text(mode='"review"')
-SAMS = 200  # the volume issue 15 asks for, far more than run at once
+# More than run at once (BULK_CONCURRENCY); the 200 issue 15 asks for go through the browser
+# with 1,000 in review (test_queue_volume_browser.py).
+SAMS = 40
 
 
 @pytest.fixture
@@ -35,7 +37,7 @@ async def site(dev_server: DevServer, dev_client: Client, tmp_path: Path) -> Asy
 
 
 async def all_in_review(stack: BillingStack, tickets: list[str]) -> None:
-    """Wait until the review store shows every one of ``tickets`` in review (200 tickets take
+    """Wait until the review store shows every one of ``tickets`` in review (40 tickets take
     a while to rate on a shared machine: a generous limit, not a measure)."""
     deadline = asyncio.get_running_loop().time() + 600
     while True:
