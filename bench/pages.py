@@ -41,7 +41,16 @@ from store.tokens import issue_token
 from tests.live.api_server import hidden
 from tests.rated_store import EXAMPLES, EXAMPLES_NOW, seed_examples
 
-PAGES = ("/exceptions", "/review", "/exceptions?q=org-1&sort=total", "/tickets", "/")
+PAGES = (
+    "/exceptions",
+    "/review",
+    "/exceptions?q=org-1&sort=total",
+    "/tickets",
+    "/",
+    # The filters issue 15 added: a technician with a close-day range, a customer with an age.
+    "/review?technician=tech-07&closed_from=2026-11-05&closed_to=2026-11-20",
+    "/tickets?customer=org-042&age=3&sort=total",
+)
 NOW = EXAMPLES_NOW
 # (status, next actor) in turn: a third in review, the rest held or awaiting approval.
 SHAPES = [
@@ -88,6 +97,9 @@ def fill(engine: Engine, tickets: int, detail_json: str) -> None:
                 "updated_at": since,
                 "detail_json": detail_json if status == "in_review" else "{}",
                 "sequence": 1,
+                "subject": f"Request {n}",
+                "technicians": f"|tech-{n % 12:02d}|tech-{(n + 5) % 12:02d}|",
+                "closed_at": since,
             }
         )
     with write_transaction(engine) as connection:
@@ -148,11 +160,12 @@ def run(sizes: list[int], repeat: int) -> dict[str, Any]:
 
 def print_table(results: dict[str, Any]) -> None:
     sizes = list(results["sizes"])
-    print(f"{'page':<34} {'empty':>9}" + "".join(f" {f'{s:,} tickets':>22}" for s in sizes))
+    width = max(len(path) for path in results["baseline"])
+    print(f"{'page':<{width}} {'empty':>9}" + "".join(f" {f'{s:,} tickets':>22}" for s in sizes))
     for path, base in results["baseline"].items():
         timings = [results["sizes"][s][path] for s in sizes]
         cells = "".join(f" {t * 1000:>9.1f} ms ({t / base:>5.1f}×)" for t in timings)
-        print(f"{path:<34} {base * 1000:>6.1f} ms{cells}")
+        print(f"{path:<{width}} {base * 1000:>6.1f} ms{cells}")
     print(f"(median of {results['repeat']} after a warm-up; ratios to the same page, empty store)")
 
 
