@@ -212,6 +212,7 @@ def _render(
         "csrf": session.csrf if session else "",
         "may_review": session is not None and session.principal.role in REVIEW_ROLES,
         "may_report": session is not None and session.principal.role in REPORT_ROLES,
+        "may_see_customers": session is not None and session.principal.role in LEDGER_ROLES,
         "flash": _read_flash(request, session),
         # The banner: the last reconciliation found what finance must look at.
         "alert": latest_alert(
@@ -384,7 +385,6 @@ def home_page(request: Request) -> Response:
             {"at": _when(alert.at), "source": alert.source, "message": alert.message}
             for alert in alerts
         ],
-        may_see_customers=session.principal.role in LEDGER_ROLES,
     )
 
 

@@ -115,6 +115,14 @@ def test_the_csv_has_plain_decimals_and_quoted_formulas(site: ServedStore) -> No
     assert same.text == download.text
 
 
+def test_the_header_links_the_ledgers_for_those_who_may_see_them(site: ServedStore) -> None:
+    link = '<a href="/customers">Customers</a>'
+    for role, shown in ((Role.FINANCE, True), (Role.MANAGER, True), (Role.SUPPORT, False)):
+        with logged_in(site, role) as http:
+            header = http.get("/tickets").text.split("</header>")[0]
+        assert (link in header) is shown, role
+
+
 def test_support_may_not_see_ledgers(site: ServedStore) -> None:
     with logged_in(site, Role.SUPPORT) as http:
         assert http.get("/customers").status_code == 403
