@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
@@ -155,10 +155,17 @@ def _home(role: Role) -> str:
 
 
 def _back(
-    request: Request, session: Session, path: str, message: Flash, **query: str
+    request: Request,
+    session: Session,
+    path: str,
+    message: Flash,
+    queue_view: str = "",
+    **query: str,
 ) -> RedirectResponse:
     """Redirect (303) to ``path`` with a flash: kept in the store for this session, only its id
-    in the URL, so a link from elsewhere cannot put its own words on our pages."""
+    in the URL, so a link from elsewhere cannot put its own words on our pages. ``queue_view``:
+    the queue's filter, sort and page as the form that acted carried them (its ``back`` field),
+    so the person comes back to the list they were working, not the whole queue."""
     context = context_of(request)
     flash_id = save_flash(
         context.engine,
@@ -169,8 +176,24 @@ def _back(
         context.now(),
         FLASH_TTL,
     )
-    kept = {key: value for key, value in query.items() if value}
+    kept = {**_queue_view(queue_view), **{key: value for key, value in query.items() if value}}
     return RedirectResponse(f"{path}?{urlencode({**kept, 'flash': flash_id})}", status_code=303)
+
+
+# The query parameters a queue's view is made of (QueueQuery's fields): only these come back
+# from a form's ``back`` field, each bounded, so a form cannot steer the redirect elsewhere.
+QUEUE_VIEW_KEYS = frozenset(
+    {"q", "sort", "page", "min_total", "max_total", "status", "owner"}
+    | {"customer", "technician", "closed_from", "closed_to", "age"}
+)
+
+
+def _queue_view(text: str) -> dict[str, str]:
+    return {
+        key: value[:200]
+        for key, value in parse_qsl(text[:2000])
+        if key in QUEUE_VIEW_KEYS and value
+    }
 
 
 def _read_flash(request: Request, session: Session | None) -> dict[str, Any] | None:
@@ -481,6 +504,12 @@ class QueueQuery:
     age: str = ""  # waiting at least this many days
 
     @property
+    def view(self) -> str:
+        """This view's query string (filter, sort, page): a row's forms carry it back, so an
+        action returns to the same list (``_back``)."""
+        return self.link().partition("?")[2]
+
+    @property
     def filtered(self) -> bool:
         """Whether a filter narrows the queue (an empty page then says "that matches")."""
         narrowing = (self.q, self.customer, self.technician, self.closed_from, self.closed_to)
@@ -621,9 +650,8 @@ async def review_edit(
     if isinstance(session, Response):
         return session
     if not quantity.strip() and not unit_price.strip():
-        return _back(
-            request, session, "/review", flash(FlashTemplate.NO_EDIT_VALUE, False, ticket=ticket_id)
-        )
+        refusal = flash(FlashTemplate.NO_EDIT_VALUE, False, ticket=ticket_id)
+        return _back(request, session, "/review", refusal, await _queue_view_posted(request))
     edit = {
         "source_id": source_id,
         "quantity": quantity.strip() or None,
@@ -648,7 +676,12 @@ async def _review_decision(
     request: Request, session: Session, ticket_id: str, fields: dict[str, Any]
 ) -> Response:
     outcome = await _send(request, session, ticket_id, "review", fields)
-    return _back(request, session, "/review", outcome)
+    return _back(request, session, "/review", outcome, await _queue_view_posted(request))
+
+
+async def _queue_view_posted(request: Request) -> str:
+    """The ``back`` field of the posted form (Starlette keeps the parsed form: no second read)."""
+    return str((await request.form()).get("back", ""))
 
 
 BULK_LIMIT = 500
@@ -1325,7 +1358,8 @@ async def exception_signoff_link(
         refusal = flash(
             FlashTemplate.SIGNOFF_LINK_REFUSED, False, ticket=ticket_id, detail=refused.detail
         )
-        return _back(request, session, "/exceptions", refusal, owner=owner)
+        back = await _queue_view_posted(request)
+        return _back(request, session, "/exceptions", refusal, back, owner=owner)
     # Shown on this response, not through a redirect: the link is the customer's credential
     # and must not travel in a URL (browser history, access logs).
     return _exceptions(request, session, QueueQuery(owner=owner), signoff_url=link.url)
@@ -1351,7 +1385,7 @@ async def exception_decision(ticket_id: str, decision: str, request: Request) ->
         }
         fields["line_edits"] = [edit] if edit else []
     outcome = await _send(request, session, ticket_id, decision, fields)
-    return _back(request, session, "/exceptions", outcome, owner=owner)
+    return _back(request, session, "/exceptions", outcome, str(form.get("back", "")), owner=owner)
 
 
 # ---- every ticket ------------------------------------------------------------------------------

@@ -237,3 +237,21 @@ def test_only_finance_and_admin_may_approve_all_matching(site: ServedStore) -> N
     with logged_in(site) as finance:
         page = finance.get("/exceptions").text
         assert 'id="approve-matching"' not in page  # the review queue's alone
+
+
+def test_a_rows_back_field_brings_back_only_the_queues_own_view() -> None:
+    """After an action the person returns to the list they were working (its filter, sort and
+    page), and a forged ``back`` field cannot add anything else to the redirect."""
+    from api.pages import _queue_view
+
+    view = "customer=org-2&technician=sam&sort=total&page=3&owner=manager"
+    assert _queue_view(view) == {
+        "customer": "org-2",
+        "technician": "sam",
+        "sort": "total",
+        "page": "3",
+        "owner": "manager",
+    }
+    forged = "q=x&flash=theirs&next=https://evil.example&" + "age=" + "9" * 500
+    assert _queue_view(forged) == {"q": "x", "age": "9" * 200}
+    assert _queue_view("") == {}
