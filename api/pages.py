@@ -64,6 +64,7 @@ from store.models import TicketRecord
 from store.page_sessions import end_session, live_session, open_session, read_flash, save_flash
 from store.queue_pages import SORTS, QueueFilter, QueuePage, matching_records, queue_page
 from store.reconciliation_records import latest_alert
+from store.reports import EARLIEST_DAY, LATEST_DAY
 from store.sync_health import alerts_since
 from store.ticket_records import audit_trail, queue_totals, ticket_record
 from store.tokens import STAFF_ROLES
@@ -1223,7 +1224,10 @@ def _queue_filter(
         text = getattr(query, name)
         days[name] = _day(text)
         if text and days[name] is None:
-            problems.append(f"{name}: {text!r} is not a day; give it as YYYY-MM-DD")
+            problems.append(
+                f"{name}: {text!r} is not a day from {EARLIEST_DAY} to {LATEST_DAY}; give it "
+                "as YYYY-MM-DD"
+            )
     first, last = days["closed_from"], days["closed_to"]
     if first and last and first > last:
         problems.append(f"closed_from: {first} is after closed_to {last}")
@@ -1254,13 +1258,14 @@ def _queue_filter(
 
 
 def _day(text: str) -> date | None:
-    """A YYYY-MM-DD day (and only that form), or None."""
+    """A YYYY-MM-DD day (and only that form) a period may name, or None."""
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text, re.ASCII):
         return None
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         return None
+    return day if EARLIEST_DAY <= day <= LATEST_DAY else None
 
 
 def _day_start(day: date, zone: ZoneInfo) -> datetime:

@@ -44,9 +44,10 @@ def asked_period(
     except ValueError:
         raise PeriodProblem(f"--to {end!r} is not a date like 2026-11-30") from None
     try:
-        first = date.fromisoformat(start) if start else default_first_day(last)
+        first = date.fromisoformat(start) if start else None
     except ValueError:
         raise PeriodProblem(f"--from {start!r} is not a date like 2026-11-01") from None
+    first = first or default_first_day(last)
     period = period_of(first, last, zone)
     if (last - first).days >= MAX_DAYS:
         raise PeriodProblem(f"--from/--to: at most {MAX_DAYS} days at a time")

@@ -66,8 +66,8 @@ def show(settings: Settings, args: argparse.Namespace, now: datetime) -> int:
     book = _book(settings)
     zone = book.book.timezone if book else "UTC"
     last = args.end or today_in(zone, now)
-    first = args.start or default_first_day(last)
     try:
+        first = args.start or default_first_day(last)
         period = period_of(first, last, zone)
     except PeriodProblem as problem:
         print(f"error: {problem}", file=sys.stderr)

@@ -54,9 +54,26 @@ class PeriodProblem(ValueError):
     the same words on the CLI (exit 2) and the page (422)."""
 
 
+# The days a period may name: a day outside has no UTC bounds (year 1 in a zone ahead of UTC,
+# or the day after 9999-12-31, overflow), and no billing data is dated there.
+EARLIEST_DAY = date(1970, 1, 1)
+LATEST_DAY = date(9998, 12, 31)
+
+
+def check_day(day: date, flag: str) -> date:
+    """``day`` if a period may name it; else a problem naming the field (``--from``)."""
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise PeriodProblem(
+            f"{flag} {day} is out of range: give a day from {EARLIEST_DAY} to {LATEST_DAY}"
+        )
+    return day
+
+
 def period_of(first: date, last: date, zone: str = "UTC") -> Period:
     """The days ``first`` to ``last`` inclusive in the book's timezone, as UTC bounds. Reversed
     days are an error, never swapped or read as an empty period."""
+    check_day(first, "--from")
+    check_day(last, "--to")
     if first > last:
         raise PeriodProblem(f"--from {first} is after --to {last}")
     tz = ZoneInfo(zone)
@@ -70,7 +87,7 @@ def period_of(first: date, last: date, zone: str = "UTC") -> Period:
 def default_first_day(today: date) -> date:
     """The default period starts on the first day of the previous month: a billing team looks at
     the last full month and the current one to date (a rolling 30 days would cut last month)."""
-    previous = today.replace(day=1) - timedelta(days=1)
+    previous = check_day(today, "--to").replace(day=1) - timedelta(days=1)
     return previous.replace(day=1)
 
 

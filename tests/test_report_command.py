@@ -196,6 +196,19 @@ def test_reversed_dates_are_an_error_naming_both(store, capsys, name: str) -> No
     assert "nothing in this period" not in captured.out
 
 
+@pytest.mark.parametrize(
+    ("days", "says"),
+    [
+        (("--from", "0001-01-01"), "--from 0001-01-01 is out of range"),
+        (("--to", "0001-01-01"), "--to 0001-01-01 is out of range"),
+        (("--from", "2026-11-01", "--to", "9999-12-31"), "--to 9999-12-31 is out of range"),
+    ],
+)
+def test_days_without_utc_bounds_are_an_error_not_a_traceback(store, capsys, days, says) -> None:  # type: ignore[no-untyped-def]
+    assert report("invoice-lines", *days) == 2
+    assert says in capsys.readouterr().err
+
+
 def _status_change(ticket: str, n: int, at: datetime, detail: str) -> AuditItem:
     item = AuditItem(f"{ticket}-s{n}", ticket, at, "system", "system", "status", "system")
     item.detail = detail

@@ -175,6 +175,23 @@ def test_a_bad_period_is_a_clear_422_naming_the_parameter(site: ServedStore) -> 
     assert unknown.status_code == 404 and "No report is called" in unknown.text
 
 
+def test_days_without_utc_bounds_are_a_422_not_a_500(site: ServedStore) -> None:
+    """The day after 9999-12-31, or year 1 in the book's timezone, cannot be turned into UTC
+    bounds: the pages, the CSVs and the customer ledgers name the field instead of failing."""
+    asks = [
+        ("/reports", {"from": "9999-12-30", "to": "9999-12-31"}, "--from 9999-12-30"),
+        ("/reports", {"from": "0001-01-01", "to": "0001-01-02"}, "--from 0001-01-01"),
+        ("/reports", {"to": "0001-01-01"}, "--to 0001-01-01"),
+        ("/reports/credits.csv", {"from": "2026-11-01", "to": "9999-12-31"}, "--to 9999-12-31"),
+        ("/customers/org-100", {"from": "9999-12-31", "to": "9999-12-31"}, "--from 9999-12-31"),
+    ]
+    with logged_in(site, Role.FINANCE) as http:
+        for path, params, field in asks:
+            answer = http.get(path, params=params)
+            assert answer.status_code == 422, (path, params, answer.status_code)
+            assert f"{field} is out of range: give a day from 1970-01-01" in answer.text, path
+
+
 def test_charts_escape_labels_and_scale_bars_to_the_largest() -> None:
     chart = str(
         column_chart(
