@@ -15,7 +15,15 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.context import context_of
-from api.pages import LEDGER_ROLES, Session, _error, _render, _to_login, read_session
+from api.pages import (
+    LEDGER_ROLES,
+    Session,
+    _book,
+    _error,
+    _render,
+    _to_login,
+    read_session,
+)
 from api.report_pages import asked_period
 from billing.book import BillingBook
 from billing.csv_cells import csv_text
@@ -47,11 +55,6 @@ def _allowed(request: Request) -> Session | Response:
             request, session, "Customer ledgers are for finance, managers and admin.", 403
         )
     return session
-
-
-def _book(request: Request) -> BillingBook | None:
-    book, _problem = context_of(request).book.current()
-    return book
 
 
 @dataclass(frozen=True, slots=True)

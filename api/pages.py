@@ -1159,11 +1159,12 @@ def _exceptions(
         return _error(request, session, found, 422)
     context = context_of(request)
     now = context.now()
+    currency = _currency(book)
     rows = [
         _exception_row(record, now, session.principal.role, context.settings)
         | {
             "customer": _customer_label(book, record.customer_id),
-            "shown": for_people(chargeable_total(record), _currency(book)),
+            "shown": for_people(chargeable_total(record), currency),
             "reratable": RERATE in remedies(record),
         }
         for record in found.records
@@ -1312,8 +1313,8 @@ def _customers_named(book: BillingBook | None, text: str) -> tuple[str, ...]:
 
 
 def _amount(cents: int, currency: str) -> str:
-    """Money for people: ``1,200.00 USD``."""
-    return f"{Decimal(cents).scaleb(-2):,.2f} {currency}".rstrip()
+    """Money in cents for people: ``1,200.00 USD`` (billing.money.for_people)."""
+    return for_people(Decimal(cents).scaleb(-2), currency)
 
 
 def _exception_row(
