@@ -182,6 +182,43 @@ class Part(_BookSection):
     taxable: StrictBool = True
 
 
+_EMAIL = re.compile(r"[^@\s<>\"(),;:\\\[\]]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+
+
+def _email_address(value: object) -> str:
+    """A bare address (name@example.com). Names and addresses go into mail headers, so anything
+    that could start another header or recipient is refused, not cleaned."""
+    if not isinstance(value, str) or len(value) > 254 or not _EMAIL.fullmatch(value):
+        raise ValueError(f"expected an e-mail address like billing@example.com, got {value!r}")
+    return value
+
+
+EmailAddress = Annotated[str, BeforeValidator(_email_address)]
+# A person's name as mail shows it: one line, no characters that would end the header.
+PersonName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\r\n\t<>\"]+$")]
+
+
+class BillingContact(_BookSection):
+    """Who receives the customer's signoff e-mails (docs/notifications.md)."""
+
+    name: PersonName
+    email: EmailAddress
+
+
+class Notifications(_BookSection):
+    """Who is told when a ticket waits in an owner's queue (docs/notifications.md): e-mail
+    addresses (a person or a list) per owner queue. A queue with none gets no e-mail; its
+    notices still show in the outbox and on the queue pages."""
+
+    support: list[EmailAddress] = Field(default=[], max_length=50)
+    billing: list[EmailAddress] = Field(default=[], max_length=50)
+    manager: list[EmailAddress] = Field(default=[], max_length=50)
+    finance: list[EmailAddress] = Field(default=[], max_length=50)
+
+    def recipients(self, owner: str) -> tuple[str, ...]:
+        return tuple(getattr(self, owner, ()))
+
+
 class Customer(_BookSection):
     helpdesk_id: Name
     billing_id: Name
@@ -190,6 +227,9 @@ class Customer(_BookSection):
     billing_hold: StrictBool = False
     timezone: TimezoneName | None = None
     mode: BillingMode | None = None
+    # Unset: a ticket awaiting this customer's signoff notifies the manager queue instead, who
+    # sends the link by hand.
+    billing_contact: BillingContact | None = None
 
 
 class Contract(_BookSection):
@@ -224,6 +264,7 @@ class BillingBook(_BookSection):
     parts: dict[str, Part] = {}
     customers: list[Customer] = []
     contracts: list[Contract] = []
+    notifications: Notifications = Notifications()
 
     @field_validator("work_types")
     @classmethod

@@ -189,6 +189,43 @@ class Settings(BaseModel):
     # Spans go to a file by default, so they never mix with command output.
     otel_console_file: Path | None = ROOT / ".data" / "traces.log"
 
+    # ---- Notifications (docs/notifications.md): e-mail notices, digests, signoff e-mails, chat --
+    # Who is told is in the book ([notifications] owners, each customer's billing_contact). The
+    # mail server: smtp://[user@]host[:587] (STARTTLS, required unless the host is loopback),
+    # smtps://[user@]host[:465] (TLS from the start), or smtp+plain://host:port (no TLS: a local
+    # relay or a test server on loopback only). Unset, nothing is e-mailed: notices wait in the
+    # outbox, marked so. The password is HDB_SMTP_PASSWORD or the file smtp_password in
+    # HDB_SECRETS_DIR.
+    smtp_url: str | None = None
+    smtp_password: str | None = Field(default=None, repr=False)
+    smtp_timeout: timedelta = timedelta(seconds=30)
+    mail_from: str = "helpdesk-billing <billing@localhost>"
+    # Notices are gathered for this long and sent as one e-mail per owner queue.
+    notification_interval: timedelta = timedelta(minutes=5)
+    # The daily digest per owner queue, at this hour in the book's timezone; what has waited
+    # longer than digest_aged_after is called out. The weekly finance summary goes out on
+    # finance_summary_weekday (mon … sun) at the digest hour.
+    digest_hour: int = Field(default=8, ge=0, le=23)
+    digest_aged_after: timedelta = timedelta(days=3)
+    finance_summary_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    # The customer's signoff e-mail: a reminder when it is still unanswered after this long, and
+    # a final notice this long before the link expires (signoff_link_ttl).
+    signoff_reminder_after: timedelta = timedelta(days=3)
+    signoff_final_notice_before: timedelta = timedelta(days=2)
+    # Chat: Slack and Microsoft Teams incoming webhooks per owner queue (secrets: set here or in
+    # a file of the same name in HDB_SECRETS_DIR). A failed post is retried at each send and
+    # counted in sync health; it never blocks billing.
+    slack_webhook_support: str | None = Field(default=None, repr=False)
+    slack_webhook_billing: str | None = Field(default=None, repr=False)
+    slack_webhook_manager: str | None = Field(default=None, repr=False)
+    slack_webhook_finance: str | None = Field(default=None, repr=False)
+    teams_webhook_support: str | None = Field(default=None, repr=False)
+    teams_webhook_billing: str | None = Field(default=None, repr=False)
+    teams_webhook_manager: str | None = Field(default=None, repr=False)
+    teams_webhook_finance: str | None = Field(default=None, repr=False)
+    # How many times a failed chat post is tried before it is given up (shown in the outbox).
+    chat_attempts: int = Field(default=10, ge=1, le=1000)
+
     # ---- Payload compression (runtime/compression.py, docs/encryption.md) ---------------------
     # Payloads over 32 KiB go to Temporal zlib-compressed (a long ticket's rating, its
     # continue-as-new input). Turn it off (false) for the first deploy of the release that brought
@@ -245,6 +282,11 @@ class Settings(BaseModel):
         "grace_period",
         "settle_period",
         "signoff_link_ttl",
+        "smtp_timeout",
+        "notification_interval",
+        "digest_aged_after",
+        "signoff_reminder_after",
+        "signoff_final_notice_before",
         "sync_health_interval",
         "helpdesk_sync_interval",
         "auth_throttle_window",
@@ -254,7 +296,7 @@ class Settings(BaseModel):
     def _duration(cls, value: object) -> object:
         return parse_duration(value) if isinstance(value, str) else value
 
-    @field_validator("auth_throttle_window")
+    @field_validator("auth_throttle_window", "notification_interval", "smtp_timeout")
     @classmethod
     def _window(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):
@@ -306,6 +348,16 @@ class Settings(BaseModel):
         "tryton_url",
         "tryton_database",
         "tryton_login",
+        "smtp_url",
+        "smtp_password",
+        "slack_webhook_support",
+        "slack_webhook_billing",
+        "slack_webhook_manager",
+        "slack_webhook_finance",
+        "teams_webhook_support",
+        "teams_webhook_billing",
+        "teams_webhook_manager",
+        "teams_webhook_finance",
         mode="before",
     )
     @classmethod
