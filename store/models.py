@@ -411,3 +411,50 @@ class AuthFailureRecord(SQLModel, table=True):
     scope: str  # login | signoff
     subject: str  # "address:<client address>" or "prefix:<token prefix>"
     at: datetime = Field(index=True)
+
+
+# ---- notifications (store/notifications.py, docs/notifications.md) ----
+
+
+class NoticeRecord(SQLModel, table=True):
+    """One cause to tell a queue's people about (a ticket held, waiting for an approval or for
+    its customer's signoff, a customer's decline): written once per cause, by the activity that
+    records the ticket's change, and gathered into the next batch e-mail of its owner queue."""
+
+    __tablename__ = "notice"
+
+    cause_key: str = Field(primary_key=True)  # the ticket, what it waits for, and since when
+    kind: str  # held | approval | review | signoff | signoff_declined | signoff_question
+    owner: str = Field(index=True)  # support | billing | manager | customer
+    ticket_id: str = Field(index=True)
+    customer_id: str | None = None
+    reason: str  # safe to e-mail: never a note, never text that redaction would change
+    total_cents: int = 0
+    created_at: datetime = Field(index=True)
+    # The outbox message it went out in (None: waiting for the next batch).
+    message_key: str | None = Field(default=None, index=True)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One message to send, on one channel, exactly as it goes out (a signoff link shows as a
+    placeholder: it is put in when sending, never stored). Its key is the idempotency key: a
+    retry finds the row and never makes a second."""
+
+    __tablename__ = "outbox_message"
+
+    message_key: str = Field(primary_key=True)
+    kind: str = Field(index=True)  # notice | digest | weekly_summary | signoff | reminder | ...
+    owner: str = Field(index=True)  # the owner queue, finance, or customer
+    channel: str  # email | slack | teams
+    recipients: str  # comma-separated addresses; "" for chat (its webhook is a secret)
+    subject: str
+    body: str
+    ticket_id: str | None = Field(default=None, index=True)
+    link_id: str | None = None  # the signoff link whose token is put in at send time
+    items: int = 0  # how many tickets it lists
+    # pending | sending | sent | failed (will retry) | rejected | uncertain | not_sent
+    state: str = Field(index=True)
+    attempts: int = 0
+    last_error: str | None = None
+    created_at: datetime = Field(index=True)
+    sent_at: datetime | None = None

@@ -30,6 +30,7 @@ from store.database import (
     write_transaction,
 )
 from store.models import AuditEntry, ManualEdit, RatedLine, TicketArchive, TicketRecord
+from store.notifications import note_change
 from store.queue_pages import technicians_cell
 
 _STATE = TypeAdapter(TicketState)
@@ -46,9 +47,13 @@ def record_ticket(engine: Engine, record: RecordInput) -> None:
     projection = record.projection
     with write_transaction(engine) as connection:
         stored = connection.execute(
-            select(_TICKET.c.status, _TICKET.c.sequence, _TICKET.c.revision).where(
-                _TICKET.c.ticket_id == projection.ticket_id
-            )
+            select(
+                _TICKET.c.status,
+                _TICKET.c.sequence,
+                _TICKET.c.revision,
+                _TICKET.c.next_actor,
+                _TICKET.c.hold_code,
+            ).where(_TICKET.c.ticket_id == projection.ticket_id)
         ).first()
         if stored is None or stored.sequence <= projection.sequence:
             values = {
@@ -86,6 +91,21 @@ def record_ticket(engine: Engine, record: RecordInput) -> None:
                 _replace_rated_lines(
                     connection, projection.ticket_id, projection.detail_json, fresh=stored is None
                 )
+            # In this transaction: a ticket that newly waits for someone is never left untold,
+            # and a retried or replayed record never tells twice (the notice's key).
+            note_change(
+                connection,
+                ticket_id=projection.ticket_id,
+                customer_id=projection.customer_id,
+                before=(stored.status, stored.next_actor, stored.hold_code) if stored else None,
+                status=projection.status,
+                next_actor=projection.next_actor,
+                hold_code=projection.hold_code,
+                hold_message=projection.hold_message,
+                waiting_for=projection.waiting_for,
+                total=projection.chargeable_total,
+                since=projection.changed_at,
+            )
         _append_audit(connection, [dataclasses.asdict(item) for item in record.audit])
         _insert_new(
             connection, _EDIT, _EDIT.c.edit_key, [dataclasses.asdict(e) for e in record.edits]
