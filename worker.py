@@ -19,7 +19,7 @@ from temporalio.worker import Worker
 
 from connectors.selection import ConnectorSetupError
 from runtime.client import ConnectionProblem, connect
-from runtime.schedules import ensure_schedules
+from runtime.schedules import ensure_notifier, ensure_schedules
 from runtime.telemetry import TelemetryError, configure_tracing
 from runtime.worker_parts import WORKFLOWS, build_parts, worker_deployment_config, workflows_for
 from runtime.workflow_bytecode import cache_workflow_bytecode
@@ -54,6 +54,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     cache_workflow_bytecode([*WORKFLOWS, *workflows])
     for created in await ensure_schedules(client, settings):
         logging.info("created schedule %s", created)
+    await ensure_notifier(client, settings)
     deployment = worker_deployment_config(settings)
     stop = stop or asyncio.Event()
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:

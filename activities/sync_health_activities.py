@@ -23,7 +23,10 @@ from messages.runs import SyncHealthInput, SyncHealthSummary
 from store.sync_health import add_calls, calls_since, first_hour, save_alerts
 
 log = logging.getLogger("helpdesk_billing.sync_health")
-SYSTEMS = ("billing", "helpdesk")
+SYSTEMS = ("billing", "helpdesk", "notifications")
+# E-mails and chat posts come in bursts (a batch every few minutes, digests once a day): their
+# failures are watched, not their volume.
+WITHOUT_VOLUME = frozenset({"notifications"})
 RECENT = timedelta(hours=2)  # the failure rate's window: this hour and the one before
 USUAL_DAYS = 7
 
@@ -139,7 +142,7 @@ class SyncHealthActivities:
         for system in SYSTEMS:
             usual = (
                 Decimal(sum(n for (s, _), n in before.items() if s == system)) / span_days
-                if span_days >= 1
+                if span_days >= 1 and system not in WITHOUT_VOLUME
                 else None
             )
             alerts += sync_alerts(

@@ -34,7 +34,6 @@ class NoticeKind(StrEnum):
     REVIEW = "review"  # finance's review (review mode)
     SIGNOFF = "signoff"  # the customer's signoff: an e-mail to the billing contact
     SIGNOFF_DECLINED = "signoff_declined"
-    SIGNOFF_QUESTION = "signoff_question"
     NO_CONTACT = "no_contact"  # a signoff with no billing contact to send it to
 
 
@@ -45,7 +44,6 @@ NEXT_STEP = {
     NoticeKind.APPROVAL: "approve or reject",
     NoticeKind.REVIEW: "review and approve for posting",
     NoticeKind.SIGNOFF_DECLINED: "talk to the customer, then correct, rerate or resolve",
-    NoticeKind.SIGNOFF_QUESTION: "answer the customer's question on the line, then resolve it",
     NoticeKind.NO_CONTACT: (
         "send the customer a signoff link by hand, and add a billing_contact to the book"
     ),
@@ -55,7 +53,6 @@ KIND_LABEL = {
     NoticeKind.APPROVAL: "needs approval",
     NoticeKind.REVIEW: "ready for review",
     NoticeKind.SIGNOFF_DECLINED: "declined by the customer",
-    NoticeKind.SIGNOFF_QUESTION: "questioned by the customer",
     NoticeKind.NO_CONTACT: "awaits a signoff nobody was sent",
 }
 
@@ -69,10 +66,23 @@ class Cause:
     reason: str
 
 
+# The hold a customer's decline puts a ticket in (workflows/assessment.py): its manager is told
+# in words that say so. A customer's question on a line holds it as ``line_disputed``, also the
+# manager's: told as a hold, with the lines named.
+CUSTOMER_DECLINED = "customer_declined"
+
+
 def cause_of(
-    status: str, next_actor: str | None, hold_message: str | None, waiting_for: str | None
+    status: str,
+    next_actor: str | None,
+    hold_code: str | None,
+    hold_message: str | None,
+    waiting_for: str | None,
 ) -> Cause | None:
     """The cause a ticket's new standing gives, or None (it is open, posted, ...)."""
+    if status == "held" and hold_code == CUSTOMER_DECLINED and next_actor in OWNER_QUEUES:
+        reason = safe_reason(hold_message or "")
+        return Cause(NoticeKind.SIGNOFF_DECLINED, str(next_actor), reason)
     if status == "held" and next_actor in OWNER_QUEUES:
         return Cause(NoticeKind.HELD, str(next_actor), safe_reason(hold_message or ""))
     if status == "awaiting_approval" and next_actor == "customer":

@@ -113,3 +113,29 @@ class HelpdeskSyncResult:
     followups: int  # read after the cursor
     events: int  # delivered (redeliveries are no-ops)
     problems: list[str]  # follow-ups skipped, each with its reason
+
+
+# ---- notifications (activities/notification_activities.py) --------------------------------
+
+
+@dataclass(slots=True)
+class NotifyInput:
+    """One round of the notifier, at the workflow's time (so a retry plans the same messages)."""
+
+    now: datetime
+
+
+@dataclass(slots=True)
+class NotifyResult:
+    planned: int  # messages added to the outbox this round
+    sent: int
+    failed: int  # tried and failed this round (retried at the next ones), or refused for good
+    interrupted: int  # found mid-send from a run that died: marked uncertain, not resent
+    next_round_seconds: float  # how long to wait before the next round (the settings')
+
+
+@dataclass(slots=True)
+class NotifierInput:
+    """The notifier workflow's start (and continue-as-new) input."""
+
+    rounds_done: int = 0

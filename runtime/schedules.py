@@ -18,11 +18,13 @@ from temporalio.client import (
     ScheduleRange,
     ScheduleSpec,
 )
+from temporalio.common import WorkflowIDConflictPolicy
 
-from messages.runs import InvoiceRunRequest, ReconciliationRequest
+from messages.runs import InvoiceRunRequest, NotifierInput, ReconciliationRequest
 from settings import Settings
 from workflows.helpdesk_sync import HELPDESK_SYNC_WORKFLOW_ID, HelpdeskSyncWorkflow
 from workflows.invoice_run import INVOICE_RUN_WORKFLOW_ID, MonthlyInvoiceRunWorkflow
+from workflows.notifications import NOTIFIER_WORKFLOW_ID, NotifierWorkflow
 from workflows.reconciliation import RECONCILIATION_WORKFLOW_ID, ReconciliationWorkflow
 from workflows.sync_health import SYNC_HEALTH_WORKFLOW_ID, SyncHealthWorkflow
 
@@ -132,3 +134,16 @@ async def _create_if_missing(client: Client, schedule_id: str, schedule: Schedul
     except ScheduleAlreadyRunningError:
         return False
     return True
+
+
+async def ensure_notifier(client: Client, settings: Settings) -> None:
+    """Start the notifier workflow unless it runs already (every worker calls this at start)."""
+    await client.start_workflow(
+        NotifierWorkflow.run,
+        NotifierInput(),
+        id=NOTIFIER_WORKFLOW_ID,
+        task_queue=settings.task_queue,
+        # Running already: keep that one (an earlier start, or another worker's).
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        static_summary="Notifier: notice e-mails per owner queue, digests, signoff e-mails",
+    )

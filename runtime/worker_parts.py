@@ -7,12 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from connectors.mail import mail_config
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.worker import WorkerDeploymentConfig
 
 from activities.invoice_run_activities import InvoiceRunActivities
+from activities.notification_activities import NotificationActivities
 from activities.prepaid_gateway import PrepaidGateway
 from activities.reconciliation_activities import ReconciliationActivities
 from activities.sync_health_activities import Counted, SyncCounter, SyncHealthActivities
@@ -26,8 +28,10 @@ from intake.helpdesk_sync import HelpdeskSyncActivities
 from settings import Settings
 from store.book_source import BookSource
 from store.database import open_store
+from store.signing import secret
 from workflows.helpdesk_sync import HelpdeskSyncWorkflow
 from workflows.invoice_run import MonthlyInvoiceRunWorkflow
+from workflows.notifications import NotifierWorkflow
 from workflows.prepaid_balance import PrepaidBalanceWorkflow
 from workflows.reconciliation import ReconciliationWorkflow
 from workflows.sync_health import SyncHealthWorkflow
@@ -41,6 +45,7 @@ WORKFLOWS = [
     MonthlyInvoiceRunWorkflow,
     SyncHealthWorkflow,
     HelpdeskSyncWorkflow,
+    NotifierWorkflow,
 ]
 
 
@@ -76,6 +81,7 @@ class WorkerParts:
     sync_health: SyncHealthActivities
     counter: SyncCounter
     helpdesk_sync: HelpdeskSyncActivities
+    notifications: NotificationActivities
 
     def all_activities(self) -> list:  # type: ignore[type-arg]
         return [
@@ -84,6 +90,7 @@ class WorkerParts:
             *self.invoice_run.all(),
             *self.sync_health.all(),
             *self.helpdesk_sync.all(),
+            *self.notifications.all(),
         ]
 
 
@@ -139,6 +146,23 @@ def build_parts(
         ),
     )
     helpdesk_sync = HelpdeskSyncActivities(engine=engine, settings=settings)
+    notifications = NotificationActivities(
+        engine=engine,
+        book=book,
+        settings=settings,
+        # A bad HDB_SMTP_URL stops the worker at start with the setting named, not at the
+        # first e-mail.
+        mail=mail_config(settings),
+        signing_key=secret(settings, "signing_key"),
+        counter=counter,
+    )
     return WorkerParts(
-        engine, activities, reconciliation, invoice_run, sync_health, counter, helpdesk_sync
+        engine,
+        activities,
+        reconciliation,
+        invoice_run,
+        sync_health,
+        counter,
+        helpdesk_sync,
+        notifications,
     )

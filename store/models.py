@@ -424,7 +424,7 @@ class NoticeRecord(SQLModel, table=True):
     __tablename__ = "notice"
 
     cause_key: str = Field(primary_key=True)  # the ticket, what it waits for, and since when
-    kind: str  # held | approval | review | signoff | signoff_declined | signoff_question
+    kind: str  # held | approval | review | signoff | signoff_declined | no_contact
     owner: str = Field(index=True)  # support | billing | manager | customer
     ticket_id: str = Field(index=True)
     customer_id: str | None = None

@@ -58,7 +58,7 @@ def note_change(
     changed (``before`` is what the store had: status, next actor, hold code)."""
     if before == (status, next_actor, hold_code):
         return
-    cause = cause_of(status, next_actor, hold_message, waiting_for)
+    cause = cause_of(status, next_actor, hold_code, hold_message, waiting_for)
     if cause is None:
         return
     key = f"{ticket_id}|{cause.kind.value}|{cause.owner}|{hold_code or ''}|{as_utc(since):%FT%T}"
@@ -215,6 +215,40 @@ def awaits_customer(connection: Connection, ticket_id: str) -> bool:
         select(_TICKET.c.status, _TICKET.c.next_actor).where(_TICKET.c.ticket_id == ticket_id)
     ).first()
     return row is not None and row.status == "awaiting_approval" and row.next_actor == "customer"
+
+
+def ticket_standing(connection: Connection, ticket_id: str) -> Notice:
+    """The ticket as a signoff follow-up names it: its customer and total now."""
+    row = connection.execute(
+        select(_TICKET.c.customer_id, _TICKET.c.chargeable_cents, _TICKET.c.status_since).where(
+            _TICKET.c.ticket_id == ticket_id
+        )
+    ).one()
+    return Notice(
+        f"{ticket_id}|standing",
+        NoticeKind.SIGNOFF,
+        "customer",
+        ticket_id,
+        row.customer_id,
+        "",
+        Decimal(row.chargeable_cents) * _CENT,
+        as_utc(row.status_since),
+    )
+
+
+def closed_and_held(engine: Engine, start: datetime, end: datetime) -> tuple[int, int, Decimal]:
+    """Tickets closed in [start, end), and those held now with their total (the weekly
+    summary's figures besides the reports')."""
+    with engine.connect() as connection:
+        closed = connection.execute(
+            select(func.count()).where(_TICKET.c.closed_at >= start, _TICKET.c.closed_at < end)
+        ).scalar_one()
+        held, cents = connection.execute(
+            select(func.count(), func.sum(_TICKET.c.chargeable_cents)).where(
+                _TICKET.c.status == "held"
+            )
+        ).one()
+    return int(closed), int(held), Decimal(cents or 0) * _CENT
 
 
 @dataclass(frozen=True, slots=True)

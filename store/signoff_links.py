@@ -65,6 +65,24 @@ def link_token(connection: Connection, key: str, link_id: str) -> str:
     return sign(key, {"link": link_id, "ticket": row.ticket_id, "exp": int(expires.timestamp())})
 
 
+def link_state(connection: Connection, link_id: str, now: datetime | None = None) -> str:
+    """open | used | replaced | expired | unknown."""
+    row = connection.execute(
+        select(_LINK.c.used_at, _LINK.c.revoked_at, _LINK.c.expires_at).where(
+            _LINK.c.link_id == link_id
+        )
+    ).first()
+    if row is None:
+        return "unknown"
+    if row.used_at is not None:
+        return "used"
+    if row.revoked_at is not None:
+        return "replaced"
+    if as_utc(row.expires_at) <= (now or _now()):
+        return "expired"
+    return "open"
+
+
 @dataclass(frozen=True, slots=True)
 class SignoffGrant:
     link_id: str

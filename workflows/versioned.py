@@ -22,6 +22,7 @@ from temporalio.common import VersioningBehavior
 
 from workflows.helpdesk_sync import HelpdeskSyncWorkflow
 from workflows.invoice_run import MonthlyInvoiceRunWorkflow
+from workflows.notifications import NotifierWorkflow
 from workflows.prepaid_balance import PrepaidBalanceWorkflow
 from workflows.reconciliation import ReconciliationWorkflow
 from workflows.sync_health import SyncHealthWorkflow
@@ -33,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         HelpdeskSyncResult,
         InvoiceRunRequest,
         InvoiceRunSummary,
+        NotifierInput,
         ReconcileSummary,
         ReconciliationRequest,
         SyncHealthSummary,
@@ -85,6 +87,14 @@ class VersionedHelpdeskSyncWorkflow(HelpdeskSyncWorkflow):
         return await super().run()
 
 
+# Long-lived: it moves to each new build, so its code changes go behind workflow.patched() too.
+@workflow.defn(name="NotifierWorkflow", versioning_behavior=AUTO_UPGRADE)
+class VersionedNotifierWorkflow(NotifierWorkflow):
+    @workflow.run
+    async def run(self, start: NotifierInput) -> None:
+        await super().run(start)
+
+
 VERSIONED_WORKFLOWS = [
     VersionedTicketBillingWorkflow,
     VersionedPrepaidBalanceWorkflow,
@@ -92,4 +102,5 @@ VERSIONED_WORKFLOWS = [
     VersionedMonthlyInvoiceRunWorkflow,
     VersionedSyncHealthWorkflow,
     VersionedHelpdeskSyncWorkflow,
+    VersionedNotifierWorkflow,
 ]
