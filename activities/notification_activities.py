@@ -420,7 +420,7 @@ class NotificationActivities:
                     "no mail server: set HDB_SMTP_URL (docs/notifications.md)",
                 )
                 continue
-            body = self._body(message)
+            body = self._body(message, now)
             if body is None:
                 finish(
                     self._engine,
@@ -448,13 +448,13 @@ class NotificationActivities:
                 sent += 1
         return sent, failed
 
-    def _body(self, message: Outgoing) -> str | None:
+    def _body(self, message: Outgoing, now: datetime) -> str | None:
         """The text as sent: a signoff e-mail gets its link put in (None when the link no longer
         works: the customer acted, or a newer link replaced it)."""
         if message.link_id is None:
             return message.body
         with self._engine.connect() as connection:
-            if link_state(connection, message.link_id) != "open":
+            if link_state(connection, message.link_id, now) != "open":
                 return None
             token = link_token(connection, self._signing_key, message.link_id)
         return message.body.replace(SIGNOFF_LINK, f"{self._base}/signoff/{token}")

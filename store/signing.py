@@ -52,7 +52,7 @@ def sign(key: str, payload: dict[str, object]) -> str:
     return (body + b"." + base64.urlsafe_b64encode(mac)).decode().replace("=", "")
 
 
-def unsign(key: str, value: str) -> dict[str, object]:
+def unsign(key: str, value: str, now: datetime | None = None) -> dict[str, object]:
     """The payload of a value ``sign`` made with ``key``; Unauthorized for anything else."""
     body, _, mac = value.partition(".")
     try:
@@ -67,7 +67,7 @@ def unsign(key: str, value: str) -> dict[str, object]:
     if not isinstance(payload, dict):
         raise Unauthorized("the link or session is not valid")
     expires = payload.get("exp")
-    if not isinstance(expires, int) or expires < int(_now().timestamp()):
+    if not isinstance(expires, int) or expires < int((now or _now()).timestamp()):
         raise Unauthorized("the link or session has expired")
     return payload
 

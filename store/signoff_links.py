@@ -91,8 +91,11 @@ class SignoffGrant:
     issued_by: str = ""  # the staff member who issued the link (audited beside the decision)
 
 
-def read_signoff_link(engine: Engine, key: str, token: str) -> SignoffGrant:
-    payload = unsign(key, token)
+def read_signoff_link(
+    engine: Engine, key: str, token: str, now: datetime | None = None
+) -> SignoffGrant:
+    """The link's grant; Unauthorized when it is not valid (``now``: the clock, for tests)."""
+    payload = unsign(key, token, now)
     link_id, ticket_id = payload.get("link"), payload.get("ticket")
     with engine.connect() as connection:
         row = connection.execute(
