@@ -18,8 +18,6 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import httpx
-from connectors.chat import ChatMessage, ChatRejected, ChatUnavailable, chat_webhooks, post_chat
-from connectors.mail import MailConfig, MailRejected, MailUnavailable, OutgoingMail, send_mail
 from sqlalchemy.engine import Engine
 from temporalio import activity
 
@@ -40,6 +38,8 @@ from billing.notices import (
     weekly_summary,
 )
 from billing.sync_alerts import Outcome
+from connectors.chat import ChatMessage, ChatRejected, ChatUnavailable, chat_webhooks, post_chat
+from connectors.mail import MailConfig, MailRejected, MailUnavailable, OutgoingMail, send_mail
 from messages.runs import NotifyInput, NotifyResult
 from settings import Settings
 from store.book_source import BookSource
@@ -69,6 +69,7 @@ from store.signoff_links import issue_link, link_state, link_token
 
 log = logging.getLogger("helpdesk_billing.notifications")
 OWNERS = ("support", "billing", "manager")
+ROUND_AT_LEAST = timedelta(seconds=5)
 STATUS_KIND = {
     "held": NoticeKind.HELD,
     "awaiting_approval": NoticeKind.APPROVAL,
@@ -139,9 +140,10 @@ class NotificationActivities:
     # ---- planning ----------------------------------------------------------------------------
 
     def _round_seconds(self) -> float:
-        """Rounds come at least every minute, so a batch leaves close to ``interval`` after its
-        first notice (and a digest close to its hour) whatever the interval."""
-        return min(self._settings.notification_interval, timedelta(minutes=1)).total_seconds()
+        """Five rounds per interval (a minute apart by default), at least 5 s apart: a batch
+        leaves within a fifth of the interval after its oldest notice is an interval old, and a
+        digest as soon after its hour."""
+        return max(self._settings.notification_interval / 5, ROUND_AT_LEAST).total_seconds()
 
     def _listed(self, book: BillingBook, notice: Notice) -> Listed:
         return Listed(

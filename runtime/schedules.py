@@ -24,7 +24,7 @@ from messages.runs import InvoiceRunRequest, NotifierInput, ReconciliationReques
 from settings import Settings
 from workflows.helpdesk_sync import HELPDESK_SYNC_WORKFLOW_ID, HelpdeskSyncWorkflow
 from workflows.invoice_run import INVOICE_RUN_WORKFLOW_ID, MonthlyInvoiceRunWorkflow
-from workflows.notifications import NOTIFIER_WORKFLOW_ID, NotifierWorkflow
+from workflows.notifications import NotifierWorkflow, notifier_workflow_id
 from workflows.reconciliation import RECONCILIATION_WORKFLOW_ID, ReconciliationWorkflow
 from workflows.sync_health import SYNC_HEALTH_WORKFLOW_ID, SyncHealthWorkflow
 
@@ -141,7 +141,7 @@ async def ensure_notifier(client: Client, settings: Settings) -> None:
     await client.start_workflow(
         NotifierWorkflow.run,
         NotifierInput(),
-        id=NOTIFIER_WORKFLOW_ID,
+        id=notifier_workflow_id(settings.task_queue),
         task_queue=settings.task_queue,
         # Running already: keep that one (an earlier start, or another worker's).
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

@@ -1,4 +1,4 @@
-"""The notifier: one long-lived workflow that, every round (at most a minute apart), runs the
+"""The notifier: one long-lived workflow that, every round (five per notification interval), runs the
 activity that gathers notices into messages and sends what is due (docs/notifications.md).
 
 It is separate from the tickets on purpose: a ticket only writes its notice (with its recorded
@@ -18,8 +18,12 @@ with workflow.unsafe.imports_passed_through():
     from activities.notification_activities import NotificationActivities
     from messages.runs import NotifierInput, NotifyInput
 
-NOTIFIER_WORKFLOW_ID = "notifier"
 ROUNDS_PER_RUN = 200
+
+
+def notifier_workflow_id(task_queue: str) -> str:
+    """One notifier per task queue: a deployment has one; tests sharing a server, one each."""
+    return f"notifier-{task_queue}"
 
 
 @workflow.defn
@@ -39,7 +43,7 @@ class NotifierWorkflow:
                 summary="gather notices into messages; send what the outbox holds",
                 start_to_close_timeout=timedelta(minutes=10),
                 # A killed worker's round is picked up by another within the heartbeat timeout.
-                heartbeat_timeout=timedelta(seconds=30),
+                heartbeat_timeout=timedelta(seconds=20),
                 retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
             )
             self._last = (
