@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, text
 
 from billing.book import BillingBook, parse_book
 from devtools.local_postgres import LocalPostgres, local_postgres
+from tests.mail_fixtures import mail_server  # noqa: F401  (a real SMTP server, for every test)
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"

@@ -1,5 +1,6 @@
-"""The notifier: one long-lived workflow that, every round (five per notification interval), runs the
-activity that gathers notices into messages and sends what is due (docs/notifications.md).
+"""The notifier: one long-lived workflow that, every round (five per notification interval),
+runs the activity that gathers notices into messages and sends what is due
+(docs/notifications.md).
 
 It is separate from the tickets on purpose: a ticket only writes its notice (with its recorded
 change), so a mail server or a chat webhook that is down never holds up billing. Each round's

@@ -19,7 +19,7 @@ from store.notifications import OutboxQuery, outbox
 from tests.billing.builders import book_text, closed, logged, opened
 from tests.live.api_server import hidden, serving
 from tests.live.stack import running_stack
-from tests.mail_fixtures import StartMailServer, mail_server  # noqa: F401
+from tests.mail_fixtures import StartMailServer
 from tests.mail_server import MailServer, ReceivedMail
 
 HELD = 50

@@ -16,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from messages.runs import NotifierInput
-from tests.mail_fixtures import StartMailServer, mail_server  # noqa: F401
+from tests.mail_fixtures import StartMailServer
 from tests.mail_server import MailServer, ReceivedMail
 from tests.notifications.round_helpers import notifier, record, signoff_url
 from workflows.notifications import NotifierWorkflow, notifier_workflow_id

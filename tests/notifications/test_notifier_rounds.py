@@ -20,7 +20,7 @@ from store.notifications import (
 from store.signing import Unauthorized, unsign
 from store.signoff_links import read_signoff_link
 from store.sync_health import calls_since
-from tests.mail_fixtures import StartMailServer, mail_server  # noqa: F401
+from tests.mail_fixtures import StartMailServer
 from tests.notifications.round_helpers import MONDAY, SIGNING_KEY, notifier, record, signoff_url
 
 MINUTE = timedelta(minutes=1)
