@@ -43,6 +43,8 @@ from messages.ticket import (
 )
 from messages.views import AuditItem, TicketBillingView
 from store.database import as_utc
+from store.notifications import NOTIFIER
+from store.signoff_links import open_link_issued_by
 from store.ticket_records import append_audit, audit_trail, ticket_records
 from usecases import tickets
 from usecases.queues import chargeable_total, queue_owner, waiting_reason
@@ -498,6 +500,8 @@ for _name, (_decision, _body) in DECISIONS.items():
 class SignoffLinkOut(BaseModel):
     url: str
     expires_in_days: float
+    # True: the link the customer was e-mailed (shown to you, audited), not a new one.
+    emailed: bool = False
 
 
 @router.post(
@@ -546,9 +550,38 @@ async def signoff_link(
         audit_refusal(context.engine, ticket_id, principal, "signoff_link", "", why)
         raise HTTPException(403, why)
     ttl = context.settings.signoff_link_ttl
-    token = issue_signoff_link(context.engine, context.signing_key, ticket_id, principal.name, ttl)
+    # The link e-mailed to the customer's billing contact is the customer's credential: staff
+    # see it only by asking here, and the asking is audited. Shown, not replaced: a new link
+    # would revoke the one in the customer's mailbox.
+    emailed = open_link_issued_by(context.engine, ticket_id, NOTIFIER, context.signing_key)
+    if emailed is not None:
+        token, expires = emailed
+        detail = "was shown the signoff link e-mailed to the customer's billing contact"
+        days = max(0.0, (expires - datetime.now(UTC)).total_seconds() / 86400)
+    else:
+        token = issue_signoff_link(
+            context.engine, context.signing_key, ticket_id, principal.name, ttl
+        )
+        detail = "issued a signoff link for the customer (earlier links no longer work)"
+        days = ttl.total_seconds() / 86400
+    append_audit(
+        context.engine,
+        [
+            AuditItem(
+                entry_key=f"api:{uuid.uuid4().hex}",
+                ticket_id=ticket_id,
+                at=datetime.now(UTC),
+                actor=principal.name,
+                role=principal.role.value,
+                action="signoff_link",
+                outcome="accepted",
+                reason="",
+                detail=f"{principal.name} {detail}",
+            )
+        ],
+    )
     url = f"{context.settings.public_url.rstrip('/')}/signoff/{token}"
-    return SignoffLinkOut(url=url, expires_in_days=ttl.total_seconds() / 86400)
+    return SignoffLinkOut(url=url, expires_in_days=round(days, 2), emailed=emailed is not None)
 
 
 # Support may not sign off, so it may not hold the customer's credential either (issue 14).

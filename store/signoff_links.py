@@ -83,6 +83,28 @@ def link_state(connection: Connection, link_id: str, now: datetime | None = None
     return "open"
 
 
+def open_link_issued_by(
+    engine: Engine, ticket_id: str, issued_by: str, key: str, now: datetime | None = None
+) -> tuple[str, datetime] | None:
+    """The token and expiry of the ticket's working link that ``issued_by`` issued (the
+    notifier's e-mailed one), or None."""
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(_LINK.c.link_id, _LINK.c.expires_at)
+            .where(
+                _LINK.c.ticket_id == ticket_id,
+                _LINK.c.issued_by == issued_by,
+                _LINK.c.used_at.is_(None),
+                _LINK.c.revoked_at.is_(None),
+                _LINK.c.expires_at > (now or _now()),
+            )
+            .order_by(_LINK.c.issued_at.desc())
+        ).first()
+        if row is None:
+            return None
+        return link_token(connection, key, row.link_id), as_utc(row.expires_at)
+
+
 @dataclass(frozen=True, slots=True)
 class SignoffGrant:
     link_id: str

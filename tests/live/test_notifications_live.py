@@ -13,9 +13,12 @@ import httpx
 from temporalio.client import Client
 
 from api.app import create_app
+from billing.roles import Role
 from devtools.dev_server import DevServer, free_port
 from runtime.schedules import ensure_notifier
 from store.notifications import OutboxQuery, outbox
+from store.ticket_records import audit_trail
+from store.tokens import issue_token
 from tests.billing.builders import book_text, closed, logged, opened
 from tests.live.api_server import hidden, serving
 from tests.live.stack import running_stack
@@ -106,6 +109,20 @@ async def test_fifty_holds_one_email_and_a_signoff_link_that_works(
         app = create_app(stack.settings, engine=stack.engine)
         with serving(app, port):
             async with httpx.AsyncClient(timeout=30) as http:
+                # Staff see the customer's link only by asking, audited; asking does not
+                # replace it (the customer's e-mail keeps working).
+                token = issue_token(stack.engine, "mona-manager", Role.MANAGER)
+                asked = await http.post(
+                    f"{url}/api/tickets/{signed}/signoff-link",
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                assert asked.status_code == 200, asked.text
+                assert (asked.json()["url"], asked.json()["emailed"]) == (link.group(0), True)
+                [shown] = [
+                    e for e in audit_trail(stack.engine, signed) if e.action == "signoff_link"
+                ]
+                assert (shown.actor, shown.outcome) == ("mona-manager", "accepted")
+                assert "was shown the signoff link e-mailed" in shown.detail
                 page = await http.get(link.group(0))
                 assert page.status_code == 200, page.text
                 assert signed in page.text
