@@ -411,7 +411,7 @@ class NotificationActivities:
 
     def _deliver(self, now: datetime) -> tuple[int, int]:
         sent = failed = 0
-        for message in due_messages(self._engine, self._settings.chat_attempts):
+        for message in due_messages(self._engine, self._settings.notification_attempts):
             activity.heartbeat(message.message_key)
             if message.channel == "email" and self._mail is None:
                 finish(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import sys
 import time
 from collections import defaultdict
@@ -34,6 +35,7 @@ from cli.people import book_or_none, customer, money
 from cli.progress import ProgressBar
 from cli.tables import render_table
 from devtools import local_stack
+from devtools.demo_mail import mailbox
 from devtools.demo_tokens import demo_token_file, demo_tokens
 from devtools.dev_server import wait_until_serving
 from intake.delivery import ingest_events
@@ -49,9 +51,19 @@ from store.directory import (
     upsert_billing_customers,
     upsert_helpdesk_orgs,
 )
+from store.notifications import OutboxQuery, outbox
+from store.private_files import private_folder, write_private_text
 from workflows.ticket_billing import TicketBillingWorkflow
 
 EXAMPLE_EVENTS = ROOT / "examples" / "events.jsonl"
+DEMO_MAIL_PORT = 8025
+MAIL_WAIT_SECONDS = 60
+DEMO_NOTIFICATIONS = """[notifications]
+support = ["support@msp.example.com"]
+billing = ["billing@msp.example.com"]
+manager = ["manager@msp.example.com"]
+finance = ["finance@msp.example.com"]
+"""
 EXAMPLE_HELPDESK_ORGS = ROOT / "examples" / "helpdesk_orgs.csv"
 EXAMPLE_BILLING_CUSTOMERS = ROOT / "examples" / "billing_customers.csv"
 SETTLE_TIMEOUT_SECONDS = 120
@@ -101,15 +113,14 @@ def run(args: argparse.Namespace) -> int:
         paths = _paths()
         for line in seed_example_directories(open_review_store(settings)):
             print(line)
+        environment, settings = demo_mail_environment(paths, dict(os.environ), settings)
         try:
             print(local_stack.ensure_temporal(paths))
-            print(local_stack.ensure_worker(paths, dict(os.environ)))
-            print(
-                local_stack.ensure_api(
-                    paths, dict(os.environ), settings.api_host, settings.api_port
-                )
-            )
-            return asyncio.run(_bill(settings, parsed.events))
+            if "HDB_SMTP_URL" not in os.environ:
+                print(local_stack.ensure_mail(paths, environment, DEMO_MAIL_PORT))
+            print(local_stack.ensure_worker(paths, environment))
+            print(local_stack.ensure_api(paths, environment, settings.api_host, settings.api_port))
+            return asyncio.run(_bill(settings, parsed.events, paths))
         except KeyboardInterrupt:
             print("\n".join(["interrupted", *local_stack.stop(paths)]), file=sys.stderr)
             return 130
@@ -154,7 +165,43 @@ async def _connect_when_serving(settings: Settings, timeout: float = 30) -> Clie
     return client
 
 
-async def _bill(settings: Settings, events: list[HelpdeskEvent]) -> int:
+def demo_mail_environment(
+    paths: local_stack.LocalStackPaths, environment: dict[str, str], settings: Settings
+) -> tuple[dict[str, str], Settings]:
+    """The demo's notifications, unless the environment sets its own: the demo mail server, a
+    30-second batch, and a copy of the example book that names a billing contact for each
+    customer and who each owner queue tells (the examples themselves stay the product's)."""
+    environment = dict(environment)
+    environment.setdefault("HDB_SMTP_URL", f"smtp://127.0.0.1:{DEMO_MAIL_PORT}")
+    environment.setdefault("HDB_NOTIFICATION_INTERVAL", "30s")
+    if "HDB_BOOK_PATH" not in environment:
+        book = paths.data / "demo-book.toml"
+        private_folder(paths.data)
+        write_private_text(book, demo_book(settings.book_path.read_text(encoding="utf-8")))
+        environment["HDB_BOOK_PATH"] = str(book)
+        settings = settings.model_copy(update={"book_path": book})
+    return environment, settings
+
+
+def demo_book(text: str) -> str:
+    """``text`` with a billing contact after each customer's name and a [notifications]
+    table (addresses under example.com: the demo mail server keeps them, delivers nothing)."""
+
+    def contact(match: re.Match[str]) -> str:
+        name = match.group(1)
+        slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "customer"
+        return (
+            f'{match.group(0)}\nbilling_contact = {{ name = "Accounts at {name}", '
+            f'email = "accounts@{slug}.example.com" }}'
+        )
+
+    with_contacts = re.sub(r'(?m)^name = "([^"\n]*)"$', contact, text)
+    return with_contacts.rstrip("\n") + "\n\n" + DEMO_NOTIFICATIONS
+
+
+async def _bill(
+    settings: Settings, events: list[HelpdeskEvent], paths: local_stack.LocalStackPaths
+) -> int:
     client = await _connect_when_serving(settings)
     await register_search_attributes(client, settings.temporal_namespace)
     progress = ProgressBar("ingest", len(events))
@@ -167,9 +214,42 @@ async def _bill(settings: Settings, events: list[HelpdeskEvent]) -> int:
     for event in events:
         expected[event.ticket_id].add(event.event_id)
     views = await _settled_views(client, {t: len(ids) for t, ids in expected.items()})
-    tokens = demo_tokens(settings, open_store(settings.database_url))
+    engine = open_store(settings.database_url)
+    tokens = demo_tokens(settings, engine)
     print(summary(views, settings, tokens))
+    print(await _emails(engine, settings, paths))
     return 0
+
+
+async def _emails(engine: Engine, settings: Settings, paths: local_stack.LocalStackPaths) -> str:
+    """What the notifier e-mailed, once its first batch has gone (it gathers for the batch
+    interval, 30 s in the demo), and where to read it."""
+    print(
+        f"waiting (up to {MAIL_WAIT_SECONDS} s) for the notifier's first batch of notices: it "
+        "gathers them for 30 s in the demo",
+        flush=True,
+    )
+    waited = 0
+    while waited < MAIL_WAIT_SECONDS and not _batch_sent(engine):
+        await asyncio.sleep(1)
+        waited += 1
+    base = settings.public_url.rstrip("/")
+    lines = [f"E-MAILS (the outbox: {base}/notifications, with the operator token above)"]
+    if "HDB_SMTP_URL" not in os.environ:
+        kept = mailbox(paths.mail_folder)
+        rows = [[name, to, subject] for name, to, subject in kept]
+        lines.append(
+            render_table(["FILE", "TO", "SUBJECT"], rows)
+            if rows
+            else "none yet: the notifier sends a batch once its oldest notice is 30 s old"
+        )
+        lines.append(f"Each e-mail is a file in {paths.mail_folder}")
+    return "\n".join(lines)
+
+
+def _batch_sent(engine: Engine) -> bool:
+    rows, _ = outbox(engine, OutboxQuery(limit=200))
+    return any(row.kind == "notice" and row.state != "pending" for row in rows)
 
 
 async def _settled_views(

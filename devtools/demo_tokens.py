@@ -14,7 +14,8 @@ from settings import Settings
 from store.private_files import write_private_text
 from store.tokens import issue_token, revoke_token, token_owner
 
-DEMO_ROLES = (Role.FINANCE, Role.MANAGER, Role.SUPPORT)
+# The operator reads the outbox (/notifications) and the health of the integration.
+DEMO_ROLES = (Role.FINANCE, Role.MANAGER, Role.SUPPORT, Role.OPERATOR)
 
 
 def demo_tokens(settings: Settings, engine: Engine) -> dict[Role, str]:

@@ -44,6 +44,10 @@ class LocalStackPaths:
     def api_log(self) -> Path:
         return self.data / "api.log"
 
+    @property
+    def mail_folder(self) -> Path:
+        return self.data / "demo-mail"
+
     def pid_file(self, name: str) -> Path:
         return self.data / f"{name}.pid"
 
@@ -106,6 +110,21 @@ def ensure_api(paths: LocalStackPaths, environment: dict[str, str], host: str, p
     return f"started the HTTP API on http://{host}:{port} (log in {paths.api_log})"
 
 
+def ensure_mail(paths: LocalStackPaths, environment: dict[str, str], port: int) -> str:
+    """The demo's SMTP server (devtools/demo_mail.py) unless something already serves the
+    port: every e-mail the worker sends lands in ``paths.mail_folder``."""
+    if running_pid(paths, "mail") is not None or port_open("127.0.0.1", port):
+        return f"mail server already running on 127.0.0.1:{port}"
+    command = [sys.executable, "-m", "devtools.demo_mail", "--port", str(port)]
+    process = _start(paths, "mail", [*command, "--folder", str(paths.mail_folder)], environment)
+    deadline = time.monotonic() + 20
+    while not port_open("127.0.0.1", port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the demo mail server did not start; see {paths.data / 'mail.log'}")
+        time.sleep(0.1)
+    return f"started the demo mail server on 127.0.0.1:{port} (e-mails in {paths.mail_folder})"
+
+
 def _start(
     paths: LocalStackPaths, name: str, command: list[str], environment: dict[str, str]
 ) -> subprocess.Popen[bytes]:
@@ -130,9 +149,10 @@ def _start(
 
 
 def stop(paths: LocalStackPaths) -> list[str]:
-    """Stop the API and the worker, then Temporal, if we started them; what was stopped."""
+    """Stop the API, the worker and the demo mail server, then Temporal, if we started them;
+    what was stopped."""
     stopped = []
-    for name in ("api", "worker", "temporal"):
+    for name in ("api", "worker", "mail", "temporal"):
         pid = running_pid(paths, name)
         if pid is not None:
             os.killpg(pid, signal.SIGTERM)

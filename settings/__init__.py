@@ -200,7 +200,8 @@ class Settings(BaseModel):
     smtp_password: str | None = Field(default=None, repr=False)
     smtp_timeout: timedelta = timedelta(seconds=30)
     mail_from: str = "helpdesk-billing <billing@localhost>"
-    # Notices are gathered for this long and sent as one e-mail per owner queue.
+    # Notices are gathered for this long and sent as one e-mail per owner queue (the notifier
+    # runs five rounds per interval, at least 5 s apart).
     notification_interval: timedelta = timedelta(minutes=5)
     # The daily digest per owner queue, at this hour in the book's timezone; what has waited
     # longer than digest_aged_after is called out. The weekly finance summary goes out on
@@ -223,8 +224,8 @@ class Settings(BaseModel):
     teams_webhook_billing: str | None = Field(default=None, repr=False)
     teams_webhook_manager: str | None = Field(default=None, repr=False)
     teams_webhook_finance: str | None = Field(default=None, repr=False)
-    # How many times a failed chat post is tried before it is given up (shown in the outbox).
-    chat_attempts: int = Field(default=10, ge=1, le=1000)
+    # How many rounds a failed e-mail or chat post is tried before it stays failed (the outbox).
+    notification_attempts: int = Field(default=10, ge=1, le=1000)
 
     # ---- Payload compression (runtime/compression.py, docs/encryption.md) ---------------------
     # Payloads over 32 KiB go to Temporal zlib-compressed (a long ticket's rating, its
