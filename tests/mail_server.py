@@ -50,7 +50,7 @@ def free_port() -> int:
 
 
 @dataclass(frozen=True)
-class TestCertificates:
+class ServerCertificates:
     """A CA and a server certificate for 127.0.0.1 and localhost, as PEM files."""
 
     ca_path: Path
@@ -59,8 +59,7 @@ class TestCertificates:
 
     def client_context(self) -> ssl.SSLContext:
         """What a client that trusts this CA (and nothing else) uses."""
-        context = ssl.create_default_context(cafile=str(self.ca_path))
-        return context
+        return ssl.create_default_context(cafile=str(self.ca_path))
 
     def server_context(self) -> ssl.SSLContext:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -68,7 +67,7 @@ class TestCertificates:
         return context
 
 
-def make_certificates(directory: Path) -> TestCertificates:
+def make_certificates(directory: Path) -> ServerCertificates:
     """A CA (CA:TRUE, keyCertSign) and a leaf it signed (serverAuth, SAN 127.0.0.1 and
     localhost), with the extensions a strict verifier asks for."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -125,7 +124,7 @@ def make_certificates(directory: Path) -> TestCertificates:
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
         .sign(ca_key, hashes.SHA256())
     )
-    certificates = TestCertificates(
+    certificates = ServerCertificates(
         directory / "ca.pem", directory / "server.pem", directory / "server.key"
     )
     certificates.ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
