@@ -1,6 +1,5 @@
 """The ``mail_server`` fixture: start real SMTP servers on loopback (tests/mail_server.py) and
-stop them after the test. Import it where needed:
-``from tests.mail_fixtures import mail_server  # noqa: F401``."""
+stop them after the test. tests/conftest.py imports it, so every test may ask for it."""
 
 from __future__ import annotations
 

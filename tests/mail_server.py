@@ -4,6 +4,7 @@ CA, ask for a password, refuse recipients (550) or defer DATA (451)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import email
 import email.policy
@@ -160,6 +161,11 @@ class _Handler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        # A slow server (``delay_data``): the message is whole here and is kept after the
+        # wait, as a real server keeps what it has queued, whether or not its "250" still
+        # reaches a client that died meanwhile.
+        if self._server.delay_data:
+            await asyncio.sleep(self._server.delay_data)
         return self._server._accept(session, envelope)
 
 
@@ -168,7 +174,8 @@ class MailServer:
 
     ``starttls``: offers STARTTLS with a certificate of ``certificates``' CA; ``tls``: TLS from
     the first byte (smtps); ``auth=(user, password)``: offers AUTH (after STARTTLS when that is
-    on); ``refuse_rcpt``: those recipients get 550; ``fail_data``: the first N DATA get 451."""
+    on); ``refuse_rcpt``: those recipients get 550; ``fail_data``: the first N DATA get 451;
+    ``delay_data``: every message takes that many seconds to be taken (a slow server)."""
 
     def __init__(
         self,
@@ -179,8 +186,10 @@ class MailServer:
         auth: tuple[str, str] | None = None,
         refuse_rcpt: Iterable[str] = (),
         fail_data: int = 0,
+        delay_data: float = 0.0,
     ) -> None:
         self.refuse_rcpt = set(refuse_rcpt)
+        self.delay_data = delay_data
         self.fail_data = fail_data
         self.certificates = make_certificates(directory) if starttls or tls else None
         self.port = free_port()

@@ -22,7 +22,7 @@ from connectors.mail import (
 )
 from connectors.selection import ConnectorSetupError
 from settings import Settings
-from tests.mail_fixtures import StartMailServer, mail_server  # noqa: F401
+from tests.mail_fixtures import StartMailServer
 from tests.mail_server import free_port
 
 SENDER = "Helpdesk Billing <billing@msp.example>"
@@ -58,7 +58,7 @@ def test_unset_url_means_no_mail(tmp_path: Path) -> None:
 
 def test_plain_loopback_delivery_of_text_and_html(
     tmp_path: Path,
-    mail_server: StartMailServer,  # noqa: F811
+    mail_server: StartMailServer,
 ) -> None:
     server = mail_server()
     config = config_for(tmp_path, f"smtp://127.0.0.1:{server.port}")
@@ -83,7 +83,7 @@ def test_plain_loopback_delivery_of_text_and_html(
 
 def test_text_only_mail_is_not_multipart(
     tmp_path: Path,
-    mail_server: StartMailServer,  # noqa: F811
+    mail_server: StartMailServer,
 ) -> None:
     server = mail_server()
     config = config_for(tmp_path, f"smtp+plain://127.0.0.1:{server.port}")
@@ -102,7 +102,7 @@ def test_message_id_is_made_header_safe() -> None:
 
 def test_starttls_with_auth_and_the_password_from_the_secrets_file(
     tmp_path: Path,
-    mail_server: StartMailServer,  # noqa: F811
+    mail_server: StartMailServer,
 ) -> None:
     server = mail_server(starttls=True, auth=("billing-bot", "s3cret-pw"))
     (tmp_path / "secrets").mkdir()
@@ -122,7 +122,7 @@ def test_starttls_with_auth_and_the_password_from_the_secrets_file(
 
 def test_a_wrong_password_is_rejected_without_saying_it(
     tmp_path: Path,
-    mail_server: StartMailServer,  # noqa: F811
+    mail_server: StartMailServer,
 ) -> None:
     server = mail_server(starttls=True, auth=("billing-bot", "right-one"))
     config = dataclasses.replace(
@@ -138,7 +138,7 @@ def test_a_wrong_password_is_rejected_without_saying_it(
 
 def test_an_untrusted_certificate_is_unavailable_not_sent_in_the_clear(
     tmp_path: Path,
-    mail_server: StartMailServer,  # noqa: F811
+    mail_server: StartMailServer,
 ) -> None:
     server = mail_server(starttls=True)
     config = config_for(tmp_path, f"smtp://127.0.0.1:{server.port}")  # the system's CAs only
@@ -149,7 +149,7 @@ def test_an_untrusted_certificate_is_unavailable_not_sent_in_the_clear(
 
 def test_implicit_tls(
     tmp_path: Path,
-    mail_server: StartMailServer,  # noqa: F811
+    mail_server: StartMailServer,
 ) -> None:
     server = mail_server(tls=True, auth=("billing-bot", "pw"))
     config = dataclasses.replace(
@@ -164,7 +164,7 @@ def test_implicit_tls(
 
 def test_starttls_is_required_for_another_machine(
     tmp_path: Path,
-    mail_server: StartMailServer,  # noqa: F811
+    mail_server: StartMailServer,
 ) -> None:
     remote = config_for(tmp_path, "smtp://relay.msp.example")
     assert (remote.host, remote.port, remote.security) == ("relay.msp.example", 587, "starttls")
@@ -190,7 +190,7 @@ def test_a_password_in_the_clear_to_another_machine_is_refused_at_start(tmp_path
 
 def test_a_refused_recipient_is_rejected(
     tmp_path: Path,
-    mail_server: StartMailServer,  # noqa: F811
+    mail_server: StartMailServer,
 ) -> None:
     server = mail_server(refuse_rcpt={"gone@msp.example"})
     config = config_for(tmp_path, f"smtp://127.0.0.1:{server.port}")
@@ -202,7 +202,7 @@ def test_a_refused_recipient_is_rejected(
 
 def test_some_recipients_refused_says_who_got_it(
     tmp_path: Path,
-    mail_server: StartMailServer,  # noqa: F811
+    mail_server: StartMailServer,
 ) -> None:
     server = mail_server(refuse_rcpt={"gone@msp.example"})
     config = config_for(tmp_path, f"smtp://127.0.0.1:{server.port}")
@@ -214,7 +214,7 @@ def test_some_recipients_refused_says_who_got_it(
 
 def test_a_deferred_data_is_unavailable_and_the_retry_goes_through(
     tmp_path: Path,
-    mail_server: StartMailServer,  # noqa: F811
+    mail_server: StartMailServer,
 ) -> None:
     server = mail_server(fail_data=1)
     config = config_for(tmp_path, f"smtp://127.0.0.1:{server.port}")
