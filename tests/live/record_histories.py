@@ -36,7 +36,7 @@ from billing.events import parse_event
 from connectors.billing import BillingRejected, PostReceipt, PostRequest
 from connectors.embedded_ledger import EmbeddedLedger
 from devtools.dev_server import connect_when_serving, free_port, start_dev_server
-from messages.runs import InvoiceRunRequest, ReconciliationRequest
+from messages.runs import InvoiceRunRequest, NotifierInput, ReconciliationRequest
 from messages.ticket import (
     ApproveInput,
     DisputeInput,
@@ -62,6 +62,7 @@ from tests.live.stack import BillingStack, running_stack
 from usecases.workflow_histories import run_chain
 from workflows.helpdesk_sync import HelpdeskSyncWorkflow
 from workflows.invoice_run import MonthlyInvoiceRunWorkflow
+from workflows.notifications import NotifierWorkflow
 from workflows.reconciliation import ReconciliationWorkflow
 from workflows.sync_health import SyncHealthWorkflow
 
@@ -611,6 +612,41 @@ async def encrypted(rec: Recording, env: WorkflowEnvironment, directory: Path, o
         )
 
 
+async def notifier(rec: Recording, d: BillingStack, env: WorkflowEnvironment) -> None:
+    """The notifier's rounds: a held ticket's notice gathered, then batched five minutes on (no
+    mail server: kept as not sent), then ended as an operator would end it."""
+    t = d.ticket("told")
+    await d.send(
+        opened("org-unknown", ticket_id=t), logged("te-1", 30, ticket_id=t), closed(ticket_id=t)
+    )
+    await d.settled(t)
+    workflow_id = f"{PREFIX}-notifier"
+    handle = await d.client.start_workflow(
+        NotifierWorkflow.run, NotifierInput(), id=workflow_id, task_queue=d.settings.task_queue
+    )
+    await env.sleep(timedelta(minutes=7))  # rounds a minute apart; the batch after five
+    await handle.terminate("recorded for the replay gate")
+    rec.add("notifier", workflow_id, "NotifierWorkflow", "send_notifications")
+
+
+async def record_notifier_only(out: Path, directory: Path) -> list[Recorded]:
+    """The notifier alone (``--only notifier``): for the release that brought it, recorded
+    without re-recording every other workflow."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(BIN / "temporal-test-server"),
+        data_converter=DEPLOYMENT_CONVERTER,
+    )
+    await register_search_attributes(env.client, "default")
+    rec = Recording(env.client)
+    try:
+        async with desk(env.client, directory, "notifier", book_text()) as d:
+            await notifier(rec, d, env)
+        await write(rec, out)
+    finally:
+        await env.shutdown()
+    return rec.items
+
+
 async def record_on_test_server(out: Path, directory: Path) -> list[Recorded]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(BIN / "temporal-test-server"),
@@ -638,6 +674,8 @@ async def record_on_test_server(out: Path, directory: Path) -> list[Recorded]:
             env.client, directory, "settle", book_text(), settle_period=timedelta(days=5)
         ) as d:
             await settle_and_restore(rec, d, env)
+        async with desk(env.client, directory, "notifier", book_text()) as d:
+            await notifier(rec, d, env)
         await encrypted(rec, env, directory, out)
         await write(rec, out)
     finally:
@@ -696,13 +734,16 @@ def commit_of_checkout() -> str:
     ).stdout.strip()
 
 
-async def record(out: Path) -> None:
+async def record(out: Path, only: str | None = None) -> None:
     out.mkdir(parents=True, exist_ok=False)
     with tempfile.TemporaryDirectory() as directory:
         (Path(directory) / "skipping").mkdir()
-        items = await record_on_test_server(out, Path(directory) / "skipping")
-        (Path(directory) / "dev").mkdir()
-        items += await record_continue_as_new(out, Path(directory) / "dev")
+        if only == "notifier":
+            items = await record_notifier_only(out, Path(directory) / "skipping")
+        else:
+            items = await record_on_test_server(out, Path(directory) / "skipping")
+            (Path(directory) / "dev").mkdir()
+            items += await record_continue_as_new(out, Path(directory) / "dev")
     manifest = {
         "recorded_from": commit_of_checkout(),
         "recorded_at": datetime.now(UTC).date().isoformat(),
@@ -724,8 +765,11 @@ async def record(out: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="a new directory for the set")
+    parser.add_argument(
+        "--only", choices=["notifier"], help="record only this workflow's histories"
+    )
     args = parser.parse_args()
-    asyncio.run(record(args.out.resolve()))
+    asyncio.run(record(args.out.resolve(), args.only))
     # Free the Temporal clients while the interpreter is whole (as cli/live.py does): left to
     # shutdown, their Rust threads can abort the process after the histories are written.
     gc.collect()
