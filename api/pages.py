@@ -1148,7 +1148,11 @@ def exceptions_page(
 
 
 def _exceptions(
-    request: Request, session: Session, query: QueueQuery, signoff_url: str = ""
+    request: Request,
+    session: Session,
+    query: QueueQuery,
+    signoff_url: str = "",
+    signoff_emailed: bool = False,
 ) -> HTMLResponse:
     """One page of the exception queue (50 rows), filtered and sorted by the database, with
     the count and total of what matches and of the whole queue."""
@@ -1177,6 +1181,7 @@ def _exceptions(
         owner=owner,
         owners=OWNERS,
         signoff_url=signoff_url,
+        signoff_emailed=signoff_emailed,
         # Ticked rows (those whose next step is a rerate) go in one bulk rerate.
         bulk_rerate=session.principal.role in RERATE_HELD.roles,
         rerate_matching=dataclasses.replace(
@@ -1368,7 +1373,13 @@ async def exception_signoff_link(
         return _back(request, session, "/exceptions", refusal, back, owner=owner)
     # Shown on this response, not through a redirect: the link is the customer's credential
     # and must not travel in a URL (browser history, access logs).
-    return _exceptions(request, session, QueueQuery(owner=owner), signoff_url=link.url)
+    return _exceptions(
+        request,
+        session,
+        QueueQuery(owner=owner),
+        signoff_url=link.url,
+        signoff_emailed=link.emailed,
+    )
 
 
 @router.post("/exceptions/{ticket_id}/{decision}")

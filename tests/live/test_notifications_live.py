@@ -20,7 +20,7 @@ from store.notifications import OutboxQuery, outbox
 from store.ticket_records import audit_trail
 from store.tokens import issue_token
 from tests.billing.builders import book_text, closed, logged, opened
-from tests.live.api_server import hidden, serving
+from tests.live.api_server import hidden, post_login, serving
 from tests.live.stack import running_stack
 from tests.mail_fixtures import StartMailServer
 from tests.mail_server import MailServer, ReceivedMail
@@ -123,6 +123,16 @@ async def test_fifty_holds_one_email_and_a_signoff_link_that_works(
                 ]
                 assert (shown.actor, shown.outcome) == ("mona-manager", "accepted")
                 assert "was shown the signoff link e-mailed" in shown.detail
+                # The exception page's button does the same, and says whose link it shows.
+                async with httpx.AsyncClient(base_url=url, timeout=30) as staff:
+                    assert (await post_login(staff, token)).status_code in (200, 303)
+                    queue = await staff.get("/exceptions")
+                    shown_page = await staff.post(
+                        f"/exceptions/{signed}/signoff-link",
+                        data={"csrf": hidden(queue.text, "csrf")},
+                    )
+                assert "e-mailed to the customer's billing contact" in shown_page.text
+                assert link.group(0) in shown_page.text
                 page = await http.get(link.group(0))
                 assert page.status_code == 200, page.text
                 assert signed in page.text
