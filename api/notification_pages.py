@@ -181,7 +181,7 @@ def _row(message: Outgoing, zone: str) -> dict[str, Any]:
         "recipients": recipients_text(message),
         "subject": message.subject,
         "ticket_id": message.ticket_id or "",
-        "items": message.items,
+        "tickets_listed": message.items,
         "state": message.state,
         "state_label": STATE_LABELS.get(message.state, message.state),
         "last_error": message.last_error or "",

@@ -157,7 +157,7 @@ def test_show_prints_the_body_with_the_signoff_link_in_words(
     out = capsys.readouterr().out
     assert f"Accept or decline: {LINK_NOT_SHOWN}" in out
     assert SIGNOFF_LINK not in out
-    assert "uncertain (uncertain: the sender stopped mid-send" in out
+    assert "uncertain (uncertain: may not have arrived)" in out
     assert "2026-11-30 10:05 EST" in out and "billing@acme.example" in out
 
 

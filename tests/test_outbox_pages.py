@@ -87,7 +87,14 @@ def seed_outbox(site: ServedStore) -> None:
         add_messages(
             connection,
             [
-                message(FAILED_KEY, kind="digest", owner="manager", channel="slack", recipients=()),
+                message(
+                    FAILED_KEY,
+                    kind="digest",
+                    owner="manager",
+                    channel="slack",
+                    recipients=(),
+                    items=4,
+                ),
                 message(
                     REJECTED_KEY, kind="digest", owner="manager", channel="teams", recipients=()
                 ),
@@ -115,6 +122,12 @@ def row_of(html: str, key: str) -> str:
     return html[start : html.index("</tr>", start)]
 
 
+def body_of(html: str, key: str) -> str:
+    """The row under a message's that holds its body."""
+    start = html.index(f'data-body-of="{key}"')
+    return html[start : html.index("</tr>", start)]
+
+
 def keys(html: str) -> list[str]:
     return [unescape(key) for key in re.findall(r'<tr data-message="([^"]+)"', html)]
 
@@ -133,12 +146,16 @@ def test_admin_sees_the_outbox_newest_first_in_the_books_timezone(site: ServedSt
     # Written 14:05 + 55 min UTC = 09:00 EST; sent 15:05 UTC = 10:05 EST.
     assert "2026-11-30 10:00 EST" in sent and "2026-11-30 10:05 EST" in sent
     assert "fran@example.com, ap@example.com" in sent and "T-1001 is held" in sent
-    assert 'href="/tickets/T-1001"' in sent
+    assert 'data-label="Tickets">1 <a class="nowrap" href="/tickets/T-1001">T-1001</a>' in row_of(
+        html, SENT_KEY
+    )
     failed = unescape(row_of(html, FAILED_KEY))
     assert "the manager queue's slack channel" in failed  # a webhook is a secret: never shown
-    assert "failed (retried" in failed and "Slack answered 500: try again later" in failed
+    assert 'data-label="Tickets">4<' in failed  # how many tickets the digest lists
+    assert "failed: retried while attempts last" in failed
+    assert "Slack answered 500: try again later" in failed
     uncertain = unescape(row_of(html, SIGNOFF_KEY))
-    assert "uncertain: the sender stopped mid-send" in uncertain
+    assert "uncertain: may not have arrived" in uncertain
     assert "check with the recipient" in uncertain and "Send again" in uncertain
     assert "Send again" not in row_of(html, SENT_KEY)
     # Counts per state on top, most urgent first, each a link to its filter.
@@ -156,11 +173,11 @@ def test_a_body_is_escaped_plain_text_and_never_shows_the_signoff_link(
     with logged_in(site, Role.OPERATOR) as http:
         html = http.get("/notifications", params={"owner": "customer"}).text
         billing = http.get("/notifications", params={"ticket": "T-1001"}).text
-    signoff = row_of(html, SIGNOFF_KEY)
+    signoff = body_of(html, SIGNOFF_KEY)
     assert "<details" in signoff and 'class="message-body"' in signoff
     assert LINK_NOT_SHOWN in unescape(signoff)
     assert SIGNOFF_LINK not in html and "/signoff/" not in html
-    body = row_of(billing, SENT_KEY)
+    body = body_of(billing, SENT_KEY)
     assert "T-1001 &lt;b&gt;held&lt;/b&gt;: no time\nsecond line" in body
     assert "<b>held</b>" not in billing
 

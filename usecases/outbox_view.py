@@ -21,13 +21,14 @@ OWNERS = ("support", "billing", "manager", "finance", "customer")
 RESENDABLE = ("uncertain", "failed", "rejected", "not_sent")
 # Most urgent first: the order the counts at the top of the page and the command list them.
 STATE_ORDER = ("uncertain", "failed", "rejected", "not_sent", "sending", "pending", "sent")
+# Short, for a table cell: the row's last error says the rest (docs/notifications-outbox.md).
 STATE_LABELS = {
     "pending": "waiting to be sent",
-    "sending": "being sent now",
+    "sending": "being sent",
     "sent": "sent",
-    "failed": "failed (retried on the next round while attempts are left)",
-    "rejected": "rejected by the server (not retried)",
-    "uncertain": "uncertain: the sender stopped mid-send; check with the recipient",
+    "failed": "failed: retried while attempts last",
+    "rejected": "rejected: not retried",
+    "uncertain": "uncertain: may not have arrived",
     "not_sent": "not sent",
 }
 # The link is the customer's credential: whoever reads the outbox sees these words instead.
