@@ -15,10 +15,17 @@ from sqlalchemy.engine import Engine
 from billing.notices import SIGNOFF_LINK
 from cli.main import main
 from store.database import open_store, write_transaction
-from store.notifications import NewMessage, add_messages, claim, finish, mark_interrupted
+from store.notifications import (
+    STATES,
+    NewMessage,
+    add_messages,
+    claim,
+    finish,
+    mark_interrupted,
+)
 from store.notifications import outbox_message as stored_message
 from tests.conftest import EXAMPLES
-from usecases.outbox_view import LINK_NOT_SHOWN
+from usecases.outbox_view import LINK_NOT_SHOWN, RESENDABLE, STATE_LABELS, STATE_ORDER
 
 # 14:05 UTC is 09:05 in the examples' book (America/New_York, EST in November).
 AT = datetime(2026, 11, 30, 14, 5, tzinfo=UTC)
@@ -204,3 +211,9 @@ def test_a_bad_option_is_exit_2_naming_it(
         main(["notifications", "list", *argv])
     assert exited.value.code == 2
     assert says in capsys.readouterr().err
+
+
+def test_every_state_has_its_words_and_its_place() -> None:
+    """A state the store gains must get words on the page and in the command (outbox_view)."""
+    assert set(STATE_ORDER) == set(STATES) == set(STATE_LABELS)
+    assert set(RESENDABLE) < set(STATES)
