@@ -26,6 +26,7 @@ from api import (
     customer_pages,
     docs_page,
     health,
+    notification_pages,
     pages,
     prebill,
     prebill_pages,
@@ -88,6 +89,7 @@ def create_app(
     app.include_router(report_pages.router)
     app.include_router(customer_pages.router)
     app.include_router(prebill_pages.router)
+    app.include_router(notification_pages.router)
     app.include_router(codec.router_for(settings))  # compressed and encrypted payloads
     app.include_router(docs_page.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -25,6 +25,8 @@ class FlashTemplate(StrEnum):
     PREBILL_APPROVED = "prebill_approved"
     PREBILL_NOT_FINALIZED = "prebill_not_finalized"
     PREBILL_FINALIZED = "prebill_finalized"
+    OUTBOX_RESENT = "outbox_resent"
+    OUTBOX_NOT_RESENT = "outbox_not_resent"
 
 
 TEXTS: dict[FlashTemplate, str] = {
@@ -41,6 +43,10 @@ TEXTS: dict[FlashTemplate, str] = {
     FlashTemplate.PREBILL_FINALIZED: (
         "Finalized {invoices} for {month} at {total}: the period is locked."
     ),
+    FlashTemplate.OUTBOX_RESENT: (
+        "{message}: was {state}; now pending: the notifier sends it on its next round."
+    ),
+    FlashTemplate.OUTBOX_NOT_RESENT: "Not sent again: {detail}",
 }
 # A message quoting a ticket's refusal can be long; the page shows at most this much of it. (A
 # bulk approval has a page of its own, bulk_result.html, one row per ticket.)

@@ -80,6 +80,8 @@ REVIEW_ROLES = frozenset({Role.FINANCE, Role.ADMIN})
 REPORT_ROLES = frozenset({Role.FINANCE, Role.MANAGER, Role.OPERATOR, Role.ADMIN})
 # The customer ledgers (api/customer_pages.py): invoices and credits, for those who bill.
 LEDGER_ROLES = frozenset({Role.FINANCE, Role.MANAGER, Role.ADMIN})
+# The outbox (api/notification_pages.py): what was sent to whom, for those who run the service.
+OUTBOX_ROLES = frozenset({Role.OPERATOR, Role.ADMIN})
 # The home page lists this many of the latest alerts the banner draws from.
 RECENT_ALERTS = 10
 OWNERS = ("support", "manager", "billing", "customer")
@@ -237,6 +239,7 @@ def _render(
         "may_review": session is not None and session.principal.role in REVIEW_ROLES,
         "may_report": session is not None and session.principal.role in REPORT_ROLES,
         "may_see_customers": session is not None and session.principal.role in LEDGER_ROLES,
+        "may_see_outbox": session is not None and session.principal.role in OUTBOX_ROLES,
         "flash": _read_flash(request, session),
         # The banner: the last reconciliation found what finance must look at.
         "alert": latest_alert(

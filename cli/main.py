@@ -15,6 +15,7 @@ from cli import (
     ingest_command,
     invoice_run_command,
     ledger_command,
+    notifications_command,
     pilot_command,
     prebill_command,
     preview_command,
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     report_command.add_parser(commands)
     pilot_command.add_parser(commands)
     customers_command.add_parser(commands)
+    notifications_command.add_parser(commands)
     serve_command.add_parser(commands)
     token_command.add_parser(commands)
     db_command.add_parser(commands)

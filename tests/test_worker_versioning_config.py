@@ -20,6 +20,8 @@ BEHAVIOUR = {
     "MonthlyInvoiceRunWorkflow": VersioningBehavior.PINNED,
     "SyncHealthWorkflow": VersioningBehavior.PINNED,
     "HelpdeskSyncWorkflow": VersioningBehavior.PINNED,
+    # Always running (continued as new every 200 rounds): it moves to each new build.
+    "NotifierWorkflow": VersioningBehavior.AUTO_UPGRADE,
 }
 
 

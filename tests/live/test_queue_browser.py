@@ -4,7 +4,8 @@ is a few screens; finance approves a ticket from the review queue with the keybo
 ?, a); every staff page and the customer's signoff page pass axe-core (no serious or critical
 violation) at 1200 px and at 390 px, without sideways scroll on a phone and without a table
 header broken mid-word there, each screenshotted as ``NAME-1200.png`` and ``NAME-390.png``; so do
-the pages that read the store alone (customers, a customer's ledger, reports, home with alerts).
+the pages that read the store alone (customers, a customer's ledger, reports, home with alerts,
+the outbox).
 
 axe-core comes from the npm registry (package.json; ``make test`` runs ``npm ci``). Without
 node_modules the accessibility test skips with the reason, unless ``HDB_REQUIRE_AXE`` is set, as
@@ -22,14 +23,18 @@ from typing import Any
 
 import pytest
 from playwright.async_api import Browser, Page, expect
+from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
+from billing.notices import SIGNOFF_LINK
 from billing.posting import BillableLine, LineType
 from billing.roles import Role
 from billing.sync_alerts import AlertKind, SyncAlert
 from connectors.billing import PostRequest
 from connectors.embedded_ledger import EmbeddedLedger
 from devtools.dev_server import DevServer
+from store.database import write_transaction
+from store.notifications import NewMessage, add_messages, claim, finish, mark_interrupted
 from store.sync_health import save_alerts
 from tests.billing.builders import book_text, closed, disputed, logged, opened
 from tests.live import test_pages_browser as browser_pages
@@ -245,8 +250,9 @@ async def test_the_ledger_report_and_home_pages_pass_axe_and_fit_a_phone(
     tmp_path: Path, chromium: Browser, screenshots: Path
 ) -> None:
     """The pages that read the store alone, over the example store (two tickets posted) with a
-    credit to Acme and the alerts of the last days: the customer list, Acme's ledger with its
-    charges and credit, the reports of the examples' month, and home with its recent alerts."""
+    credit to Acme, the alerts of the last days and a few outbox messages: the customer list,
+    Acme's ledger with its charges and credit, the reports of the examples' month, home with its
+    recent alerts, and the outbox with its bodies open and admin's *Send again* forms."""
     source = axe_source()
     with served_examples(tmp_path) as served:
         credit = Decimal("-125.00")
@@ -277,6 +283,7 @@ async def test_the_ledger_report_and_home_pages_pass_axe_and_fit_a_phone(
         ]
         for hours, alert in enumerate(alerts, start=1):
             save_alerts(served.engine, EXAMPLES_NOW - timedelta(days=2, hours=hours), [alert])
+        seed_outbox(served.engine)
         context, page = await new_page(chromium)
         await log_in(page, served, Role.ADMIN)
         pages = {
@@ -284,6 +291,7 @@ async def test_the_ledger_report_and_home_pages_pass_axe_and_fit_a_phone(
             "customer": "/customers/org-100?from=2026-11-01&to=2026-11-30",
             "reports-examples": "/reports?from=2026-11-01&to=2026-11-30",
             "home-alerts": "/",
+            "outbox": "/notifications",
         }
         problems: list[str] = []
         for name, path in pages.items():
@@ -296,8 +304,53 @@ async def test_the_ledger_report_and_home_pages_pass_axe_and_fit_a_phone(
                 await expect(page.locator("#credits tbody tr")).to_have_count(1)
             if name == "home-alerts":
                 await expect(page.locator("#recent-alerts tbody tr")).to_have_count(2)
+            if name == "outbox":
+                await expect(page.locator("#outbox tr[data-message]")).to_have_count(3)
+                await expect(page.get_by_role("button", name="Send again")).to_have_count(2)
         await context.close()
         assert not problems, "\n".join(problems)
+
+
+def seed_outbox(engine: Engine) -> None:
+    """A sent notice, a failed Slack digest and a signoff e-mail cut off mid-send: every kind of
+    row the outbox page draws (recipients, a long error, a body with the link's placeholder)."""
+    notice = NewMessage(
+        "notice|billing|T-1001|2026-11-30T14:05",
+        "notice",
+        "billing",
+        "email",
+        ("fran@example.com", "accounts-payable-team@example.com"),
+        "T-1001 is held: no billing customer",
+        "T-1001 (Acme Dental) is held: the book maps no billing customer to org-100.\n",
+        ticket_id="T-1001",
+        items=1,
+    )
+    digest = NewMessage(
+        "digest|manager|2026-11-30|slack", "digest", "manager", "slack", (), "3 wait", "…", items=3
+    )
+    signoff = NewMessage(
+        "signoff|T-1003|L-1",
+        "signoff",
+        "customer",
+        "email",
+        ("billing@acme.example",),
+        "T-1003 awaits your signoff",
+        f"Dear Ann,\n\nReview the lines, accept or decline: {SIGNOFF_LINK}\n",
+        ticket_id="T-1003",
+        link_id="L-1",
+        items=1,
+    )
+    with write_transaction(engine) as connection:
+        add_messages(connection, [notice, digest, signoff], EXAMPLES_NOW - timedelta(hours=2))
+    finish(engine, notice.message_key, "sent", EXAMPLES_NOW - timedelta(hours=1))
+    finish(
+        engine,
+        digest.message_key,
+        "failed",
+        EXAMPLES_NOW,
+        "Slack could not be reached: connection refused by hooks.slack.com (try again later)",
+    )
+    assert claim(engine, signoff.message_key) and mark_interrupted(engine) == 1
 
 
 async def test_fifty_tickets_in_review_are_a_few_screens(
