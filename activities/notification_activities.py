@@ -104,7 +104,12 @@ class NotificationActivities:
         self._signing_key = signing_key
         self._counter = counter
         self._http = http or httpx.Client(timeout=httpx.Timeout(10.0))
-        self._webhooks = webhooks or (lambda owner: chat_webhooks(settings, owner))
+        if webhooks is None:
+            # Read once, at the worker's start: a bad webhook setting stops the worker there,
+            # naming the variable, instead of failing every round.
+            chats = {owner: chat_webhooks(settings, owner) for owner in (*OWNERS, "finance")}
+            webhooks = lambda owner: chats.get(owner, [])  # noqa: E731
+        self._webhooks = webhooks
         self._base = settings.public_url.rstrip("/")
 
     @activity.defn(name="send_notifications")
