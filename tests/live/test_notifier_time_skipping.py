@@ -7,19 +7,27 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from messages.runs import NotifierInput
+from runtime.data_converter import data_converter_for
+from settings import Settings
+from tests.live.conftest import BIN
 from tests.mail_fixtures import StartMailServer
 from tests.mail_server import MailServer, ReceivedMail
 from tests.notifications.round_helpers import notifier, record, signoff_url
 from workflows.notifications import NotifierWorkflow, notifier_workflow_id
+
+# Its own time-skipping server: a Temporal server the shifted-clock runs cannot shift.
+pytestmark = pytest.mark.temporal
 
 NEW_YORK = ZoneInfo("America/New_York")  # the example book's timezone
 
@@ -34,9 +42,22 @@ def _subjects(server: MailServer) -> list[str]:
     return [str(mail.message["Subject"]).strip() for mail in server.messages()]
 
 
+@pytest.fixture
+async def own_time_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of this test's own: it moves the clock days ahead, which would
+    leave the session's shared server (``time_env``) in another week for the tests after it."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(BIN / "temporal-test-server"),
+        data_converter=data_converter_for(Settings()),
+    )
+    yield env
+    await env.shutdown()
+
+
 async def test_signoff_batch_digest_and_reminder_over_skipped_days(
-    time_env: WorkflowEnvironment, tmp_path: Path, mail_server: StartMailServer
+    own_time_env: WorkflowEnvironment, tmp_path: Path, mail_server: StartMailServer
 ) -> None:
+    time_env = own_time_env
     server = mail_server()
     # The test server's clock starts at the wall clock: skip it to the next 06:00 in the book's
     # timezone, so the day and hour this runs at do not matter.
