@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from connectors.mail import mail_config
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
@@ -24,6 +23,7 @@ from billing.sync_alerts import SyncThresholds
 from connectors import selection
 from connectors.billing import BillingAdapter
 from connectors.helpdesk import HelpdeskAdapter
+from connectors.mail import mail_config
 from intake.helpdesk_sync import HelpdeskSyncActivities
 from settings import Settings
 from store.book_source import BookSource
