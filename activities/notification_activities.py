@@ -213,12 +213,7 @@ class NotificationActivities:
                     continue  # still gathering
                 key = f"notice:{owner}:{now:%Y%m%dT%H%M%S}"
                 current = {w.ticket_id: w.status for w in waiting_for(connection, owner)}
-                told = [
-                    n
-                    for n in notices
-                    if n.kind not in STILL_WAITING
-                    or current.get(n.ticket_id) == STILL_WAITING[n.kind]
-                ]
+                told = [n for n in notices if _still_waits(n, current)]
                 take_notices(connection, [n.cause_key for n in notices], key)
                 if not told:
                     continue
