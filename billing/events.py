@@ -9,11 +9,13 @@ by field; a bad line of a JSONL file also names its line number.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -240,30 +242,61 @@ class ParsedEvents:
     problems: list[LineProblem]
 
 
-def parse_event_lines(lines: Iterable[str]) -> ParsedEvents:
-    """Parse JSONL: one event per line; blank lines and ``#`` comment lines are skipped."""
-    events: list[HelpdeskEvent] = []
-    numbers: list[int] = []
-    problems: list[LineProblem] = []
+# orjson reads an integer past 64 bits as a float, where the standard library keeps it whole
+# (and validation names it by field as such): a line with a run of 19 digits anywhere, even in
+# a string, is left to the standard library.
+_MAYBE_BIG_INTEGER = re.compile(r"\d{19}")
+
+
+def _decode_line(text: str) -> object:
+    """One JSON value, decoded fast by orjson; anything orjson refuses or might read otherwise
+    is decoded by the standard library, which decides: its error messages are the ones people
+    have been told, and it reads what orjson does not (NaN, lone surrogates, a byte order mark,
+    integers past 64 bits), each of which validation then names by field, exactly as before."""
+    if _MAYBE_BIG_INTEGER.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
+
+
+def admit_event_lines(
+    lines: Iterable[str],
+) -> Iterator[tuple[int, HelpdeskEvent | None, list[LineProblem]]]:
+    """JSONL, one line at a time: ``(line number, event, [])`` for an admitted event, ``(line
+    number, None, problems)`` for a rejected line. Blank lines and ``#`` comment lines are
+    skipped. Nothing is kept between lines, so a caller can fold a file of any size."""
     for number, line in enumerate(lines, start=1):
         text = line.strip()
         if not text or text.startswith("#"):
             continue
         try:
-            data = json.loads(text)
+            data = _decode_line(text)
         except json.JSONDecodeError as error:
-            problems.append(
-                LineProblem(
-                    number, None, Problem("", f"not valid JSON: {error.msg} (column {error.colno})")
-                )
-            )
+            problem = Problem("", f"not valid JSON: {error.msg} (column {error.colno})")
+            yield number, None, [LineProblem(number, None, problem)]
             continue
         except RecursionError:
-            problems.append(LineProblem(number, None, Problem("", "nested too deeply")))
+            yield number, None, [LineProblem(number, None, Problem("", "nested too deeply"))]
             continue
         try:
-            events.append(parse_event(data))
-            numbers.append(number)
+            event = parse_event(data)
         except EventError as error:
-            problems.extend(LineProblem(number, error.event_id, p) for p in error.problems)
+            yield number, None, [LineProblem(number, error.event_id, p) for p in error.problems]
+            continue
+        yield number, event, []
+
+
+def parse_event_lines(lines: Iterable[str]) -> ParsedEvents:
+    """Parse JSONL: one event per line; blank lines and ``#`` comment lines are skipped."""
+    events: list[HelpdeskEvent] = []
+    numbers: list[int] = []
+    problems: list[LineProblem] = []
+    for number, event, line_problems in admit_event_lines(lines):
+        if event is None:
+            problems.extend(line_problems)
+        else:
+            events.append(event)
+            numbers.append(number)
     return ParsedEvents(events, numbers, problems)
