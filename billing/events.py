@@ -9,13 +9,11 @@ by field; a bad line of a JSONL file also names its line number.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-import orjson
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -183,6 +181,7 @@ EVENT_TYPES: dict[str, type[_Event]] = {
 }
 
 EVENT_LIST = TypeAdapter(list[HelpdeskEvent])
+_ANY_EVENT: TypeAdapter[HelpdeskEvent] = TypeAdapter(HelpdeskEvent)
 
 
 class EventError(ValueError):
@@ -242,25 +241,6 @@ class ParsedEvents:
     problems: list[LineProblem]
 
 
-# orjson reads an integer past 64 bits as a float, where the standard library keeps it whole
-# (and validation names it by field as such): a line with a run of 19 digits anywhere, even in
-# a string, is left to the standard library.
-_MAYBE_BIG_INTEGER = re.compile(r"\d{19}")
-
-
-def _decode_line(text: str) -> object:
-    """One JSON value, decoded fast by orjson; anything orjson refuses or might read otherwise
-    is decoded by the standard library, which decides: its error messages are the ones people
-    have been told, and it reads what orjson does not (NaN, lone surrogates, a byte order mark,
-    integers past 64 bits), each of which validation then names by field, exactly as before."""
-    if _MAYBE_BIG_INTEGER.search(text) is None:
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(text)
-
-
 def admit_event_lines(
     lines: Iterable[str],
 ) -> Iterator[tuple[int, HelpdeskEvent | None, list[LineProblem]]]:
@@ -272,7 +252,16 @@ def admit_event_lines(
         if not text or text.startswith("#"):
             continue
         try:
-            data = _decode_line(text)
+            # The common case, a good event, in one step: pydantic reads the JSON and validates
+            # it in Rust, and ignores every key no model declares (``internal*`` among them).
+            admitted: HelpdeskEvent | None = _ANY_EVENT.validate_json(text)
+        except ValidationError:
+            admitted = None  # a bad line: read again below, to name each of its problems
+        if admitted is not None:
+            yield number, admitted, []
+            continue
+        try:
+            data = json.loads(text)
         except json.JSONDecodeError as error:
             problem = Problem("", f"not valid JSON: {error.msg} (column {error.colno})")
             yield number, None, [LineProblem(number, None, problem)]
