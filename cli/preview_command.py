@@ -80,8 +80,8 @@ def render_preview_table(documents: list[dict], book: BillingBook | None = None)
 
 
 def _folded_events(path: str) -> tuple[FoldedTickets, list[LineProblem]]:
-    # The lines go straight into folding and are not kept past it: a month's file is folded
-    # into its tickets without its lines, or their parsed events, staying alive beside them.
+    # The file's lines live only while they are folded, each parsed event only while it is
+    # applied: what stays for rating is the folded tickets.
     return fold_event_lines(read_event_lines(path))
 
 
