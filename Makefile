@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo demo-real stop test test-serial test-shifted-clocks lint format bench bench-live bench-ingest bench-reports bench-pages clean help
+.PHONY: setup demo demo-real stop test test-serial test-shifted-clocks lint format bench bench-preview bench-live bench-ingest bench-reports bench-pages clean help
 
 help:
 	@echo "make demo   set up, start Temporal + a worker, bill the example events, print a summary"
@@ -15,6 +15,7 @@ help:
 	@echo "make test-shifted-clocks  the suites that start no Temporal server, under faketime in 2027 and 2028"
 	@echo "make lint   ruff lint and format check, and the import layers (lint-imports)"
 	@echo "make bench  rating benchmark (bench/rating.py)"
+	@echo "make bench-preview  starter.py preview of a generated month vs a naive rater (bench/preview.py)"
 	@echo "make bench-live  1,000 tickets through a dev server vs a baseline workflow (bench/live.py)"
 	@echo "make bench-ingest  6,000 signed events into the webhook vs a bare endpoint (bench/ingest.py)"
 	@echo "make bench-reports  every report and the reconciliation over 50,000 tickets, SQLite and PostgreSQL (bench/reports.py)"
@@ -102,6 +103,9 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/rating.py
+
+bench-preview: $(STAMP)
+	$(PY) bench/preview.py
 
 bench-live: $(STAMP)
 	$(PY) bench/live.py

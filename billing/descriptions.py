@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from billing.sensitive import RedactedText, SensitiveKind, may_lead_into_secret, redact
 
@@ -19,6 +20,18 @@ _CONTROL_AND_SPACE_RUNS = re.compile(r"[\s\x00-\x1f\x7f]+")
 # bidirectional overrides make an invoice line read differently from what it says
 # ("Paid \u202e0001$ refund").
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
+
+@lru_cache(maxsize=8192)
+def _cleaned(text: str) -> RedactedText:
+    """``text`` without control or invisible characters, then redacted.
+
+    A pure function of the text, and the same notes, subjects and resolutions recur across a
+    month's entries ("Restarted print spooler"): each distinct one is checked once, not once
+    per entry. The result is immutable, so sharing it is safe; the cache is bounded."""
+    if not text.isprintable() or "  " in text:  # isprintable() is False for \n, \t, …
+        text = _CONTROL_AND_SPACE_RUNS.sub(" ", _INVISIBLE.sub("", text))
+    return redact(text.strip())
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +55,7 @@ class DescriptionWriter:
     def _safe(self, text: str, place: str, source_id: str | None) -> str:
         if place in self._checked:
             return self._checked[place]
-        if not text.isprintable() or "  " in text:  # isprintable() is False for \n, \t, …
-            text = _CONTROL_AND_SPACE_RUNS.sub(" ", _INVISIBLE.sub("", text))
-        text = text.strip()
-        result: RedactedText = redact(text)
+        result = _cleaned(text)
         if result.kinds:
             self.findings.append(SensitiveSource(place, result.kinds, source_id))
         self._checked[place] = result.text

@@ -9,7 +9,7 @@ by field; a bad line of a JSONL file also names its line number.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -181,6 +181,7 @@ EVENT_TYPES: dict[str, type[_Event]] = {
 }
 
 EVENT_LIST = TypeAdapter(list[HelpdeskEvent])
+_ANY_EVENT: TypeAdapter[HelpdeskEvent] = TypeAdapter(HelpdeskEvent)
 
 
 class EventError(ValueError):
@@ -240,30 +241,51 @@ class ParsedEvents:
     problems: list[LineProblem]
 
 
-def parse_event_lines(lines: Iterable[str]) -> ParsedEvents:
-    """Parse JSONL: one event per line; blank lines and ``#`` comment lines are skipped."""
-    events: list[HelpdeskEvent] = []
-    numbers: list[int] = []
-    problems: list[LineProblem] = []
+def admit_event_lines(
+    lines: Iterable[str],
+) -> Iterator[tuple[int, HelpdeskEvent | None, list[LineProblem]]]:
+    """JSONL, one line at a time: ``(line number, event, [])`` for an admitted event, ``(line
+    number, None, problems)`` for a rejected line. Blank lines and ``#`` comment lines are
+    skipped. Nothing is kept between lines, so a caller can fold a file of any size."""
     for number, line in enumerate(lines, start=1):
         text = line.strip()
         if not text or text.startswith("#"):
             continue
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            problems.append(
-                LineProblem(
-                    number, None, Problem("", f"not valid JSON: {error.msg} (column {error.colno})")
-                )
-            )
-            continue
-        except RecursionError:
-            problems.append(LineProblem(number, None, Problem("", "nested too deeply")))
+            # The common case, a good event, in one step: pydantic reads the JSON and validates
+            # it in Rust, and ignores every key no model declares (``internal*`` among them).
+            admitted: HelpdeskEvent | None = _ANY_EVENT.validate_json(text)
+        except ValidationError:
+            admitted = None  # a bad line: read again below, to name each of its problems
+        if admitted is not None:
+            yield number, admitted, []
             continue
         try:
-            events.append(parse_event(data))
-            numbers.append(number)
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            problem = Problem("", f"not valid JSON: {error.msg} (column {error.colno})")
+            yield number, None, [LineProblem(number, None, problem)]
+            continue
+        except RecursionError:
+            yield number, None, [LineProblem(number, None, Problem("", "nested too deeply"))]
+            continue
+        try:
+            event = parse_event(data)
         except EventError as error:
-            problems.extend(LineProblem(number, error.event_id, p) for p in error.problems)
+            yield number, None, [LineProblem(number, error.event_id, p) for p in error.problems]
+            continue
+        yield number, event, []
+
+
+def parse_event_lines(lines: Iterable[str]) -> ParsedEvents:
+    """Parse JSONL: one event per line; blank lines and ``#`` comment lines are skipped."""
+    events: list[HelpdeskEvent] = []
+    numbers: list[int] = []
+    problems: list[LineProblem] = []
+    for number, event, line_problems in admit_event_lines(lines):
+        if event is None:
+            problems.extend(line_problems)
+        else:
+            events.append(event)
+            numbers.append(number)
     return ParsedEvents(events, numbers, problems)

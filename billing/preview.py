@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from billing.book import BillingBook
-from billing.events import HelpdeskEvent
+from billing.events import HelpdeskEvent, LineProblem, admit_event_lines
 from billing.holds import ApprovalRequired, BillingException
 from billing.invoice_lines import InvoiceLine
 from billing.money import format_decimal, hours_from_minutes
@@ -33,18 +33,46 @@ class FoldedTickets:
         default_factory=lambda: dict.fromkeys(EventOutcome, 0)
     )
 
+    def fold(self, event: HelpdeskEvent, position: int) -> None:
+        """Fold one event, the ``position``-th admitted (arrival order breaks closing ties)."""
+        ticket = self.tickets.get(event.ticket_id)
+        if ticket is None:
+            ticket = self.tickets[event.ticket_id] = Ticket(event.ticket_id)
+        outcome = ticket.apply(event)
+        self.outcomes[outcome] += 1
+        if outcome is EventOutcome.APPLIED and event.type == "ticket.closed":
+            self.close_order[event.ticket_id] = position
+
 
 def fold_events(events: Iterable[HelpdeskEvent]) -> FoldedTickets:
     folded = FoldedTickets()
     for position, event in enumerate(events):
-        ticket = folded.tickets.get(event.ticket_id)
-        if ticket is None:
-            ticket = folded.tickets[event.ticket_id] = Ticket(event.ticket_id)
-        outcome = ticket.apply(event)
-        folded.outcomes[outcome] += 1
-        if outcome is EventOutcome.APPLIED and event.type == "ticket.closed":
-            folded.close_order[event.ticket_id] = position
+        folded.fold(event, position)
     return folded
+
+
+def fold_event_lines(lines: Iterable[str]) -> tuple[FoldedTickets, list[LineProblem]]:
+    """Admit and fold a JSONL file line by line: only the folded tickets are kept, never the
+    lines' events, so a month's file needs the memory of its tickets and no more.
+
+    A bad line means nothing will be rated: from the first one on, the tickets are dropped and
+    the rest of the file is only checked, so every bad line is still named.
+    """
+    folded = FoldedTickets()
+    problems: list[LineProblem] = []
+    position = 0
+    # Folding a month builds hundreds of thousands of objects and no reference cycles: with the
+    # collector on, each of its passes rescans every ticket folded so far.
+    with cyclic_gc_paused():
+        for _number, event, line_problems in admit_event_lines(lines):
+            if event is None:
+                if not problems:
+                    folded = FoldedTickets()  # frees what was folded: it will not be rated
+                problems.extend(line_problems)
+            elif not problems:
+                folded.fold(event, position)
+                position += 1
+    return folded, problems
 
 
 def tickets_in_closing_order(folded: FoldedTickets) -> list[Ticket]:
@@ -81,21 +109,31 @@ def cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def ratings_in_closing_order(
+    tickets: Iterable[Ticket], book: BillingBook, balances: PrepaidBalances
+) -> Iterator[TicketRating]:
+    """Rate tickets one after another, each drawing prepaid hours from what the last one left;
+    each rating is handed on as it is made, so a caller that writes it out need not keep it."""
+    for ticket in tickets:
+        rating = rate_ticket(ticket, book, balances)
+        balances = rating.balances_after
+        yield rating
+
+
 def rate_in_closing_order(
     tickets: list[Ticket], book: BillingBook, balances: PrepaidBalances
 ) -> list[TicketRating]:
-    """Rate tickets one after another, each drawing prepaid hours from what the last one left."""
-    ratings = []
+    """Every rating of ``ratings_in_closing_order``, kept in a list."""
     with cyclic_gc_paused():
-        for ticket in tickets:
-            rating = rate_ticket(ticket, book, balances)
-            balances = rating.balances_after
-            ratings.append(rating)
-    return ratings
+        return list(ratings_in_closing_order(tickets, book, balances))
 
 
 def preview(book: BillingBook, events: Iterable[HelpdeskEvent]) -> Preview:
-    folded = fold_events(events)
+    return preview_folded(book, fold_events(events))
+
+
+def preview_folded(book: BillingBook, folded: FoldedTickets) -> Preview:
+    """Every rating at once (``billing.preview_json`` writes them one by one instead)."""
     ratings = rate_in_closing_order(tickets_in_closing_order(folded), book, PrepaidBalances())
     balances = ratings[-1].balances_after if ratings else PrepaidBalances()
     open_tickets = [ticket for ticket in folded.tickets.values() if not ticket.closed]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from billing.book import BillingBook, BillingMode, Contract, ContractType, Customer, WorkType
@@ -178,6 +179,23 @@ def _multiplier(
     return ONE, "within business hours"
 
 
+def _unit_price(rate: Decimal, multiplier: Decimal) -> tuple[Decimal, str | None]:
+    """SPEC §4.5's unit price, and the note that shows it when a multiplier applies."""
+    # Keyed by the numbers' text: Decimal("1.5") == Decimal("1.50"), but the note shows each
+    # as the book wrote it, so equal values must not share an entry.
+    return _unit_price_of(str(rate), str(multiplier))
+
+
+@lru_cache(maxsize=1024)
+def _unit_price_of(rate_text: str, multiplier_text: str) -> tuple[Decimal, str | None]:
+    """A book has a handful of rates and multipliers: each pair is priced once, not per entry."""
+    rate, multiplier = Decimal(rate_text), Decimal(multiplier_text)
+    unit_price = to_cents(rate * multiplier)
+    if multiplier == ONE:
+        return unit_price, None
+    return unit_price, f"unit price {rate:f} × {multiplier:f} = {unit_price:f}"
+
+
 def _prepare_labor(
     entry: TimeEntry,
     ticket: Ticket,
@@ -229,7 +247,7 @@ def _prepare_labor(
     rounded = round_minutes(entry.minutes, policy.rounding_increment_minutes, policy.rounding_mode)
     coverage, classification = _classify(entry, work_type, ticket, contract, book)
     multiplier, multiplier_note = _multiplier(entry.work_type, work_type, local, book)
-    unit_price = to_cents(rate * multiplier)
+    unit_price, price_note = _unit_price(rate, multiplier)
     notes = [
         f"{entry.work_type} work by {entry.technician} ({entry.role}), started "
         f"{describe_local(local, timezone)}",
@@ -240,8 +258,8 @@ def _prepare_labor(
         f"rate {rate:f}/h ({entry.role}, {rate_source})",
         multiplier_note,
     ]
-    if multiplier != ONE:
-        notes.append(f"unit price {rate:f} × {multiplier:f} = {unit_price:f}")
+    if price_note:
+        notes.append(price_note)
     return _Labor(
         entry=entry,
         work_type=work_type,

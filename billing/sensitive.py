@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 REDACTED = "[redacted]"
 
@@ -150,8 +151,11 @@ _LONGEST_PLAIN_WORD = 31  # a longer whitespace-free run may be a random-looking
 _LEAD_IN_WORDS = ("pass", "pw", "pin", "key", "token", "secret", "bearer")
 
 
+@lru_cache(maxsize=8192)
 def may_lead_into_secret(text: str) -> bool:
-    """True when ``text`` has a word after which the next piece of text could be a secret."""
+    """True when ``text`` has a word after which the next piece of text could be a secret.
+
+    Asked for the same subject once per entry of a ticket, hence the (bounded) cache."""
     lowered = text.lower()
     return any(word in lowered for word in _LEAD_IN_WORDS)
 

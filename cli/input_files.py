@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from billing.book import BillingBook, BookError, parse_book
-from billing.events import ParsedEvents, parse_event_lines
+from billing.events import LineProblem, ParsedEvents, parse_event_lines
 
 EXIT_BAD_INPUT = 2
 
@@ -51,12 +51,22 @@ def read_book(path: str) -> BillingBook:
         raise InputError(str(error)) from None
 
 
+def read_event_lines(path: str) -> list[str]:
+    """The lines of an events file (or of standard input, for ``-``), for
+    ``billing.events.admit_event_lines``."""
+    return _read_text(path, "events file").splitlines()
+
+
 def read_events(path: str) -> ParsedEvents:
-    return parse_event_lines(_read_text(path, "events file").splitlines())
+    return parse_event_lines(read_event_lines(path))
+
+
+def describe_bad_lines(path: str, problems: list[LineProblem]) -> str:
+    lines = sorted({problem.line for problem in problems})
+    count = f"{len(lines)} bad line{'s' if len(lines) != 1 else ''}"
+    listing = "\n".join(f"  {problem}" for problem in problems)
+    return f"events file {path!r} has {count}:\n{listing}"
 
 
 def describe_bad_events(path: str, parsed: ParsedEvents) -> str:
-    lines = sorted({problem.line for problem in parsed.problems})
-    count = f"{len(lines)} bad line{'s' if len(lines) != 1 else ''}"
-    listing = "\n".join(f"  {problem}" for problem in parsed.problems)
-    return f"events file {path!r} has {count}:\n{listing}"
+    return describe_bad_lines(path, parsed.problems)

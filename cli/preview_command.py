@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from decimal import Decimal
 
 from billing.book import BillingBook, book_warnings
-from billing.preview import Preview, preview, preview_document
+from billing.events import LineProblem
+from billing.preview import FoldedTickets, fold_event_lines, preview_document, preview_folded
+from billing.preview_json import preview_json_chunks, write_preview_json
 from billing.rating import TicketStatus
-from cli.input_files import EXIT_BAD_INPUT, InputError, describe_bad_events, read_book, read_events
+from cli.input_files import (
+    EXIT_BAD_INPUT,
+    InputError,
+    describe_bad_lines,
+    read_book,
+    read_event_lines,
+)
 from cli.people import customer, money
 from cli.tables import render_table
 
@@ -72,24 +79,37 @@ def render_preview_table(documents: list[dict], book: BillingBook | None = None)
     return f"{table}\n\n{len(documents)} tickets: {summary}. Ready to bill: {ready}."
 
 
+def _folded_events(path: str) -> tuple[FoldedTickets, list[LineProblem]]:
+    # The file's lines live only while they are folded, each parsed event only while it is
+    # applied: what stays for rating is the folded tickets.
+    return fold_event_lines(read_event_lines(path))
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         book = read_book(args.book)
-        parsed = read_events(args.events)
+        folded, problems = _folded_events(args.events)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if parsed.problems:
-        print(f"error: {describe_bad_events(args.events, parsed)}", file=sys.stderr)
+    if problems:
+        print(f"error: {describe_bad_lines(args.events, problems)}", file=sys.stderr)
         print("nothing was rated: fix these lines and run again", file=sys.stderr)
         return EXIT_BAD_INPUT
     for warning in book_warnings(book):
         print(f"warning: billing book {args.book}: {warning}", file=sys.stderr)
 
-    result: Preview = preview(book, parsed.events)
-    document = preview_document(result, book)
     if args.format == "table":
+        document = preview_document(preview_folded(book, folded), book)
         print(render_preview_table(document["tickets"], book))
-    else:
-        print(json.dumps(document, indent=2, ensure_ascii=False))
+        return 0
+    # Written as each ticket is rated: no rating or document of the month is kept in memory.
+    binary = getattr(sys.stdout, "buffer", None)
+    if binary is None:  # a text-only stream (tests run the command in-process): whole pieces
+        for chunk in preview_json_chunks(book, folded):
+            sys.stdout.write(chunk.decode("utf-8"))
+        return 0
+    sys.stdout.flush()
+    write_preview_json(book, folded, binary)
+    binary.flush()
     return 0

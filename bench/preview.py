@@ -1,0 +1,126 @@
+"""Benchmark: `starter.py preview` of a generated month, end to end, against a naive rater.
+
+    .venv/bin/python bench/preview.py [--tickets 20000] [--entries 100000] [--parts 10000]
+                                      [--repeat 3] [--keep DIR]
+
+Writes the generated book and events file (bench/rating.py's month) to a temporary folder, then
+runs, as subprocesses on the same files, alternately ``--repeat`` times each:
+
+- ours: ``starter.py preview --book B --events E > ours.json``;
+- naive: ``bench/naive_preview.py B E > naive.json`` (plain json and Decimal, SPEC §4 straight).
+
+Each run's wall time and peak RSS (the child's own ``ru_maxrss``, from ``os.wait4``) are
+recorded; the medians are reported, and the ratio naive time ÷ our time (issue 17's target:
+at least 3, with a peak RSS under 300 MiB). Before reporting, it checks that both found the
+same tickets, in the same order, with the same totals and statuses; otherwise it exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+sys.path.insert(0, str(BENCH))
+
+from rating import generated_book_text, generated_events  # noqa: E402
+
+
+def write_month(folder: Path, tickets: int, entries: int, parts: int) -> tuple[Path, Path]:
+    book = folder / "book.toml"
+    book.write_text(generated_book_text(), encoding="utf-8")
+    events = folder / "events.jsonl"
+    with events.open("w", encoding="utf-8") as out:
+        for event in generated_events(tickets, entries, parts):
+            out.write(json.dumps(event, separators=(",", ":")) + "\n")
+    return book, events
+
+
+def run_child(argv: list[str], output: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of one child process writing to ``output``."""
+    with output.open("wb") as out:
+        start = time.perf_counter()
+        child = subprocess.Popen(argv, cwd=REPO, stdout=out)
+        _, status, usage = os.wait4(child.pid, 0)
+        elapsed = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} exited with status {child.returncode}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def same_totals(ours: Path, naive: Path) -> list[str]:
+    """Where the two outputs disagree on a ticket, its total or its status (empty: agreed)."""
+    mine = [
+        (t["ticket_id"], t["chargeable_total"], t["status"])
+        for t in json.loads(ours.read_bytes())["tickets"]
+    ]
+    theirs = [
+        (t["ticket_id"], t["chargeable_total"], t["status"])
+        for t in json.loads(naive.read_bytes())["tickets"]
+    ]
+    if len(mine) != len(theirs):
+        return [f"{len(mine)} tickets in ours, {len(theirs)} in the naive rater's"]
+    return [f"ours {a} ≠ naive {b}" for a, b in zip(mine, theirs, strict=True) if a != b]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tickets", type=int, default=20_000)
+    parser.add_argument("--entries", type=int, default=100_000)
+    parser.add_argument("--parts", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each (medians reported)")
+    parser.add_argument("--keep", type=Path, help="write the files here and keep them")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-preview-") as temporary:
+        folder = args.keep or Path(temporary)
+        folder.mkdir(parents=True, exist_ok=True)
+        book, events = write_month(folder, args.tickets, args.entries, args.parts)
+        size = events.stat().st_size / 2**20
+        print(
+            f"generated {args.tickets:,} tickets, {args.entries:,} time entries, "
+            f"{args.parts:,} parts: {events} ({size:.1f} MiB)"
+        )
+        ours_argv = [
+            sys.executable, "starter.py", "preview", "--book", str(book), "--events", str(events)
+        ]  # fmt: skip
+        naive_argv = [sys.executable, str(BENCH / "naive_preview.py"), str(book), str(events)]
+        figures: dict[str, list[tuple[float, float]]] = {"ours": [], "naive": []}
+        for run in range(args.repeat):
+            for name, argv in (("ours", ours_argv), ("naive", naive_argv)):
+                seconds, rss = run_child(argv, folder / f"{name}.json")
+                figures[name].append((seconds, rss))
+                print(f"  run {run + 1} {name:<5} {seconds:6.2f} s  peak RSS {rss:5.0f} MiB")
+
+        disagreements = same_totals(folder / "ours.json", folder / "naive.json")
+        if disagreements:
+            print("the naive rater disagrees with ours:", *disagreements[:10], sep="\n  ")
+            raise SystemExit(1)
+
+    medians = {
+        name: (
+            statistics.median(s for s, _ in runs),
+            statistics.median(r for _, r in runs),
+        )
+        for name, runs in figures.items()
+    }
+    for name, (seconds, rss) in medians.items():
+        print(f"{name:<6} median {seconds:6.2f} s   peak RSS {rss:5.0f} MiB")
+    ratio = medians["naive"][0] / medians["ours"][0]
+    print(
+        f"same tickets, totals and statuses; ours runs at {ratio:.2f}× the naive rater's speed "
+        f"(target ≥ 3), peak RSS {medians['ours'][1]:.0f} MiB (target < 300)"
+    )
+
+
+if __name__ == "__main__":
+    main()
