@@ -21,8 +21,7 @@ from api.pages import (
     _book,
     _error,
     _render,
-    _to_login,
-    read_session,
+    signed_in_as,
 )
 from api.report_pages import asked_period
 from billing.book import BillingBook
@@ -47,14 +46,9 @@ MAX_ID = 200
 
 
 def _allowed(request: Request) -> Session | Response:
-    session = read_session(request)
-    if session is None:
-        return _to_login()
-    if session.principal.role not in LEDGER_ROLES:
-        return _error(
-            request, session, "Customer ledgers are for finance, managers and admin.", 403
-        )
-    return session
+    return signed_in_as(
+        request, LEDGER_ROLES, "Customer ledgers are for finance, managers and admin."
+    )
 
 
 @dataclass(frozen=True, slots=True)

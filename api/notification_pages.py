@@ -28,8 +28,7 @@ from api.pages import (
     _error,
     _guard,
     _render,
-    _to_login,
-    read_session,
+    signed_in_as,
 )
 from billing.roles import Role
 from store.notifications import STATES, OutboxQuery, Outgoing, outbox, outbox_message, resend
@@ -105,12 +104,7 @@ def _problems(wanted: OutboxFilter) -> list[str]:
 
 
 def _allowed(request: Request) -> Session | Response:
-    session = read_session(request)
-    if session is None:
-        return _to_login()
-    if session.principal.role not in OUTBOX_ROLES:
-        return _error(request, session, "The outbox is for operators and admin.", 403)
-    return session
+    return signed_in_as(request, OUTBOX_ROLES, "The outbox is for operators and admin.")
 
 
 @router.get("/notifications", response_class=HTMLResponse)

@@ -272,6 +272,17 @@ def _error(request: Request, session: Session | None, message: str, status: int)
     return _render(request, "error.html", session, status, message=message, status_code=status)
 
 
+def signed_in_as(request: Request, roles: frozenset[Role], refusal: str) -> Session | Response:
+    """The session of a page open to ``roles``: the log-in page without one, a 403 page with
+    ``refusal`` for another role."""
+    session = read_session(request)
+    if session is None:
+        return _to_login()
+    if session.principal.role not in roles:
+        return _error(request, session, refusal, 403)
+    return session
+
+
 def _book(request: Request) -> BillingBook | None:
     """The billing book as it is now (None when it cannot be read): read once per page, not
     once per row (each read checks the file)."""

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.charts import Bar, column_chart, notes_fit, share_chart
 from api.context import context_of
-from api.pages import REPORT_ROLES, Session, _error, _render, _to_login, read_session
+from api.pages import REPORT_ROLES, Session, _error, _render, signed_in_as
 from billing.book import BillingBook
 from store.reports import (
     REPORTS,
@@ -66,12 +66,7 @@ def _zone(book: BillingBook | None) -> str:
 
 
 def _allowed(request: Request) -> Session | Response:
-    session = read_session(request)
-    if session is None:
-        return _to_login()
-    if session.principal.role not in REPORT_ROLES:
-        return _error(request, session, "Reports are for finance, managers and operators.", 403)
-    return session
+    return signed_in_as(request, REPORT_ROLES, "Reports are for finance, managers and operators.")
 
 
 @router.get("/reports", response_class=HTMLResponse)
