@@ -167,9 +167,10 @@ class NotificationActivities:
         key: str,
         kind: str,
         composed: Composed,
-        recipients: Sequence[str],
     ) -> list[NewMessage]:
-        """The e-mail to ``recipients`` and a post to each of the owner's chat webhooks."""
+        """The e-mail to the owner queue's addresses in the book and a post to each of its chat
+        webhooks."""
+        recipients = book.notifications.recipients(owner)
         email = NewMessage(
             f"{key}:email",
             kind,
@@ -220,12 +221,8 @@ class NotificationActivities:
                 composed = notice_batch(
                     owner, [self._listed(book, n) for n in told], book.book.currency, self._base
                 )
-                recipients = book.notifications.recipients(owner)
-                planned += add_messages(
-                    connection,
-                    self._channels(book, owner, key, "notice", composed, recipients),
-                    now,
-                )
+                messages = self._channels(book, owner, key, "notice", composed)
+                planned += add_messages(connection, messages, now)
         return planned
 
     def _signoff_requests(self, book: BillingBook, now: datetime) -> int:
@@ -353,12 +350,8 @@ class NotificationActivities:
                     currency=book.book.currency,
                     base_url=self._base,
                 )
-                recipients = book.notifications.recipients(owner)
-                planned += add_messages(
-                    connection,
-                    self._channels(book, owner, key, "digest", composed, recipients),
-                    now,
-                )
+                messages = self._channels(book, owner, key, "digest", composed)
+                planned += add_messages(connection, messages, now)
         return planned
 
     def _weekly_summary(self, book: BillingBook, now: datetime) -> int:
@@ -377,11 +370,10 @@ class NotificationActivities:
             if message_present(connection, f"{key}:email"):
                 return 0
         composed = weekly_summary(self._figures(first, last, zone), book.book.currency, self._base)
-        recipients = book.notifications.recipients("finance")
         with write_transaction(self._engine) as connection:
             return add_messages(
                 connection,
-                self._channels(book, "finance", key, "weekly_summary", composed, recipients),
+                self._channels(book, "finance", key, "weekly_summary", composed),
                 now,
             )
 
