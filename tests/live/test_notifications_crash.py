@@ -7,7 +7,6 @@ arrive (the outbox's *send again*); every other one is sent once after the resta
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import uuid
 from collections import Counter
@@ -23,7 +22,7 @@ from settings import Settings
 from store.database import open_store
 from store.notifications import OutboxQuery, outbox, resend
 from tests.billing.builders import book_text, closed, logged, opened
-from tests.live.worker_process import kill_hard, start_worker
+from tests.live.worker_process import kill_hard, start_worker, worker_environment
 from tests.mail_fixtures import StartMailServer
 from tests.mail_server import MailServer
 
@@ -80,17 +79,12 @@ async def test_a_worker_killed_mid_send_leaves_every_email_sent_once(
         otel_exporter="none",
         temporal_address=dev_server.address,
     )
-    environment = {
-        **os.environ,
-        "HDB_TEMPORAL_ADDRESS": dev_server.address,
-        "HDB_TASK_QUEUE": settings.task_queue,
-        "HDB_BOOK_PATH": str(book),
-        "HDB_DATABASE_URL": settings.database_url,
-        "HDB_OTEL_EXPORTER": "none",
-        "HDB_SECRETS_DIR": str(tmp_path / "secrets"),
-        "HDB_SMTP_URL": f"smtp://127.0.0.1:{server.port}",
-        "HDB_NOTIFICATION_INTERVAL": "15s",
-    }
+    environment = worker_environment(
+        settings,
+        secrets_dir=str(tmp_path / "secrets"),
+        smtp_url=f"smtp://127.0.0.1:{server.port}",
+        notification_interval="15s",
+    )
     log = tmp_path / "worker.log"
     engine = open_store(settings.database_url)
     worker = start_worker(environment, log)

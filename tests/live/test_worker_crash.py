@@ -5,7 +5,6 @@ preview gives for the same events, and nothing is lost."""
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import uuid
 from collections import defaultdict
@@ -28,7 +27,7 @@ from store.database import open_store
 from store.models import TicketRecord
 from tests.billing.builders import book_text, closed, logged, opened, part
 from tests.live.stack import BillingStack
-from tests.live.worker_process import kill_hard, start_worker
+from tests.live.worker_process import kill_hard, start_worker, worker_environment
 
 BLOCK = '[[contracts]]\nid = "blk"\ntype = "block"\nblock_hours = "10"\n'
 BLOCK_CUSTOMER = (
@@ -89,14 +88,7 @@ async def test_killing_the_worker_loses_nothing_and_posts_nothing_twice(
         otel_exporter="none",
         temporal_address=dev_server.address,
     )
-    environment = {
-        **os.environ,
-        "HDB_TEMPORAL_ADDRESS": dev_server.address,
-        "HDB_TASK_QUEUE": settings.task_queue,
-        "HDB_BOOK_PATH": str(book),
-        "HDB_DATABASE_URL": settings.database_url,
-        "HDB_OTEL_EXPORTER": "none",
-    }
+    environment = worker_environment(settings)
     log = tmp_path / "worker.log"
     engine = open_store(settings.database_url)
     worker = start_worker(environment, log)
