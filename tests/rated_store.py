@@ -17,6 +17,7 @@ from billing.events import parse_event
 from billing.posting import BillableLine, LineType
 from billing.preview import preview
 from billing.rating import TicketRating
+from billing.ticket import Ticket
 from connectors.billing import PostRequest
 from connectors.embedded_ledger import EmbeddedLedger
 from messages.payloads import type_adapter
@@ -82,7 +83,16 @@ def status_of(rating: TicketRating) -> str:
     return BillingStatus.POSTED.value if rating.ticket_id in POSTED else rating.status.value
 
 
-def record(engine, rating: TicketRating, closed_at: datetime, revision: int, sequence: int):  # type: ignore[no-untyped-def]
+def record(  # type: ignore[no-untyped-def]
+    engine,
+    rating: TicketRating,
+    closed_at: datetime,
+    revision: int,
+    sequence: int,
+    ticket: Ticket | None = None,
+):
+    """``ticket``: the folded ticket the worker sends with the projection (None: as recorded
+    before the store kept them)."""
     status = status_of(rating)
     hold = rating.exceptions[0] if rating.exceptions else None
     view = TicketBillingView(
@@ -121,7 +131,8 @@ def record(engine, rating: TicketRating, closed_at: datetime, revision: int, seq
                 changed_at=closed_at,
                 sequence=sequence,
                 detail_json=type_adapter(TicketBillingView).dump_json(view).decode(),
-            )
+            ),
+            ticket=ticket,
         ),
     )
 

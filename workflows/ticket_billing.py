@@ -602,7 +602,8 @@ class TicketBillingWorkflow:
         edits = list(state.pending_edits)
         await workflow.execute_activity_method(
             TicketActivities.record_ticket,
-            RecordInput(projection, audit, edits),
+            # Only the activity's input grows (no new command): recorded histories replay.
+            RecordInput(projection, audit, edits, ticket=state.ticket),
             summary=f"record status {assessment.status.value!r} and {len(audit)} audit entries",
             **_STORE_ACTIVITY,
         )
