@@ -15,7 +15,7 @@ from billing.book import parse_book
 from billing.decisions import TicketDecisions
 from billing.events import parse_event
 from billing.posting import BillableLine, LineType
-from billing.preview import preview
+from billing.preview import Preview, preview
 from billing.rating import TicketRating
 from billing.ticket import Ticket
 from connectors.billing import PostRequest
@@ -70,11 +70,14 @@ EXTRA_EVENTS = [
 ]
 
 
-def example_ratings() -> tuple[list[TicketRating], dict[str, datetime]]:
+def example_preview() -> Preview:
     book = parse_book((EXAMPLES / "book.toml").read_text())
     raw = [json.loads(text) for text in (EXAMPLES / "events.jsonl").read_text().splitlines()]
-    events = [parse_event(item) for item in [*raw, *EXTRA_EVENTS] if item]
-    result = preview(book, events)
+    return preview(book, [parse_event(item) for item in [*raw, *EXTRA_EVENTS] if item])
+
+
+def example_ratings() -> tuple[list[TicketRating], dict[str, datetime]]:
+    result = example_preview()
     closed = {t.ticket_id: t.closed_at for t in result.folded.tickets.values() if t.closed}
     return result.ratings, closed
 
@@ -139,10 +142,11 @@ def record(  # type: ignore[no-untyped-def]
 
 def seed_examples(engine: Engine) -> list[TicketRating]:
     """Record every example rating; post the POSTED tickets' charged lines to the ledger."""
-    ratings, closed = example_ratings()
+    result = example_preview()
     ledger = EmbeddedLedger(engine, now=lambda: EXAMPLES_NOW)
-    for rating in ratings:
-        record(engine, rating, closed[rating.ticket_id], revision=1, sequence=1001)
+    for rating in result.ratings:
+        ticket = result.folded.tickets[rating.ticket_id]
+        record(engine, rating, ticket.closed_at, revision=1, sequence=1001, ticket=ticket)
         if rating.ticket_id in POSTED:
             lines = [
                 BillableLine(
@@ -168,4 +172,4 @@ def seed_examples(engine: Engine) -> list[TicketRating]:
                     period="2026-11",
                 )
             )
-    return ratings
+    return result.ratings
