@@ -1,6 +1,6 @@
 """A review store holding the example tickets as the worker writes them: each rated by the real
-engine and recorded inside a ticket projection (``record_ticket``), some of them posted to the
-embedded ledger. The report tests and the reports page tests read it."""
+engine and recorded inside a ticket projection (``record_ticket``) with its folded ticket, some
+of them posted to the embedded ledger. The report, pre-bill and what-if tests read it."""
 
 from __future__ import annotations
 

@@ -14,13 +14,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from billing.book import parse_book
-from billing.events import parse_event
-from billing.preview import preview
 from cli.main import main
 from store.database import open_store
 from tests.conftest import EXAMPLES
-from tests.rated_store import EXTRA_EVENTS, record
+from tests.rated_store import example_preview, record
 
 BOOK = EXAMPLES / "book.toml"
 NOVEMBER = ["--from", "2026-11-01", "--to", "2026-11-30"]
@@ -29,9 +26,7 @@ BEFORE_FOLDED = "T-1009"
 
 
 def seed(engine: Engine) -> None:
-    book = parse_book(BOOK.read_text())
-    raw = [json.loads(line) for line in (EXAMPLES / "events.jsonl").read_text().splitlines()]
-    result = preview(book, [parse_event(item) for item in [*raw, *EXTRA_EVENTS] if item])
+    result = example_preview()
     for rating in result.ratings:
         ticket = result.folded.tickets[rating.ticket_id]
         folded = None if rating.ticket_id == BEFORE_FOLDED else ticket
