@@ -11,9 +11,9 @@ from sqlalchemy.engine import Engine
 from billing.book import BillingBook
 from billing.customer_names import book_customer
 from billing.prepaid import PrepaidBalances
-from billing.preview import rate_in_closing_order
+from billing.preview import cyclic_gc_paused, rate_in_closing_order
 from billing.whatif import BilledTicket, WhatIf, compare
-from store.reports import period_of
+from store.reports import Period, period_of
 from store.whatif_source import StoredTicket, customer_in_store, stored_tickets
 
 
@@ -44,6 +44,16 @@ def what_if(
     Raises ``PeriodProblem`` for bad days, ``UnknownCustomer`` for an unknown customer."""
     period = period_of(first, last, book.book.timezone)
     check_customer(engine, book, customer_id)
+    # A month of tickets, their old lines and new ratings are alive at once: the cyclic
+    # collector would rescan all of them again and again. Rating and comparing make no cycles;
+    # the few the database layer may make are collected once it resumes.
+    with cyclic_gc_paused():
+        return _compare_period(engine, book, period, customer_id)
+
+
+def _compare_period(
+    engine: Engine, book: BillingBook, period: Period, customer_id: str | None
+) -> WhatIf:
     ratable: list[StoredTicket] = []
     not_rerated: list[BilledTicket] = []
     for stored in stored_tickets(engine, period, customer_id):
