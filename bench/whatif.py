@@ -41,9 +41,11 @@ from sqlalchemy.engine import Engine
 from billing.book import BillingBook
 from billing.decisions import TicketDecisions
 from billing.events import parse_event
-from billing.preview import preview
+from billing.prepaid import PrepaidBalances
+from billing.preview import cyclic_gc_paused, preview, rate_in_closing_order
 from billing.rating import TicketRating, TicketStatus
 from billing.ticket import Ticket
+from billing.whatif import compare
 from devtools.local_postgres import local_postgres
 from messages.payloads import type_adapter
 from messages.ticket import Approvals, BillingStatus
@@ -51,7 +53,9 @@ from messages.ticket_activities import RecordInput
 from messages.views import TicketBillingView, TicketProjection
 from store.database import open_store
 from store.models import TicketFolded, TicketRecord
+from store.reports import period_of
 from store.ticket_records import record_ticket
+from store.whatif_source import stored_tickets
 from usecases.whatif import what_if
 
 FIRST, LAST = date(2026, 11, 1), date(2026, 11, 30)
@@ -139,6 +143,24 @@ def read_everything(engine: Engine) -> int:
     return len(details) + len(bodies)
 
 
+def phase_seconds(engine: Engine, book: BillingBook) -> dict[str, float]:
+    """Where one comparison's time goes: reading and parsing, rating, comparing (the steps of
+    ``usecases.whatif``, one run, the collector paused as there)."""
+    period = period_of(FIRST, LAST, book.book.timezone)
+    with cyclic_gc_paused():
+        started = time.perf_counter()
+        stored = sorted(
+            stored_tickets(engine, period), key=lambda s: (s.closed_at, s.billed.ticket_id)
+        )
+        loaded = time.perf_counter()
+        tickets = [s.ticket for s in stored if s.ticket is not None]
+        ratings = rate_in_closing_order(tickets, book, PrepaidBalances())
+        rated = time.perf_counter()
+        compare(zip((s.billed for s in stored), ratings, strict=True), [])
+        compared = time.perf_counter()
+    return {"read": loaded - started, "rate": rated - loaded, "compare": compared - rated}
+
+
 def timed(work: Callable[[], object], repeat: int) -> float:
     """Median seconds of ``repeat`` runs, after one warm-up run."""
     work()
@@ -172,6 +194,7 @@ def run(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         baseline = timed(lambda: read_everything(engine), args.repeat)
         seconds = timed(lambda: what_if(engine, candidate, FIRST, LAST), args.repeat)
         result = what_if(engine, candidate, FIRST, LAST)
+        phases = phase_seconds(engine, candidate)
         engine.dispose()
     changed = sum(1 for c in result.customers for t in c.tickets if t.changed)
     return {
@@ -184,6 +207,7 @@ def run(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         "difference": str(result.difference),
         "baseline_seconds": baseline,
         "seconds": seconds,
+        "phases": phases,
     }
 
 
@@ -211,6 +235,10 @@ def main() -> int:
                 f"every detail and folded ticket) {r['baseline_seconds']:.2f} s, ratio "
                 f"{r['seconds'] / r['baseline_seconds']:.1f}×; recording the month took "
                 f"{r['record_seconds']:.0f} s"
+            )
+            print(
+                "            one run: "
+                + ", ".join(f"{name} {value:.2f} s" for name, value in r["phases"].items())
             )
         print(f"target: under {TARGET_SECONDS:.0f} s; peak RSS {peak:.0f} MiB")
     return 0 if all(r["seconds"] < TARGET_SECONDS for r in results) else 1

@@ -157,6 +157,12 @@ def changed_lines(
 ) -> tuple[LineChange, ...]:
     """The sources whose lines differ in coverage, quantity, price or amount, in the order they
     first appear (old lines first, then sources only the new rating has)."""
+    before, after = list(before), list(after)
+    if len(before) == len(after) and all(
+        a.kind == b.kind and a.source_id == b.source_id and a.same_charge(b)
+        for a, b in zip(before, after, strict=True)
+    ):
+        return ()  # most tickets a small book change leaves alone: no grouping needed
     old: dict[tuple[str, str], list[RatedLineFacts]] = {}
     new: dict[tuple[str, str], list[RatedLineFacts]] = {}
     for line in before:
