@@ -160,6 +160,10 @@ def compare_with_store(
     return 0
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
 def _signed(amount: Decimal, book: BillingBook) -> str:
     return ("+" if amount > 0 else "") + money(amount, book)
 
@@ -227,11 +231,12 @@ def render_whatif_table(result: WhatIf, book: BillingBook, days: str, book_path:
     unchanged = result.tickets - len(changed)
     out += [
         "",
-        f"{result.tickets} tickets re-rated: {len(changed)} change, {unchanged} unchanged. "
+        f"{_count(result.tickets, 'ticket')} re-rated: {len(changed)} change, {unchanged} "
+        "unchanged. "
         f"Billed {money(result.billed_total, book)}, new {money(result.new_total, book)}, "
         f"difference {_signed(result.difference, book)}.",
     ]
     if result.not_rerated:
         ids = ", ".join(ticket.ticket_id for ticket in result.not_rerated)
-        out.append(f"{len(result.not_rerated)} tickets {NOT_RERATED_REASON}: {ids}")
+        out.append(f"{_count(len(result.not_rerated), 'ticket')} {NOT_RERATED_REASON}: {ids}")
     return "\n".join(out)

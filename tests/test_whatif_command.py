@@ -118,7 +118,7 @@ def test_the_table_names_customers_and_shows_money_for_people(
     assert "T-1001 labor" in out
     assert "  before: " in out and "  after: " in out
     assert (
-        f"1 tickets cannot be re-rated (recorded before the store kept folded tickets): "
+        f"1 ticket cannot be re-rated (recorded before the store kept folded tickets): "
         f"{BEFORE_FOLDED}" in out
     )
 

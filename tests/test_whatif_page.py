@@ -66,7 +66,8 @@ def test_a_dearer_book_shows_each_changed_ticket_and_both_explanations(
     assert "What if dearer.toml" in text and "Acme Dental (CUST-9001)" in text
     # T-1001 was posted at 47.50 (30 minutes at 95.00); 60.00 at 120.00.
     assert 'data-ticket="T-1001"' in text
-    assert "billed 47.50 USD (posted, posted)" in text and "now 60.00 USD" in text
+    assert "billed 47.50 USD (posted) · now 60.00 USD" in text and "now 60.00 USD" in text
+    assert "billed 326.75 USD (chargeable; status awaiting_approval)" in text
     assert "+12.50 USD" in text
     assert "× 95.00 USD" in text and "× 120.00 USD" in text
     assert "closing order from empty balances" in text
