@@ -3,10 +3,14 @@
 finance holds, releases, disputes and resolves single lines, approves the pre-bill and
 finalizes the period. Line actions are the tickets' decisions, sent through the API's own
 ``decide`` (``api.pages._send``), so the page refuses, audits and reports exactly what the API
-would; approving and finalizing go through the same use case as ``/api/prebill``."""
+would; approving and finalizing go through the same use case as ``/api/prebill``.
+``POST /prebill/{customer}/whatif`` ("what if this book") re-rates the customer's tickets of
+the month under an uploaded candidate book and shows what would change (usecases/whatif.py)."""
 
 from __future__ import annotations
 
+from calendar import monthrange
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -26,12 +30,16 @@ from api.pages import (
     read_session,
 )
 from api.prebill import PrebillSources, prebill_sources, read_prebill, refuse_role
+from billing.book import BookError, parse_book
+from billing.customer_names import customer_label
 from billing.decisions import LINE_DISPUTE_REASON_CODES
 from billing.invoice_run import next_period, parse_period
-from billing.money import format_decimal
+from billing.money import for_people, format_decimal
 from billing.numbers import exact_decimal
 from billing.roles import ALLOWED, Action
+from billing.whatif import NOT_RERATED_REASON
 from connectors.billing import BillingRejected, BillingUnavailable
+from intake.webhook_http import BodyTooLarge, read_body
 from usecases.prebill import (
     PREBILL_DECIDERS,
     Prebill,
@@ -42,6 +50,7 @@ from usecases.prebill import (
     finalize_prebill,
     prebill_summaries,
 )
+from usecases.whatif import UnknownCustomer, what_if
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -283,3 +292,77 @@ def _decision_inputs(
             return _back(request, session, _here(customer), refusal, month=month)
         return _error(request, session, str(refused.detail), refused.status_code)
     return sources
+
+
+# A candidate book is a few KiB; the cap keeps an upload from filling the server's memory.
+WHATIF_BOOK_MAX_BYTES = 1024 * 1024
+
+
+@router.post("/prebill/{customer}/whatif", response_class=HTMLResponse)
+async def prebill_whatif(customer: str, request: Request) -> Response:
+    """What if this book: the customer's tickets closed in the month, re-rated under the
+    uploaded book (form file field ``book``), against what they were billed. Touches nothing;
+    every role that reads the pre-bill may ask."""
+    session = read_session(request)
+    if session is None:
+        return _to_login()
+    try:
+        body = await read_body(
+            request.headers.get("content-length"), request.stream(), WHATIF_BOOK_MAX_BYTES
+        )
+    except BodyTooLarge:
+        limit = WHATIF_BOOK_MAX_BYTES // 1024
+        return _error(request, session, f"book: the upload is over {limit} KiB.", 413)
+
+    async def replay() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    form = await Request(request.scope, replay).form(max_files=1, max_fields=4)
+    checked = _guard(request, str(form.get("csrf", "")))
+    if isinstance(checked, Response):
+        return checked
+    month = str(form.get("month", ""))
+    try:
+        first = parse_period(month)
+    except ValueError as problem:
+        return _error(request, session, f"month: {problem}", 422)
+    upload = form.get("book")
+    raw = await upload.read() if upload is not None and not isinstance(upload, str) else b""
+    if not raw:
+        return _error(request, session, "book: choose a billing book (TOML) to upload.", 422)
+    name = getattr(upload, "filename", None) or "uploaded book"
+    try:
+        book = parse_book(raw.decode("utf-8"), source=name)
+    except UnicodeDecodeError:
+        return _error(request, session, f"book: {name} is not UTF-8 text.", 422)
+    except BookError as problem:
+        return _render(
+            request,
+            "prebill_whatif.html",
+            session,
+            422,
+            problem=problem,
+            customer=customer,
+            month=month,
+        )
+    last = date(first.year, first.month, monthrange(first.year, first.month)[1])
+    try:
+        result = what_if(context_of(request).engine, book, first, last, customer)
+    except UnknownCustomer as problem:
+        return _error(request, session, str(problem).replace("--customer", "customer"), 404)
+    currency = book.book.currency
+    return _render(
+        request,
+        "prebill_whatif.html",
+        session,
+        problem=None,
+        customer=customer,
+        customer_name=customer_label(book, customer),
+        month=month,
+        book_name=name,
+        result=result,
+        changed=[t for c in result.customers for t in c.tickets if t.changed],
+        money=lambda amount: for_people(amount, currency),
+        signed=lambda amount: ("+" if amount > 0 else "") + for_people(amount, currency),
+        not_rerated_reason=NOT_RERATED_REASON,
+    )

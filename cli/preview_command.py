@@ -1,9 +1,13 @@
-"""``preview``: rate every ticket of an events file against a book, touching no system."""
+"""``preview``: rate every ticket of an events file against a book, or (``--against-store``)
+re-rate what the review store billed for a period and show the differences; touches no
+system."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from billing.book import BillingBook, book_warnings
@@ -22,23 +26,48 @@ from cli.people import customer, money
 from cli.tables import render_table
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-01") from None
+
+
+def add_parser(
+    commands: argparse._SubParsersAction,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> None:
+    """``now``: the clock the default period of ``--against-store`` ends on (tests pass one)."""
     parser = commands.add_parser(
         "preview",
-        help="rate an events file against a billing book and print the result (no side effects)",
+        help="rate an events file against a billing book and print the result (no side "
+        "effects); or, with --against-store, what a book would change in what was billed",
         description="Rate every ticket in EVENTS against BOOK and print the result. Touches "
         "no system: nothing is posted, nothing is written back. Closed tickets are rated in "
-        "the order they were closed; open tickets are listed with status 'open'.",
+        "the order they were closed; open tickets are listed with status 'open'. With "
+        "--against-store instead of --events: re-rate the tickets the review store holds, "
+        "closed from --from to --to (the book's days; default: the previous calendar month "
+        "and the current month to date), under BOOK, and print per customer and ticket the "
+        "billed total, the new total, the difference and the lines that changed.",
     )
     parser.add_argument("--book", required=True, help="billing book (TOML)")
-    parser.add_argument("--events", required=True, help="help desk events (JSONL), or - for stdin")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--events", help="help desk events (JSONL), or - for stdin")
+    source.add_argument(
+        "--against-store",
+        action="store_true",
+        help="compare with what the review store (HDB_DATABASE_URL) billed",
+    )
+    parser.add_argument("--from", dest="start", type=_day, help="first day (--against-store)")
+    parser.add_argument("--to", dest="end", type=_day, help="last day, inclusive")
+    parser.add_argument("--customer", help="only this customer's tickets (help desk or billing id)")
     parser.add_argument(
         "--format",
         choices=["json", "table"],
         default="json",
         help="json (default, SPEC §7 shape) or table (a summary for people)",
     )
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=lambda args: run(args, now()))
 
 
 def _holds_text(document: dict) -> str:
@@ -85,9 +114,21 @@ def _folded_events(path: str) -> tuple[FoldedTickets, list[LineProblem]]:
     return fold_event_lines(read_event_lines(path))
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, now: datetime) -> int:
+    if not args.against_store and (args.start or args.end or args.customer):
+        print("error: --from, --to and --customer go with --against-store", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         book = read_book(args.book)
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.against_store:
+        # Imported here: a preview of a file needs no store, settings or Temporal (issue 17).
+        from cli.whatif_command import run_against_store
+
+        return run_against_store(args, book, now)
+    try:
         folded, problems = _folded_events(args.events)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)

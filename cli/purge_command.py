@@ -74,4 +74,5 @@ def _purge(settings: Settings, dry_run: bool, now: datetime) -> int:
             f"ticket archives: {verb} {events.archives:,} settled tickets archived before "
             f"{events.cutoff:%Y-%m-%d %H:%M} UTC"
         )
+        print(f"folded tickets (what-if): {verb} {events.folded:,} recorded before the same cutoff")
     return 0

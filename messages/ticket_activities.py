@@ -75,6 +75,9 @@ class RecordInput:
     projection: TicketProjection
     audit: list[AuditItem] = field(default_factory=list)
     edits: list[EditItem] = field(default_factory=list)
+    # The folded ticket the projection's rating was made from, kept by the store so a what-if
+    # can re-rate it under another book. None in inputs scheduled before it existed.
+    ticket: Ticket | None = None
 
 
 @dataclass(slots=True)

@@ -107,6 +107,19 @@ class TicketArchive(SQLModel, table=True):
     archived_at: datetime
 
 
+class TicketFolded(SQLModel, table=True):
+    """Each ticket's folded help desk events (``billing.ticket.Ticket`` as JSON) as of its
+    latest rating revision: what a what-if re-rates under a candidate book (usecases/whatif.py),
+    for tickets not settled yet as much as for archived ones."""
+
+    __tablename__ = "ticket_folded"
+
+    ticket_id: str = Field(primary_key=True)
+    revision: int
+    ticket_json: str
+    recorded_at: datetime
+
+
 class LedgerInvoice(SQLModel, table=True):
     """Embedded billing: one draft invoice per customer and billing period, finalized by the
     invoice run (which locks the customer's period)."""

@@ -2,9 +2,11 @@
 
 What the store keeps that counts as raw events: ``ticket_archive``, the folded state of each
 settled ticket (its time entries, parts, notes and decisions as the help desk sent them, as
-JSON). There is no table of raw webhook events: the ticket's events live in its workflow's
-history in Temporal (whose own namespace retention applies) and, once it settles, in this
-archive. ``helpdesk_note`` is the embedded help desk's own data, not events, and is kept.
+JSON), and ``ticket_folded``, each ticket's folded events as of its latest rating (what a
+what-if re-rates; a ticket rated again after the cutoff is written anew). There is no table of
+raw webhook events: the ticket's events live in its workflow's history in Temporal (whose own
+namespace retention applies) and, once it settles, in this archive. ``helpdesk_note`` is the
+embedded help desk's own data, not events, and is kept.
 
 Purging an archive has a consequence: an event arriving later for that ticket finds no earlier
 state and starts the ticket afresh (its posting key then repeats the first run's, so the
@@ -32,11 +34,18 @@ from sqlalchemy.engine import Connection, Engine
 from settings import Settings
 from store import audit_chain
 from store.database import write_transaction
-from store.models import AuditChainAnchor, AuditEntry, DecisionRequest, TicketArchive
+from store.models import (
+    AuditChainAnchor,
+    AuditEntry,
+    DecisionRequest,
+    TicketArchive,
+    TicketFolded,
+)
 
 _AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
 _ANCHOR = AuditChainAnchor.__table__  # type: ignore[attr-defined]
 _ARCHIVE = TicketArchive.__table__  # type: ignore[attr-defined]
+_FOLDED = TicketFolded.__table__  # type: ignore[attr-defined]
 _DECISION = DecisionRequest.__table__  # type: ignore[attr-defined]
 
 AUDIT_RETENTION = "HDB_AUDIT_RETENTION"
@@ -73,6 +82,7 @@ class AuditPurge:
 class EventPurge:
     cutoff: datetime
     archives: int
+    folded: int = 0  # ``ticket_folded`` rows recorded before the cutoff
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,11 +175,15 @@ def _move_anchor(
 
 
 def purge_archives(engine: Engine, cutoff: datetime, *, dry_run: bool = False) -> EventPurge:
-    """Delete the archived state of tickets settled (archived) before ``cutoff``."""
+    """Delete the archived state of tickets settled (archived) before ``cutoff``, and the
+    folded tickets recorded before it."""
     old = _ARCHIVE.c.archived_at < cutoff
+    old_folded = _FOLDED.c.recorded_at < cutoff
     with write_transaction(engine) as connection:
         if dry_run:
             count = connection.execute(select(func.count()).where(old)).scalar_one()
+            folded = connection.execute(select(func.count()).where(old_folded)).scalar_one()
         else:
             count = connection.execute(delete(_ARCHIVE).where(old)).rowcount
-    return EventPurge(cutoff, count)
+            folded = connection.execute(delete(_FOLDED).where(old_folded)).rowcount
+    return EventPurge(cutoff, count, folded)

@@ -18,6 +18,7 @@ from sqlmodel import col, select
 
 from billing.money import integer_cents
 from billing.sensitive import redact
+from billing.ticket import Ticket
 from messages.ticket import TicketState
 from messages.ticket_activities import RecordInput
 from messages.views import AuditItem
@@ -29,7 +30,14 @@ from store.database import (
     write_session,
     write_transaction,
 )
-from store.models import AuditEntry, ManualEdit, RatedLine, TicketArchive, TicketRecord
+from store.models import (
+    AuditEntry,
+    ManualEdit,
+    RatedLine,
+    TicketArchive,
+    TicketFolded,
+    TicketRecord,
+)
 from store.notifications import note_change
 from store.queue_pages import technicians_cell
 
@@ -39,6 +47,8 @@ _AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
 _EDIT = ManualEdit.__table__  # type: ignore[attr-defined]
 _ARCHIVE = TicketArchive.__table__  # type: ignore[attr-defined]
 _RATED = RatedLine.__table__  # type: ignore[attr-defined]
+_FOLDED = TicketFolded.__table__  # type: ignore[attr-defined]
+_FOLDED_TICKET = TypeAdapter(Ticket)
 _CENT = Decimal("0.01")
 
 
@@ -91,6 +101,8 @@ def record_ticket(engine: Engine, record: RecordInput) -> None:
                 _replace_rated_lines(
                     connection, projection.ticket_id, projection.detail_json, fresh=stored is None
                 )
+            if record.ticket is not None:
+                _keep_folded_ticket(connection, projection.revision, record.ticket)
             # In this transaction: a ticket that newly waits for someone is never left untold,
             # and a retried or replayed record never tells twice (the notice's key).
             note_change(
@@ -123,6 +135,27 @@ def _replace_rated_lines(
     rows = rated_line_rows(ticket_id, json.loads(detail_json))
     if rows:
         connection.execute(insert(_RATED), rows)
+
+
+def _keep_folded_ticket(connection: Connection, revision: int, ticket: Ticket) -> None:
+    """The folded ticket a what-if re-rates, once per rating revision (and for a ticket whose
+    row predates the table, at its first record since)."""
+    stored = connection.execute(
+        select(_FOLDED.c.revision).where(_FOLDED.c.ticket_id == ticket.ticket_id)
+    ).scalar_one_or_none()
+    if stored == revision:
+        return
+    values = {
+        "revision": revision,
+        "ticket_json": _FOLDED_TICKET.dump_json(ticket).decode(),
+        "recorded_at": datetime.now(UTC),
+    }
+    if stored is None:
+        connection.execute(insert(_FOLDED).values(ticket_id=ticket.ticket_id, **values))
+    else:
+        connection.execute(
+            update(_FOLDED).where(_FOLDED.c.ticket_id == ticket.ticket_id).values(**values)
+        )
 
 
 def rated_line_rows(ticket_id: str, detail: dict[str, Any]) -> list[dict[str, Any]]:

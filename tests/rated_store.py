@@ -1,6 +1,6 @@
 """A review store holding the example tickets as the worker writes them: each rated by the real
-engine and recorded inside a ticket projection (``record_ticket``), some of them posted to the
-embedded ledger. The report tests and the reports page tests read it."""
+engine and recorded inside a ticket projection (``record_ticket``) with its folded ticket, some
+of them posted to the embedded ledger. The report, pre-bill and what-if tests read it."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from billing.book import parse_book
 from billing.decisions import TicketDecisions
 from billing.events import parse_event
 from billing.posting import BillableLine, LineType
-from billing.preview import preview
+from billing.preview import Preview, preview
 from billing.rating import TicketRating
+from billing.ticket import Ticket
 from connectors.billing import PostRequest
 from connectors.embedded_ledger import EmbeddedLedger
 from messages.payloads import type_adapter
@@ -69,11 +70,14 @@ EXTRA_EVENTS = [
 ]
 
 
-def example_ratings() -> tuple[list[TicketRating], dict[str, datetime]]:
+def example_preview() -> Preview:
     book = parse_book((EXAMPLES / "book.toml").read_text())
     raw = [json.loads(text) for text in (EXAMPLES / "events.jsonl").read_text().splitlines()]
-    events = [parse_event(item) for item in [*raw, *EXTRA_EVENTS] if item]
-    result = preview(book, events)
+    return preview(book, [parse_event(item) for item in [*raw, *EXTRA_EVENTS] if item])
+
+
+def example_ratings() -> tuple[list[TicketRating], dict[str, datetime]]:
+    result = example_preview()
     closed = {t.ticket_id: t.closed_at for t in result.folded.tickets.values() if t.closed}
     return result.ratings, closed
 
@@ -82,7 +86,16 @@ def status_of(rating: TicketRating) -> str:
     return BillingStatus.POSTED.value if rating.ticket_id in POSTED else rating.status.value
 
 
-def record(engine, rating: TicketRating, closed_at: datetime, revision: int, sequence: int):  # type: ignore[no-untyped-def]
+def record(  # type: ignore[no-untyped-def]
+    engine,
+    rating: TicketRating,
+    closed_at: datetime,
+    revision: int,
+    sequence: int,
+    ticket: Ticket | None = None,
+):
+    """``ticket``: the folded ticket the worker sends with the projection (None: as recorded
+    before the store kept them)."""
     status = status_of(rating)
     hold = rating.exceptions[0] if rating.exceptions else None
     view = TicketBillingView(
@@ -121,17 +134,19 @@ def record(engine, rating: TicketRating, closed_at: datetime, revision: int, seq
                 changed_at=closed_at,
                 sequence=sequence,
                 detail_json=type_adapter(TicketBillingView).dump_json(view).decode(),
-            )
+            ),
+            ticket=ticket,
         ),
     )
 
 
 def seed_examples(engine: Engine) -> list[TicketRating]:
     """Record every example rating; post the POSTED tickets' charged lines to the ledger."""
-    ratings, closed = example_ratings()
+    result = example_preview()
     ledger = EmbeddedLedger(engine, now=lambda: EXAMPLES_NOW)
-    for rating in ratings:
-        record(engine, rating, closed[rating.ticket_id], revision=1, sequence=1001)
+    for rating in result.ratings:
+        ticket = result.folded.tickets[rating.ticket_id]
+        record(engine, rating, ticket.closed_at, revision=1, sequence=1001, ticket=ticket)
         if rating.ticket_id in POSTED:
             lines = [
                 BillableLine(
@@ -157,4 +172,4 @@ def seed_examples(engine: Engine) -> list[TicketRating]:
                     period="2026-11",
                 )
             )
-    return ratings
+    return result.ratings

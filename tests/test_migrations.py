@@ -17,6 +17,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import create_engine, insert, inspect, select, text
 from sqlalchemy.engine import Engine
 
+from billing.ticket import Ticket
 from cli import db_command
 from messages.ticket import TicketState
 from messages.ticket_activities import RecordInput
@@ -345,4 +346,81 @@ def test_subject_and_technicians_are_added_then_written_by_the_projection(store_
             text("SELECT subject, technicians FROM ticket WHERE ticket_id = 'T-old'")
         ).one()
     assert tuple(after) == ("Printer jammed, password: [redacted]", "|alice|bob|")
+    engine.dispose()
+
+
+def test_folded_tickets_are_filled_from_the_archive_then_kept_by_each_new_rating(
+    store_url: str,
+) -> None:
+    """Revision 0011: a settled ticket's folded ticket is copied from its archived state; a row
+    with no archive has none (a what-if lists it as not re-ratable) until the projection the
+    workflow records next carries one, which is kept once per rating revision."""
+    engine = raw_engine(store_url)
+    settled = ticket_from(
+        opened(ticket_id="T-settled"),
+        logged("te-1", 60, ticket_id="T-settled"),
+        ticket_id="T-settled",
+    )
+    with engine.begin() as connection:
+        migrations._run(connection, "upgrade", "0010")
+        connection.execute(
+            text(
+                "INSERT INTO ticket_archive (ticket_id, state_json, archived_at) "
+                "VALUES ('T-settled', :state, :at), ('T-broken', '{not json', :at)"
+            ),
+            {
+                "state": TypeAdapter(TicketState)
+                .dump_json(TicketState(settled, revision=3))
+                .decode(),
+                "at": AT,
+            },
+        )
+    engine.dispose()
+    engine = open_store(store_url)
+    assert revision(engine) == migrations.HEAD
+
+    def folded() -> dict[str, tuple[int, Ticket]]:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT ticket_id, revision, ticket_json FROM ticket_folded")
+            ).all()
+        return {key: (rev, TypeAdapter(Ticket).validate_json(body)) for key, rev, body in rows}
+
+    assert folded() == {"T-settled": (3, settled)}
+
+    def projection(revision: int) -> TicketProjection:
+        return TicketProjection(
+            ticket_id="T-open",
+            customer_id="org-1",
+            billing_customer_id="CUST-1",
+            status="in_review",
+            mode="review",
+            hold_code=None,
+            hold_owner=None,
+            hold_message=None,
+            waiting_for="finance review",
+            chargeable_total=Decimal("95.00"),
+            posted_total=Decimal("0.00"),
+            revision=revision,
+            closed_at=AT,
+            changed_at=AT,
+            sequence=revision,
+            detail_json="{}",
+        )
+
+    first = ticket_from(
+        opened(ticket_id="T-open"), logged("te-1", 60, ticket_id="T-open"), ticket_id="T-open"
+    )
+    record_ticket(engine, RecordInput(projection(1)))  # a worker that sends no ticket yet
+    assert "T-open" not in folded()
+    record_ticket(engine, RecordInput(projection(1), ticket=first))
+    assert folded()["T-open"] == (1, first)
+    later = ticket_from(
+        opened(ticket_id="T-open"),
+        logged("te-1", 60, ticket_id="T-open"),
+        logged("te-2", 30, ticket_id="T-open"),
+        ticket_id="T-open",
+    )
+    record_ticket(engine, RecordInput(projection(2), ticket=later))
+    assert folded()["T-open"] == (2, later)
     engine.dispose()

@@ -17,7 +17,7 @@ from settings import Settings, SettingsError
 from store import audit_chain
 from store.database import open_store
 from store.decision_requests import DecisionRecord, record_decision
-from store.models import AuditChainAnchor, DecisionRequest, TicketArchive
+from store.models import AuditChainAnchor, DecisionRequest, TicketArchive, TicketFolded
 from store.retention import PurgeRefused, Retention, purge, retention_settings
 from store.ticket_records import append_audit, load_archived_ticket
 
@@ -135,9 +135,21 @@ def archive(engine: Engine, ticket_id: str, archived_at: datetime) -> None:
         )
 
 
+def folded(engine: Engine, ticket_id: str, recorded_at: datetime) -> None:
+    table = TicketFolded.__table__  # type: ignore[attr-defined]
+    with engine.begin() as connection:
+        connection.execute(
+            insert(table).values(
+                ticket_id=ticket_id, revision=1, ticket_json="{}", recorded_at=recorded_at
+            )
+        )
+
+
 def test_purging_settled_ticket_archives(store: Engine) -> None:
     archive(store, "T-old", OLD)
     archive(store, "T-new", RECENT)
+    folded(store, "T-old", OLD)
+    folded(store, "T-new", RECENT)
     dry = purge(store, Retention(events=timedelta(days=90)), now=NOW, dry_run=True)
     assert dry.events is not None and dry.events.archives == 1 and dry.audit is None
     result = purge(store, Retention(events=timedelta(days=90)), now=NOW)
@@ -146,6 +158,10 @@ def test_purging_settled_ticket_archives(store: Engine) -> None:
     with store.connect() as connection:
         left = connection.execute(text("SELECT ticket_id FROM ticket_archive")).scalars().all()
     assert left == ["T-new"]
+    assert dry.events.folded == 1 and result.events.folded == 1
+    with store.connect() as connection:
+        kept = connection.execute(text("SELECT ticket_id FROM ticket_folded")).scalars().all()
+    assert kept == ["T-new"]  # the folded events go with the same retention
     assert len(keys(store)) == 7  # the audit log has no retention set
 
 
@@ -168,6 +184,7 @@ def test_purge_command(store: Engine, monkeypatch: pytest.MonkeyPatch, capsys) -
     # The retentions count back from the command's clock, not from the day the test runs.
     assert "audit log: would delete 4 entries before 2025-10-21 12:00 UTC" in out
     assert "ticket archives: would delete 1 settled tickets archived before 2026-08-27" in out
+    assert "folded tickets (what-if): would delete 0 recorded before the same cutoff" in out
     assert len(keys(store)) == 7
     assert run_purge() == 0
     out = capsys.readouterr().out

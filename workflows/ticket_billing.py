@@ -600,9 +600,14 @@ class TicketBillingWorkflow:
             for offset, item in enumerate(new_history)
         ]
         edits = list(state.pending_edits)
+        # The folded ticket a what-if re-rates travels once per rating revision (the store
+        # keeps one per revision), not with every status change, to keep the history lean.
+        last = self._recorded_fingerprint
+        folded = state.ticket if last is None or last[1] != state.revision else None
         await workflow.execute_activity_method(
             TicketActivities.record_ticket,
-            RecordInput(projection, audit, edits),
+            # Only the activity's input grows (no new command): recorded histories replay.
+            RecordInput(projection, audit, edits, ticket=folded),
             summary=f"record status {assessment.status.value!r} and {len(audit)} audit entries",
             **_STORE_ACTIVITY,
         )

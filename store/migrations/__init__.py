@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
 
 BASELINE = "0001"
-HEAD = "0010"
+HEAD = "0011"
 VERSION_TABLE = "alembic_version"
 DIRECTORY = Path(__file__).resolve().parent
 
