@@ -19,6 +19,7 @@ floor of reading what a what-if needs without doing anything with it: every tick
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import resource
 import statistics
@@ -87,7 +88,17 @@ def record_month(engine: Engine, tickets: int, entries: int, parts: int) -> int:
     return len(result.ratings)
 
 
+def as_the_worker_rated(rating: TicketRating) -> TicketRating:
+    """The rating the worker would have recorded: its prepaid balances are the ticket's own
+    contract's (the worker draws from that account alone), not every balance a month rated in
+    one go has threaded through, which would make each stored rating carry all of them."""
+    own = rating.balances_after.used_minutes.get(rating.contract_id or "")
+    balances = PrepaidBalances({rating.contract_id: own} if rating.contract_id and own else {})
+    return dataclasses.replace(rating, balances_after=balances)
+
+
 def record_input(rating: TicketRating, ticket: Ticket, posted: bool, view: Any) -> RecordInput:
+    rating = as_the_worker_rated(rating)
     ready = rating.status is TicketStatus.READY
     status = BillingStatus.POSTED if ready and posted else BillingStatus(rating.status.value)
     posted_total = rating.chargeable_total if status is BillingStatus.POSTED else ZERO
