@@ -14,7 +14,15 @@ from enum import StrEnum
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from billing.book import BillingBook, BillingMode, Contract, ContractType, Customer, WorkType
+from billing.book import (
+    BillingBook,
+    BillingMode,
+    Contract,
+    ContractType,
+    Customer,
+    RoundingMode,
+    WorkType,
+)
 from billing.business_hours import after_hours_reason, describe_local, local_start
 from billing.descriptions import DescriptionWriter
 from billing.holds import ApprovalRequired, ApproverRole, BillingException, ExceptionCode
@@ -158,10 +166,12 @@ def _classify(
 
 
 def _multiplier(
-    work_type_name: str, work_type: WorkType, local: datetime, book: BillingBook
+    work_type_name: str, work_type: WorkType, reason: str | None, book: BillingBook
 ) -> tuple[Decimal, str]:
-    """SPEC §4.5: the larger of the work type's and the after-hours multiplier, never both."""
-    reason = after_hours_reason(local, book)
+    """SPEC §4.5: the larger of the work type's and the after-hours multiplier, never both.
+
+    ``reason`` is why the work started after hours (``after_hours_reason``), None if it did not.
+    """
     after_hours = book.policy.after_hours_multiplier if reason else ONE
     own = work_type.rate_multiplier
     if reason and after_hours > ONE and after_hours >= own:
@@ -196,6 +206,76 @@ def _unit_price_of(rate_text: str, multiplier_text: str) -> tuple[Decimal, str |
     return unit_price, f"unit price {rate:f} × {multiplier:f} = {unit_price:f}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Rate:
+    """A role's hourly rate under a contract (or the book's), and the note that shows it."""
+
+    rate: Decimal
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Multiplied:
+    """A rate with the multiplier one kind of start time earns, and the notes that show it."""
+
+    unit_price: Decimal
+    multiplier_note: str
+    price_note: str | None
+
+
+@dataclass(slots=True)
+class _BookConstants:
+    """What a book makes the same for every entry that shares a key, worked out once.
+
+    A month has 100,000 entries but a handful of contracts × roles × work types × after-hours
+    reasons: the rate, the classification, the unit price and their notes are pure functions
+    of those (and of the book), so each is computed by the functions above on first use and
+    looked up afterwards.
+    """
+
+    book: BillingBook
+    prices: dict[tuple[str | None, str, str], _Rate] = field(default_factory=dict)
+    classifications: dict[tuple[bool, str, bool, str | None], tuple[Coverage | None, str]] = field(
+        default_factory=dict
+    )
+    multiplied: dict[tuple[tuple[str | None, str, str], str | None], _Multiplied] = field(
+        default_factory=dict
+    )
+
+
+# The last book rated and its constants. One slot: callers rate many tickets against one book
+# (a preview, a worker), and holding the book itself keeps an identity check sound (a freed
+# book's id could be reused). Replaced as a whole, so threads never see half an update.
+_last_constants: _BookConstants | None = None
+
+
+def _constants_of(book: BillingBook) -> _BookConstants:
+    global _last_constants
+    constants = _last_constants
+    if constants is None or constants.book is not book:
+        constants = _last_constants = _BookConstants(book)
+    return constants
+
+
+def _price(role: str, contract: Contract | None, book: BillingBook) -> _Rate | None:
+    """SPEC §4.5: the contract's rate for the role, else the book's; None if neither has one."""
+    if contract is not None and role in contract.rates:
+        rate = contract.rates[role]
+        return _Rate(rate, f"rate {rate:f}/h ({role}, contract {contract.id})")
+    if role in book.rates:
+        rate = book.rates[role]
+        return _Rate(rate, f"rate {rate:f}/h ({role}, book rates)")
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _rounding(minutes: int, increment: int, mode: RoundingMode) -> tuple[int, str]:
+    """SPEC §4.1's rounded minutes and the note that shows it (a month repeats a few hundred
+    distinct durations)."""
+    rounded = round_minutes(minutes, increment, mode)
+    return rounded, describe_rounding(minutes, rounded, increment, mode)
+
+
 def _prepare_labor(
     entry: TimeEntry,
     ticket: Ticket,
@@ -226,46 +306,60 @@ def _prepare_labor(
             )
         )
         return None
-    rate, rate_source = None, ""
-    if contract is not None and entry.role in contract.rates:
-        rate, rate_source = contract.rates[entry.role], f"contract {contract.id}"
-    elif entry.role in book.rates:
-        rate, rate_source = book.rates[entry.role], "book rates"
-    if rate is None:
-        exceptions.append(
-            BillingException(
-                ExceptionCode.UNKNOWN_ROLE,
-                f"time entry {entry.entry_id} is by role {entry.role!r}, which has no rate in "
-                "the book's [rates]" + (f" or contract {contract.id}'s rates" if contract else ""),
-                entry.entry_id,
+    constants = _constants_of(book)
+    contract_id = contract.id if contract is not None else None
+    price_key = (contract_id, entry.role, entry.work_type)
+    price = constants.prices.get(price_key)
+    if price is None:
+        price = _price(entry.role, contract, book)
+        if price is None:
+            exceptions.append(
+                BillingException(
+                    ExceptionCode.UNKNOWN_ROLE,
+                    f"time entry {entry.entry_id} is by role {entry.role!r}, which has no rate "
+                    "in the book's [rates]"
+                    + (f" or contract {contract.id}'s rates" if contract else ""),
+                    entry.entry_id,
+                )
             )
-        )
-        return None
+            return None
+        constants.prices[price_key] = price
 
     policy = book.policy
     local = local_start(entry.started_at, timezone)
-    rounded = round_minutes(entry.minutes, policy.rounding_increment_minutes, policy.rounding_mode)
-    coverage, classification = _classify(entry, work_type, ticket, contract, book)
-    multiplier, multiplier_note = _multiplier(entry.work_type, work_type, local, book)
-    unit_price, price_note = _unit_price(rate, multiplier)
+    rounded, rounding_note = _rounding(
+        entry.minutes, policy.rounding_increment_minutes, policy.rounding_mode
+    )
+    class_key = (entry.billable, entry.work_type, ticket.warranty, contract_id)
+    classified = constants.classifications.get(class_key)
+    if classified is None:
+        classified = _classify(entry, work_type, ticket, contract, book)
+        constants.classifications[class_key] = classified
+    coverage, classification = classified
+    reason = after_hours_reason(local, book)
+    priced_key = (price_key, reason)
+    priced = constants.multiplied.get(priced_key)
+    if priced is None:
+        multiplier, multiplier_note = _multiplier(entry.work_type, work_type, reason, book)
+        unit_price, price_note = _unit_price(price.rate, multiplier)
+        priced = _Multiplied(unit_price, multiplier_note, price_note)
+        constants.multiplied[priced_key] = priced
     notes = [
         f"{entry.work_type} work by {entry.technician} ({entry.role}), started "
         f"{describe_local(local, timezone)}",
-        describe_rounding(
-            entry.minutes, rounded, policy.rounding_increment_minutes, policy.rounding_mode
-        ),
+        rounding_note,
         classification,
-        f"rate {rate:f}/h ({entry.role}, {rate_source})",
-        multiplier_note,
+        price.note,
+        priced.multiplier_note,
     ]
-    if price_note:
-        notes.append(price_note)
+    if priced.price_note:
+        notes.append(priced.price_note)
     return _Labor(
         entry=entry,
         work_type=work_type,
         local_start=local,
         rounded=rounded,
-        unit_price=unit_price,
+        unit_price=priced.unit_price,
         coverage=coverage,
         notes=notes,
         minutes=Decimal(rounded),
@@ -336,18 +430,34 @@ def _draw_prepaid(
     return draws, balances.with_draws(draws)
 
 
+def _price_portion(
+    minutes: Decimal, unit_price: Decimal, coverage: Coverage | None
+) -> tuple[Decimal, Decimal, str]:
+    """A labor line's quantity, amount and closing explanation step."""
+    quantity = hours_from_minutes(minutes)
+    value = to_cents(quantity * unit_price)
+    if coverage is None:
+        return quantity, value, f"{quantity} h × {unit_price} = {value}"
+    return quantity, ZERO, f"covered ({coverage.value}): charged 0.00, value {value}"
+
+
+# Keyed by value: a quantity and an amount are rounded to cents whatever the minutes' exponent,
+# and a unit price always is, so equal keys print the same (positive minutes only: see below).
+_priced_portion = lru_cache(maxsize=8192)(_price_portion)
+
+
 def _labor_lines(work: _Labor, writer: DescriptionWriter, taxable: bool) -> list[InvoiceLine]:
     description = writer.labor(work.entry.entry_id, work.entry.note)
     lines = []
     for portion in work.portions:
-        quantity = hours_from_minutes(portion.minutes)
-        value = to_cents(quantity * work.unit_price)
-        if portion.coverage is None:
-            amount = value
-            closing = f"{quantity} h × {work.unit_price} = {amount}"
+        if portion.minutes > 0:  # not -0, which is equal to 0 but printed otherwise
+            quantity, amount, closing = _priced_portion(
+                portion.minutes, work.unit_price, portion.coverage
+            )
         else:
-            amount = ZERO
-            closing = f"covered ({portion.coverage.value}): charged 0.00, value {value}"
+            quantity, amount, closing = _price_portion(
+                portion.minutes, work.unit_price, portion.coverage
+            )
         lines.append(
             InvoiceLine(
                 kind=LineKind.LABOR,
