@@ -207,20 +207,13 @@ def _unit_price_of(rate_text: str, multiplier_text: str) -> tuple[Decimal, str |
 
 
 @dataclass(frozen=True, slots=True)
-class _Rate:
-    """A role's hourly rate under a contract (or the book's), and the note that shows it."""
+class _EntryTerms:
+    """How an entry with one key (contract, role, work type, billable, the ticket's warranty,
+    after-hours reason) is classified and priced, and the notes that say so."""
 
-    rate: Decimal
-    note: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Multiplied:
-    """A rate with the multiplier one kind of start time earns, and the notes that show it."""
-
+    coverage: Coverage | None
     unit_price: Decimal
-    multiplier_note: str
-    price_note: str | None
+    notes: tuple[str, ...]  # classification, rate, multiplier, and the unit price if multiplied
 
 
 @dataclass(slots=True)
@@ -228,17 +221,13 @@ class _BookConstants:
     """What a book makes the same for every entry that shares a key, worked out once.
 
     A month has 100,000 entries but a handful of contracts × roles × work types × after-hours
-    reasons: the rate, the classification, the unit price and their notes are pure functions
-    of those (and of the book), so each is computed by the functions above on first use and
-    looked up afterwards.
+    reasons: the classification, rate, multiplier and unit price are pure functions of those
+    (and of the book), so they are computed by the functions above on first use and looked up
+    afterwards.
     """
 
     book: BillingBook
-    prices: dict[tuple[str | None, str, str], _Rate] = field(default_factory=dict)
-    classifications: dict[tuple[bool, str, bool, str | None], tuple[Coverage | None, str]] = field(
-        default_factory=dict
-    )
-    multiplied: dict[tuple[tuple[str | None, str, str], str | None], _Multiplied] = field(
+    terms: dict[tuple[str | None, str, str, bool, bool, str | None], _EntryTerms] = field(
         default_factory=dict
     )
 
@@ -257,15 +246,31 @@ def _constants_of(book: BillingBook) -> _BookConstants:
     return constants
 
 
-def _price(role: str, contract: Contract | None, book: BillingBook) -> _Rate | None:
-    """SPEC §4.5: the contract's rate for the role, else the book's; None if neither has one."""
-    if contract is not None and role in contract.rates:
-        rate = contract.rates[role]
-        return _Rate(rate, f"rate {rate:f}/h ({role}, contract {contract.id})")
-    if role in book.rates:
-        rate = book.rates[role]
-        return _Rate(rate, f"rate {rate:f}/h ({role}, book rates)")
-    return None
+def _entry_terms(
+    entry: TimeEntry,
+    work_type: WorkType,
+    ticket: Ticket,
+    contract: Contract | None,
+    reason: str | None,
+    book: BillingBook,
+) -> _EntryTerms | None:
+    """Steps 2 and 5 for an entry: classification, rate, multiplier and unit price, with their
+    notes; None when the role has no rate."""
+    if contract is not None and entry.role in contract.rates:
+        rate, rate_source = contract.rates[entry.role], f"contract {contract.id}"
+    elif entry.role in book.rates:
+        rate, rate_source = book.rates[entry.role], "book rates"
+    else:
+        return None
+    coverage, classification = _classify(entry, work_type, ticket, contract, book)
+    multiplier, multiplier_note = _multiplier(entry.work_type, work_type, reason, book)
+    unit_price, price_note = _unit_price(rate, multiplier)
+    notes = (
+        classification,
+        f"rate {rate:f}/h ({entry.role}, {rate_source})",
+        multiplier_note,
+    )
+    return _EntryTerms(coverage, unit_price, (*notes, price_note) if price_note else notes)
 
 
 @lru_cache(maxsize=4096)
@@ -306,13 +311,22 @@ def _prepare_labor(
             )
         )
         return None
+    policy = book.policy
+    local = local_start(entry.started_at, timezone)
+    reason = after_hours_reason(local, book)
     constants = _constants_of(book)
-    contract_id = contract.id if contract is not None else None
-    price_key = (contract_id, entry.role, entry.work_type)
-    price = constants.prices.get(price_key)
-    if price is None:
-        price = _price(entry.role, contract, book)
-        if price is None:
+    key = (
+        contract.id if contract is not None else None,
+        entry.role,
+        entry.work_type,
+        entry.billable,
+        ticket.warranty,
+        reason,
+    )
+    terms = constants.terms.get(key)
+    if terms is None:
+        terms = _entry_terms(entry, work_type, ticket, contract, reason, book)
+        if terms is None:
             exceptions.append(
                 BillingException(
                     ExceptionCode.UNKNOWN_ROLE,
@@ -323,44 +337,23 @@ def _prepare_labor(
                 )
             )
             return None
-        constants.prices[price_key] = price
-
-    policy = book.policy
-    local = local_start(entry.started_at, timezone)
+        constants.terms[key] = terms
     rounded, rounding_note = _rounding(
         entry.minutes, policy.rounding_increment_minutes, policy.rounding_mode
     )
-    class_key = (entry.billable, entry.work_type, ticket.warranty, contract_id)
-    classified = constants.classifications.get(class_key)
-    if classified is None:
-        classified = _classify(entry, work_type, ticket, contract, book)
-        constants.classifications[class_key] = classified
-    coverage, classification = classified
-    reason = after_hours_reason(local, book)
-    priced_key = (price_key, reason)
-    priced = constants.multiplied.get(priced_key)
-    if priced is None:
-        multiplier, multiplier_note = _multiplier(entry.work_type, work_type, reason, book)
-        unit_price, price_note = _unit_price(price.rate, multiplier)
-        priced = _Multiplied(unit_price, multiplier_note, price_note)
-        constants.multiplied[priced_key] = priced
     notes = [
         f"{entry.work_type} work by {entry.technician} ({entry.role}), started "
         f"{describe_local(local, timezone)}",
         rounding_note,
-        classification,
-        price.note,
-        priced.multiplier_note,
+        *terms.notes,
     ]
-    if priced.price_note:
-        notes.append(priced.price_note)
     return _Labor(
         entry=entry,
         work_type=work_type,
         local_start=local,
         rounded=rounded,
-        unit_price=priced.unit_price,
-        coverage=coverage,
+        unit_price=terms.unit_price,
+        coverage=terms.coverage,
         notes=notes,
         minutes=Decimal(rounded),
     )

@@ -45,6 +45,15 @@ def cold(ticket: Ticket, book: BillingBook, balances: PrepaidBalances) -> Ticket
     return rate_ticket(ticket, book, balances)
 
 
+def rate_all(tickets: list[Ticket], book: BillingBook, rate=rate_ticket) -> list[str]:
+    balances, printed_ratings = PrepaidBalances(), []
+    for ticket in tickets:
+        rating = rate(ticket, book, balances)
+        printed_ratings.append(printed(rating))
+        balances = rating.balances_after
+    return printed_ratings
+
+
 def test_each_book_keeps_its_own_rates_multipliers_and_hours() -> None:
     # Same names, other numbers: a table keyed by names alone would show the first book's.
     first = make_book(contracts=RETAINER, customers=CUSTOMERS)
@@ -70,6 +79,36 @@ def test_each_book_keeps_its_own_rates_multipliers_and_hours() -> None:
     explained = printed(rate_ticket(tickets[1], second, PrepaidBalances()))
     assert "rate 90/h (technician, contract ret)" in explained
     assert "after hours ×1.50 (Mon at/after 17:00)" in explained
+
+
+def test_entries_that_differ_in_one_key_part_are_each_rated_as_their_own() -> None:
+    # One ticket after another, each differing from the first in one thing the tables key on.
+    book = make_book(contracts=RETAINER, customers=CUSTOMERS)
+    base = {"customer_id": "org-1", "warranty": False}
+    entry = {"minutes": 50, "started_at": "2026-11-02T10:00:00-05:00", "role": "technician"}
+    variants = [
+        ({}, {}),
+        ({"warranty": True}, {}),
+        ({"customer_id": "org-2"}, {}),
+        ({"customer_id": "org-3"}, {}),
+        ({}, {"role": "engineer"}),
+        ({}, {"work_type": "emergency"}),
+        ({}, {"billable": False}),
+        ({}, {"started_at": "2026-11-02T19:00:00-05:00"}),
+        ({}, {"started_at": "2026-11-26T10:00:00-05:00"}),
+        ({}, {"minutes": 51}),
+    ]
+    rated = [
+        ticket_from(
+            opened(**{**base, **ticket_fields}),
+            logged("te-1", **{**entry, **entry_fields}),
+            closed(),
+        )
+        for ticket_fields, entry_fields in variants
+    ]
+    warm = rate_all(rated, book)
+    assert warm == rate_all(rated, book, rate=cold)
+    assert len(set(warm)) == len(variants)
 
 
 STARTS = [
@@ -122,15 +161,6 @@ BOOKS = [
     ),
     make_book(contracts=RETAINER, customers=CUSTOMERS, rounding_increment_minutes="0"),
 ]
-
-
-def rate_all(tickets: list[Ticket], book: BillingBook, rate=rate_ticket) -> list[str]:
-    balances, printed_ratings = PrepaidBalances(), []
-    for ticket in tickets:
-        rating = rate(ticket, book, balances)
-        printed_ratings.append(printed(rating))
-        balances = rating.balances_after
-    return printed_ratings
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
