@@ -10,7 +10,7 @@ in JSON (a newline in it is written ``\\n``), so shifting at every newline is sa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 import orjson
@@ -26,8 +26,8 @@ from billing.preview import (
     ratings_in_closing_order,
     tickets_in_closing_order,
 )
-from billing.preview_split import SplitRating
 from billing.rating import TicketRating
+from billing.ticket import EventOutcome, Ticket
 
 _INDENT = b"  "
 
@@ -48,52 +48,52 @@ def _list_member(key: str, items: Iterator[bytes]) -> Iterator[bytes]:
     yield b"]" if empty else b"\n" + _INDENT + b"]"
 
 
-def _ticket_json(rating: TicketRating) -> bytes:
+def ticket_json(rating: TicketRating) -> bytes:
+    """A closed ticket's rating as it sits in the document's ticket list."""
     return _indented(rating_document(rating), 2)
 
 
-# Below this many closed tickets a second process costs more than it saves.
-SPLIT_FROM_TICKETS = 2_000
+def open_ticket_json(ticket: Ticket, book: BillingBook) -> bytes:
+    """An open ticket as it sits in the document's ticket list."""
+    return _indented(open_ticket_document(ticket, book), 2)
 
 
-def preview_json_chunks(
-    book: BillingBook, folded: FoldedTickets, processes: int = 1
+def document_chunks(
+    tickets: Iterator[bytes],
+    balances: Callable[[], PrepaidBalances],
+    outcomes: dict[EventOutcome, int],
+    book: BillingBook,
 ) -> Iterator[bytes]:
-    """The preview document in pieces: closed tickets in closing order, as rated, then the
-    open ones, then the prepaid balances the ratings left and what happened to each event.
+    """The document around its ticket list: ``balances`` is asked once every ticket is out."""
+    yield b"{"
+    with cyclic_gc_paused():
+        yield from _list_member("tickets", tickets)
+    yield b",\n" + _INDENT + b'"prepaid_balances": '
+    yield _indented(balances_document(balances(), book), 1)
+    counts = {outcome.value: count for outcome, count in outcomes.items()}
+    yield b",\n" + _INDENT + b'"events": ' + _indented(counts, 1)
+    yield b"\n}\n"
 
-    ``processes=2`` rates a large preview's tickets in two processes (``billing.preview_split``);
-    the bytes are the same."""
+
+def preview_json_chunks(book: BillingBook, folded: FoldedTickets) -> Iterator[bytes]:
+    """The preview document in pieces: closed tickets in closing order, as rated, then the
+    open ones, then the prepaid balances the ratings left and what happened to each event."""
     balances = PrepaidBalances()
 
     def tickets() -> Iterator[bytes]:
         nonlocal balances
         closed = tickets_in_closing_order(folded)
-        if processes > 1 and len(closed) >= SPLIT_FROM_TICKETS:
-            split = SplitRating(book, closed, _ticket_json)
-            yield from split
-            balances = split.balances
-        else:
-            for rating in ratings_in_closing_order(closed, book, balances):
-                balances = rating.balances_after
-                yield _ticket_json(rating)
+        for rating in ratings_in_closing_order(closed, book, balances):
+            balances = rating.balances_after
+            yield ticket_json(rating)
         for ticket in folded.tickets.values():
             if not ticket.closed:
-                yield _indented(open_ticket_document(ticket, book), 2)
+                yield open_ticket_json(ticket, book)
 
-    yield b"{"
-    with cyclic_gc_paused():
-        yield from _list_member("tickets", tickets())
-    yield b",\n" + _INDENT + b'"prepaid_balances": '
-    yield _indented(balances_document(balances, book), 1)
-    outcomes = {outcome.value: count for outcome, count in folded.outcomes.items()}
-    yield b",\n" + _INDENT + b'"events": ' + _indented(outcomes, 1)
-    yield b"\n}\n"
+    yield from document_chunks(tickets(), lambda: balances, folded.outcomes, book)
 
 
-def write_preview_json(
-    book: BillingBook, folded: FoldedTickets, out: BinaryIO, processes: int = 1
-) -> None:
+def write_preview_json(book: BillingBook, folded: FoldedTickets, out: BinaryIO) -> None:
     """Write the preview document to ``out`` (UTF-8), one ticket at a time."""
-    for chunk in preview_json_chunks(book, folded, processes):
+    for chunk in preview_json_chunks(book, folded):
         out.write(chunk)

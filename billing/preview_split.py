@@ -1,12 +1,18 @@
-"""Rating a preview's closed tickets in two processes, their JSON merged in closing order.
+"""A preview folded and rated in two processes, its JSON merged into the one-process bytes.
 
-Tickets share nothing in rating but prepaid balances, and a balance belongs to one contract:
-so every ticket that draws on a contract's prepaid hours goes to the same process, in closing
-order, and draws exactly what it would have drawn in one process. Every other ticket rates on
-its own. A forked child rates its share and sends each ticket's encoded JSON through a pipe as
-soon as it is rated, then the balances it left; the parent rates the rest, reads the child's
-tickets as they arrive (rating its own ahead while it waits for one), and hands every ticket
-on in closing order, so the bytes are those of rating them one after another.
+Tickets share nothing in folding, and nothing in rating but prepaid balances, which belong to
+one contract each. So the events file's lines are routed before anything is validated: every
+line of a ticket to one side, and every ticket whose customer (as its ``ticket.opened`` line
+names it) draws on a contract's prepaid hours to that contract's side, the work split about
+evenly. A forked child folds and rates its side, sending each ticket's JSON with the key that
+places it (closing time and position, or first-seen position for an open ticket) as soon as it
+is ready; the parent does the same with its side and merges both streams by those keys, which
+is the order one process would have written.
+
+Whatever the routing cannot vouch for goes back to one process: a line it cannot read, a
+ticket id not in its plain form, a bad line (the one-process path names it), an event for
+another ticket than its line said, or a ticket that turns out to draw on a contract of the
+other side. Then the parent folds and rates the whole file as before.
 """
 
 from __future__ import annotations
@@ -18,58 +24,161 @@ import pickle
 import select
 import struct
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import orjson
+
 from billing.book import BillingBook
+from billing.events import admit_event_lines
 from billing.prepaid import PrepaidBalances
-from billing.preview import ratings_in_closing_order
-from billing.rating import TicketRating
-from billing.ticket import Ticket
+from billing.preview import FoldedTickets, ratings_in_closing_order, tickets_in_closing_order
+from billing.preview_json import document_chunks, open_ticket_json, ticket_json
+from billing.ticket import EventOutcome, Ticket
+from billing.ticket_ids import safe_ticket_id
 
-_FRAME = struct.Struct("<cQ")  # a tag and a length
-_TICKET, _BALANCES, _FAILED = b"T", b"B", b"F"
+_HEADER = struct.Struct("<cQqq")  # tag, payload length, and the two numbers of the key
+_FOLDED, _CLOSED, _OPEN, _BALANCES, _GAVE_UP, _FAILED = b"K", b"C", b"O", b"B", b"G", b"F"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+# Below this many lines a second process costs more than it saves.
+SPLIT_FROM_LINES = 10_000
+_AHEAD = 1_000  # own tickets the parent rates ahead while the child's next one is on its way
 
 
-class SplitRatingError(RuntimeError):
-    """The second process could not rate its share (its error is in the message)."""
+class SplitPreviewError(RuntimeError):
+    """The second process stopped or failed (its error is in the message)."""
 
 
-def prepaid_contract_of(ticket: Ticket, book: BillingBook) -> str | None:
-    """The contract whose prepaid hours the ticket draws on, as ``rate_ticket`` finds it."""
-    customer = book.customer(ticket.customer_id)
+@dataclass(slots=True)
+class Routing:
+    """Which side folds and rates each line: the parent's (``False``) or the child's."""
+
+    lines: list[list[tuple[int, int]]]  # per side: (line index, position among events)
+    contract_sides: dict[str, bool]  # each prepaid contract's side
+    ticket_sides: dict[str, bool]
+
+
+def prepaid_contract_of(customer_id: object, book: BillingBook) -> str | None:
+    """The contract whose prepaid hours a customer's tickets draw on, as ``rate_ticket``
+    finds it; None for any other customer."""
+    customer = book.customer(customer_id) if isinstance(customer_id, str) else None
     contract = book.contract(customer.contract) if customer else None
     if contract is None or contract.prepaid_hours is None:
         return None
     return contract.id
 
 
-def child_shares(tickets: list[Ticket], book: BillingBook) -> list[bool]:
-    """Which tickets the child rates: a contract's prepaid tickets all on one side, the work
-    (entries and parts) about even, larger groups placed first."""
-    groups: dict[str, list[int]] = {}
-    for index, ticket in enumerate(tickets):
-        key = prepaid_contract_of(ticket, book) or f"ticket {index}"
-        groups.setdefault(key, []).append(index)
+def route(lines: list[str], book: BillingBook) -> Routing | None:
+    """Every line to a side, or None if a line cannot be routed for sure (see the module)."""
+    line_tickets: list[tuple[int, str]] = []
+    customers: dict[str, object] = {}
+    weights: dict[str, int] = {}
+    for index, line in enumerate(lines):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        try:
+            data = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return None
+        ticket_id = data.get("ticket_id") if isinstance(data, dict) else None
+        if not isinstance(ticket_id, str) or _plain_form(ticket_id) != ticket_id:
+            return None
+        line_tickets.append((index, ticket_id))
+        weights[ticket_id] = weights.get(ticket_id, 0) + 1
+        if data.get("type") == "ticket.opened" or "customer_id" in data:
+            customers[ticket_id] = data.get("customer_id")
 
-    def weight(indexes: list[int]) -> int:
-        return sum(len(tickets[i].entries) + len(tickets[i].parts) + 1 for i in indexes)
+    groups: dict[str, list[str]] = {}
+    for ticket_id in weights:
+        contract = prepaid_contract_of(customers.get(ticket_id), book)
+        groups.setdefault(f"contract {contract}" if contract else f"ticket {ticket_id}", []).append(
+            ticket_id
+        )
+    ticket_sides: dict[str, bool] = {}
+    contract_sides: dict[str, bool] = {}
+    loads = [0, 0]
 
-    shares = [False] * len(tickets)
-    loads = [0, 0]  # the parent's, the child's
-    for indexes in sorted(groups.values(), key=weight, reverse=True):
-        side = 0 if loads[0] <= loads[1] else 1
-        loads[side] += weight(indexes)
-        if side:
-            for index in indexes:
-                shares[index] = True
-    return shares
+    def weight(group: list[str]) -> int:
+        return sum(weights[ticket_id] for ticket_id in group)
+
+    for key, group in sorted(groups.items(), key=lambda item: weight(item[1]), reverse=True):
+        side = loads[0] > loads[1]
+        loads[side] += weight(group)
+        if key.startswith("contract "):
+            contract_sides[key.removeprefix("contract ")] = side
+        for ticket_id in group:
+            ticket_sides[ticket_id] = side
+    sides: list[list[tuple[int, int]]] = [[], []]
+    for position, (index, ticket_id) in enumerate(line_tickets):
+        sides[ticket_sides[ticket_id]].append((index, position))
+    return Routing(sides, contract_sides, ticket_sides)
 
 
-def _send_frame(fd: int, tag: bytes, payload: bytes) -> None:
-    """One frame, whole, at once: the parent sees each ticket as soon as it is rated."""
-    data = memoryview(_FRAME.pack(tag, len(payload)) + payload)
+def _plain_form(ticket_id: str) -> str | None:
+    """The id itself if validation would keep it as it is (stripped, NFKC), else None."""
+    try:
+        return safe_ticket_id(ticket_id) if ticket_id == ticket_id.strip() else None
+    except ValueError:
+        return None
+
+
+@dataclass(slots=True)
+class Side:
+    """One side's folded tickets, and where each ticket first appeared among the events."""
+
+    folded: FoldedTickets = field(default_factory=FoldedTickets)
+    first_seen: dict[str, int] = field(default_factory=dict)
+
+
+def fold_side(lines: list[str], routing: Routing, side: bool, book: BillingBook) -> Side | None:
+    """Fold one side's lines; None if anything is not as the routing assumed."""
+    mine = routing.lines[side]
+    result = Side()
+    folded, first_seen = result.folded, result.first_seen
+    admitted = admit_event_lines(lines[index] for index, _ in mine)
+    for (_, event, _), (_, position) in zip(admitted, mine, strict=True):
+        if event is None or routing.ticket_sides.get(event.ticket_id) is not side:
+            return None
+        if event.ticket_id not in folded.tickets:
+            first_seen[event.ticket_id] = position
+        folded.fold(event, position)
+    for ticket in folded.tickets.values():
+        contract = prepaid_contract_of(ticket.customer_id, book)
+        if contract is not None and routing.contract_sides.get(contract) is not side:
+            return None
+    return result
+
+
+def _closing_key(ticket: Ticket, folded: FoldedTickets) -> tuple[int, int]:
+    """``tickets_in_closing_order``'s key as two exact integers: microseconds, position."""
+    assert ticket.closed_at is not None
+    return (ticket.closed_at - _EPOCH) // _MICROSECOND, folded.close_order.get(ticket.ticket_id, 0)
+
+
+def _side_items(side: Side, book: BillingBook) -> Iterator[tuple[bytes, tuple[int, int], bytes]]:
+    """A side's tickets, each ready as soon as it is rated: closed ones in closing order,
+    then open ones in first-seen order; then its balances (``_BALANCES``)."""
+    folded = side.folded
+    balances = PrepaidBalances()
+    closed = tickets_in_closing_order(folded)
+    for ticket, rating in zip(
+        closed, ratings_in_closing_order(closed, book, balances), strict=True
+    ):
+        balances = rating.balances_after
+        yield _CLOSED, _closing_key(ticket, folded), ticket_json(rating)
+    for ticket in folded.tickets.values():
+        if not ticket.closed:
+            yield _OPEN, (side.first_seen[ticket.ticket_id], 0), open_ticket_json(ticket, book)
+    yield _BALANCES, (0, 0), pickle.dumps(balances.used_minutes)
+
+
+def _send(fd: int, tag: bytes, key: tuple[int, int], payload: bytes) -> None:
+    """One frame, whole, at once: the parent sees each ticket as soon as it is ready."""
+    data = memoryview(_HEADER.pack(tag, len(payload), *key) + payload)
     while data:
         data = data[os.write(fd, data) :]
 
@@ -80,7 +189,7 @@ class _Inbox:
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
-        self.frames: deque[tuple[bytes, bytes]] = deque()
+        self.frames: deque[tuple[bytes, tuple[int, int], bytes]] = deque()
         self.ended = False
         self._pending = bytearray()
         os.set_blocking(fd, False)
@@ -96,56 +205,46 @@ class _Inbox:
                 self.ended = True
             self._pending += chunk
         pending, start = self._pending, 0
-        while len(pending) - start >= _FRAME.size:
-            tag, length = _FRAME.unpack_from(pending, start)
-            end = start + _FRAME.size + length
+        while len(pending) - start >= _HEADER.size:
+            tag, length, first, second = _HEADER.unpack_from(pending, start)
+            end = start + _HEADER.size + length
             if end > len(pending):
                 break
-            self.frames.append((tag, bytes(pending[start + _FRAME.size : end])))
+            self.frames.append((tag, (first, second), bytes(pending[start + _HEADER.size : end])))
             start = end
         del pending[:start]
 
-    def next_frame(self, expected: bytes) -> bytes:
-        """The next frame's payload, waiting for it if need be; its tag must be ``expected``."""
+    def head(self) -> tuple[bytes, tuple[int, int], bytes]:
+        """The next frame, waiting for it if need be (it stays in the inbox)."""
         while not self.frames:
             if self.ended:
-                raise SplitRatingError("the second rating process stopped before it finished")
+                raise SplitPreviewError("the second preview process stopped before it finished")
             select.select([self.fd], [], [])
             self.poll()
-        tag, payload = self.frames.popleft()
-        if tag != expected:
-            raise SplitRatingError(payload.decode("utf-8", "replace"))
-        return payload
-
-
-def _rate_share(
-    tickets: list[Ticket], book: BillingBook, encode: Callable[[TicketRating], bytes], fd: int
-) -> None:
-    balances = PrepaidBalances()
-    for rating in ratings_in_closing_order(tickets, book, balances):
-        _send_frame(fd, _TICKET, encode(rating))
-        balances = rating.balances_after
-    _send_frame(fd, _BALANCES, pickle.dumps(balances.used_minutes))
-
-
-# How many of its own tickets the parent rates ahead while the child's next one is on its way.
-_AHEAD = 1_000
+        tag, _, payload = self.frames[0]
+        if tag == _FAILED:
+            raise SplitPreviewError(payload.decode("utf-8", "replace"))
+        return self.frames[0]
 
 
 @dataclass(slots=True)
-class SplitRating:
-    """Each closed ticket's encoded rating, in closing order, from two processes; then
-    ``balances``, the prepaid balances all of them left."""
+class SplitPreview:
+    """A preview folded and rated in two processes; ``start`` it, then write ``chunks()``."""
 
     book: BillingBook
-    tickets: list[Ticket]
-    encode: Callable[[TicketRating], bytes]
+    own: Side
+    their_outcomes: dict[EventOutcome, int]
+    inbox: _Inbox
+    pid: int
     balances: PrepaidBalances = field(default_factory=PrepaidBalances)
 
-    def __iter__(self) -> Iterator[bytes]:
-        shares = child_shares(self.tickets, self.book)
-        theirs = [ticket for ticket, share in zip(self.tickets, shares, strict=True) if share]
-        ours = [ticket for ticket, share in zip(self.tickets, shares, strict=True) if not share]
+    @classmethod
+    def start(cls, book: BillingBook, lines: list[str]) -> SplitPreview | None:
+        """Route, fork and fold; None (with no process left behind) if the file must be
+        previewed in one process. Empties ``lines`` once both sides have folded."""
+        routing = route(lines, book) if len(lines) >= SPLIT_FROM_LINES else None
+        if routing is None or not routing.lines[True] or not routing.lines[False]:
+            return None
         read_end, write_end = os.pipe()
         if hasattr(fcntl, "F_SETPIPE_SZ"):  # Linux: room for a few hundred tickets, not ten
             with contextlib.suppress(OSError):
@@ -155,49 +254,84 @@ class SplitRating:
             status = 1
             try:
                 os.close(read_end)
-                status = self._rate_in_child(theirs, write_end)
+                status = _child(book, lines, routing, write_end)
             finally:
                 os._exit(status)
-
         os.close(write_end)
+        inbox = _Inbox(read_end)
+        own = fold_side(lines, routing, False, book)
         try:
-            yield from self._merged(shares, ours, _Inbox(read_end))
-        finally:
-            os.close(read_end)
+            tag, _, payload = inbox.head() if own is not None else (_GAVE_UP, (0, 0), b"")
+        except SplitPreviewError:
+            tag = _GAVE_UP
+        if own is None or tag != _FOLDED:
+            os.close(read_end)  # a child still rating stops at its next write
             os.waitpid(pid, 0)
+            return None
+        inbox.frames.popleft()
+        lines.clear()  # what is left to do needs only the folded tickets
+        return cls(book, own, pickle.loads(payload), inbox, pid)  # from our own child
 
-    def _rate_in_child(self, theirs: list[Ticket], write_end: int) -> int:
+    def chunks(self) -> Iterator[bytes]:
+        """The preview document, byte for byte what one process writes."""
+        outcomes = {
+            outcome: count + self.their_outcomes.get(outcome, 0)
+            for outcome, count in self.own.folded.outcomes.items()
+        }
         try:
-            _rate_share(theirs, self.book, self.encode, write_end)
-        except Exception as error:  # whatever it is, the parent reports it
-            _send_frame(write_end, _FAILED, repr(error).encode("utf-8", "replace"))
-            return 1
-        return 0
+            yield from document_chunks(self._merged(), lambda: self.balances, outcomes, self.book)
+        finally:
+            os.close(self.inbox.fd)
+            os.waitpid(self.pid, 0)
 
-    def _merged(self, shares: list[bool], ours: list[Ticket], inbox: _Inbox) -> Iterator[bytes]:
-        own_balances = PrepaidBalances()
-        own = ratings_in_closing_order(ours, self.book, own_balances)
-        unrated = len(ours)
-        ahead: deque[bytes] = deque()  # own tickets rated before their turn
+    def _merged(self) -> Iterator[bytes]:
+        inbox = self.inbox
+        own = _side_items(self.own, self.book)
+        ahead: deque[tuple[bytes, tuple[int, int], bytes]] = deque()
 
-        def rate_own() -> bytes:
-            nonlocal own_balances, unrated
-            rating = next(own)
-            own_balances = rating.balances_after
-            unrated -= 1
-            return self.encode(rating)
+        def rate_one_more() -> bool:
+            """Rate (or list) our next own ticket; False once everything of ours is out."""
+            if ahead and ahead[-1][0] == _BALANCES:
+                return False
+            ahead.append(next(own))
+            return True
 
-        for theirs in shares:
-            inbox.poll()
-            if theirs:
-                while not inbox.frames and not inbox.ended and unrated and len(ahead) < _AHEAD:
-                    ahead.append(rate_own())
+        for kind in (_CLOSED, _OPEN):
+            while True:
+                inbox.poll()
+                # While the child's next ticket is on its way, rate our own ahead.
+                while not inbox.frames and not inbox.ended and len(ahead) < _AHEAD:
+                    if not rate_one_more():
+                        break
                     inbox.poll()
-                yield inbox.next_frame(_TICKET)
-            else:
-                yield ahead.popleft() if ahead else rate_own()
-        their_used: dict[str, dict[str, Decimal]] = pickle.loads(  # from our own child
-            inbox.next_frame(_BALANCES)
-        )
+                if not ahead:
+                    rate_one_more()
+                mine, theirs = ahead[0], inbox.head()
+                if mine[0] == kind and (theirs[0] != kind or mine[1] < theirs[1]):
+                    yield ahead.popleft()[2]
+                elif theirs[0] == kind:
+                    yield inbox.frames.popleft()[2]
+                else:
+                    break
+        own_used: dict[str, dict[str, Decimal]] = pickle.loads(ahead[0][2])
+        their_used: dict[str, dict[str, Decimal]] = pickle.loads(inbox.head()[2])
         # Disjoint: each contract's prepaid tickets were rated on one side only.
-        self.balances = PrepaidBalances({**own_balances.used_minutes, **their_used})
+        self.balances = PrepaidBalances({**own_used, **their_used})
+
+
+def _child(book: BillingBook, lines: list[str], routing: Routing, fd: int) -> int:
+    try:
+        side = fold_side(lines, routing, True, book)
+        if side is None:
+            _send(fd, _GAVE_UP, (0, 0), b"")
+            return 0
+        lines.clear()
+        _send(fd, _FOLDED, (0, 0), pickle.dumps(side.folded.outcomes))
+        for tag, key, payload in _side_items(side, book):
+            _send(fd, tag, key, payload)
+    except BrokenPipeError:  # the parent gave up on this split
+        return 0
+    except Exception as error:  # whatever it is, the parent reports it
+        _send(fd, _FAILED, (0, 0), repr(error).encode("utf-8", "replace"))
+        return 1
+    return 0

@@ -8,9 +8,9 @@ import sys
 from decimal import Decimal
 
 from billing.book import BillingBook, book_warnings
-from billing.events import LineProblem
-from billing.preview import FoldedTickets, fold_event_lines, preview_document, preview_folded
+from billing.preview import fold_event_lines, preview_document, preview_folded
 from billing.preview_json import preview_json_chunks, write_preview_json
+from billing.preview_split import SplitPreview
 from billing.rating import TicketStatus
 from cli.input_files import (
     EXIT_BAD_INPUT,
@@ -43,7 +43,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--processes",
         type=int,
         choices=[1, 2],
-        help="rate a large preview's tickets in this many processes, the same output either "
+        help="fold and rate a large events file in this many processes, the same output either "
         "way (default: 2 when this process may run on two CPUs or more)",
     )
     parser.set_defaults(run=run)
@@ -92,19 +92,36 @@ def _default_processes() -> int:
     return 2 if len(usable) >= 2 and hasattr(os, "fork") else 1
 
 
-def _folded_events(path: str) -> tuple[FoldedTickets, list[LineProblem]]:
-    # The file's lines live only while they are folded, each parsed event only while it is
-    # applied: what stays for rating is the folded tickets.
-    return fold_event_lines(read_event_lines(path))
+def _split_preview(args: argparse.Namespace, book: BillingBook, lines: list[str]) -> bool:
+    """Write the JSON preview from two processes if it pays and the file allows (False: it
+    must be previewed in one)."""
+    binary = getattr(sys.stdout, "buffer", None)
+    if args.format != "json" or binary is None or (args.processes or _default_processes()) < 2:
+        return False
+    sys.stdout.flush()
+    split = SplitPreview.start(book, lines)
+    if split is None:
+        return False
+    for warning in book_warnings(book):
+        print(f"warning: billing book {args.book}: {warning}", file=sys.stderr)
+    for chunk in split.chunks():
+        binary.write(chunk)
+    binary.flush()
+    return True
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         book = read_book(args.book)
-        folded, problems = _folded_events(args.events)
+        lines = read_event_lines(args.events)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if _split_preview(args, book, lines):
+        return 0
+    # The file's lines live only while they are folded: what stays is the folded tickets.
+    folded, problems = fold_event_lines(lines)
+    del lines
     if problems:
         print(f"error: {describe_bad_lines(args.events, problems)}", file=sys.stderr)
         print("nothing was rated: fix these lines and run again", file=sys.stderr)
@@ -123,6 +140,6 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(chunk.decode("utf-8"))
         return 0
     sys.stdout.flush()
-    write_preview_json(book, folded, binary, args.processes or _default_processes())
+    write_preview_json(book, folded, binary)
     binary.flush()
     return 0
