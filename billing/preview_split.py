@@ -34,7 +34,12 @@ import orjson
 from billing.book import BillingBook
 from billing.events import admit_event_lines
 from billing.prepaid import PrepaidBalances
-from billing.preview import FoldedTickets, ratings_in_closing_order, tickets_in_closing_order
+from billing.preview import (
+    FoldedTickets,
+    cyclic_gc_paused,
+    ratings_in_closing_order,
+    tickets_in_closing_order,
+)
 from billing.preview_json import document_chunks, open_ticket_json, ticket_json
 from billing.ticket import EventOutcome, Ticket
 from billing.ticket_ids import safe_ticket_id
@@ -75,21 +80,27 @@ def route(lines: list[str], book: BillingBook) -> Routing | None:
     """Every line to a side, or None if a line cannot be routed for sure (see the module)."""
     line_tickets: list[tuple[int, str]] = []
     customers: dict[str, object] = {}
-    weights: dict[str, int] = {}
+    weights: dict[str, int] = {}  # lines per ticket; its keys: the ids already checked
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
     for index, line in enumerate(lines):
-        text = line.strip()
-        if not text or text.startswith("#"):
-            continue
         try:
-            data = orjson.loads(text)
-        except orjson.JSONDecodeError:
+            data = loads(line)  # JSON's own whitespace around a document is allowed
+        except decode_error:
+            text = line.strip()
+            if not text or text.startswith("#"):  # skipped, as admit_event_lines skips it
+                continue
             return None
-        ticket_id = data.get("ticket_id") if isinstance(data, dict) else None
-        if not isinstance(ticket_id, str) or _plain_form(ticket_id) != ticket_id:
+        ticket_id = data.get("ticket_id") if type(data) is dict else None
+        if type(ticket_id) is not str:
+            return None
+        if ticket_id in weights:
+            weights[ticket_id] += 1
+        elif _plain_form(ticket_id) == ticket_id:
+            weights[ticket_id] = 1
+        else:
             return None
         line_tickets.append((index, ticket_id))
-        weights[ticket_id] = weights.get(ticket_id, 0) + 1
-        if data.get("type") == "ticket.opened" or "customer_id" in data:
+        if "customer_id" in data or data.get("type") == "ticket.opened":
             customers[ticket_id] = data.get("customer_id")
 
     groups: dict[str, list[str]] = {}
@@ -242,7 +253,16 @@ class SplitPreview:
     def start(cls, book: BillingBook, lines: list[str]) -> SplitPreview | None:
         """Route, fork and fold; None (with no process left behind) if the file must be
         previewed in one process. Empties ``lines`` once both sides have folded."""
-        routing = route(lines, book) if len(lines) >= SPLIT_FROM_LINES else None
+        if len(lines) < SPLIT_FROM_LINES:
+            return None
+        # Routing and folding build hundreds of thousands of objects and no cycles: see
+        # cyclic_gc_paused. The child keeps the collector paused for good (it only rates).
+        with cyclic_gc_paused():
+            return cls._started(book, lines)
+
+    @classmethod
+    def _started(cls, book: BillingBook, lines: list[str]) -> SplitPreview | None:
+        routing = route(lines, book)
         if routing is None or not routing.lines[True] or not routing.lines[False]:
             return None
         read_end, write_end = os.pipe()

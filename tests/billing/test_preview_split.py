@@ -107,6 +107,10 @@ def test_each_side_folds_whole_tickets_and_whole_prepaid_contracts() -> None:
 def test_a_bad_line_or_an_id_in_another_form_goes_back_to_one_process() -> None:
     for extra in (
         '{"event_id": "x-9", "type": "time.logged"}',
+        '{"event_id": "x-9", "type": "time.logged", "ticket_id": ["T-1"]}',
+        "[1, 2]",
+        event(9, "time.logged", "T-1", "2026-11-03T10:00:00Z"),  # routed, then refused
+        "{not json",
         event(9, "ticket.opened", "\uff34-1", "2026-11-03T10:00:00Z", customer_id="org-1"),
     ):
         lines = month_lines()
