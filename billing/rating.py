@@ -207,29 +207,30 @@ def _unit_price_of(rate_text: str, multiplier_text: str) -> tuple[Decimal, str |
 
 
 @dataclass(frozen=True, slots=True)
-class _EntryTerms:
-    """How an entry with one key (contract, role, work type, billable, the ticket's warranty,
-    after-hours reason) is classified and priced, and the notes that say so."""
+class _Price:
+    """An entry's unit price and the notes that show it: rate, multiplier, and the product
+    if multiplied."""
 
-    coverage: Coverage | None
     unit_price: Decimal
-    notes: tuple[str, ...]  # classification, rate, multiplier, and the unit price if multiplied
+    notes: tuple[str, ...]
 
 
 @dataclass(slots=True)
 class _BookConstants:
     """What a book makes the same for every entry that shares a key, worked out once.
 
-    A month has 100,000 entries but a handful of contracts × roles × work types × after-hours
-    reasons: the classification, rate, multiplier and unit price are pure functions of those
-    (and of the book), so they are computed by the functions above on first use and looked up
-    afterwards.
+    A month has 100,000 entries but far fewer kinds of entry: the classification is a pure
+    function of the contract, the work type, whether the entry is billable and whether the
+    ticket is under warranty; the price of where the rate comes from (a contract's own rates,
+    else the book's), the role, the work type and the after-hours reason. Both are computed by
+    the functions above on first use and looked up afterwards.
     """
 
     book: BillingBook
-    terms: dict[tuple[str | None, str, str, bool, bool, str | None], _EntryTerms] = field(
+    classified: dict[tuple[str | None, str, bool, bool], tuple[Coverage | None, str]] = field(
         default_factory=dict
     )
+    prices: dict[tuple[str | None, str, str, str | None], _Price] = field(default_factory=dict)
 
 
 # The last book rated and its constants. One slot: callers rate many tickets against one book
@@ -246,31 +247,26 @@ def _constants_of(book: BillingBook) -> _BookConstants:
     return constants
 
 
-def _entry_terms(
-    entry: TimeEntry,
+def _price(
+    role: str,
+    rate_contract: Contract | None,
+    work_type_name: str,
     work_type: WorkType,
-    ticket: Ticket,
-    contract: Contract | None,
     reason: str | None,
     book: BillingBook,
-) -> _EntryTerms | None:
-    """Steps 2 and 5 for an entry: classification, rate, multiplier and unit price, with their
-    notes; None when the role has no rate."""
-    if contract is not None and entry.role in contract.rates:
-        rate, rate_source = contract.rates[entry.role], f"contract {contract.id}"
-    elif entry.role in book.rates:
-        rate, rate_source = book.rates[entry.role], "book rates"
+) -> _Price | None:
+    """Step 5's price for an entry: the rate (``rate_contract``'s own, else the book's),
+    the multiplier and the unit price, with their notes; None when the role has no rate."""
+    if rate_contract is not None:
+        rate, rate_source = rate_contract.rates[role], f"contract {rate_contract.id}"
+    elif role in book.rates:
+        rate, rate_source = book.rates[role], "book rates"
     else:
         return None
-    coverage, classification = _classify(entry, work_type, ticket, contract, book)
-    multiplier, multiplier_note = _multiplier(entry.work_type, work_type, reason, book)
+    multiplier, multiplier_note = _multiplier(work_type_name, work_type, reason, book)
     unit_price, price_note = _unit_price(rate, multiplier)
-    notes = (
-        classification,
-        f"rate {rate:f}/h ({entry.role}, {rate_source})",
-        multiplier_note,
-    )
-    return _EntryTerms(coverage, unit_price, (*notes, price_note) if price_note else notes)
+    notes = (f"rate {rate:f}/h ({role}, {rate_source})", multiplier_note)
+    return _Price(unit_price, (*notes, price_note) if price_note else notes)
 
 
 @lru_cache(maxsize=4096)
@@ -315,18 +311,17 @@ def _prepare_labor(
     local = local_start(entry.started_at, timezone)
     reason = after_hours_reason(local, book)
     constants = _constants_of(book)
-    key = (
-        contract.id if contract is not None else None,
+    rate_contract = contract if contract is not None and entry.role in contract.rates else None
+    price_key = (
+        rate_contract.id if rate_contract is not None else None,
         entry.role,
         entry.work_type,
-        entry.billable,
-        ticket.warranty,
         reason,
     )
-    terms = constants.terms.get(key)
-    if terms is None:
-        terms = _entry_terms(entry, work_type, ticket, contract, reason, book)
-        if terms is None:
+    price = constants.prices.get(price_key)
+    if price is None:
+        price = _price(entry.role, rate_contract, entry.work_type, work_type, reason, book)
+        if price is None:
             exceptions.append(
                 BillingException(
                     ExceptionCode.UNKNOWN_ROLE,
@@ -337,7 +332,19 @@ def _prepare_labor(
                 )
             )
             return None
-        constants.terms[key] = terms
+        constants.prices[price_key] = price
+    class_key = (
+        contract.id if contract is not None else None,
+        entry.work_type,
+        entry.billable,
+        ticket.warranty,
+    )
+    classified = constants.classified.get(class_key)
+    if classified is None:
+        classified = constants.classified[class_key] = _classify(
+            entry, work_type, ticket, contract, book
+        )
+    coverage, classification = classified
     rounded, rounding_note = _rounding(
         entry.minutes, policy.rounding_increment_minutes, policy.rounding_mode
     )
@@ -345,15 +352,16 @@ def _prepare_labor(
         f"{entry.work_type} work by {entry.technician} ({entry.role}), started "
         f"{describe_local(local, timezone)}",
         rounding_note,
-        *terms.notes,
+        classification,
+        *price.notes,
     ]
     return _Labor(
         entry=entry,
         work_type=work_type,
         local_start=local,
         rounded=rounded,
-        unit_price=terms.unit_price,
-        coverage=terms.coverage,
+        unit_price=price.unit_price,
+        coverage=coverage,
         notes=notes,
         minutes=Decimal(rounded),
     )
