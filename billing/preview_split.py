@@ -22,6 +22,7 @@ import fcntl
 import os
 import pickle
 import select
+import signal
 import struct
 from collections import deque
 from collections.abc import Iterator
@@ -279,14 +280,16 @@ class SplitPreview:
                 os._exit(status)
         os.close(write_end)
         inbox = _Inbox(read_end)
-        own = fold_side(lines, routing, False, book)
         try:
+            own = fold_side(lines, routing, False, book)
             tag, _, payload = inbox.head() if own is not None else (_GAVE_UP, (0, 0), b"")
         except SplitPreviewError:
-            tag = _GAVE_UP
+            own, tag = None, _GAVE_UP
+        except BaseException:
+            _stop(pid, read_end)
+            raise
         if own is None or tag != _FOLDED:
-            os.close(read_end)  # a child still rating stops at its next write
-            os.waitpid(pid, 0)
+            _stop(pid, read_end)
             return None
         inbox.frames.popleft()
         lines.clear()  # what is left to do needs only the folded tickets
@@ -337,6 +340,14 @@ class SplitPreview:
         their_used: dict[str, dict[str, Decimal]] = pickle.loads(inbox.head()[2])
         # Disjoint: each contract's prepaid tickets were rated on one side only.
         self.balances = PrepaidBalances({**own_used, **their_used})
+
+
+def _stop(pid: int, read_end: int) -> None:
+    """Stop the child this split forked (its work is not wanted) and reap it."""
+    os.close(read_end)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    os.waitpid(pid, 0)
 
 
 def _child(book: BillingBook, lines: list[str], routing: Routing, fd: int) -> int:
