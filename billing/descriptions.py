@@ -61,17 +61,19 @@ class DescriptionWriter:
         self._checked[place] = result.text
         return result.text
 
-    def _compose(self, first: str, second: str, places: str, source_id: str | None) -> str:
+    def _compose(self, first: str, second: str, places: str, source_id: str) -> str:
         """``first: second``, or whichever is not empty, cut to ``MAX_DESCRIPTION``.
 
         Each piece is safe on its own, but joining can make a secret: a subject ending "new
         password" and a note starting "Summer2025!" read as "new password: Summer2025!".
+        ``places`` names where, with ``{}`` for ``source_id`` (filled in only for a finding).
         """
         text = f"{first}: {second}" if first and second else first or second
         if first and second and may_lead_into_secret(first):
             joined = redact(text)
             if joined.kinds:
-                self.findings.append(SensitiveSource(places, joined.kinds, source_id))
+                place = places.format(source_id)
+                self.findings.append(SensitiveSource(place, joined.kinds, source_id))
                 text = joined.text
         if len(text) > MAX_DESCRIPTION:
             text = text[: MAX_DESCRIPTION - 1].rstrip() + "…"
@@ -83,7 +85,7 @@ class DescriptionWriter:
         detail = self._safe(note, f"time entry {entry_id} note", entry_id)
         if not detail:
             detail = self._safe(self.resolution, "ticket resolution", None)
-        places = f"ticket subject together with time entry {entry_id} note"
+        places = "ticket subject together with time entry {} note"
         return self._compose(subject, detail, places, entry_id) or "Support labor"
 
     def part(self, line_id: str, part_description: str, serial_number: str | None) -> str:
@@ -91,5 +93,5 @@ class DescriptionWriter:
         subject = self._safe(self.subject, "ticket subject", None)
         serial = self._safe(serial_number or "", f"part line {line_id} serial number", line_id)
         name = f"{part_description} (SN {serial})" if serial else part_description
-        places = f"part line {line_id} serial number together with the ticket subject"
+        places = "part line {} serial number together with the ticket subject"
         return self._compose(name, subject, places, line_id)

@@ -141,20 +141,23 @@ def preview_folded(book: BillingBook, folded: FoldedTickets) -> Preview:
 
 
 def line_document(line: InvoiceLine) -> dict[str, Any]:
+    # Written for a month of lines: ``_value_`` is the enum member's value without the
+    # descriptor behind ``.value``, and ``format(..., "f")`` is ``format_decimal`` inlined.
+    coverage = line.coverage
     document: dict[str, Any] = {
-        "kind": line.kind.value,
+        "kind": line.kind._value_,
         "source_id": line.source_id,
         "service_code": line.service_code,
         "description": line.description,
-        "quantity": format_decimal(line.quantity),
-        "unit_price": format_decimal(line.unit_price),
-        "amount": format_decimal(line.amount),
-        "coverage": line.coverage.value if line.coverage else None,
+        "quantity": format(line.quantity, "f"),
+        "unit_price": format(line.unit_price, "f"),
+        "amount": format(line.amount, "f"),
+        "coverage": coverage._value_ if coverage is not None else None,
         "taxable": line.taxable,
         "explanation": list(line.explanation),
     }
     if line.minutes is not None:
-        document["minutes"] = format_decimal(line.minutes)
+        document["minutes"] = format(line.minutes, "f")
     return document
 
 

@@ -10,7 +10,7 @@ in JSON (a newline in it is written ``\\n``), so shifting at every newline is sa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 import orjson
@@ -26,6 +26,8 @@ from billing.preview import (
     ratings_in_closing_order,
     tickets_in_closing_order,
 )
+from billing.rating import TicketRating
+from billing.ticket import EventOutcome, Ticket
 
 _INDENT = b"  "
 
@@ -46,6 +48,33 @@ def _list_member(key: str, items: Iterator[bytes]) -> Iterator[bytes]:
     yield b"]" if empty else b"\n" + _INDENT + b"]"
 
 
+def ticket_json(rating: TicketRating) -> bytes:
+    """A closed ticket's rating as it sits in the document's ticket list."""
+    return _indented(rating_document(rating), 2)
+
+
+def open_ticket_json(ticket: Ticket, book: BillingBook) -> bytes:
+    """An open ticket as it sits in the document's ticket list."""
+    return _indented(open_ticket_document(ticket, book), 2)
+
+
+def document_chunks(
+    tickets: Iterator[bytes],
+    balances: Callable[[], PrepaidBalances],
+    outcomes: dict[EventOutcome, int],
+    book: BillingBook,
+) -> Iterator[bytes]:
+    """The document around its ticket list: ``balances`` is asked once every ticket is out."""
+    yield b"{"
+    with cyclic_gc_paused():
+        yield from _list_member("tickets", tickets)
+    yield b",\n" + _INDENT + b'"prepaid_balances": '
+    yield _indented(balances_document(balances(), book), 1)
+    counts = {outcome.value: count for outcome, count in outcomes.items()}
+    yield b",\n" + _INDENT + b'"events": ' + _indented(counts, 1)
+    yield b"\n}\n"
+
+
 def preview_json_chunks(book: BillingBook, folded: FoldedTickets) -> Iterator[bytes]:
     """The preview document in pieces: closed tickets in closing order, as rated, then the
     open ones, then the prepaid balances the ratings left and what happened to each event."""
@@ -56,19 +85,12 @@ def preview_json_chunks(book: BillingBook, folded: FoldedTickets) -> Iterator[by
         closed = tickets_in_closing_order(folded)
         for rating in ratings_in_closing_order(closed, book, balances):
             balances = rating.balances_after
-            yield _indented(rating_document(rating), 2)
+            yield ticket_json(rating)
         for ticket in folded.tickets.values():
             if not ticket.closed:
-                yield _indented(open_ticket_document(ticket, book), 2)
+                yield open_ticket_json(ticket, book)
 
-    yield b"{"
-    with cyclic_gc_paused():
-        yield from _list_member("tickets", tickets())
-    yield b",\n" + _INDENT + b'"prepaid_balances": '
-    yield _indented(balances_document(balances, book), 1)
-    outcomes = {outcome.value: count for outcome, count in folded.outcomes.items()}
-    yield b",\n" + _INDENT + b'"events": ' + _indented(outcomes, 1)
-    yield b"\n}\n"
+    yield from document_chunks(tickets(), lambda: balances, folded.outcomes, book)
 
 
 def write_preview_json(book: BillingBook, folded: FoldedTickets, out: BinaryIO) -> None:

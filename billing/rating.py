@@ -14,7 +14,15 @@ from enum import StrEnum
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from billing.book import BillingBook, BillingMode, Contract, ContractType, Customer, WorkType
+from billing.book import (
+    BillingBook,
+    BillingMode,
+    Contract,
+    ContractType,
+    Customer,
+    RoundingMode,
+    WorkType,
+)
 from billing.business_hours import after_hours_reason, describe_local, local_start
 from billing.descriptions import DescriptionWriter
 from billing.holds import ApprovalRequired, ApproverRole, BillingException, ExceptionCode
@@ -158,10 +166,12 @@ def _classify(
 
 
 def _multiplier(
-    work_type_name: str, work_type: WorkType, local: datetime, book: BillingBook
+    work_type_name: str, work_type: WorkType, reason: str | None, book: BillingBook
 ) -> tuple[Decimal, str]:
-    """SPEC §4.5: the larger of the work type's and the after-hours multiplier, never both."""
-    reason = after_hours_reason(local, book)
+    """SPEC §4.5: the larger of the work type's and the after-hours multiplier, never both.
+
+    ``reason`` is why the work started after hours (``after_hours_reason``), None if it did not.
+    """
     after_hours = book.policy.after_hours_multiplier if reason else ONE
     own = work_type.rate_multiplier
     if reason and after_hours > ONE and after_hours >= own:
@@ -196,6 +206,77 @@ def _unit_price_of(rate_text: str, multiplier_text: str) -> tuple[Decimal, str |
     return unit_price, f"unit price {rate:f} × {multiplier:f} = {unit_price:f}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Price:
+    """An entry's unit price and the notes that show it: rate, multiplier, and the product
+    if multiplied."""
+
+    unit_price: Decimal
+    notes: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _BookConstants:
+    """What a book makes the same for every entry that shares a key, worked out once.
+
+    A month has 100,000 entries but far fewer kinds of entry: the classification is a pure
+    function of the contract, the work type, whether the entry is billable and whether the
+    ticket is under warranty; the price of where the rate comes from (a contract's own rates,
+    else the book's), the role, the work type and the after-hours reason. Both are computed by
+    the functions above on first use and looked up afterwards.
+    """
+
+    book: BillingBook
+    classified: dict[tuple[str | None, str, bool, bool], tuple[Coverage | None, str]] = field(
+        default_factory=dict
+    )
+    prices: dict[tuple[str | None, str, str, str | None], _Price] = field(default_factory=dict)
+
+
+# The last book rated and its constants. One slot: callers rate many tickets against one book
+# (a preview, a worker), and holding the book itself keeps an identity check sound (a freed
+# book's id could be reused). Replaced as a whole, so threads never see half an update.
+_last_constants: _BookConstants | None = None
+
+
+def _constants_of(book: BillingBook) -> _BookConstants:
+    global _last_constants
+    constants = _last_constants
+    if constants is None or constants.book is not book:
+        constants = _last_constants = _BookConstants(book)
+    return constants
+
+
+def _price(
+    role: str,
+    rate_contract: Contract | None,
+    work_type_name: str,
+    work_type: WorkType,
+    reason: str | None,
+    book: BillingBook,
+) -> _Price | None:
+    """Step 5's price for an entry: the rate (``rate_contract``'s own, else the book's),
+    the multiplier and the unit price, with their notes; None when the role has no rate."""
+    if rate_contract is not None:
+        rate, rate_source = rate_contract.rates[role], f"contract {rate_contract.id}"
+    elif role in book.rates:
+        rate, rate_source = book.rates[role], "book rates"
+    else:
+        return None
+    multiplier, multiplier_note = _multiplier(work_type_name, work_type, reason, book)
+    unit_price, price_note = _unit_price(rate, multiplier)
+    notes = (f"rate {rate:f}/h ({role}, {rate_source})", multiplier_note)
+    return _Price(unit_price, (*notes, price_note) if price_note else notes)
+
+
+@lru_cache(maxsize=4096)
+def _rounding(minutes: int, increment: int, mode: RoundingMode) -> tuple[int, str]:
+    """SPEC §4.1's rounded minutes and the note that shows it (a month repeats a few hundred
+    distinct durations)."""
+    rounded = round_minutes(minutes, increment, mode)
+    return rounded, describe_rounding(minutes, rounded, increment, mode)
+
+
 def _prepare_labor(
     entry: TimeEntry,
     ticket: Ticket,
@@ -226,46 +307,60 @@ def _prepare_labor(
             )
         )
         return None
-    rate, rate_source = None, ""
-    if contract is not None and entry.role in contract.rates:
-        rate, rate_source = contract.rates[entry.role], f"contract {contract.id}"
-    elif entry.role in book.rates:
-        rate, rate_source = book.rates[entry.role], "book rates"
-    if rate is None:
-        exceptions.append(
-            BillingException(
-                ExceptionCode.UNKNOWN_ROLE,
-                f"time entry {entry.entry_id} is by role {entry.role!r}, which has no rate in "
-                "the book's [rates]" + (f" or contract {contract.id}'s rates" if contract else ""),
-                entry.entry_id,
-            )
-        )
-        return None
-
     policy = book.policy
     local = local_start(entry.started_at, timezone)
-    rounded = round_minutes(entry.minutes, policy.rounding_increment_minutes, policy.rounding_mode)
-    coverage, classification = _classify(entry, work_type, ticket, contract, book)
-    multiplier, multiplier_note = _multiplier(entry.work_type, work_type, local, book)
-    unit_price, price_note = _unit_price(rate, multiplier)
+    reason = after_hours_reason(local, book)
+    constants = _constants_of(book)
+    rate_contract = contract if contract is not None and entry.role in contract.rates else None
+    price_key = (
+        rate_contract.id if rate_contract is not None else None,
+        entry.role,
+        entry.work_type,
+        reason,
+    )
+    price = constants.prices.get(price_key)
+    if price is None:
+        price = _price(entry.role, rate_contract, entry.work_type, work_type, reason, book)
+        if price is None:
+            exceptions.append(
+                BillingException(
+                    ExceptionCode.UNKNOWN_ROLE,
+                    f"time entry {entry.entry_id} is by role {entry.role!r}, which has no rate "
+                    "in the book's [rates]"
+                    + (f" or contract {contract.id}'s rates" if contract else ""),
+                    entry.entry_id,
+                )
+            )
+            return None
+        constants.prices[price_key] = price
+    class_key = (
+        contract.id if contract is not None else None,
+        entry.work_type,
+        entry.billable,
+        ticket.warranty,
+    )
+    classified = constants.classified.get(class_key)
+    if classified is None:
+        classified = constants.classified[class_key] = _classify(
+            entry, work_type, ticket, contract, book
+        )
+    coverage, classification = classified
+    rounded, rounding_note = _rounding(
+        entry.minutes, policy.rounding_increment_minutes, policy.rounding_mode
+    )
     notes = [
         f"{entry.work_type} work by {entry.technician} ({entry.role}), started "
         f"{describe_local(local, timezone)}",
-        describe_rounding(
-            entry.minutes, rounded, policy.rounding_increment_minutes, policy.rounding_mode
-        ),
+        rounding_note,
         classification,
-        f"rate {rate:f}/h ({entry.role}, {rate_source})",
-        multiplier_note,
+        *price.notes,
     ]
-    if price_note:
-        notes.append(price_note)
     return _Labor(
         entry=entry,
         work_type=work_type,
         local_start=local,
         rounded=rounded,
-        unit_price=unit_price,
+        unit_price=price.unit_price,
         coverage=coverage,
         notes=notes,
         minutes=Decimal(rounded),
@@ -336,18 +431,34 @@ def _draw_prepaid(
     return draws, balances.with_draws(draws)
 
 
+def _price_portion(
+    minutes: Decimal, unit_price: Decimal, coverage: Coverage | None
+) -> tuple[Decimal, Decimal, str]:
+    """A labor line's quantity, amount and closing explanation step."""
+    quantity = hours_from_minutes(minutes)
+    value = to_cents(quantity * unit_price)
+    if coverage is None:
+        return quantity, value, f"{quantity} h × {unit_price} = {value}"
+    return quantity, ZERO, f"covered ({coverage.value}): charged 0.00, value {value}"
+
+
+# Keyed by value: a quantity and an amount are rounded to cents whatever the minutes' exponent,
+# and a unit price always is, so equal keys print the same (positive minutes only: see below).
+_priced_portion = lru_cache(maxsize=8192)(_price_portion)
+
+
 def _labor_lines(work: _Labor, writer: DescriptionWriter, taxable: bool) -> list[InvoiceLine]:
     description = writer.labor(work.entry.entry_id, work.entry.note)
     lines = []
     for portion in work.portions:
-        quantity = hours_from_minutes(portion.minutes)
-        value = to_cents(quantity * work.unit_price)
-        if portion.coverage is None:
-            amount = value
-            closing = f"{quantity} h × {work.unit_price} = {amount}"
+        if portion.minutes > 0:  # not -0, which is equal to 0 but printed otherwise
+            quantity, amount, closing = _priced_portion(
+                portion.minutes, work.unit_price, portion.coverage
+            )
         else:
-            amount = ZERO
-            closing = f"covered ({portion.coverage.value}): charged 0.00, value {value}"
+            quantity, amount, closing = _price_portion(
+                portion.minutes, work.unit_price, portion.coverage
+            )
         lines.append(
             InvoiceLine(
                 kind=LineKind.LABOR,

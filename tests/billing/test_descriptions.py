@@ -20,3 +20,12 @@ def test_a_secret_split_by_a_zero_width_space_is_still_redacted() -> None:
     text = writer.labor("te-1", "pass\u200bword: hunter2")
     assert text == "Mailbox: password: [redacted]"
     assert [finding.kinds for finding in writer.findings] == [(SensitiveKind.PASSWORD,)]
+
+
+def test_a_secret_made_by_joining_names_both_places_and_the_entry() -> None:
+    # Safe apart, a secret together: the finding names where each half came from.
+    writer = DescriptionWriter("Reset the new password", "Done.")
+    assert writer.labor("te-1", "Summer2025!") == "Reset the new password: [redacted]"
+    assert [(f.place, f.source_id) for f in writer.findings] == [
+        ("ticket subject together with time entry te-1 note", "te-1")
+    ]
