@@ -8,6 +8,7 @@ import asyncio
 import random
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from temporalio.client import Client
 from billing.book import parse_book
 from billing.events import parse_event
 from billing.preview import preview
-from billing.rating import TicketStatus
+from billing.rating import TicketRating, TicketStatus
 from devtools.dev_server import DevServer
 from intake.delivery import ingest_events
 from settings import Settings
@@ -59,6 +60,32 @@ def settled_count(engine: Engine) -> int:
             select(TicketRecord).where(col(TicketRecord.status).in_(["posted", "no_charge"]))
         )
         return len(list(rows))
+
+
+async def first_difference(
+    stack: BillingStack, ratings: Sequence[TicketRating], live_status: dict[TicketStatus, str]
+) -> str | None:
+    """The first ticket whose live status or ledger differs from the preview, else None."""
+    for rating in ratings:
+        view = await stack.settled(rating.ticket_id, timeout=120)
+        if view.status != live_status[rating.status]:
+            return f"{rating.ticket_id} is {view.status} ({view.waiting_for}), not {rating.status}"
+        # Net of any credits (a ticket re-rated after a prepaid change), each source's
+        # amounts in the ledger equal the rating's: nothing missing, nothing doubled.
+        ledger: dict[str, Decimal] = defaultdict(Decimal)
+        for row in stack.ledger_lines(rating.ticket_id):
+            ledger[row.source_id] += Decimal(row.amount_cents) / 100
+        wanted: dict[str, Decimal] = defaultdict(Decimal)
+        for line in rating.lines:
+            if line.coverage is None and line.amount:
+                wanted[line.source_id] += line.amount
+        posted = {k: v for k, v in ledger.items() if v}
+        if (
+            posted != dict(wanted)
+            or stack.ledger_total(rating.ticket_id) != rating.chargeable_total
+        ):
+            return f"{rating.ticket_id}: the ledger has {posted}, the preview rates {dict(wanted)}"
+    return None
 
 
 async def test_killing_the_worker_loses_nothing_and_posts_nothing_twice(
@@ -107,20 +134,14 @@ async def test_killing_the_worker_loses_nothing_and_posts_nothing_twice(
         assert any(count < TICKETS for count in settled_at_kills), settled_at_kills
 
         stack = BillingStack(dev_client, settings, engine, prefix)
-        for rating in expected.ratings:
-            view = await stack.settled(rating.ticket_id, timeout=120)
-            assert view.status == live_status[rating.status], (rating.ticket_id, view.waiting_for)
-
-            # Net of any credits (a ticket re-rated after a prepaid change), each source's
-            # amounts in the ledger equal the rating's: nothing missing, nothing doubled.
-            ledger: dict[str, Decimal] = defaultdict(Decimal)
-            for row in stack.ledger_lines(rating.ticket_id):
-                ledger[row.source_id] += Decimal(row.amount_cents) / 100
-            wanted: dict[str, Decimal] = defaultdict(Decimal)
-            for line in rating.lines:
-                if line.coverage is None and line.amount:
-                    wanted[line.source_id] += line.amount
-            assert {k: v for k, v in ledger.items() if v} == dict(wanted), rating.ticket_id
-            assert stack.ledger_total(rating.ticket_id) == rating.chargeable_total
+        # Eventually, not at each ticket's first rest: a ticket closed earlier but rated later
+        # takes block hours from tickets already posted, which are then re-rated and credited.
+        # So the whole ledger is checked again until it agrees (or two minutes pass).
+        deadline = asyncio.get_running_loop().time() + 120
+        while (difference := await first_difference(stack, expected.ratings, live_status)) and (
+            asyncio.get_running_loop().time() < deadline
+        ):
+            await asyncio.sleep(0.5)
+        assert difference is None, difference
     finally:
         kill_hard(worker)
