@@ -2,7 +2,8 @@
 in the store, on SQLite and on PostgreSQL 15 (issue 17's target: under 5 s).
 
     .venv/bin/python bench/whatif.py [--tickets 20000] [--entries 100000] [--parts 10000]
-                                     [--repeat 3] [--only sqlite|postgresql] [--json]
+                                     [--repeat 3] [--only sqlite|postgresql]
+                                     [--processes 1|2] [--json]
 
 The month is bench/rating.py's generated one (400 customers of every contract type, 5 entries
 and half a part per ticket on average). Every ticket is folded and rated by the real engine and
@@ -11,8 +12,10 @@ its rating as ``detail_json``) and the folded ticket; four in five ready tickets
 
 The comparison (``usecases.whatif.what_if``, as the CLI and the page call it) re-rates the month
 under the same book with the technician rate raised, so most tickets change; the median of
-``--repeat`` runs after one warm-up. The baseline, in the same run on the same database, is the
-floor of reading what a what-if needs without doing anything with it: every ticket row's
+``--repeat`` runs after one warm-up: in ``--processes`` processes, as the CLI compares on two
+CPUs (checked to say exactly what one process says), and in one, as the pre-bill page compares.
+The baseline, in the same run on the same database, is the floor of reading what a what-if
+needs without doing anything with it: every ticket row's
 ``detail_json`` and every folded ticket's JSON, read once.
 """
 
@@ -39,14 +42,14 @@ from rating import generated_book, generated_events
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from billing.book import BillingBook
+from billing.book import BillingBook, parse_book
 from billing.decisions import TicketDecisions
 from billing.events import parse_event
 from billing.prepaid import PrepaidBalances
 from billing.preview import cyclic_gc_paused, preview, rate_in_closing_order
 from billing.rating import TicketRating, TicketStatus
 from billing.ticket import Ticket
-from billing.whatif import compare
+from billing.whatif import compare, whatif_document
 from devtools.local_postgres import local_postgres
 from messages.payloads import type_adapter
 from messages.ticket import Approvals, BillingStatus
@@ -68,17 +71,21 @@ def say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def generated_book_with(technician: str) -> BillingBook:
-    """bench/rating.py's generated book with another technician rate (validated again, as a
-    parsed book is: nothing the first one computed is carried over)."""
-    raw = generated_book().model_dump(mode="json")
+def generated_book_with(technician: str, book_text: str | None = None) -> BillingBook:
+    """bench/rating.py's generated book (or the book ``book_text``) with another technician
+    rate (validated again, as a parsed book is: nothing the first one computed is carried
+    over)."""
+    raw = (parse_book(book_text) if book_text else generated_book()).model_dump(mode="json")
     raw["rates"]["technician"] = technician
     return BillingBook.model_validate(raw)
 
 
-def record_month(engine: Engine, tickets: int, entries: int, parts: int) -> int:
-    """Rate the generated month and record every closed ticket the worker's way."""
-    book = generated_book()
+def record_month(
+    engine: Engine, tickets: int, entries: int, parts: int, book: BillingBook | None = None
+) -> int:
+    """Rate the generated month (under ``book``, else the generated book) and record every
+    closed ticket the worker's way."""
+    book = book or generated_book()
     events = [parse_event(item) for item in generated_events(tickets, entries, parts)]
     result = preview(book, events)
     view = type_adapter(TicketBillingView)
@@ -203,8 +210,15 @@ def run(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         candidate = generated_book_with(technician="120.00")
         say(f"{kind}: measuring (median of {args.repeat} after a warm-up)")
         baseline = timed(lambda: read_everything(engine), args.repeat)
-        seconds = timed(lambda: what_if(engine, candidate, FIRST, LAST), args.repeat)
+        processes = args.processes
+        seconds = timed(
+            lambda: what_if(engine, candidate, FIRST, LAST, None, processes), args.repeat
+        )
+        one_process = timed(lambda: what_if(engine, candidate, FIRST, LAST), args.repeat)
         result = what_if(engine, candidate, FIRST, LAST)
+        in_shares = what_if(engine, candidate, FIRST, LAST, None, processes)
+        if whatif_document(in_shares) != whatif_document(result):
+            raise SystemExit(f"{kind}: the what-if in {processes} processes differs from one's")
         phases = phase_seconds(engine, candidate)
         engine.dispose()
     changed = sum(1 for c in result.customers for t in c.tickets if t.changed)
@@ -217,7 +231,9 @@ def run(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         "not_rerated": len(result.not_rerated),
         "difference": str(result.difference),
         "baseline_seconds": baseline,
+        "processes": processes,
         "seconds": seconds,
+        "one_process_seconds": one_process,
         "phases": phases,
     }
 
@@ -229,6 +245,13 @@ def main() -> int:
     parser.add_argument("--parts", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    parser.add_argument(
+        "--processes",
+        type=int,
+        choices=[1, 2],
+        default=2,
+        help="as `preview --against-store --processes` (default 2, the CLI's on two CPUs)",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     kinds = [args.only] if args.only else ["sqlite", "postgresql"]
@@ -242,13 +265,14 @@ def main() -> int:
             print(
                 f"{r['database']:>10}: what-if of {r['tickets_compared']:,} tickets "
                 f"({r['tickets_changed']:,} change, {r['not_rerated']} not re-ratable, "
-                f"difference {r['difference']}): {r['seconds']:.2f} s{flag}; baseline (read "
+                f"difference {r['difference']}): {r['seconds']:.2f} s in {r['processes']} "
+                f"processes{flag}, {r['one_process_seconds']:.2f} s in one; baseline (read "
                 f"every detail and folded ticket) {r['baseline_seconds']:.2f} s, ratio "
                 f"{r['seconds'] / r['baseline_seconds']:.1f}×; recording the month took "
                 f"{r['record_seconds']:.0f} s"
             )
             print(
-                "            one run: "
+                "            one run in one process: "
                 + ", ".join(f"{name} {value:.2f} s" for name, value in r["phases"].items())
             )
         print(f"target: under {TARGET_SECONDS:.0f} s; peak RSS {peak:.0f} MiB")

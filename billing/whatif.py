@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -72,6 +73,7 @@ class BilledTicket:
     billed_total: Decimal
     billed_as: BilledAs
     lines: tuple[RatedLineFacts, ...]
+    closed_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,7 @@ class TicketDifference:
     new_status: str
     new_total: Decimal
     changed_lines: tuple[LineChange, ...]
+    closed_at: datetime  # orders a customer's tickets when comparisons made apart are merged
 
     @property
     def difference(self) -> Decimal:
@@ -189,6 +192,7 @@ def compare_ticket(billed: BilledTicket, rating: TicketRating) -> TicketDifferen
         new_status=rating.status.value,
         new_total=rating.chargeable_total,
         changed_lines=changed_lines(billed.lines, (line_facts(line) for line in rating.lines)),
+        closed_at=billed.closed_at,
     )
 
 

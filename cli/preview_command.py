@@ -72,8 +72,9 @@ def add_parser(
         "--processes",
         type=int,
         choices=[1, 2],
-        help="fold and rate a large events file in this many processes, the same output either "
-        "way (default: 2 when this process may run on two CPUs or more)",
+        help="fold and rate a large events file, or re-rate a large what-if, in this many "
+        "processes, the same output either way (default: 2 when this process may run on two "
+        "CPUs or more)",
     )
     parser.set_defaults(run=lambda args: run(args, now()))
 
@@ -143,9 +144,6 @@ def run(args: argparse.Namespace, now: datetime) -> int:
     if not args.against_store and (args.start or args.end or args.customer):
         print("error: --from, --to and --customer go with --against-store", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if args.against_store and args.processes:
-        print("error: --processes goes with --events", file=sys.stderr)
-        return EXIT_BAD_INPUT
     try:
         book = read_book(args.book)
     except InputError as error:
@@ -155,7 +153,7 @@ def run(args: argparse.Namespace, now: datetime) -> int:
         # Imported here: a preview of a file needs no store, settings or Temporal (issue 17).
         from cli.whatif_command import run_against_store
 
-        return run_against_store(args, book, now)
+        return run_against_store(args, book, now, args.processes or _default_processes())
     try:
         lines = read_event_lines(args.events)
     except InputError as error:

@@ -23,18 +23,26 @@ from store.reports import PeriodProblem, default_first_day, today_in
 from usecases.whatif import UnknownCustomer, what_if
 
 
-def run_against_store(args: argparse.Namespace, book: BillingBook, now: datetime) -> int:
-    return run_command(lambda settings: compare_with_store(settings, args, book, now))
+def run_against_store(
+    args: argparse.Namespace, book: BillingBook, now: datetime, processes: int
+) -> int:
+    """``processes``: how many may re-rate shares of the customers at once."""
+    return run_command(lambda settings: compare_with_store(settings, args, book, now, processes))
 
 
 def compare_with_store(
-    settings: Settings, args: argparse.Namespace, book: BillingBook, now: datetime
+    settings: Settings,
+    args: argparse.Namespace,
+    book: BillingBook,
+    now: datetime,
+    processes: int,
 ) -> int:
     zone = book.book.timezone
     last = args.end or today_in(zone, now)
     try:
         first = args.start or default_first_day(last)
-        result = what_if(open_review_store(settings), book, first, last, args.customer)
+        engine = open_review_store(settings)
+        result = what_if(engine, book, first, last, args.customer, processes)
     except (PeriodProblem, UnknownCustomer) as problem:
         print(f"error: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 from pydantic import TypeAdapter
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Engine
 
 from billing.money import CENT
@@ -42,11 +42,47 @@ def _matches_customer(customer_id: str | None) -> Any:
     return or_(_TICKET.c.customer_id == customer_id, _TICKET.c.billing_customer_id == customer_id)
 
 
+@dataclass(frozen=True, slots=True)
+class CustomerShare:
+    """Some help desk customers' tickets, or (``rest``) every ticket but theirs, those with no
+    customer included: shares of a what-if made apart, which together leave nothing out."""
+
+    customer_ids: frozenset[str]
+    rest: bool = False
+
+    def condition(self) -> Any:
+        ids = sorted(self.customer_ids)
+        if self.rest:
+            return or_(_TICKET.c.customer_id.is_(None), _TICKET.c.customer_id.not_in(ids))
+        return _TICKET.c.customer_id.in_(ids)
+
+
+def _closed_in(period: Period) -> tuple[Any, Any]:
+    return _TICKET.c.closed_at >= period.start, _TICKET.c.closed_at < period.end
+
+
+def tickets_by_customer(engine: Engine, period: Period) -> dict[tuple[str, str | None], int]:
+    """How many tickets closed in the period each help desk customer has, per billing id they
+    were billed under (tickets with no customer are left out: they are nobody's share)."""
+    query = (
+        select(_TICKET.c.customer_id, _TICKET.c.billing_customer_id, func.count())
+        .where(*_closed_in(period), _TICKET.c.customer_id.is_not(None))
+        .group_by(_TICKET.c.customer_id, _TICKET.c.billing_customer_id)
+    )
+    with engine.connect() as connection:
+        return {(row[0], row[1]): row[2] for row in connection.execute(query)}
+
+
 def stored_tickets(
-    engine: Engine, period: Period, customer_id: str | None = None, page_size: int = 1_000
+    engine: Engine,
+    period: Period,
+    customer_id: str | None = None,
+    page_size: int = 1_000,
+    share: CustomerShare | None = None,
 ) -> Iterator[StoredTicket]:
-    """Every ticket closed in the period (of the customer, when given), streamed from one query
-    and handled a page at a time: a month's folded tickets are never all in one result set.
+    """Every ticket closed in the period (of the customer, when given; of the share, when
+    given), streamed from one query and handled a page at a time: a month's folded tickets
+    are never all in one result set.
     Unordered: the caller rates in closing order, and ordering here would make the database
     sort every row's JSON (with keyset pages, once a page: most of a month's time)."""
     query = (
@@ -63,9 +99,9 @@ def stored_tickets(
         )
         .select_from(_TICKET.outerjoin(_FOLDED, _FOLDED.c.ticket_id == _TICKET.c.ticket_id))
         .where(
-            _TICKET.c.closed_at >= period.start,
-            _TICKET.c.closed_at < period.end,
+            *_closed_in(period),
             _matches_customer(customer_id),
+            share.condition() if share is not None else True,
         )
         .execution_options(stream_results=True, yield_per=page_size)
     )
@@ -84,9 +120,10 @@ def stored_tickets(
                 else {}
             )
             for row in rows:
+                closed_at = as_utc(row.closed_at)
                 yield StoredTicket(
-                    billed=billed_ticket(row),
-                    closed_at=as_utc(row.closed_at),
+                    billed=billed_ticket(row, closed_at),
+                    closed_at=closed_at,
                     ticket=_folded(row.ticket_json, archived.get(row.ticket_id)),
                 )
 
@@ -99,7 +136,7 @@ def _folded(ticket_json: str | None, state_json: str | None) -> Ticket | None:
     return None
 
 
-def billed_ticket(row: Any) -> BilledTicket:
+def billed_ticket(row: Any, closed_at: datetime) -> BilledTicket:
     """What was billed: the posted total once anything posted, else the rating's chargeable
     total; the old lines and explanations from the projection's rating."""
     posted = row.posted_cents != 0 or row.status == "posted"
@@ -114,6 +151,7 @@ def billed_ticket(row: Any) -> BilledTicket:
         billed_total=Decimal(cents) * CENT,
         billed_as=BilledAs.POSTED if posted else BilledAs.CHARGEABLE,
         lines=tuple(_line(line) for line in rating.get("lines", ())),
+        closed_at=closed_at,
     )
 
 

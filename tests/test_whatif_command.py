@@ -183,5 +183,3 @@ def test_events_and_against_store_are_one_or_the_other(
     events = str(EXAMPLES / "events.jsonl")
     assert main(["preview", "--book", str(BOOK), "--events", events, *NOVEMBER]) == 2
     assert "--from, --to and --customer go with --against-store" in capsys.readouterr().err
-    assert main(["preview", "--book", str(BOOK), "--against-store", "--processes", "2"]) == 2
-    assert "--processes goes with --events" in capsys.readouterr().err

@@ -3,6 +3,7 @@ per customer, with the changed lines and both explanations."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from billing.book import BillingBook, parse_book
@@ -15,6 +16,8 @@ from billing.whatif import (
     whatif_document,
 )
 from tests.billing.builders import book_text, closed, logged, make_book, part, rate
+
+CLOSED_AT = datetime(2026, 11, 20, 17, 0, tzinfo=UTC)
 
 
 def dearer_book() -> BillingBook:
@@ -31,6 +34,7 @@ def billed_from(rating, total: str | None = None, billed_as=BilledAs.POSTED) -> 
         billed_total=Decimal(total) if total else rating.chargeable_total,
         billed_as=billed_as,
         lines=tuple(line_facts(line) for line in rating.lines),
+        closed_at=CLOSED_AT,
     )
 
 
