@@ -20,9 +20,9 @@ from temporalio.worker import Worker
 from connectors.selection import ConnectorSetupError
 from runtime.client import ConnectionProblem, connect
 from runtime.schedules import ensure_notifier, ensure_schedules
+from runtime.shared_workflow_code import share_workflow_code
 from runtime.telemetry import TelemetryError, configure_tracing
 from runtime.worker_parts import WORKFLOWS, build_parts, worker_deployment_config, workflows_for
-from runtime.workflow_bytecode import cache_workflow_bytecode
 from settings import Settings, SettingsError
 
 # Posting and store writes are blocking I/O; they run on threads so rating is never starved.
@@ -51,7 +51,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     parts = build_parts(client, settings)
     workflows = workflows_for(settings)
     # The versioned twins' module imports the plain classes' modules: the sandbox reimports both.
-    cache_workflow_bytecode([*WORKFLOWS, *workflows])
+    share_workflow_code([*WORKFLOWS, *workflows])
     for created in await ensure_schedules(client, settings):
         logging.info("created schedule %s", created)
     await ensure_notifier(client, settings)

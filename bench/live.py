@@ -72,7 +72,7 @@ from intake.delivery import CONCURRENT_TICKETS, deliver_ticket_events
 from messages.payloads import data_converter
 from messages.ticket import ticket_workflow_id
 from runtime.client import connect
-from runtime.workflow_bytecode import cache_workflow_bytecode
+from runtime.shared_workflow_code import share_workflow_code
 from settings import Settings
 from worker import ACTIVITY_THREADS
 
@@ -804,7 +804,7 @@ async def serve_baseline(address: str, task_queue: str, done_file: Path, threads
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    cache_workflow_bytecode([BaselineTicketWorkflow])  # as worker.py does for ours
+    share_workflow_code([BaselineTicketWorkflow])  # as worker.py does for ours
     with ThreadPoolExecutor(max_workers=threads) as executor:
         worker = Worker(
             client,
