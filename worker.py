@@ -25,9 +25,6 @@ from runtime.telemetry import TelemetryError, configure_tracing
 from runtime.worker_parts import WORKFLOWS, build_parts, worker_deployment_config, workflows_for
 from settings import Settings, SettingsError
 
-# Posting and store writes are blocking I/O; they run on threads so rating is never starved.
-# 32: with 16, and no more activities than threads, bench/live.py fell from 0.81 to 0.75.
-ACTIVITY_THREADS = 32
 SERVER_PATIENCE = timedelta(minutes=2)
 
 
@@ -57,7 +54,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     await ensure_notifier(client, settings)
     deployment = worker_deployment_config(settings)
     stop = stop or asyncio.Event()
-    with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
+    # Posting and store writes are blocking I/O: they run on threads, so rating is never starved.
+    threads = settings.worker_activity_threads
+    with ThreadPoolExecutor(max_workers=threads) as executor:
         worker = Worker(
             client,
             task_queue=settings.task_queue,
@@ -67,7 +66,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
             # No more than the threads can run: an activity waiting for a thread inside the
             # worker has its start-to-close timer running already, and times out unrun under
             # load (the Tryton chaos campaign); left in Temporal's queue, it waits safely.
-            max_concurrent_activities=ACTIVITY_THREADS,
+            max_concurrent_activities=threads,
+            max_cached_workflows=settings.worker_max_cached_workflows,
             identity=settings.worker_identity,
             interceptors=[interceptor] if interceptor else [],
             deployment_config=deployment,

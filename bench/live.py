@@ -74,7 +74,6 @@ from messages.ticket import ticket_workflow_id
 from runtime.client import connect
 from runtime.shared_workflow_code import share_workflow_code
 from settings import Settings
-from worker import ACTIVITY_THREADS
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_BOOK = ROOT / "examples" / "book.toml"
@@ -797,8 +796,10 @@ def as_json(figures: Figures) -> dict[str, Any]:
 # ---- the baseline's worker process -------------------------------------------------------------
 
 
-async def serve_baseline(address: str, task_queue: str, done_file: Path, threads: int) -> None:
-    """Configured like worker.py (thread pool, concurrency), running only the baseline."""
+async def serve_baseline(address: str, task_queue: str, done_file: Path, sizing: Settings) -> None:
+    """Configured like worker.py (thread pool, concurrency, workflow cache: the same HDB_WORKER_*
+    settings from the same environment), running only the baseline."""
+    threads = sizing.worker_activity_threads
     client = await Client.connect(address, data_converter=data_converter)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -813,6 +814,7 @@ async def serve_baseline(address: str, task_queue: str, done_file: Path, threads
             activities=BaselineActivities(done_file).all(),
             activity_executor=executor,
             max_concurrent_activities=threads,  # as worker.py
+            max_cached_workflows=sizing.worker_max_cached_workflows,
         )
         async with worker:
             await stop.wait()
@@ -832,7 +834,8 @@ def main() -> int:
 
     if args.serve_baseline:
         address, task_queue, done_file = args.serve_baseline
-        asyncio.run(serve_baseline(address, task_queue, Path(done_file), ACTIVITY_THREADS))
+        sizing = Settings.from_environment()
+        asyncio.run(serve_baseline(address, task_queue, Path(done_file), sizing))
         return 0
 
     # SIGTERM unwinds like Ctrl-C, so the finally below stops everything this started.
