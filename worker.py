@@ -23,6 +23,7 @@ from runtime.schedules import ensure_notifier, ensure_schedules
 from runtime.shared_workflow_code import share_workflow_code
 from runtime.telemetry import TelemetryError, configure_tracing
 from runtime.worker_parts import WORKFLOWS, build_parts, worker_deployment_config, workflows_for
+from runtime.workflow_runner import workflow_runner_for
 from settings import Settings, SettingsError
 
 SERVER_PATIENCE = timedelta(minutes=2)
@@ -68,6 +69,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
             # load (the Tryton chaos campaign); left in Temporal's queue, it waits safely.
             max_concurrent_activities=threads,
             max_cached_workflows=settings.worker_max_cached_workflows,
+            workflow_runner=workflow_runner_for(client.data_converter),
             identity=settings.worker_identity,
             interceptors=[interceptor] if interceptor else [],
             deployment_config=deployment,

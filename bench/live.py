@@ -73,6 +73,7 @@ from messages.payloads import data_converter
 from messages.ticket import ticket_workflow_id
 from runtime.client import connect
 from runtime.shared_workflow_code import share_workflow_code
+from runtime.workflow_runner import workflow_runner_for
 from settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -800,6 +801,11 @@ async def serve_baseline(address: str, task_queue: str, done_file: Path, sizing:
     """Configured like worker.py (thread pool, concurrency, workflow cache: the same HDB_WORKER_*
     settings from the same environment), running only the baseline."""
     threads = sizing.worker_activity_threads
+    # The baseline's process loads every module ours does (it imported worker.py for the thread
+    # count, before that became a setting), so the peak RSS compares what the two runs hold,
+    # not the size of our imports, as every figure in docs/benchmarks.md was measured.
+    import worker
+
     client = await Client.connect(address, data_converter=data_converter)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -815,6 +821,7 @@ async def serve_baseline(address: str, task_queue: str, done_file: Path, sizing:
             activity_executor=executor,
             max_concurrent_activities=threads,  # as worker.py
             max_cached_workflows=sizing.worker_max_cached_workflows,
+            workflow_runner=workflow_runner_for(client.data_converter),  # as worker.py
         )
         async with worker:
             await stop.wait()
