@@ -20,14 +20,12 @@ from temporalio.worker import Worker
 from connectors.selection import ConnectorSetupError
 from runtime.client import ConnectionProblem, connect
 from runtime.schedules import ensure_notifier, ensure_schedules
+from runtime.shared_workflow_code import share_workflow_code
 from runtime.telemetry import TelemetryError, configure_tracing
 from runtime.worker_parts import WORKFLOWS, build_parts, worker_deployment_config, workflows_for
-from runtime.workflow_bytecode import cache_workflow_bytecode
+from runtime.workflow_runner import workflow_runner_for
 from settings import Settings, SettingsError
 
-# Posting and store writes are blocking I/O; they run on threads so rating is never starved.
-# 32: with 16, and no more activities than threads, bench/live.py fell from 0.81 to 0.75.
-ACTIVITY_THREADS = 32
 SERVER_PATIENCE = timedelta(minutes=2)
 
 
@@ -51,13 +49,15 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     parts = build_parts(client, settings)
     workflows = workflows_for(settings)
     # The versioned twins' module imports the plain classes' modules: the sandbox reimports both.
-    cache_workflow_bytecode([*WORKFLOWS, *workflows])
+    share_workflow_code([*WORKFLOWS, *workflows])
     for created in await ensure_schedules(client, settings):
         logging.info("created schedule %s", created)
     await ensure_notifier(client, settings)
     deployment = worker_deployment_config(settings)
     stop = stop or asyncio.Event()
-    with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
+    # Posting and store writes are blocking I/O: they run on threads, so rating is never starved.
+    threads = settings.worker_activity_threads
+    with ThreadPoolExecutor(max_workers=threads) as executor:
         worker = Worker(
             client,
             task_queue=settings.task_queue,
@@ -67,7 +67,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
             # No more than the threads can run: an activity waiting for a thread inside the
             # worker has its start-to-close timer running already, and times out unrun under
             # load (the Tryton chaos campaign); left in Temporal's queue, it waits safely.
-            max_concurrent_activities=ACTIVITY_THREADS,
+            max_concurrent_activities=threads,
+            max_cached_workflows=settings.worker_max_cached_workflows,
+            workflow_runner=workflow_runner_for(client.data_converter),
             identity=settings.worker_identity,
             interceptors=[interceptor] if interceptor else [],
             deployment_config=deployment,

@@ -65,6 +65,15 @@ class Settings(BaseModel):
     # unset, the worker is unversioned.
     worker_build_id: str | None = None
     worker_deployment_name: str = "helpdesk-billing"
+    # Worker sizing (README, "Sizing a worker"). Threads for activities, and at most as many
+    # activities at once: one waiting for a thread inside the worker would have its
+    # start-to-close timer running already (the Tryton chaos campaign). 32: with 16,
+    # bench/live.py fell from 0.81 to 0.75 of its baseline.
+    worker_activity_threads: int = Field(default=32, ge=1, le=1024)
+    # Workflow runs kept in memory between tasks (the SDK's default). A ticket waits out its
+    # settle period open, so a busy worker holds this many; one evicted is replayed from its
+    # history when its next event comes. 0 keeps none (every task replays).
+    worker_max_cached_workflows: int = Field(default=1000, ge=0)
     # Temporal Cloud / mTLS: client certificate and key files, optional CA, or an API key.
     temporal_tls_cert: Path | None = None
     temporal_tls_key: Path | None = None

@@ -27,7 +27,9 @@ from connectors.helpdesk import HelpdeskAdapter
 from intake.delivery import ingest_events
 from messages.ticket import ActorInput, ticket_workflow_id
 from messages.views import TicketBillingView
+from runtime.shared_workflow_code import share_workflow_code
 from runtime.worker_parts import build_parts, worker_deployment_config, workflows_for
+from runtime.workflow_runner import workflow_runner_for
 from settings import Settings
 from store.models import HelpdeskNote, HelpdeskStatus, LedgerLine
 from usecases import tickets
@@ -149,14 +151,17 @@ async def running_stack(
         **settings,
     )
     parts = build_parts(client, config, billing, helpdesk, clock)
+    workflows = workflows_for(config)
+    share_workflow_code(workflows)  # workflow runs as worker.py runs them
     with ThreadPoolExecutor(max_workers=8) as executor:
         worker = Worker(
             client,
             task_queue=config.task_queue,
-            workflows=workflows_for(config),
+            workflows=workflows,
             activities=parts.all_activities(),
             activity_executor=executor,
             deployment_config=worker_deployment_config(config),  # None: unversioned
+            workflow_runner=workflow_runner_for(client.data_converter),
         )
         async with worker:
             yield BillingStack(client, config, parts.engine, prefix)
