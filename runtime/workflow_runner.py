@@ -14,6 +14,10 @@ context, and there is no external storage. For such a data converter this runner
 "no particular context" itself, which selects the same codec; everything else, the workflow's
 own code above all, runs in the sandbox exactly as before. A data converter whose codec or
 external storage does take a context gets the sandbox's answers, as the SDK gives them.
+
+It implements the SDK's ``WorkflowInstance`` and names two types from its private modules, as
+temporalio 1.35.0 (pinned in pyproject.toml) has them: an SDK upgrade must pass
+tests/test_workflow_runner.py and the live suites, which run every workflow through it.
 """
 
 from __future__ import annotations
