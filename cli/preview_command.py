@@ -8,13 +8,14 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from billing.book import BillingBook, book_warnings
 from billing.preview import fold_event_lines, preview_document, preview_folded
 from billing.preview_json import preview_json_chunks, write_preview_json
 from billing.rating import TicketStatus
+from cli.arguments import day
 from cli.input_files import (
     EXIT_BAD_INPUT,
     InputError,
@@ -25,13 +26,6 @@ from cli.input_files import (
 from cli.people import customer, money
 from cli.preview_split import SplitPreview
 from cli.tables import render_table
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-01") from None
 
 
 def add_parser(
@@ -59,8 +53,8 @@ def add_parser(
         action="store_true",
         help="compare with what the review store (HDB_DATABASE_URL) billed",
     )
-    parser.add_argument("--from", dest="start", type=_day, help="first day (--against-store)")
-    parser.add_argument("--to", dest="end", type=_day, help="last day, inclusive")
+    parser.add_argument("--from", dest="start", type=day, help="first day (--against-store)")
+    parser.add_argument("--to", dest="end", type=day, help="last day, inclusive")
     parser.add_argument("--customer", help="only this customer's tickets (help desk or billing id)")
     parser.add_argument(
         "--format",

@@ -7,10 +7,11 @@ import argparse
 import json
 import sys
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from billing.book import BillingBook
 from billing.reconciliation import Finding
+from cli.arguments import day
 from cli.live import connect_client, open_review_store, run_async_command
 from cli.people import book_or_none, customer, money
 from cli.tables import render_table
@@ -21,13 +22,6 @@ from store.reports import PeriodProblem, period_of
 from workflows.reconciliation import RECONCILIATION_WORKFLOW_ID, ReconciliationWorkflow
 
 EXIT_FINDINGS = 3
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-24") from None
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -41,8 +35,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "findings are kept in the review store. Runs the same workflow as the daily schedule "
         f"(a worker must be running). Exit status {EXIT_FINDINGS} when there are findings.",
     )
-    parser.add_argument("--from", dest="start", type=_day, help="first day (YYYY-MM-DD)")
-    parser.add_argument("--to", dest="end", type=_day, help="last day, inclusive")
+    parser.add_argument("--from", dest="start", type=day, help="first day (YYYY-MM-DD)")
+    parser.add_argument("--to", dest="end", type=day, help="last day, inclusive")
     parser.add_argument("--json", action="store_true", help="print the findings as JSON")
     parser.set_defaults(run=run)
 

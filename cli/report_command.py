@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from billing.book import BillingBook
+from cli.arguments import day
 from cli.input_files import InputError, read_book
 from cli.live import open_review_store, run_command
 from cli.tables import render_table
@@ -29,13 +30,6 @@ from store.reports import (
 )
 
 
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-01") from None
-
-
 def add_parser(
     commands: argparse._SubParsersAction,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -52,8 +46,8 @@ def add_parser(
         + "; ".join(f"{name}" for name in REPORTS),
     )
     parser.add_argument("name", choices=list(REPORTS), help="which report")
-    parser.add_argument("--from", dest="start", type=_day, help="first day (YYYY-MM-DD)")
-    parser.add_argument("--to", dest="end", type=_day, help="last day, inclusive")
+    parser.add_argument("--from", dest="start", type=day, help="first day (YYYY-MM-DD)")
+    parser.add_argument("--to", dest="end", type=day, help="last day, inclusive")
     parser.add_argument(
         "--format", choices=["table", "json", "csv"], default="table", help="default: table"
     )
