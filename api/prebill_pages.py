@@ -9,6 +9,7 @@ the month under an uploaded candidate book and shows what would change (usecases
 
 from __future__ import annotations
 
+import asyncio
 from calendar import monthrange
 from datetime import date
 from typing import Any
@@ -347,7 +348,10 @@ async def prebill_whatif(customer: str, request: Request) -> Response:
         )
     last = date(first.year, first.month, monthrange(first.year, first.month)[1])
     try:
-        result = what_if(context_of(request).engine, book, first, last, customer)
+        # Reading and re-rating a customer's month is blocking work: on a thread, so the
+        # server goes on answering other requests meanwhile.
+        engine = context_of(request).engine
+        result = await asyncio.to_thread(what_if, engine, book, first, last, customer)
     except UnknownCustomer as problem:
         return _error(request, session, str(problem).replace("--customer", "customer"), 404)
     currency = book.book.currency
