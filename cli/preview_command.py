@@ -53,9 +53,13 @@ def add_parser(
         action="store_true",
         help="compare with what the review store (HDB_DATABASE_URL) billed",
     )
-    parser.add_argument("--from", dest="start", type=day, help="first day (--against-store)")
-    parser.add_argument("--to", dest="end", type=day, help="last day, inclusive")
-    parser.add_argument("--customer", help="only this customer's tickets (help desk or billing id)")
+    parser.add_argument(
+        "--from", dest="start", type=day, metavar="DAY", help="first day (--against-store)"
+    )
+    parser.add_argument("--to", dest="end", type=day, metavar="DAY", help="last day, inclusive")
+    parser.add_argument(
+        "--customer", metavar="ID", help="only this customer's tickets (help desk or billing id)"
+    )
     parser.add_argument(
         "--format",
         choices=["json", "table"],
