@@ -19,6 +19,7 @@ from sqlmodel import col, select
 from billing.money import integer_cents
 from billing.sensitive import redact
 from billing.ticket import Ticket
+from messages.payloads import type_adapter
 from messages.ticket import TicketState
 from messages.ticket_activities import RecordInput
 from messages.views import AuditItem
@@ -48,7 +49,6 @@ _EDIT = ManualEdit.__table__  # type: ignore[attr-defined]
 _ARCHIVE = TicketArchive.__table__  # type: ignore[attr-defined]
 _RATED = RatedLine.__table__  # type: ignore[attr-defined]
 _FOLDED = TicketFolded.__table__  # type: ignore[attr-defined]
-_FOLDED_TICKET = TypeAdapter(Ticket)
 _CENT = Decimal("0.01")
 
 
@@ -147,7 +147,7 @@ def _keep_folded_ticket(connection: Connection, revision: int, ticket: Ticket) -
         return
     values = {
         "revision": revision,
-        "ticket_json": _FOLDED_TICKET.dump_json(ticket).decode(),
+        "ticket_json": type_adapter(Ticket).dump_json(ticket).decode(),
         "recorded_at": datetime.now(UTC),
     }
     if stored is None:

@@ -11,13 +11,13 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from pydantic import TypeAdapter
 from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Engine
 
 from billing.money import CENT
 from billing.ticket import Ticket
 from billing.whatif import BilledAs, BilledTicket, RatedLineFacts
+from messages.payloads import type_adapter
 from store.database import as_utc
 from store.models import TicketArchive, TicketFolded, TicketRecord
 from store.reports import Period
@@ -25,7 +25,6 @@ from store.reports import Period
 _TICKET = TicketRecord.__table__  # type: ignore[attr-defined]
 _FOLDED = TicketFolded.__table__  # type: ignore[attr-defined]
 _ARCHIVE = TicketArchive.__table__  # type: ignore[attr-defined]
-_FOLDED_TICKET = TypeAdapter(Ticket)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,9 +129,9 @@ def stored_tickets(
 
 def _folded(ticket_json: str | None, state_json: str | None) -> Ticket | None:
     if ticket_json is not None:
-        return _FOLDED_TICKET.validate_json(ticket_json)
+        return type_adapter(Ticket).validate_json(ticket_json)
     if state_json is not None:
-        return _FOLDED_TICKET.validate_python(orjson.loads(state_json)["ticket"])
+        return type_adapter(Ticket).validate_python(orjson.loads(state_json)["ticket"])
     return None
 
 
