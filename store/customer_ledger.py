@@ -115,8 +115,7 @@ def posted_lines(
         )
         .where(
             _LINE.c.billing_customer_id == billing_customer_id,
-            _LINE.c.posted_at >= period.start,
-            _LINE.c.posted_at < period.end,
+            *period.holds(_LINE.c.posted_at),
         )
         .order_by(_LINE.c.posted_at, _LINE.c.id)
         .limit(limit)

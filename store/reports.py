@@ -48,6 +48,10 @@ class Period:
     end: datetime  # exclusive
     zone: str = "UTC"  # the book's timezone: the days reports count are its days, as pilot's
 
+    def holds(self, column: Any) -> tuple[Any, Any]:
+        """The SQL conditions that ``column``'s time falls in the period (``end`` exclusive)."""
+        return column >= self.start, column < self.end
+
 
 class PeriodProblem(ValueError):
     """A period that cannot be asked for; the message names the fields (``--from``/``--to``),
@@ -135,8 +139,7 @@ def closed_by_day(engine: Engine, period: Period) -> Report:
     query = (
         select(minute, func.count(), func.sum(_TICKET.c.chargeable_cents))
         .where(
-            _TICKET.c.closed_at >= period.start,
-            _TICKET.c.closed_at < period.end,
+            *period.holds(_TICKET.c.closed_at),
             _TICKET.c.chargeable_cents > 0,
         )
         .group_by(minute)
@@ -279,7 +282,7 @@ def invoice_lines(engine: Engine, period: Period) -> Report:
             func.sum(case((_LINE.c.amount_cents > 0, _LINE.c.amount_cents), else_=0)),
             func.sum(case((_LINE.c.amount_cents < 0, _LINE.c.amount_cents), else_=0)),
         )
-        .where(_LINE.c.posted_at >= period.start, _LINE.c.posted_at < period.end)
+        .where(*period.holds(_LINE.c.posted_at))
         .group_by(minute, _LINE.c.billing_customer_id, _LINE.c.ticket_id)
     )
     # One row per ticket posted (not per line): the distinct tickets of a local day are a set.
@@ -319,8 +322,7 @@ def close_to_invoice(engine: Engine, period: Period) -> Report:
         select(_TICKET.c.closed_at, first.c.first_posted)
         .join(first, first.c.ticket_id == _TICKET.c.ticket_id)
         .where(
-            first.c.first_posted >= period.start,
-            first.c.first_posted < period.end,
+            *period.holds(first.c.first_posted),
             _TICKET.c.closed_at.is_not(None),
         )
     )
@@ -352,7 +354,7 @@ def manual_edits(engine: Engine, period: Period) -> Report:
             func.count(),
             func.count(func.distinct(_EDIT.c.ticket_id)),
         )
-        .where(_EDIT.c.at >= period.start, _EDIT.c.at < period.end)
+        .where(*period.holds(_EDIT.c.at))
         .group_by(_EDIT.c.role, _EDIT.c.actor, _EDIT.c.field)
         .order_by(_EDIT.c.role, _EDIT.c.actor, _EDIT.c.field)
     )
@@ -377,16 +379,14 @@ def credits_and_write_offs(engine: Engine, period: Period) -> Report:
         select(_LINE.c.billing_customer_id, func.count(), func.sum(_LINE.c.amount_cents))
         .where(
             _LINE.c.amount_cents < 0,
-            _LINE.c.posted_at >= period.start,
-            _LINE.c.posted_at < period.end,
+            *period.holds(_LINE.c.posted_at),
         )
         .group_by(_LINE.c.billing_customer_id)
     )
     decided = (
         _AUDIT.c.outcome == "accepted",
         _AUDIT.c.action.in_(("resolve_dispute", "mark_non_billable")),
-        _AUDIT.c.at >= period.start,
-        _AUDIT.c.at < period.end,
+        *period.holds(_AUDIT.c.at),
     )
     decisions = (
         select(_AUDIT.c.action, _AUDIT.c.detail, func.count())
@@ -544,7 +544,7 @@ def revenue_leakage(engine: Engine, period: Period) -> Report:
     """For tickets closed in the period: closures with no time at all (valued at the
     customer's average billable ticket, which is what such a ticket usually bills), time that
     was not billable by reason, and the list value contracts covered."""
-    closed = (_TICKET.c.closed_at >= period.start, _TICKET.c.closed_at < period.end)
+    closed = period.holds(_TICKET.c.closed_at)
     no_time = (
         select(_TICKET.c.customer_id, func.count())
         .where(

@@ -56,16 +56,12 @@ class CustomerShare:
         return _TICKET.c.customer_id.in_(ids)
 
 
-def _closed_in(period: Period) -> tuple[Any, Any]:
-    return _TICKET.c.closed_at >= period.start, _TICKET.c.closed_at < period.end
-
-
 def tickets_by_customer(engine: Engine, period: Period) -> dict[tuple[str, str | None], int]:
     """How many tickets closed in the period each help desk customer has, per billing id they
     were billed under (tickets with no customer are left out: they are nobody's share)."""
     query = (
         select(_TICKET.c.customer_id, _TICKET.c.billing_customer_id, func.count())
-        .where(*_closed_in(period), _TICKET.c.customer_id.is_not(None))
+        .where(*period.holds(_TICKET.c.closed_at), _TICKET.c.customer_id.is_not(None))
         .group_by(_TICKET.c.customer_id, _TICKET.c.billing_customer_id)
     )
     with engine.connect() as connection:
@@ -98,7 +94,7 @@ def stored_tickets(
         )
         .select_from(_TICKET.outerjoin(_FOLDED, _FOLDED.c.ticket_id == _TICKET.c.ticket_id))
         .where(
-            *_closed_in(period),
+            *period.holds(_TICKET.c.closed_at),
             _matches_customer(customer_id),
             share.condition() if share is not None else True,
         )
