@@ -190,16 +190,8 @@ def _multiplier(
 
 
 def _unit_price(rate: Decimal, multiplier: Decimal) -> tuple[Decimal, str | None]:
-    """SPEC §4.5's unit price, and the note that shows it when a multiplier applies."""
-    # Keyed by the numbers' text: Decimal("1.5") == Decimal("1.50"), but the note shows each
-    # as the book wrote it, so equal values must not share an entry.
-    return _unit_price_of(str(rate), str(multiplier))
-
-
-@lru_cache(maxsize=1024)
-def _unit_price_of(rate_text: str, multiplier_text: str) -> tuple[Decimal, str | None]:
-    """A book has a handful of rates and multipliers: each pair is priced once, not per entry."""
-    rate, multiplier = Decimal(rate_text), Decimal(multiplier_text)
+    """SPEC §4.5's unit price, and the note that shows it when a multiplier applies (worked
+    out once per book and price key: ``_BookConstants.prices`` keeps the result)."""
     unit_price = to_cents(rate * multiplier)
     if multiplier == ONE:
         return unit_price, None
