@@ -11,6 +11,13 @@ runs, as subprocesses on the same files, alternately ``--repeat`` times each:
 - with ``--one-process-too``, ours again with ``--processes 1`` (ours-1p), which must print the
   same bytes as ours.
 
+With ``--floor`` it also measures, after the runs, what any preview in Python pays before it
+rates anything, each the median of ``--repeat`` fresh processes: starting (ours on an empty
+events file: the interpreter, our imports, the book), reading every event line with orjson (no
+checks), creating the values our output is made of (orjson parsing our output: 2.3 million for
+the default month) and writing them with orjson. Issue 17 asked for 3× the naive rater; the floor
+says how much of that time is left for folding and rating.
+
 Each run's wall time and peak RSS are recorded (the naive rater's own ``ru_maxrss``, from
 ``os.wait4``; ours, its own plus that of the process it may fork: see ``run_child``).
 The medians are reported, and the ratio naive time ÷ our time (issue 17's target: at least 3,
@@ -82,6 +89,48 @@ finally:
 """
 
 
+# Times, in one fresh process, the parts of a preview that rate nothing (``--floor``):
+# argv[1] the events file, argv[2] our output. Prints three figures in seconds.
+FLOOR = """
+import sys, time, orjson
+started = time.perf_counter()
+with open(sys.argv[1], "rb") as lines:
+    for line in lines:
+        orjson.loads(line)
+read = time.perf_counter()
+text = open(sys.argv[2], "rb").read()
+loaded = time.perf_counter()
+document = orjson.loads(text)
+created = time.perf_counter()
+written = orjson.dumps(document, option=orjson.OPT_INDENT_2)
+dumped = time.perf_counter()
+assert written + b"\\n" == text, "orjson does not give back our output's bytes"
+print(read - started, created - loaded, dumped - created)
+"""
+
+
+def floor_figures(book: Path, events: Path, output: Path, repeat: int) -> dict[str, float]:
+    """Medians, in seconds, of what a preview pays before rating (see ``FLOOR``)."""
+    empty = events.with_name("empty.jsonl")
+    empty.write_bytes(b"")
+    start_argv = ["starter.py", "preview", "--book", str(book), "--events", str(empty)]
+    starts: list[float] = []
+    parts: list[list[float]] = []
+    for _ in range(repeat):
+        starts.append(run_child([sys.executable, *start_argv], events.with_name("empty.json"))[0])
+        measured = subprocess.run(
+            [sys.executable, "-c", FLOOR, str(events), str(output)],
+            cwd=REPO, check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        parts.append([float(figure) for figure in measured.stdout.split()])
+    return {
+        "start": statistics.median(starts),
+        "read": statistics.median(p[0] for p in parts),
+        "create": statistics.median(p[1] for p in parts),
+        "write": statistics.median(p[2] for p in parts),
+    }
+
+
 def same_totals(ours: Path, naive: Path) -> list[str]:
     """Where the two outputs disagree on a ticket, its total or its status (empty: agreed)."""
     mine = [
@@ -108,6 +157,9 @@ def main() -> None:
         "--one-process-too",
         action="store_true",
         help="also run ours with --processes 1 (alternating with the others; ours-1p)",
+    )
+    parser.add_argument(
+        "--floor", action="store_true", help="also measure what a preview pays before rating"
     )
     args = parser.parse_args()
 
@@ -146,6 +198,9 @@ def main() -> None:
         if disagreements:
             print("the naive rater disagrees with ours:", *disagreements[:10], sep="\n  ")
             raise SystemExit(1)
+        floor = (
+            floor_figures(book, events, folder / "ours.json", args.repeat) if args.floor else None
+        )
 
     medians = {
         name: (
@@ -161,6 +216,18 @@ def main() -> None:
         f"same tickets, totals and statuses; ours runs at {ratio:.2f}× the naive rater's speed "
         f"(target ≥ 3), peak RSS {medians['ours'][1]:.0f} MiB (target < 300)"
     )
+    if floor is not None:
+        target = medians["naive"][0] / 3
+        work = floor["read"] + floor["create"] + floor["write"]
+        print(
+            f"before rating anything: start {floor['start']:.2f} s (a preview of an empty file), "
+            f"reading the events {floor['read']:.2f} s, creating the output's values "
+            f"{floor['create']:.2f} s, writing them {floor['write']:.2f} s (orjson, one process)"
+        )
+        print(
+            f"3× the naive rater is {target:.2f} s; with the work shared by two processes "
+            f"perfectly, the floor is {floor['start'] + work / 2:.2f} s, before folding or rating"
+        )
 
 
 if __name__ == "__main__":
