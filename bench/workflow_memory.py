@@ -15,7 +15,6 @@ state, plus what Python's and the SDK's own allocators keep (docs/benchmarks.md)
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import inspect
 import sys
@@ -25,45 +24,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import temporalio.converter
-import temporalio.workflow
 from baseline_workflow import BaselineTicketWorkflow
-from temporalio.api.common.v1 import Payloads
-from temporalio.api.failure.v1 import Failure
-from temporalio.worker import WorkflowInstance, WorkflowInstanceDetails
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
-from temporalio.worker.workflow_sandbox._runner import _fake_info
 
+from devtools.sandboxed_runs import sandboxed_runs
 from runtime.shared_workflow_code import share_workflow_code
 from workflows.ticket_billing import TicketBillingWorkflow
-
-
-def instance_details(workflow_class: type) -> WorkflowInstanceDetails:
-    """What the SDK's own SandboxedWorkflowRunner.prepare_workflow builds for a trial run."""
-    converter = temporalio.converter.DataConverter.default
-    return WorkflowInstanceDetails(
-        payload_converter_factory=converter._new_payload_converter,
-        failure_converter_class=converter.failure_converter_class,
-        interceptor_classes=[],
-        defn=temporalio.workflow._Definition.must_from_class(workflow_class),
-        info=_fake_info,
-        randomness_seed=-1,
-        extern_functions={},
-        disable_eager_activity_execution=False,
-        worker_level_failure_exception_types=[],
-        patch_activation_callback=None,
-        last_completion_result=Payloads(),
-        last_failure=Failure(),
-    )
-
-
-def created_runs(workflow_class: type, runs: int) -> list[WorkflowInstance]:
-    runner, details = SandboxedWorkflowRunner(), instance_details(workflow_class)
-
-    async def create() -> list[WorkflowInstance]:  # instances are made on a running loop
-        return [runner.create_instance(details) for _ in range(runs)]
-
-    return asyncio.run(create())
 
 
 def heap_per_run(workflow_class: type, runs: int) -> tuple[float, float]:
@@ -73,11 +38,11 @@ def heap_per_run(workflow_class: type, runs: int) -> tuple[float, float]:
     lines, first = inspect.getsourcelines(workflow_class)  # from the decorator
     class_line = first + next(n for n, line in enumerate(lines) if line.startswith("class"))
     statement = range(first, class_line + 1)
-    created_runs(workflow_class, 3)  # first-run imports and caches are not per run
+    sandboxed_runs(workflow_class, 3)  # first-run imports and caches are not per run
     gc.collect()
     tracemalloc.start(25)
     before = tracemalloc.take_snapshot()
-    held = created_runs(workflow_class, runs)
+    held = sandboxed_runs(workflow_class, runs)
     gc.collect()
     after = tracemalloc.take_snapshot()
     tracemalloc.stop()

@@ -9,13 +9,8 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-import temporalio.converter
-import temporalio.workflow
-from temporalio.api.common.v1 import Payloads
-from temporalio.api.failure.v1 import Failure
-from temporalio.worker import WorkflowInstanceDetails
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
+from devtools.sandboxed_runs import sandboxed_runs
 from runtime.shared_workflow_code import SharedWorkflowCode, share_workflow_code
 from workflows.prepaid_balance import PrepaidBalanceWorkflow
 from workflows.ticket_billing import TicketBillingWorkflow
@@ -34,28 +29,8 @@ def isolated_meta_path() -> Iterator[None]:
 
 def sandboxed_class(workflow_class: type) -> type:
     """The workflow class as one sandboxed run sees it: imported afresh inside the sandbox."""
-    defn = temporalio.workflow._Definition.must_from_class(workflow_class)
-    # What the SDK's own SandboxedWorkflowRunner.prepare_workflow builds to validate a workflow.
-    details = WorkflowInstanceDetails(
-        payload_converter_factory=temporalio.converter.DataConverter.default._new_payload_converter,
-        failure_converter_class=temporalio.converter.DataConverter.default.failure_converter_class,
-        interceptor_classes=[],
-        defn=defn,
-        info=temporalio.worker.workflow_sandbox._runner._fake_info,
-        randomness_seed=-1,
-        extern_functions={},
-        disable_eager_activity_execution=False,
-        worker_level_failure_exception_types=[],
-        patch_activation_callback=None,
-        last_completion_result=Payloads(),
-        last_failure=Failure(),
-    )
-
-    async def create() -> type:  # a workflow instance is made on a running event loop
-        instance = SandboxedWorkflowRunner().create_instance(details)
-        return instance.globals_and_locals["__temporal_workflow_class"]  # type: ignore[attr-defined]
-
-    return asyncio.run(create())
+    (instance,) = sandboxed_runs(workflow_class, 1)
+    return instance.globals_and_locals["__temporal_workflow_class"]  # type: ignore[attr-defined]
 
 
 def test_runs_share_the_code_compiled_once(isolated_meta_path: None) -> None:
