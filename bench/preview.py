@@ -15,7 +15,8 @@ With ``--floor`` it also measures, after the runs, what any preview in Python pa
 rates anything, each the median of ``--repeat`` fresh processes: starting (ours on an empty
 events file: the interpreter, our imports, the book), reading every event line with orjson (no
 checks), creating the values our output is made of (orjson parsing our output: 2.3 million for
-the default month) and writing them with orjson. Issue 17 asked for 3× the naive rater; the floor
+the default month; parsing also scans the text, so this bounds creating them from above) and
+writing them with orjson. Issue 17 asked for 3× the naive rater; the floor
 says how much of that time is left for folding and rating.
 
 Each run's wall time and peak RSS are recorded (the naive rater's own ``ru_maxrss``, from
