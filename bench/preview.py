@@ -14,10 +14,11 @@ runs, as subprocesses on the same files, alternately ``--repeat`` times each:
 With ``--floor`` it also measures, after the runs, what any preview in Python pays before it
 rates anything, each the median of ``--repeat`` fresh processes: starting (ours on an empty
 events file: the interpreter, our imports, the book), reading every event line with orjson (no
-checks), creating the values our output is made of (orjson parsing our output: 2.3 million for
-the default month; parsing also scans the text, so this bounds creating them from above) and
-writing them with orjson. Issue 17 asked for 3× the naive rater; the floor
-says how much of that time is left for folding and rating.
+checks), creating the values our output is made of (2.3 million for the default month), and
+writing them with orjson. Creating is given as a range: orjson parsing our output also scans the
+text (an upper bound); pickle loading the same values, the collector paused as our preview
+pauses it, shares every repeated object (a lower bound). Issue 17 asked for 3× the naive
+rater; the floor says how much of that time is left for folding and rating.
 
 Each run's wall time and peak RSS are recorded (the naive rater's own ``ru_maxrss``, from
 ``os.wait4``; ours, its own plus that of the process it may fork: see ``run_child``).
@@ -91,9 +92,9 @@ finally:
 
 
 # Times, in one fresh process, the parts of a preview that rate nothing (``--floor``):
-# argv[1] the events file, argv[2] our output. Prints three figures in seconds.
+# argv[1] the events file, argv[2] our output. Prints four figures in seconds.
 FLOOR = """
-import sys, time, orjson
+import gc, pickle, sys, time, orjson
 started = time.perf_counter()
 with open(sys.argv[1], "rb") as lines:
     for line in lines:
@@ -106,7 +107,13 @@ created = time.perf_counter()
 written = orjson.dumps(document, option=orjson.OPT_INDENT_2)
 dumped = time.perf_counter()
 assert written + b"\\n" == text, "orjson does not give back our output's bytes"
-print(read - started, created - loaded, dumped - created)
+pickled = pickle.dumps(document, protocol=5)
+del document, written
+gc.disable()
+unpickling = time.perf_counter()
+pickle.loads(pickled)
+unpickled = time.perf_counter()
+print(read - started, created - loaded, dumped - created, unpickled - unpickling)
 """
 
 
@@ -129,6 +136,7 @@ def floor_figures(book: Path, events: Path, output: Path, repeat: int) -> dict[s
         "read": statistics.median(p[0] for p in parts),
         "create": statistics.median(p[1] for p in parts),
         "write": statistics.median(p[2] for p in parts),
+        "create_at_least": statistics.median(p[3] for p in parts),
     }
 
 
@@ -219,15 +227,19 @@ def main() -> None:
     )
     if floor is not None:
         target = medians["naive"][0] / 3
-        work = floor["read"] + floor["create"] + floor["write"]
+        least, most = (
+            floor["start"] + (floor["read"] + created + floor["write"]) / 2
+            for created in (floor["create_at_least"], floor["create"])
+        )
         print(
             f"before rating anything: start {floor['start']:.2f} s (a preview of an empty file), "
             f"reading the events {floor['read']:.2f} s, creating the output's values "
-            f"{floor['create']:.2f} s, writing them {floor['write']:.2f} s (orjson, one process)"
+            f"{floor['create_at_least']:.2f}–{floor['create']:.2f} s, writing them "
+            f"{floor['write']:.2f} s (one process)"
         )
         print(
             f"3× the naive rater is {target:.2f} s; with the work shared by two processes "
-            f"perfectly, the floor is {floor['start'] + work / 2:.2f} s, before folding or rating"
+            f"perfectly, the floor is {least:.2f}–{most:.2f} s, before folding or rating"
         )
 
 
