@@ -26,11 +26,10 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
+from timing import timed
 
 from activities.reconciliation_activities import ReconciliationActivities
 from billing.book import parse_book
@@ -293,17 +293,6 @@ def generate_month(engine: Engine, tickets: int, seed: int = 7) -> dict[str, int
         with engine.connect() as connection:
             connection.exec_driver_sql("ANALYZE")
     return counts
-
-
-def timed(work: Callable[[], object], repeat: int) -> float:
-    """Median seconds of ``repeat`` runs, after one warm-up run."""
-    work()
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        work()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
 
 
 def read_everything(engine: Engine) -> int:

@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rating import generated_book, generated_book_text, generated_events
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
+from timing import timed
 
 from billing.book import BillingBook, parse_book
 from billing.decisions import TicketDecisions
@@ -210,17 +211,6 @@ def command_seconds(url: str, folder: Path, repeat: int) -> dict[str, float]:
         raise SystemExit(f"the what-if in two processes printed other bytes than in one: {folder}")
     shutil.rmtree(folder)
     return {processes: statistics.median(values) for processes, values in samples.items()}
-
-
-def timed(work: Callable[[], object], repeat: int) -> float:
-    """Median seconds of ``repeat`` runs, after one warm-up run."""
-    work()
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        work()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
 
 
 @contextmanager
