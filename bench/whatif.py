@@ -36,7 +36,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +47,6 @@ from sqlalchemy.engine import Engine
 from timing import timed
 
 from billing.book import BillingBook, parse_book
-from billing.decisions import TicketDecisions
 from billing.events import parse_event
 from billing.prepaid import PrepaidBalances
 from billing.preview import cyclic_gc_paused, preview, rate_in_closing_order
@@ -56,10 +54,9 @@ from billing.rating import TicketRating, TicketStatus
 from billing.ticket import Ticket
 from billing.whatif import compare
 from devtools.local_postgres import local_postgres
-from messages.payloads import type_adapter
-from messages.ticket import Approvals, BillingStatus
+from devtools.recorded_tickets import recorded_rating
+from messages.ticket import BillingStatus
 from messages.ticket_activities import RecordInput
-from messages.views import TicketBillingView, TicketProjection
 from store.database import open_store
 from store.models import TicketFolded, TicketRecord
 from store.reports import period_of
@@ -70,7 +67,6 @@ from usecases.whatif import what_if
 REPO = Path(__file__).resolve().parent.parent
 FIRST, LAST = date(2026, 11, 1), date(2026, 11, 30)
 TARGET_SECONDS = 5.0
-ZERO = Decimal("0.00")
 
 
 def say(text: str) -> None:
@@ -94,10 +90,9 @@ def record_month(
     book = book or generated_book()
     events = [parse_event(item) for item in generated_events(tickets, entries, parts)]
     result = preview(book, events)
-    view = type_adapter(TicketBillingView)
     for number, rating in enumerate(result.ratings):
         ticket = result.folded.tickets[rating.ticket_id]
-        record_ticket(engine, record_input(rating, ticket, posted=number % 5 != 0, view=view))
+        record_ticket(engine, record_input(rating, ticket, posted=number % 5 != 0))
     return len(result.ratings)
 
 
@@ -110,51 +105,19 @@ def as_the_worker_rated(rating: TicketRating) -> TicketRating:
     return dataclasses.replace(rating, balances_after=balances)
 
 
-def record_input(rating: TicketRating, ticket: Ticket, posted: bool, view: Any) -> RecordInput:
-    rating = as_the_worker_rated(rating)
+def record_input(rating: TicketRating, ticket: Ticket, posted: bool) -> RecordInput:
     ready = rating.status is TicketStatus.READY
     status = BillingStatus.POSTED if ready and posted else BillingStatus(rating.status.value)
-    posted_total = rating.chargeable_total if status is BillingStatus.POSTED else ZERO
-    hold = rating.exceptions[0] if rating.exceptions else None
-    detail = TicketBillingView(
-        ticket_id=rating.ticket_id,
-        status=status,
-        waiting_for="",
-        hold=None,
-        rating=rating,
-        revision=1,
-        posted_total=posted_total,
-        invoice_ids=[],
-        approvals=Approvals(),
-        decisions=TicketDecisions(),
-        history=[],
-        notices=[],
-        customer_id=rating.customer_id,
-        closed=True,
-    )
     closed_at = ticket.closed_at
     assert closed_at is not None
-    projection = TicketProjection(
-        ticket_id=rating.ticket_id,
-        customer_id=rating.customer_id,
-        billing_customer_id=rating.billing_customer_id,
-        status=status.value,
-        mode=rating.mode.value,
-        hold_code=hold.code.value if hold else None,
-        hold_owner=hold.owner.value if hold else None,
-        hold_message=hold.message if hold else None,
-        waiting_for="",
-        chargeable_total=rating.chargeable_total,
-        posted_total=posted_total,
-        revision=1,
-        closed_at=closed_at,
-        changed_at=closed_at,
-        sequence=1001,
-        detail_json=view.dump_json(detail).decode(),
+    return recorded_rating(
+        as_the_worker_rated(rating),
+        status,
+        closed_at,
+        ticket=ticket,
         subject=ticket.subject,
         technicians=tuple(sorted({entry.technician for entry in ticket.entries.values()})),
     )
-    return RecordInput(projection, ticket=ticket)
 
 
 def read_everything(engine: Engine) -> int:

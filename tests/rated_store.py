@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
 from billing.book import parse_book
-from billing.decisions import TicketDecisions
 from billing.events import parse_event
 from billing.posting import BillableLine, LineType
 from billing.preview import Preview, preview
@@ -20,10 +18,8 @@ from billing.rating import TicketRating
 from billing.ticket import Ticket
 from connectors.billing import PostRequest
 from connectors.embedded_ledger import EmbeddedLedger
-from messages.payloads import type_adapter
-from messages.ticket import Approvals, BillingStatus
-from messages.ticket_activities import RecordInput
-from messages.views import TicketBillingView, TicketProjection
+from devtools.recorded_tickets import recorded_rating
+from messages.ticket import BillingStatus
 from store.reports import Period
 from store.ticket_records import record_ticket
 
@@ -96,46 +92,11 @@ def record(  # type: ignore[no-untyped-def]
 ):
     """``ticket``: the folded ticket the worker sends with the projection (None: as recorded
     before the store kept them)."""
-    status = status_of(rating)
-    hold = rating.exceptions[0] if rating.exceptions else None
-    view = TicketBillingView(
-        ticket_id=rating.ticket_id,
-        status=BillingStatus(status),
-        waiting_for="",
-        hold=None,
-        rating=rating,
-        revision=revision,
-        posted_total=rating.chargeable_total if status == "posted" else Decimal("0.00"),
-        invoice_ids=[],
-        approvals=Approvals(),
-        decisions=TicketDecisions(),
-        history=[],
-        notices=[],
-        customer_id=rating.customer_id,
-        closed=True,
-    )
+    status = BillingStatus(status_of(rating))
     record_ticket(
         engine,
-        RecordInput(
-            TicketProjection(
-                ticket_id=rating.ticket_id,
-                customer_id=rating.customer_id,
-                billing_customer_id=rating.billing_customer_id,
-                status=status,
-                mode=rating.mode.value,
-                hold_code=hold.code.value if hold else None,
-                hold_owner=hold.owner.value if hold else None,
-                hold_message=hold.message if hold else None,
-                waiting_for="",
-                chargeable_total=rating.chargeable_total,
-                posted_total=view.posted_total,
-                revision=revision,
-                closed_at=closed_at,
-                changed_at=closed_at,
-                sequence=sequence,
-                detail_json=type_adapter(TicketBillingView).dump_json(view).decode(),
-            ),
-            ticket=ticket,
+        recorded_rating(
+            rating, status, closed_at, revision=revision, sequence=sequence, ticket=ticket
         ),
     )
 
