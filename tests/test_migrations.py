@@ -278,6 +278,37 @@ def test_next_actor_is_filled_for_tickets_recorded_before_it(store_url: str) -> 
     }
 
 
+def in_review(
+    ticket_id: str,
+    revision: int,
+    sequence: int,
+    billing_customer_id: str | None = None,
+    subject: str = "",
+    technicians: tuple[str, ...] = (),
+) -> TicketProjection:
+    """A projection of a ticket in finance review, as the worker records it."""
+    return TicketProjection(
+        ticket_id=ticket_id,
+        customer_id="org-1",
+        billing_customer_id=billing_customer_id,
+        status="in_review",
+        mode="review",
+        hold_code=None,
+        hold_owner=None,
+        hold_message=None,
+        waiting_for="finance review",
+        chargeable_total=Decimal("95.00"),
+        posted_total=Decimal("0.00"),
+        revision=revision,
+        closed_at=AT,
+        changed_at=AT,
+        sequence=sequence,
+        detail_json="{}",
+        subject=subject,
+        technicians=technicians,
+    )
+
+
 def test_subject_and_technicians_are_added_then_written_by_the_projection(store_url: str) -> None:
     """Revision 0009: a settled ticket gets them from its archived state; a row with no
     archive gets an empty subject and no technicians (the store never had them), until the
@@ -320,23 +351,10 @@ def test_subject_and_technicians_are_added_then_written_by_the_projection(store_
         "T-old": ("", ""),
         "T-settled": ("Disk full, password: [redacted]", "|bob|tech-ana|"),
     }
-    projection = TicketProjection(
-        ticket_id="T-old",
-        customer_id="org-1",
-        billing_customer_id=None,
-        status="in_review",
-        mode="review",
-        hold_code=None,
-        hold_owner=None,
-        hold_message=None,
-        waiting_for="finance review",
-        chargeable_total=Decimal("95.00"),
-        posted_total=Decimal("0.00"),
+    projection = in_review(
+        "T-old",
         revision=1,
-        closed_at=AT,
-        changed_at=AT,
         sequence=2,
-        detail_json="{}",
         subject="Printer jammed, password: hunter2x",
         technicians=("Bob", "Alice"),
     )
@@ -389,24 +407,7 @@ def test_folded_tickets_are_filled_from_the_archive_then_kept_by_each_new_rating
     assert folded() == {"T-settled": (3, settled)}
 
     def projection(revision: int) -> TicketProjection:
-        return TicketProjection(
-            ticket_id="T-open",
-            customer_id="org-1",
-            billing_customer_id="CUST-1",
-            status="in_review",
-            mode="review",
-            hold_code=None,
-            hold_owner=None,
-            hold_message=None,
-            waiting_for="finance review",
-            chargeable_total=Decimal("95.00"),
-            posted_total=Decimal("0.00"),
-            revision=revision,
-            closed_at=AT,
-            changed_at=AT,
-            sequence=revision,
-            detail_json="{}",
-        )
+        return in_review("T-open", revision, sequence=revision, billing_customer_id="CUST-1")
 
     first = ticket_from(
         opened(ticket_id="T-open"), logged("te-1", 60, ticket_id="T-open"), ticket_id="T-open"
