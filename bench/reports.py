@@ -27,16 +27,14 @@ import argparse
 import json
 import random
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from scratch_store import scratch_store
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 from timing import timed
@@ -45,7 +43,6 @@ from activities.reconciliation_activities import ReconciliationActivities
 from billing.book import parse_book
 from billing.reconciliation import Limits
 from connectors.embedded_ledger import EmbeddedLedger
-from devtools.local_postgres import local_postgres
 from messages.runs import ReconcileInput
 from store.database import open_store, write_transaction
 from store.models import (
@@ -329,19 +326,9 @@ def measure(engine: Engine, repeat: int) -> dict[str, Any]:
     return {"baseline_seconds": baseline, "seconds": figures, "rows": rows}
 
 
-@contextmanager
-def database(kind: str) -> Iterator[str]:
-    if kind == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="hdb-bench-reports-") as directory:
-            yield f"sqlite:///{Path(directory) / 'store.db'}"
-    else:
-        with local_postgres() as cluster:
-            yield cluster.url
-
-
 def run(kind: str, tickets: int, repeat: int) -> dict[str, Any]:
     say(f"{kind}: generating a month of {tickets:,} tickets")
-    with database(kind) as url:
+    with scratch_store(kind, "reports") as url:
         engine = open_store(url)
         started = time.perf_counter()
         counts = generate_month(engine, tickets)

@@ -33,8 +33,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -42,6 +40,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rating import generated_book, generated_book_text, generated_events
+from scratch_store import scratch_store
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from timing import timed
@@ -53,7 +52,6 @@ from billing.preview import cyclic_gc_paused, preview, rate_in_closing_order
 from billing.rating import TicketRating, TicketStatus
 from billing.ticket import Ticket
 from billing.whatif import compare
-from devtools.local_postgres import local_postgres
 from devtools.recorded_tickets import recorded_rating
 from messages.ticket import BillingStatus
 from messages.ticket_activities import RecordInput
@@ -176,19 +174,9 @@ def command_seconds(url: str, folder: Path, repeat: int) -> dict[str, float]:
     return {processes: statistics.median(values) for processes, values in samples.items()}
 
 
-@contextmanager
-def database(kind: str) -> Iterator[str]:
-    if kind == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="hdb-bench-whatif-") as directory:
-            yield f"sqlite:///{Path(directory) / 'store.db'}"
-    else:
-        with local_postgres() as cluster:
-            yield cluster.url
-
-
 def run(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     say(f"{kind}: recording a month of {args.tickets:,} tickets the worker's way")
-    with database(kind) as url:
+    with scratch_store(kind, "whatif") as url:
         engine = open_store(url)
         started = time.perf_counter()
         recorded = record_month(engine, args.tickets, args.entries, args.parts)
